@@ -1,0 +1,42 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "swift-flash-mla",
+    products: [
+        .library(name: "FlashMLA", targets: ["FlashMLA"]),
+        .executable(name: "flashmla", targets: ["flashmla"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // libcuda through dlopen: devices, contexts, streams, events, memory, modules, launches, tensor maps.
+        .target(name: "CUDADriver", swiftSettings: strict),
+        // libnvrtc through dlopen: discovery, compile to cubin, the ptxas report, the on-disk cubin cache.
+        .target(name: "NVRTC", swiftSettings: strict),
+        // Build tool: turns Sources/FlashMLA/Kernels/**.cu(h) into Swift string constants.
+        .executableTarget(name: "KernelEmbedder", swiftSettings: strict),
+        .plugin(name: "KernelSourcesPlugin", capability: .buildTool(), dependencies: ["KernelEmbedder"]),
+        // The public API, the scheduler, the CPU reference backend, the CUDA backend and the kernels.
+        .target(
+            name: "FlashMLA",
+            dependencies: ["CUDADriver", "NVRTC"],
+            exclude: ["Kernels"],
+            swiftSettings: strict,
+            plugins: ["KernelSourcesPlugin"]
+        ),
+        // The command-line tool: info, compile, check, bench.
+        .executableTarget(
+            name: "flashmla",
+            dependencies: ["FlashMLA", "CUDADriver", "NVRTC",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "CUDADriverTests", dependencies: ["CUDADriver"], swiftSettings: strict),
+        .testTarget(name: "NVRTCTests", dependencies: ["NVRTC"], swiftSettings: strict),
+        .testTarget(name: "FlashMLATests", dependencies: ["FlashMLA", "CUDADriver", "NVRTC"], swiftSettings: strict),
+    ]
+)

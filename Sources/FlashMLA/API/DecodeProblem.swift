@@ -1,0 +1,49 @@
+/// One validated decode call: every size and flag, checked once, as typed values.
+///
+/// Validation (``DecodeProblem/init(q:kCache:blockTable:cacheSeqlens:headDimV:metadata:softmaxScale:causal:out:lse:)``)
+/// builds it; the backends read it and never re-derive or re-check a shape.
+public struct DecodeProblem: Sendable {
+    /// The key (and query) head dimension: 576.
+    public static let headDim = 576
+    /// The value head dimension: 512, the first 512 of the 576 cached values.
+    public static let headDimV = 512
+
+    /// Requests, `b`.
+    public var batchSize: Int
+    /// New query tokens per request, `s_q`.
+    public var queryLength: Int
+    /// Query heads, `h_q`.
+    public var queryHeads: Int
+    /// KV heads, `h_kv`.
+    public var kvHeads: Int
+    /// Pages in the cache.
+    public var numPages: Int
+    /// Entries per block-table row.
+    public var maxPagesPerRequest: Int
+    /// The type of `q`, `kCache` and `out`.
+    public var elementType: ElementType
+    /// The factor applied to `q·k` before the softmax.
+    public var softmaxScale: Float
+    /// Whether query row `j` sees only keys `0 … seqlen − s_q + j`.
+    public var causal: Bool
+
+    /// `[b, s_q, h_q, 576]`.
+    public var q: TensorView
+    /// `[numPages, 64, h_kv, 576]`.
+    public var kCache: TensorView
+    /// Int32 `[b, maxPagesPerRequest]`.
+    public var blockTable: TensorView
+    /// Int32 `[b]`.
+    public var cacheSeqlens: TensorView
+    /// `[b, s_q, h_q, 512]`, the type of `q`.
+    public var out: TensorView
+    /// Float32 `[b, h_q, s_q]`.
+    public var lse: TensorView
+    /// The schedule.
+    public var metadata: MLAMetadata
+
+    /// Query heads per KV head, `h_q / h_kv`.
+    public var groupSize: Int { queryHeads / kvHeads }
+    /// Query rows that share a KV head, `s_q · h_q / h_kv`.
+    public var rowsPerKVHead: Int { queryLength * groupSize }
+}

@@ -1,0 +1,62 @@
+/// The shapes a metadata object was made for; a decode call checks that they match.
+public struct MetadataShape: Equatable, Sendable, CustomStringConvertible {
+    /// Requests in the batch, `b`.
+    public var batchSize: Int
+    /// `s_q · h_q / h_kv`: the query rows that share one KV head.
+    public var queryHeadsPerKVHead: Int
+    /// KV heads, `h_kv`.
+    public var kvHeads: Int
+    /// Workers per (query tile, KV head); see ``TileSchedule``.
+    public var numSMParts: Int
+
+    /// Creates a shape.
+    public init(batchSize: Int, queryHeadsPerKVHead: Int, kvHeads: Int, numSMParts: Int) {
+        self.batchSize = batchSize
+        self.queryHeadsPerKVHead = queryHeadsPerKVHead
+        self.kvHeads = kvHeads
+        self.numSMParts = numSMParts
+    }
+
+    public var description: String {
+        "b=\(batchSize), queryHeadsPerKVHead=\(queryHeadsPerKVHead), kvHeads=\(kvHeads), numSMParts=\(numSMParts)"
+    }
+}
+
+/// What `getMLAMetadata` returns: FlashMLA's `tile_scheduler_metadata` and `num_splits`.
+///
+/// On the CPU backend both live in host memory; on the CUDA backend in device memory,
+/// written by the scheduler kernel without a host round trip. The object keeps its
+/// memory alive; reuse it for every layer of one decode step.
+public final class MLAMetadata: @unchecked Sendable {
+    /// The shapes this metadata was made for.
+    public let shape: MetadataShape
+    /// Int32 `[numSMParts, 8]`: per worker, begin request, begin token, end request, end token, begin split.
+    public let tileSchedulerMetadata: TensorView
+    /// Int32 `[b + 1]`: prefix sums of each request's split count.
+    public let numSplits: TensorView
+    /// The schedule itself when it was computed on the host.
+    public let hostSchedule: TileSchedule?
+    private let owners: [AnyObject]
+
+    /// Wraps metadata whose memory `owners` keep alive.
+    public init(shape: MetadataShape, tileSchedulerMetadata: TensorView, numSplits: TensorView,
+                hostSchedule: TileSchedule?, owners: [AnyObject]) {
+        self.shape = shape
+        self.tileSchedulerMetadata = tileSchedulerMetadata
+        self.numSplits = numSplits
+        self.hostSchedule = hostSchedule
+        self.owners = owners
+    }
+
+    /// Metadata in host memory for `schedule`.
+    public convenience init(shape: MetadataShape, hostSchedule schedule: TileSchedule) {
+        let metadata = Tensor(schedule.int32Encoding, shape: [schedule.numSMParts, TileSchedule.fieldsPerPart])
+        let splits = Tensor(schedule.numSplits, shape: [schedule.numSplits.count])
+        self.init(shape: shape, tileSchedulerMetadata: metadata.view, numSplits: splits.view,
+                  hostSchedule: schedule, owners: [metadata, splits])
+    }
+
+    /// An upper bound on the total number of splits, `b + numSMParts`: each worker cuts at
+    /// most one request. Split accumulators sized by it fit any schedule of this shape.
+    public var maxTotalSplits: Int { shape.batchSize + shape.numSMParts }
+}

@@ -1,0 +1,53 @@
+// Self-contained scalar types and conversions for the FlashMLA kernels.
+//
+// No CUDA toolkit header is included anywhere: NVRTC compiles these sources on a user's
+// machine with no include path. The 16-bit float types are plain 16-bit storage; every
+// conversion goes through a PTX `cvt`, rounding to nearest even as the host's BFloat16 does.
+#pragma once
+
+typedef unsigned char      u8;
+typedef unsigned short     u16;
+typedef unsigned int       u32;
+typedef unsigned long long u64;
+typedef long long          i64;
+
+// Storage of one bf16 / fp16 value. Distinct types so that a template can tell them apart.
+struct bf16 { u16 bits; };
+struct fp16 { u16 bits; };
+
+__device__ __forceinline__ float to_float(bf16 v) {
+    return __uint_as_float(((u32)v.bits) << 16);
+}
+__device__ __forceinline__ float to_float(fp16 v) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v.bits));
+    return f;
+}
+
+// Two floats rounded and packed into one 32-bit register, `lo` in the low half: the
+// operand layout of mma.sync and the order of two neighbouring elements in memory.
+template <typename T> __device__ __forceinline__ u32 pack2(float lo, float hi);
+template <> __device__ __forceinline__ u32 pack2<bf16>(float lo, float hi) {
+    u32 r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+template <> __device__ __forceinline__ u32 pack2<fp16>(float lo, float hi) {
+    u32 r;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+
+__device__ __forceinline__ float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+__device__ __forceinline__ float fast_log2(float x) {
+    float y;
+    asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
+#define FMLA_INF __int_as_float(0x7f800000)
+#define FMLA_LN2 0.69314718055994530942f

@@ -1,0 +1,157 @@
+/// The split-KV tile schedule: which worker computes which tokens of which request.
+///
+/// ## The scheme (FlashMLA's)
+/// A decode step has `b` requests; request `i` holds `cacheSeqlens[i]` tokens in pages of
+/// ``blockSize`` (64). Its work is counted as `⌈len/64⌉` blocks plus ``fixedCostBlocks``
+/// (5), the cost of starting a request (reading its queries, writing its output).
+///
+/// The GPU runs ``numSMParts(multiprocessors:queryHeadsPerKVHead:kvHeads:)`` workers per
+/// (query tile, KV head), so that all tiles and heads together fill the chip once. The
+/// requests, in order, are cut into that many consecutive pieces of at most
+/// `payload = ⌈Σ(blocks + fixed)/parts⌉ + fixed` units each, the cuts falling on 64-token
+/// block boundaries. A worker takes whole requests while its payload lasts; where the next
+/// request does not fit, it takes as many of its blocks as fit after paying the fixed cost
+/// and leaves the rest to the next worker. A request cut into `k` pieces has `k` splits:
+/// each writes a partial output and log-sum-exp, and the combine step merges them.
+/// ``numSplits`` holds the prefix sums of the split counts, so request `i`'s partials sit
+/// at rows `numSplits[i] ..< numSplits[i+1]` of the accumulators; a request with one split
+/// is written straight to the output.
+///
+/// The GPU computes the same schedule in `Kernels/scheduler.cu`; the two must agree
+/// exactly (a test holds them equal).
+public struct TileSchedule: Equatable, Sendable {
+    /// Tokens per KV-cache page, and per schedule block.
+    public static let blockSize = 64
+    /// The fixed cost of a request, in blocks.
+    public static let fixedCostBlocks = 5
+    /// Rows of one query tile: the `s_q·h_q/h_kv` query rows of a KV head are cut into tiles of this many.
+    public static let queryTileRows = 64
+    /// `Int32` values per worker in ``int32Encoding``.
+    public static let fieldsPerPart = 8
+
+    /// The tokens one worker computes: from `(beginRequest, beginToken)` up to `(endRequest, endToken)`.
+    public struct Part: Equatable, Sendable {
+        /// The first request of the worker.
+        public var beginRequest: Int
+        /// The first token of `beginRequest` (a multiple of 64).
+        public var beginToken: Int
+        /// The last request of the worker (inclusive); `beginRequest - 1` for an idle worker.
+        public var endRequest: Int
+        /// One past the last token of `endRequest`.
+        public var endToken: Int
+        /// Which split of `beginRequest` this worker's first piece is.
+        public var beginSplit: Int
+
+        /// Creates a part.
+        public init(beginRequest: Int, beginToken: Int, endRequest: Int, endToken: Int, beginSplit: Int) {
+            self.beginRequest = beginRequest
+            self.beginToken = beginToken
+            self.endRequest = endRequest
+            self.endToken = endToken
+            self.beginSplit = beginSplit
+        }
+    }
+
+    /// One piece of one request, as a worker walks its part.
+    public struct Piece: Equatable, Sendable {
+        /// The request.
+        public var request: Int
+        /// The token range of the request this piece covers.
+        public var tokens: Range<Int>
+        /// The split index within the request.
+        public var split: Int
+    }
+
+    /// The workers' parts, one per worker.
+    public var parts: [Part]
+    /// `b + 1` prefix sums of the split counts: request `i` has `numSplits[i+1] - numSplits[i]` splits.
+    public var numSplits: [Int32]
+
+    /// The number of workers per (query tile, KV head): FlashMLA's
+    /// `max(1, multiprocessors / kvHeads / ⌈queryHeadsPerKVHead / 64⌉)`.
+    public static func numSMParts(multiprocessors: Int, queryHeadsPerKVHead: Int, kvHeads: Int) -> Int {
+        let tiles = (queryHeadsPerKVHead + queryTileRows - 1) / queryTileRows
+        return max(1, multiprocessors / max(kvHeads, 1) / max(tiles, 1))
+    }
+
+    /// Builds the schedule of `cacheSeqlens` over `numSMParts` workers.
+    public init(cacheSeqlens: [Int32], numSMParts: Int) {
+        precondition(numSMParts >= 1)
+        let fixed = TileSchedule.fixedCostBlocks
+        let blocks = cacheSeqlens.map { (Int($0) + TileSchedule.blockSize - 1) / TileSchedule.blockSize }
+        let total = blocks.reduce(0) { $0 + $1 + fixed }
+        let payload = (total + numSMParts - 1) / numSMParts + fixed
+
+        var parts: [Part] = []
+        parts.reserveCapacity(numSMParts)
+        var numSplits = [Int32](repeating: 0, count: cacheSeqlens.count + 1)
+        var request = 0, block = 0, split = 0, splitsSoFar: Int32 = 0
+        for _ in 0..<numSMParts {
+            let begin = (request, block * TileSchedule.blockSize, split)
+            var remaining = payload
+            while request < cacheSeqlens.count {
+                let left = blocks[request] - block
+                if remaining >= left + fixed {
+                    splitsSoFar += Int32(split + 1)
+                    numSplits[request + 1] = splitsSoFar
+                    remaining -= left + fixed
+                    request += 1
+                    block = 0
+                    split = 0
+                } else {
+                    if remaining - fixed > 0 {
+                        block += remaining - fixed
+                        split += 1
+                    }
+                    break
+                }
+            }
+            let endRequest = block > 0 ? request : request - 1
+            let endToken = block > 0 ? block * TileSchedule.blockSize
+                : (request > 0 ? Int(cacheSeqlens[request - 1]) : 0)
+            parts.append(Part(beginRequest: begin.0, beginToken: begin.1,
+                              endRequest: endRequest, endToken: endToken, beginSplit: begin.2))
+        }
+        self.parts = parts
+        self.numSplits = numSplits
+    }
+
+    /// Rebuilds a schedule from its `Int32` encoding (as the GPU writes it) and `numSplits`.
+    public init(int32Encoding: [Int32], numSplits: [Int32]) {
+        let width = TileSchedule.fieldsPerPart
+        precondition(int32Encoding.count % width == 0)
+        parts = stride(from: 0, to: int32Encoding.count, by: width).map { base in
+            Part(beginRequest: Int(int32Encoding[base]), beginToken: Int(int32Encoding[base + 1]),
+                 endRequest: Int(int32Encoding[base + 2]), endToken: Int(int32Encoding[base + 3]),
+                 beginSplit: Int(int32Encoding[base + 4]))
+        }
+        self.numSplits = numSplits
+    }
+
+    /// The `[numSMParts, 8]` encoding FlashMLA's `tile_scheduler_metadata` uses:
+    /// begin request, begin token, end request, end token, begin split, then three zeros.
+    public var int32Encoding: [Int32] {
+        parts.flatMap { part in
+            [Int32(part.beginRequest), Int32(part.beginToken), Int32(part.endRequest),
+             Int32(part.endToken), Int32(part.beginSplit), 0, 0, 0]
+        }
+    }
+
+    /// The number of workers.
+    public var numSMParts: Int { parts.count }
+
+    /// The total number of splits, `numSplits.last`.
+    public var totalSplits: Int { Int(numSplits.last ?? 0) }
+
+    /// The pieces worker `part` computes, in order, given the requests' lengths.
+    public func pieces(ofPart index: Int, cacheSeqlens: [Int32]) -> [Piece] {
+        let part = parts[index]
+        guard part.endRequest >= part.beginRequest else { return [] }
+        return (part.beginRequest...part.endRequest).map { request in
+            let first = request == part.beginRequest
+            let start = first ? part.beginToken : 0
+            let end = request == part.endRequest ? part.endToken : Int(cacheSeqlens[request])
+            return Piece(request: request, tokens: start..<end, split: first ? part.beginSplit : 0)
+        }
+    }
+}
