@@ -1,18 +1,115 @@
-// Placeholder while the CUDA backend is written; replaced in the next commit.
-/// The CUDA backend of one device.
+import CUDADriver
+
+/// A stream the work of a call is queued on (CUDADriver's `Stream`; wrap PyTorch's with
+/// `Stream(borrowing:device:)`).
+public typealias ExecutionStream = Stream
+
+/// The CUDA backend of one device: its compiled kernels, a default stream and a default
+/// workspace. One instance per device ordinal, shared by every engine of that device.
 public final class CUDABackend: @unchecked Sendable {
-    static func shared(device: Int) throws(MLAError) -> CUDABackend {
-        throw .unsupportedDevice(device: "cuda:\(device)", reason: "the CUDA backend is not built yet")
+    /// The device.
+    public let device: Device
+    /// The stream calls use when none is given.
+    public let stream: ExecutionStream
+    /// The workspace calls use when none is given.
+    public let workspace: Workspace
+    let kernels: KernelLibrary
+
+    private static let registryLock = Mutex()
+    nonisolated(unsafe) private static var registry: [Int: CUDABackend] = [:]
+
+    /// The backend of device `ordinal`, made on first use.
+    public static func shared(device ordinal: Int) throws(MLAError) -> CUDABackend {
+        try registryLock.withLock { () throws(MLAError) -> CUDABackend in
+            if let backend = registry[ordinal] { return backend }
+            let backend = try CUDABackend(ordinal: ordinal)
+            registry[ordinal] = backend
+            return backend
+        }
     }
+
+    private init(ordinal: Int) throws(MLAError) {
+        let device = try cuda { () throws(CUDAError) in try Device(ordinal: ordinal) }
+        guard device.computeCapability.major >= 8 else {
+            throw .unsupportedDevice(device: "\(device.name) (cuda:\(ordinal))",
+                                     reason: "compute capability \(device.computeCapability) is older than 8.0; the kernels need sm_80 or newer")
+        }
+        self.device = device
+        stream = try cuda { () throws(CUDAError) in try Stream(device: device) }
+        workspace = try Workspace(device: device)
+        kernels = KernelLibrary(device: device)
+    }
+
+    /// Waits until all work queued on the default stream is done.
+    public func synchronize() throws(MLAError) {
+        try cuda { () throws(CUDAError) in try stream.synchronize() }
+    }
+
+    // MARK: Memory
+
+    /// A contiguous, uninitialized device tensor.
+    public func allocate(elementType: ElementType, shape: [Int]) throws(MLAError) -> Tensor {
+        let bytes = shape.reduce(1, *) * elementType.byteCount
+        let allocation = try DeviceAllocation(device: device, byteCount: max(bytes, 1))
+        let view = TensorView(elementType: elementType, shape: shape,
+                              storage: .device(ordinal: device.ordinal, address: allocation.address))
+        return Tensor(view: view, owner: allocation)
+    }
+
+    /// A device copy of a contiguous host tensor.
+    public func upload(_ host: TensorView) throws(MLAError) -> Tensor {
+        guard let pointer = host.hostPointer, host.isContiguous else {
+            throw .invalidArgument(argument: "host", expected: "a contiguous host tensor", given: host.shapeDescription)
+        }
+        let tensor = try allocate(elementType: host.elementType, shape: host.shape)
+        let bytes = host.elementCount * host.elementType.byteCount
+        try cuda { () throws(CUDAError) in
+            try DeviceMemory.copyFromHost(UnsafeRawBufferPointer(start: pointer, count: bytes),
+                                          to: tensor.view.deviceAddress!, device: device)
+        }
+        return tensor
+    }
+
+    /// A host copy of a contiguous device tensor, after the work queued before it is done.
+    public func download(_ view: TensorView) throws(MLAError) -> Tensor {
+        guard let address = view.deviceAddress, view.isContiguous else {
+            throw .invalidArgument(argument: "view", expected: "a contiguous device tensor", given: view.shapeDescription)
+        }
+        let host = Tensor(hostElementType: view.elementType, shape: view.shape)
+        let bytes = view.elementCount * view.elementType.byteCount
+        try cuda { () throws(CUDAError) in
+            try stream.synchronize()
+            try DeviceMemory.copyToHost(from: address, into: UnsafeMutableRawBufferPointer(start: host.view.hostPointer!, count: bytes),
+                                        device: device)
+        }
+        return host
+    }
+
+    // MARK: The two calls
+
     func metadata(cacheSeqlens: TensorView, queryHeadsPerKVHead: Int, kvHeads: Int) throws(MLAError) -> MLAMetadata {
-        throw .backend("not built")
+        let batch = cacheSeqlens.shape[0]
+        let parts = TileSchedule.numSMParts(multiprocessors: device.multiprocessorCount,
+                                            queryHeadsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads)
+        let schedule = try allocate(elementType: .int32, shape: [parts, TileSchedule.fieldsPerPart])
+        let splits = try allocate(elementType: .int32, shape: [batch + 1])
+        let function = try kernels.function("flashmla_get_metadata", in: .scheduler)
+        var arguments = KernelArguments()
+        arguments.append(cacheSeqlens.deviceAddress!)
+        arguments.append(Int32(batch))
+        arguments.append(Int32(parts))
+        arguments.append(schedule.view.deviceAddress!)
+        arguments.append(splits.view.deviceAddress!)
+        try cuda { () throws(CUDAError) in
+            try function.launch(grid: (1, 1, 1), block: (256, 1, 1), stream: stream, arguments: &arguments)
+        }
+        let shape = MetadataShape(batchSize: batch, queryHeadsPerKVHead: queryHeadsPerKVHead,
+                                  kvHeads: kvHeads, numSMParts: parts)
+        return MLAMetadata(shape: shape, tileSchedulerMetadata: schedule.view, numSplits: splits.view,
+                           hostSchedule: nil, owners: [schedule, splits])
     }
-    func allocate(elementType: ElementType, shape: [Int]) throws(MLAError) -> Tensor { throw .backend("not built") }
+
     func decode(_ problem: DecodeProblem, workspace: Workspace?, stream: ExecutionStream?) throws(MLAError) {
-        throw .backend("not built")
+        try launchDecode(problem, workspace: workspace ?? self.workspace, stream: stream ?? self.stream)
     }
 }
-/// Split accumulators for one device.
-public final class Workspace: @unchecked Sendable {}
-/// A CUDA stream the work is queued on.
-public final class ExecutionStream: @unchecked Sendable {}

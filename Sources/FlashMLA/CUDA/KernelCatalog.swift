@@ -1,0 +1,39 @@
+import NVRTC
+
+/// The library's version, part of every compile-cache key.
+public enum FlashMLAVersion {
+    /// The package version.
+    public static let string = "0.1.0"
+}
+
+/// The CUDA translation units of the library and the kernels each defines.
+///
+/// Every unit is compiled with all `.cuh` headers passed to NVRTC under their paths
+/// relative to `Kernels/`, so `#include "common/types.cuh"` needs no include path.
+public enum KernelCatalog {
+    /// A translation unit.
+    public enum Unit: String, CaseIterable, Sendable {
+        /// `get_mla_metadata` on the device.
+        case scheduler = "scheduler.cu"
+        /// The log-sum-exp merge of splits.
+        case combine = "combine.cu"
+        /// The portable split-KV attention (sm_80 and newer).
+        case decodeSM80 = "sm80/decode.cu"
+    }
+
+    /// Every kernel source file, keyed by its path under `Kernels/`.
+    public static var sources: [String: String] { EmbeddedKernelSources.files }
+
+    /// The NVRTC request that compiles `unit` for `architecture` (e.g. `sm_90a`, `sm_80`).
+    public static func request(for unit: Unit, architecture: String) -> CompileRequest {
+        let headers = sources.filter { $0.key.hasSuffix(".cuh") }
+        var files = headers
+        files[unit.rawValue] = sources[unit.rawValue]
+        return CompileRequest(mainFile: unit.rawValue, sources: files, architecture: architecture)
+    }
+
+    /// The requests for every unit.
+    public static func requests(architecture: String) -> [CompileRequest] {
+        Unit.allCases.map { request(for: $0, architecture: architecture) }
+    }
+}

@@ -1,0 +1,69 @@
+import CUDADriver
+
+/// Device memory a decode call needs besides its inputs and outputs: the split
+/// accumulators (a partial output and lse per split, query row and KV head) and a flag the
+/// kernels raise when they meet an out-of-range `cacheSeqlens` or block-table entry.
+///
+/// Keep one workspace across the layers of a decode step (FlashMLA allocates these on every
+/// call; we don't). ``reserve(splits:queryRows:)`` grows it ahead of time; a decode call
+/// that finds it too small grows it once, which is an allocation: reserve before capturing
+/// a CUDA graph.
+public final class Workspace: @unchecked Sendable {
+    /// The device the memory lives on.
+    public let device: Device
+    private let errorFlag: DeviceAllocation
+    private var accumulators: DeviceAllocation?
+    private var capacityRows = 0
+    private let lock = Mutex()
+
+    /// Creates an empty workspace on `device`.
+    public init(device: Device) throws(MLAError) {
+        self.device = device
+        errorFlag = try DeviceAllocation(device: device, byteCount: 4)
+        try cuda { () throws(CUDAError) in try errorFlag.buffer.fill(byte: 0) }
+    }
+
+    /// Bytes of one accumulator row: 512 fp32 outputs and one fp32 lse.
+    static let bytesPerRow = (DecodeProblem.headDimV + 1) * 4
+
+    /// Makes room for `splits` splits of `queryRows` (= `h_q · s_q`) rows each.
+    public func reserve(splits: Int, queryRows: Int) throws(MLAError) {
+        let rows = splits * queryRows
+        try lock.withLock { () throws(MLAError) in
+            guard rows > capacityRows else { return }
+            accumulators = try DeviceAllocation(device: device, byteCount: rows * Workspace.bytesPerRow)
+            capacityRows = rows
+        }
+    }
+
+    /// Room for any schedule of `metadata`'s shape with `queryRows` rows per split.
+    public func reserve(for metadata: MLAMetadata, queryRows: Int) throws(MLAError) {
+        try reserve(splits: metadata.maxTotalSplits, queryRows: queryRows)
+    }
+
+    /// The addresses of the output accumulators `[rows, 512]` and the lse accumulators `[rows]`.
+    func accumulatorAddresses(rows: Int) -> (out: UInt64, lse: UInt64) {
+        lock.withLock {
+            let base = accumulators?.address ?? 0
+            return (base, base + UInt64(capacityRows * DecodeProblem.headDimV * 4))
+        }
+    }
+
+    /// The device address of the error flag.
+    var errorFlagAddress: UInt64 { errorFlag.address }
+
+    /// Waits for the device, then returns and clears the problems the kernels met since the
+    /// last call: out-of-range sequence lengths or block ids (their tokens were skipped).
+    public func takeErrors() throws(MLAError) -> [String] {
+        var flag: Int32 = 0
+        try cuda { () throws(CUDAError) in
+            try device.synchronize()
+            try withUnsafeMutableBytes(of: &flag) { bytes throws(CUDAError) in try errorFlag.buffer.copy(to: bytes) }
+            try errorFlag.buffer.fill(byte: 0)
+        }
+        var problems: [String] = []
+        if flag & 1 != 0 { problems.append("a cacheSeqlens entry was outside 0...maxPages·64") }
+        if flag & 2 != 0 { problems.append("a blockTable entry was outside 0..<numPages") }
+        return problems
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+
+/// The measurement of one benchmark configuration, in FlashMLA's terms.
+struct BenchResult: Sendable, Equatable {
+    /// The configuration measured.
+    var config: BenchConfig
+    /// `cpu` or `cuda`.
+    var backend: String
+    /// The device's name (the CPU model on the CPU backend).
+    var device: String
+    /// `bf16` or `fp16`.
+    var dtype: BenchDType
+    /// Σ cache_seqlens.
+    var totalSeqlens: Int
+    /// The median time of one call, in milliseconds.
+    var milliseconds: Double
+
+    /// FLOPs of one call (FlashMLA's formula).
+    var flops: Double {
+        BenchMath.flops(sQ: config.sQ, totalSeqlens: totalSeqlens, hQ: config.hQ, d: config.d, dv: config.dv)
+    }
+
+    /// Bytes of one call (FlashMLA's formula).
+    var bytes: Double {
+        BenchMath.bytes(b: config.b, sQ: config.sQ, totalSeqlens: totalSeqlens, hQ: config.hQ, hKV: config.hKV,
+                        d: config.d, dv: config.dv, elementBytes: dtype.elementType.byteCount)
+    }
+
+    /// Achieved TFLOP/s.
+    var teraflops: Double { BenchMath.teraflops(flops, milliseconds: milliseconds) }
+    /// Achieved GB/s.
+    var gigabytesPerSecond: Double { BenchMath.gigabytesPerSecond(bytes, milliseconds: milliseconds) }
+
+    /// One JSON object on one line, keys in a fixed order: `b, s_q, mean_sk, h_q, h_kv, d, dv,
+    /// causal, varlen, impl, backend, device, dtype, total_seqlens, ms, tflops, gbps`
+    /// (ms with 4 decimals, tflops and gbps with 1).
+    var jsonLine: String {
+        let fields: [(String, String)] = [
+            ("b", "\(config.b)"), ("s_q", "\(config.sQ)"), ("mean_sk", "\(config.meanSk)"),
+            ("h_q", "\(config.hQ)"), ("h_kv", "\(config.hKV)"), ("d", "\(config.d)"), ("dv", "\(config.dv)"),
+            ("causal", "\(config.causal)"), ("varlen", "\(config.varlen)"),
+            ("impl", JSONText.string("swift_flash_mla")), ("backend", JSONText.string(backend)),
+            ("device", JSONText.string(device)), ("dtype", JSONText.string(dtype.rawValue)),
+            ("total_seqlens", "\(totalSeqlens)"),
+            ("ms", JSONText.number(milliseconds, decimals: 4)),
+            ("tflops", JSONText.number(teraflops, decimals: 1)),
+            ("gbps", JSONText.number(gigabytesPerSecond, decimals: 1)),
+        ]
+        return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+    }
+}
+
+/// Minimal JSON text output.
+enum JSONText {
+    /// `text` as a quoted JSON string.
+    static func string(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let c where c.value < 0x20: out += String(format: "\\u%04x", c.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// `value` with `decimals` digits after the point; `null` when not finite.
+    static func number(_ value: Double, decimals: Int) -> String {
+        value.isFinite ? String(format: "%.\(decimals)f", value) : "null"
+    }
+}
+
+/// The readable summary printed after all configurations.
+enum BenchTable {
+    /// A table of `results`, headed by the grid name, backend and device.
+    static func render(_ results: [BenchResult], gridName: String) -> String {
+        var table = TextTable(headers: ["b", "s_q", "mean_sk", "h_q", "h_kv", "causal", "varlen", "dtype",
+                                        "Σseqlens", "ms", "TFLOPS", "GB/s"],
+                              leftAligned: [5, 6, 7])
+        for result in results {
+            let c = result.config
+            table.rows.append(["\(c.b)", "\(c.sQ)", "\(c.meanSk)", "\(c.hQ)", "\(c.hKV)",
+                               c.causal ? "yes" : "no", c.varlen ? "yes" : "no", result.dtype.rawValue,
+                               "\(result.totalSeqlens)", JSONText.number(result.milliseconds, decimals: 4),
+                               JSONText.number(result.teraflops, decimals: 1),
+                               JSONText.number(result.gigabytesPerSecond, decimals: 1)])
+        }
+        let devices = Set(results.map { "\($0.backend) · \($0.device)" }).sorted().joined(separator: "; ")
+        return "\(gridName): \(results.count) configuration(s) on \(devices)\n" + table.render()
+    }
+}
+
+/// A plain-text table with columns padded to their widest cell.
+struct TextTable {
+    /// Column titles.
+    var headers: [String]
+    /// Cells, one array per row.
+    var rows: [[String]] = []
+    /// Columns padded on the right (text); the others are right-aligned (numbers).
+    var leftAligned: Set<Int> = []
+
+    /// The table, a header line, a rule and one line per row, each ending in a newline.
+    func render() -> String {
+        let columns = headers.count
+        var widths = headers.map(\.count)
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < columns {
+                widths[index] = max(widths[index], cell.count)
+            }
+        }
+        func line(_ cells: [String]) -> String {
+            (0..<columns).map { index in
+                let cell = index < cells.count ? cells[index] : ""
+                let padding = String(repeating: " ", count: widths[index] - cell.count)
+                return leftAligned.contains(index) ? cell + padding : padding + cell
+            }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }
+        var text = line(headers) + "\n"
+        text += widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n"
+        for row in rows { text += line(row) + "\n" }
+        return text
+    }
+}
+
+/// Lines for standard error (progress, warnings), unbuffered.
+enum StandardError {
+    /// Writes `text` and a newline to standard error.
+    static func line(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+}
+
+/// Human-readable byte counts.
+enum ByteText {
+    /// `bytes` in the largest binary unit that keeps the value ≥ 1, e.g. `227 KiB`, `79.1 GiB`.
+    static func format(_ bytes: Int) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes), unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        if unit == 0 || value == value.rounded() { return "\(Int(value)) \(units[unit])" }
+        return String(format: "%.1f", value) + " " + units[unit]
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `flashmla` command-line tool.
+@main
+struct FlashMLACommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flashmla",
+        abstract: "MLA decode attention over a paged KV cache: FlashMLA in Swift.",
+        subcommands: [CheckCommand.self]
+    )
+}

@@ -1,0 +1,107 @@
+import Dispatch
+import FlashMLA
+
+/// SplitMix64: a small, fast, seedable generator for test and benchmark inputs.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// A value of mean 0 and variance 1, roughly normal (a sum of four uniforms, rescaled).
+    mutating func normalish() -> Float {
+        var sum: Float = 0
+        for _ in 0..<4 { sum += Float(next() >> 40) * (1.0 / 16_777_216.0) }
+        return (sum - 2) * 1.7320508
+    }
+}
+
+/// The shape of one decode problem.
+struct ProblemConfig: CustomStringConvertible {
+    var cacheSeqlens: [Int32]
+    var queryLength: Int
+    var queryHeads: Int
+    var kvHeads: Int
+    var causal: Bool
+    var elementType: ElementType
+
+    var batchSize: Int { cacheSeqlens.count }
+    var description: String {
+        let lengths = cacheSeqlens.count <= 6 ? "\(cacheSeqlens)"
+            : "[\(cacheSeqlens.prefix(3).map(String.init).joined(separator: ", ")), … Σ=\(cacheSeqlens.reduce(0) { $0 + Int($1) })]"
+        return "b=\(batchSize) s_q=\(queryLength) h_q=\(queryHeads) h_kv=\(kvHeads) causal=\(causal) \(elementType) seqlens=\(lengths)"
+    }
+}
+
+/// Host inputs of one decode problem, drawn at random the way FlashMLA's tests draw them:
+/// pages handed out in shuffled order, NaN in every cache slot past a sequence's end and in
+/// pages no request uses, and block-table entries past a request's pages holding garbage.
+struct RandomProblem {
+    let config: ProblemConfig
+    let q: Tensor
+    let kCache: Tensor
+    let blockTable: Tensor
+    let cacheSeqlens: Tensor
+    let numPages: Int
+
+    init(_ config: ProblemConfig, seed: UInt64, sparePages: Int = 3) {
+        self.config = config
+        var rng = SplitMix64(seed: seed)
+        let page = TileSchedule.blockSize, d = DecodeProblem.headDim
+        let pagesPerRequest = config.cacheSeqlens.map { (Int($0) + page - 1) / page }
+        let usedPages = pagesPerRequest.reduce(0, +)
+        let numPages = usedPages + sparePages
+        let maxPages = max((pagesPerRequest.max() ?? 0) + Int(rng.next() % 3), 1)
+        var order = Array(0..<numPages)
+        order.shuffle(using: &rng)
+
+        // Block table: each request's pages from the shuffled order; garbage after them.
+        var table = [Int32](repeating: 0, count: config.batchSize * maxPages)
+        var tokenOfSlot = [Int32](repeating: -1, count: numPages)   // valid tokens per page, -1: unused
+        var next = 0
+        for (request, count) in pagesPerRequest.enumerated() {
+            for slot in 0..<maxPages {
+                if slot < count {
+                    let id = order[next]
+                    next += 1
+                    table[request * maxPages + slot] = Int32(id)
+                    tokenOfSlot[id] = Int32(min(page, Int(config.cacheSeqlens[request]) - slot * page))
+                } else {
+                    table[request * maxPages + slot] = rng.next() % 2 == 0 ? -1 : Int32(truncatingIfNeeded: rng.next() % 1_000_000 + UInt64(numPages))
+                }
+            }
+        }
+        blockTable = Tensor(table, shape: [config.batchSize, maxPages])
+        cacheSeqlens = Tensor(config.cacheSeqlens, shape: [config.batchSize])
+        self.numPages = numPages
+
+        q = Tensor(hostElementType: config.elementType, shape: [config.batchSize, config.queryLength, config.queryHeads, d])
+        RandomProblem.fill(q.view, seed: rng.next()) { _ in true }
+        kCache = Tensor(hostElementType: config.elementType, shape: [numPages, page, config.kvHeads, d])
+        let rowsPerPage = page * config.kvHeads * d
+        let validTokens = tokenOfSlot
+        RandomProblem.fill(kCache.view, seed: rng.next()) { offset in
+            let pageIndex = offset / rowsPerPage
+            let token = (offset % rowsPerPage) / (config.kvHeads * d)
+            return token < Int(validTokens[pageIndex])
+        }
+    }
+
+    /// Fills a contiguous host tensor in parallel: random values where `valid(offset)`, NaN elsewhere.
+    static func fill(_ view: TensorView, seed: UInt64, valid: @Sendable (Int) -> Bool) {
+        let count = view.elementCount
+        let chunk = 1 << 16
+        let chunks = (count + chunk - 1) / chunk
+        let elements = HostElements(view)
+        DispatchQueue.concurrentPerform(iterations: chunks) { index in
+            var rng = SplitMix64(seed: seed &+ UInt64(index) &* 0x9E37_79B9)
+            for offset in (index * chunk)..<min(count, (index + 1) * chunk) {
+                elements[offset: offset] = valid(offset) ? rng.normalish() : .nan
+            }
+        }
+    }
+}
