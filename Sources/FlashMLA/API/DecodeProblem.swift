@@ -1,6 +1,6 @@
 /// One validated decode call: every size and flag, checked once, as typed values.
 ///
-/// Validation (``DecodeProblem/init(q:kCache:blockTable:cacheSeqlens:headDimV:metadata:softmaxScale:causal:out:lse:)``)
+/// Validation (``DecodeProblem/init(q:kCache:blockTable:cacheSeqlens:headDimV:metadata:softmaxScale:causal:out:lse:backend:)``)
 /// builds it; the backends read it and never re-derive or re-check a shape.
 public struct DecodeProblem: Sendable {
     /// The key (and query) head dimension: 576.

@@ -67,7 +67,14 @@ public final class MLAEngine: @unchecked Sendable {
         q: TensorView, kCache: TensorView, blockTable: TensorView, cacheSeqlens: TensorView,
         headDimV: Int, metadata: MLAMetadata, softmaxScale: Float? = nil, causal: Bool = false
     ) throws(MLAError) -> (out: Tensor, lse: Tensor) {
-        let b = q.shape.first ?? 0, sQ = q.rank > 1 ? q.shape[1] : 0, hQ = q.rank > 2 ? q.shape[2] : 0
+        guard q.rank == 4, headDimV == DecodeProblem.headDimV else {
+            // Let validation name the argument; nothing is allocated for shapes it rejects.
+            _ = try DecodeProblem(q: q, kCache: kCache, blockTable: blockTable, cacheSeqlens: cacheSeqlens,
+                                  headDimV: headDimV, metadata: metadata, softmaxScale: softmaxScale, causal: causal,
+                                  out: q, lse: q, backend: backend)
+            throw .invalidArgument(argument: "q", expected: "rank 4", given: q.shapeDescription)
+        }
+        let b = q.shape[0], sQ = q.shape[1], hQ = q.shape[2]
         let outShape = [b, sQ, hQ, headDimV], lseShape = [b, hQ, sQ]
         let out: Tensor, lse: Tensor
         switch backend {

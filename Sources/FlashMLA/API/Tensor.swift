@@ -84,9 +84,16 @@ public struct HostElements: @unchecked Sendable {
             case .bfloat16: base.storeBytes(of: BFloat16(newValue).bitPattern, toByteOffset: offset * 2, as: UInt16.self)
             case .float16: base.storeBytes(of: Float16(newValue), toByteOffset: offset * 2, as: Float16.self)
             case .float32: base.storeBytes(of: newValue, toByteOffset: offset * 4, as: Float.self)
-            case .int32: base.storeBytes(of: Int32(newValue), toByteOffset: offset * 4, as: Int32.self)
+            case .int32: base.storeBytes(of: HostElements.int32(saturating: newValue), toByteOffset: offset * 4, as: Int32.self)
             }
         }
+    }
+
+    /// `value` rounded to an `Int32`, saturating at its bounds; NaN becomes `Int32.min`.
+    static func int32(saturating value: Float) -> Int32 {
+        if value.isNaN || value <= -2_147_483_648 { return .min }
+        if value >= 2_147_483_520 { return .max }
+        return Int32(value.rounded())
     }
 
     /// The `Int32` element at `offset`. Precondition: the type is `int32`.

@@ -1,0 +1,86 @@
+/// A validated problem's host memory as raw addresses and element strides: what the CPU
+/// backend's inner loops read and write.
+///
+/// It maps a KV head's query rows to tensor elements: row `r` of KV head `g` is query
+/// position `r / groupSize` (among the `s_q` new tokens) of query head
+/// `g · groupSize + r % groupSize`, the order FlashMLA gives the rows of one KV head.
+struct HostProblemMemory: @unchecked Sendable {
+    /// The problem.
+    let problem: DecodeProblem
+    /// Each request's length, `cacheSeqlens`.
+    let seqlens: [Int]
+    private let q: UnsafeRawPointer
+    private let kCache: UnsafeRawPointer
+    private let blockTable: UnsafeRawPointer
+    private let out: UnsafeMutableRawPointer
+    private let lse: UnsafeMutableRawPointer
+
+    /// Wraps `problem`, whose tensors must all be host memory.
+    init(_ problem: DecodeProblem) {
+        guard let q = problem.q.hostPointer, let kCache = problem.kCache.hostPointer,
+              let blockTable = problem.blockTable.hostPointer, let out = problem.out.hostPointer,
+              let lse = problem.lse.hostPointer, problem.cacheSeqlens.hostPointer != nil
+        else { preconditionFailure("the CPU backend needs every tensor in host memory") }
+        self.problem = problem
+        self.q = UnsafeRawPointer(q)
+        self.kCache = UnsafeRawPointer(kCache)
+        self.blockTable = UnsafeRawPointer(blockTable)
+        self.out = out
+        self.lse = lse
+        seqlens = Validation.hostInt32(problem.cacheSeqlens).map(Int.init)
+    }
+
+    /// The query position (`0 ..< s_q`) and query head of row `row` of KV head `kvHead`.
+    func queryRow(_ row: Int, kvHead: Int) -> (position: Int, head: Int) {
+        let group = problem.groupSize
+        return (row / group, kvHead * group + row % group)
+    }
+
+    /// How many keys of `request` row `row` sees: keys `0 ..< count`. With `causal`, query
+    /// position `j` sees keys `0 … seqlen − s_q + j` (none when that is negative).
+    func visibleKeyCount(row: Int, request: Int) -> Int {
+        let seqlen = seqlens[request]
+        guard problem.causal else { return seqlen }
+        let position = row / problem.groupSize
+        return max(0, seqlen - problem.queryLength + position + 1)
+    }
+
+    /// Writes the `rowsPerKVHead × 576` queries of `kvHead` of `request`, as `Float`, to `destination`.
+    func loadQueries(request: Int, kvHead: Int, into destination: UnsafeMutablePointer<Float>) {
+        let strides = problem.q.strides, dim = DecodeProblem.headDim
+        for row in 0 ..< problem.rowsPerKVHead {
+            let (position, head) = queryRow(row, kvHead: kvHead)
+            let offset = request * strides[0] + position * strides[1] + head * strides[2]
+            HalfPrecision.load(problem.elementType, from: q, offset: offset, count: dim,
+                               into: destination + row * dim)
+        }
+    }
+
+    /// Writes the 576 cached values of each token of `tokens` (which lie in one page) for
+    /// `kvHead` of `request`, as `Float`, to `destination`, one token after the other.
+    func loadKeys(request: Int, tokens: Range<Int>, kvHead: Int, into destination: UnsafeMutablePointer<Float>) {
+        let pageSize = TileSchedule.blockSize, dim = DecodeProblem.headDim
+        let page = tokens.lowerBound / pageSize
+        precondition(tokens.isEmpty || (tokens.upperBound - 1) / pageSize == page, "tokens span pages")
+        let tableStrides = problem.blockTable.strides
+        let block = Int(blockTable.load(fromByteOffset: (request * tableStrides[0] + page * tableStrides[1]) * 4,
+                                        as: Int32.self))
+        let strides = problem.kCache.strides
+        for (index, token) in tokens.enumerated() {
+            let offset = block * strides[0] + (token % pageSize) * strides[1] + kvHead * strides[2]
+            HalfPrecision.load(problem.elementType, from: kCache, offset: offset, count: dim,
+                               into: destination + index * dim)
+        }
+    }
+
+    /// Writes one final row: the 512 values of `values`, rounded to the output type, and `logSumExp`.
+    func storeFinalRow(request: Int, kvHead: Int, row: Int, values: UnsafePointer<Float>, logSumExp: Float) {
+        let (position, head) = queryRow(row, kvHead: kvHead)
+        let outStrides = problem.out.strides, lseStrides = problem.lse.strides
+        let offset = request * outStrides[0] + position * outStrides[1] + head * outStrides[2]
+        HalfPrecision.store(values, count: DecodeProblem.headDimV, as: problem.elementType, to: out,
+                            offset: offset)
+        let lseOffset = request * lseStrides[0] + head * lseStrides[1] + position * lseStrides[2]
+        lse.storeBytes(of: logSumExp, toByteOffset: lseOffset * 4, as: Float.self)
+    }
+}
