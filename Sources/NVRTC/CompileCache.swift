@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -46,7 +46,7 @@ public struct CompileCache: Sendable {
         if let xdg = value("XDG_CACHE_HOME") {
             return URL(fileURLWithPath: xdg, isDirectory: true).appendingPathComponent("flashmla", isDirectory: true)
         }
-        let home = value("HOME") ?? NSHomeDirectory()
+        let home = value("HOME") ?? FileManager.default.homeDirectoryForCurrentUser.path
         return URL(fileURLWithPath: home, isDirectory: true)
             .appendingPathComponent(".cache", isDirectory: true)
             .appendingPathComponent("flashmla", isDirectory: true)

@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The output of one successful compile.
 public struct CompiledProgram: Sendable, Equatable {

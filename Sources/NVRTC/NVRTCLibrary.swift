@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -128,7 +129,7 @@ public struct NVRTCLibrary: Sendable {
             guard fields.count == 6 else { continue }
             let bounds = fields[0].split(separator: "-").compactMap { UInt($0, radix: 16) }
             guard bounds.count == 2, bounds[0] <= address, address < bounds[1] else { continue }
-            let file = fields[5].trimmingCharacters(in: .whitespaces)
+            let file = String(fields[5]).trimmingWhitespace()
             return file.hasPrefix("/") ? file : nil
         }
         return nil
@@ -137,7 +138,7 @@ public struct NVRTCLibrary: Sendable {
     /// NVRTC opens `libnvrtc-builtins.so.<major>.<minor>` by bare name at compile time. Loading it
     /// first by full path from the library's own folder lets the loader match it by soname.
     private static func preloadBuiltins(besides library: String, major: Int, minor: Int) {
-        let folder = (library as NSString).deletingLastPathComponent
+        let folder = library.lastIndex(of: "/").map { String(library[..<$0]) } ?? "."
         let builtins = joined(folder, "libnvrtc-builtins.so.\(major).\(minor)")
         guard FileManager.default.fileExists(atPath: builtins) else { return }
         _ = dlopen(builtins, RTLD_NOW | RTLD_GLOBAL)  // kept open for the life of the process
@@ -216,27 +217,29 @@ final class NVRTCEntryPoints: @unchecked Sendable {
 
 /// The process-wide memory of loaded libraries: by location, and by the search that found them.
 /// This is the module's only shared mutable state; a lock guards it.
-private final class LibraryCache: @unchecked Sendable {
+private final class LibraryCache: Sendable {
     static let shared = LibraryCache()
 
-    private let lock = NSLock()
-    private var byLocation: [String: NVRTCLibrary] = [:]
-    private var bySearch: [[String]: NVRTCLibrary] = [:]
+    private struct State {
+        var byLocation: [String: NVRTCLibrary] = [:]
+        var bySearch: [[String]: NVRTCLibrary] = [:]
+    }
+    private let state = Mutex(State())
 
     func library(at location: String) -> NVRTCLibrary? {
-        lock.withLock { byLocation[location] }
+        state.withLock { $0.byLocation[location] }
     }
 
     func library(forSearch locations: [String]) -> NVRTCLibrary? {
-        lock.withLock { bySearch[locations] }
+        state.withLock { $0.bySearch[locations] }
     }
 
     func remember(_ library: NVRTCLibrary, location: String, search: [String]) {
-        lock.withLock {
+        state.withLock { state in
             // Keep the first library stored for a location so every caller shares one set of entry points.
-            let kept = byLocation[location] ?? library
-            byLocation[location] = kept
-            bySearch[search] = kept
+            let kept = state.byLocation[location] ?? library
+            state.byLocation[location] = kept
+            state.bySearch[search] = kept
         }
     }
 }

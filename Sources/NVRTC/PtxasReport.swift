@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The resources ptxas assigned to one function, as printed by `--ptxas-options=-v`.
 public struct KernelResources: Sendable, Equatable, Codable {
@@ -90,8 +90,8 @@ public struct PtxasReport: Sendable, Equatable, Codable {
                 propertiesOf = nil
                 if !entries.contains(name) { entries.append(name) }
                 update(name) { _ in }
-            } else if let range = line.range(of: "Function properties for ") {
-                let name = line[range.upperBound...].trimmingCharacters(in: .whitespaces)
+            } else if let range = line.firstRange(of: "Function properties for ") {
+                let name = String(line[range.upperBound...]).trimmingWhitespace()
                 propertiesOf = name
                 update(name) { _ in }
             } else if line.contains("bytes stack frame"), let name = propertiesOf {
@@ -102,7 +102,7 @@ public struct PtxasReport: Sendable, Equatable, Codable {
                     record.spillLoadBytes = fields["bytes spill loads"] ?? 0
                 }
                 propertiesOf = nil
-            } else if let range = line.range(of: ": Used "), let name = currentEntry {
+            } else if let range = line.firstRange(of: ": Used "), let name = currentEntry {
                 let fields = countedFields("Used " + line[range.upperBound...])
                 update(name) { record in
                     record.registers = fields["registers"] ?? record.registers
@@ -119,7 +119,7 @@ public struct PtxasReport: Sendable, Equatable, Codable {
 
     /// The text between `prefix` and the next `'`, if `line` contains `prefix`.
     private static func quoted(after prefix: String, in line: String) -> String? {
-        guard let start = line.range(of: prefix) else { return nil }
+        guard let start = line.firstRange(of: prefix) else { return nil }
         let rest = line[start.upperBound...]
         guard let end = rest.firstIndex(of: "'") else { return nil }
         return String(rest[..<end])

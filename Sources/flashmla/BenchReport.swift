@@ -87,12 +87,17 @@ enum BenchTable {
             table.rows.append(["\(c.b)", "\(c.sQ)", "\(c.meanSk)", "\(c.hQ)", "\(c.hKV)",
                                c.causal ? "yes" : "no", c.varlen ? "yes" : "no", result.dtype.rawValue,
                                "\(result.totalSeqlens)", JSONText.number(result.milliseconds, decimals: 4),
-                               JSONText.number(result.teraflops, decimals: 1),
-                               JSONText.number(result.gigabytesPerSecond, decimals: 1)])
+                               readable(result.teraflops), readable(result.gigabytesPerSecond)])
         }
         let devices = Set(results.map { "\($0.backend) · \($0.device)" }).sorted().joined(separator: "; ")
         return "\(gridName): \(results.count) configuration(s) on \(devices)\n" + table.render()
     }
+}
+
+/// A rate with one decimal, or three significant digits below 1 (CPU rates are tiny).
+private func readable(_ value: Double) -> String {
+    guard value.isFinite else { return "-" }
+    return value >= 1 || value == 0 ? String(format: "%.1f", value) : String(format: "%.3g", value)
 }
 
 /// A plain-text table with columns padded to their widest cell.

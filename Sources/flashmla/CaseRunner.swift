@@ -57,21 +57,33 @@ struct CaseRunner {
         let hostSchedule = TileSchedule(cacheSeqlens: config.cacheSeqlens, numSMParts: metadata.shape.numSMParts)
         if deviceSchedule != hostSchedule { problems.append("device schedule differs from the host's") }
 
-        func decode() throws -> (Tensor, Tensor) {
+        /// Decodes into fresh outputs poisoned with 0xFF bytes (NaN in bf16, fp16 and fp32),
+        /// directly or as `replays` replays of a captured CUDA graph.
+        func decode(graphReplays replays: Int = 0) throws -> (Tensor, Tensor) {
             let out = try cuda.allocate(elementType: config.elementType, shape: outShape)
             let lse = try cuda.allocate(elementType: .float32, shape: lseShape)
-            for tensor in [out, lse] {   // 0xFF bytes: NaN in bf16, fp16 and fp32
+            for tensor in [out, lse] {
                 let bytes = tensor.view.elementCount * tensor.view.elementType.byteCount
                 try DeviceMemory.fill(address: tensor.view.deviceAddress!, byteCount: bytes, byte: 0xFF, device: cuda.device)
             }
-            try engine.flashMLAWithKVCache(q: q.view, kCache: kCache.view, blockTable: table.view, cacheSeqlens: seqlens.view,
-                                           headDimV: DecodeProblem.headDimV, metadata: metadata, causal: config.causal,
-                                           out: out.view, lse: lse.view)
+            let call = {
+                try engine.flashMLAWithKVCache(q: q.view, kCache: kCache.view, blockTable: table.view, cacheSeqlens: seqlens.view,
+                                               headDimV: DecodeProblem.headDimV, metadata: metadata, causal: config.causal,
+                                               out: out.view, lse: lse.view)
+            }
+            if replays == 0 {
+                try call()
+            } else {
+                let graph = try Graph.capture(on: cuda.stream, call)
+                for _ in 0..<replays { try graph.launch(on: cuda.stream) }
+            }
             return (try cuda.download(out.view), try cuda.download(lse.view))
         }
         let (out, lse) = try decode()
         let (again, againLSE) = try decode()
         if !bytesEqual(out, again) || !bytesEqual(lse, againLSE) { problems.append("a second run differs") }
+        let (replayed, replayedLSE) = try decode(graphReplays: 10)
+        if !bytesEqual(out, replayed) || !bytesEqual(lse, replayedLSE) { problems.append("CUDA graph replays differ") }
         problems += try cuda.workspace.takeErrors()
         return (out, lse, problems)
     }

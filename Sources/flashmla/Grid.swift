@@ -206,12 +206,12 @@ struct BenchGrid: Codable, Sendable, Equatable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw ValidationError("cannot read grid file \(path): \(error.localizedDescription)")
+            throw BenchError("cannot read grid file \(path): \(error.localizedDescription)")
         }
         do {
             return try decode(data)
         } catch {
-            throw ValidationError("grid file \(path) is not a valid grid: \(error)")
+            throw BenchError("grid file \(path) is not a valid grid: \(error)")
         }
     }
 
@@ -224,11 +224,6 @@ struct BenchGrid: Codable, Sendable, Equatable {
         BenchConfig(b: 2, sQ: 1, meanSk: 2048, hQ: 16),
         BenchConfig(b: 4, sQ: 2, meanSk: 768, hQ: 16, varlen: true, cacheSeqlens: [300, 1900, 65, 807]),
     ])
-
-    /// The configurations that satisfy `filter`.
-    func selecting(_ filter: ConfigFilter) -> [BenchConfig] {
-        configs.filter(filter.accepts)
-    }
 }
 
 /// The `--only key=value,…` selection: a configuration passes when, for every key named, its

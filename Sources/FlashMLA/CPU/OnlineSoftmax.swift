@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A softmax-weighted sum built from scores that arrive a batch at a time.
 ///

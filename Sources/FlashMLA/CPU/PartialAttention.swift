@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The attention of one KV head's query rows of one request over a range of its tokens:
 /// what one split of FlashMLA's split-KV kernel computes.

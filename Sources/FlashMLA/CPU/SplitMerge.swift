@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How partial attentions of one row over disjoint token ranges combine into the attention
 /// over their union: FlashMLA's combine step.

@@ -120,21 +120,26 @@ public struct TileSchedule: Equatable, Sendable {
     public init(int32Encoding: [Int32], numSplits: [Int32]) {
         let width = TileSchedule.fieldsPerPart
         precondition(int32Encoding.count % width == 0)
-        parts = stride(from: 0, to: int32Encoding.count, by: width).map { base in
-            Part(beginRequest: Int(int32Encoding[base]), beginToken: Int(int32Encoding[base + 1]),
-                 endRequest: Int(int32Encoding[base + 2]), endToken: Int(int32Encoding[base + 3]),
-                 beginSplit: Int(int32Encoding[base + 4]))
+        var parts: [Part] = []
+        for base in stride(from: 0, to: int32Encoding.count, by: width) {
+            let field = { (index: Int) -> Int in Int(int32Encoding[base + index]) }
+            parts.append(Part(beginRequest: field(0), beginToken: field(1), endRequest: field(2),
+                              endToken: field(3), beginSplit: field(4)))
         }
+        self.parts = parts
         self.numSplits = numSplits
     }
 
     /// The `[numSMParts, 8]` encoding FlashMLA's `tile_scheduler_metadata` uses:
     /// begin request, begin token, end request, end token, begin split, then three zeros.
     public var int32Encoding: [Int32] {
-        parts.flatMap { part in
-            [Int32(part.beginRequest), Int32(part.beginToken), Int32(part.endRequest),
-             Int32(part.endToken), Int32(part.beginSplit), 0, 0, 0]
+        var encoding: [Int32] = []
+        encoding.reserveCapacity(parts.count * TileSchedule.fieldsPerPart)
+        for part in parts {
+            let fields: [Int] = [part.beginRequest, part.beginToken, part.endRequest, part.endToken, part.beginSplit, 0, 0, 0]
+            encoding += fields.map { Int32($0) }
         }
+        return encoding
     }
 
     /// The number of workers.
