@@ -2,13 +2,13 @@
 # One device call: build nothing (the static flashmla binary travels in .device/), then
 # info, compile, correctness, and the grid timed beside FlashMLA on the same card.
 # Usage on the device machine: bash bench/device-run.sh [check-cases] [what...]
-#   what: any of info compile check sanitize bench (default: all)
+#   what: any of info compile check gridcheck sanitize bench (default: all)
 set -u
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 BIN=$PWD/.device/flashmla
 ANCHOR=$PWD/.device/anchor
 CASES=${1:-300}; shift || true
-WHAT=${*:-info compile check sanitize bench}
+WHAT=${*:-info compile check gridcheck sanitize bench}
 export FLASHMLA_CACHE_DIR=/tmp/flashmla-cache
 has() { [[ " $WHAT " == *" $1 "* ]]; }
 status=0
@@ -24,6 +24,11 @@ if has check; then
   step "check $CASES cases"
   $BIN check --backend cuda --cases "$CASES" > "$OUT/check.txt" 2>&1 || status=1
   grep -E "FAIL|worst|passed|rror" "$OUT/check.txt" | tail -20
+fi
+if has gridcheck; then
+  step "check every grid configuration (bf16)"
+  $BIN check --backend cuda --grid "$ANCHOR/grid.json" --dtype bf16 --sample-rows 24 > "$OUT/gridcheck.txt" 2>&1 || status=1
+  grep -E "FAIL|worst|passed|rror" "$OUT/gridcheck.txt" | tail -20
 fi
 if has sanitize; then
   for tool in memcheck racecheck synccheck; do
