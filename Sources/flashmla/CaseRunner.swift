@@ -45,44 +45,19 @@ struct CaseRunner {
             return (out, lse, [])
         }
 
-        let q = try cuda.upload(problem.q.view), kCache = try cuda.upload(problem.kCache.view)
-        let table = try cuda.upload(problem.blockTable.view), seqlens = try cuda.upload(problem.cacheSeqlens.view)
-        let metadata = try engine.getMLAMetadata(cacheSeqlens: seqlens.view, queryHeadsPerKVHead: rowsPerKVHead,
-                                                 kvHeads: config.kvHeads)
+        let run = try DeviceRun(problem, engine: engine)
         var problems: [String] = []
         // The device schedule must be the host's, field for field.
         let deviceSchedule = TileSchedule(
-            int32Encoding: hostInt32(try cuda.download(metadata.tileSchedulerMetadata)),
-            numSplits: hostInt32(try cuda.download(metadata.numSplits)))
-        let hostSchedule = TileSchedule(cacheSeqlens: config.cacheSeqlens, numSMParts: metadata.shape.numSMParts)
+            int32Encoding: hostInt32(try cuda.download(run.metadata.tileSchedulerMetadata)),
+            numSplits: hostInt32(try cuda.download(run.metadata.numSplits)))
+        let hostSchedule = TileSchedule(cacheSeqlens: config.cacheSeqlens, numSMParts: run.metadata.shape.numSMParts)
         if deviceSchedule != hostSchedule { problems.append("device schedule differs from the host's") }
 
-        /// Decodes into fresh outputs poisoned with 0xFF bytes (NaN in bf16, fp16 and fp32),
-        /// directly or as `replays` replays of a captured CUDA graph.
-        func decode(graphReplays replays: Int = 0) throws -> (Tensor, Tensor) {
-            let out = try cuda.allocate(elementType: config.elementType, shape: outShape)
-            let lse = try cuda.allocate(elementType: .float32, shape: lseShape)
-            for tensor in [out, lse] {
-                let bytes = tensor.view.elementCount * tensor.view.elementType.byteCount
-                try DeviceMemory.fill(address: tensor.view.deviceAddress!, byteCount: bytes, byte: 0xFF, device: cuda.device)
-            }
-            let call = {
-                try engine.flashMLAWithKVCache(q: q.view, kCache: kCache.view, blockTable: table.view, cacheSeqlens: seqlens.view,
-                                               headDimV: DecodeProblem.headDimV, metadata: metadata, causal: config.causal,
-                                               out: out.view, lse: lse.view)
-            }
-            if replays == 0 {
-                try call()
-            } else {
-                let graph = try Graph.capture(on: cuda.stream, call)
-                for _ in 0..<replays { try graph.launch(on: cuda.stream) }
-            }
-            return (try cuda.download(out.view), try cuda.download(lse.view))
-        }
-        let (out, lse) = try decode()
-        let (again, againLSE) = try decode()
+        let (out, lse) = try run.decode()
+        let (again, againLSE) = try run.decode()
         if !bytesEqual(out, again) || !bytesEqual(lse, againLSE) { problems.append("a second run differs") }
-        let (replayed, replayedLSE) = try decode(graphReplays: 10)
+        let (replayed, replayedLSE) = try run.decode(graphReplays: 10)
         if !bytesEqual(out, replayed) || !bytesEqual(lse, replayedLSE) { problems.append("CUDA graph replays differ") }
         problems += try cuda.workspace.takeErrors()
         return (out, lse, problems)
@@ -132,10 +107,6 @@ struct CaseRunner {
         return (0..<tensor.view.elementCount).map { elements.int32(offset: $0) }
     }
 
-    private func bytesEqual(_ a: Tensor, _ b: Tensor) -> Bool {
-        let count = a.view.elementCount * a.view.elementType.byteCount
-        return memcmp(a.view.hostPointer!, b.view.hostPointer!, count) == 0
-    }
 }
 
 /// Slots that parallel workers fill, each its own index once. The storage is a raw

@@ -24,6 +24,8 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Most query rows compared with the reference per case.") var sampleRows: Int = 48
     @Option(help: "Most cached tokens × KV heads per case (default: 1,000,000 on CUDA, 40,000 on the CPU).") var tokenBudget: Int?
     @Option(help: "Largest sequence length drawn.") var maxLength: Int = 32768
+    @Option(help: "A grid file: check each of its configurations (in each --dtype) instead of random ones.")
+    var grid: String?
     @Flag(help: "Print every case.") var verbose = false
 
     func run() throws {
@@ -34,8 +36,14 @@ struct CheckCommand: ParsableCommand {
         var rng = SplitMix64(seed: seed)
         var worst = (out: 0.0, lse: 0.0, lseDiff: 0.0)
         var failures = 0
-        for index in 0..<cases {
-            let config = randomConfig(&rng, index: index, budget: tokenBudget ?? (engine.backend == .cpu ? 40_000 : 1_000_000))
+        let configs: [ProblemConfig]
+        if let grid {
+            configs = try gridConfigs(BenchGrid.load(path: grid))
+        } else {
+            let budget = tokenBudget ?? (engine.backend == .cpu ? 40_000 : 1_000_000)
+            configs = (0..<cases).map { randomConfig(&rng, index: $0, budget: budget) }
+        }
+        for (index, config) in configs.enumerated() {
             let outcome = try CaseRunner(engine: engine, sampleRows: sampleRows).run(config, seed: rng.next())
             worst.out = max(worst.out, outcome.agreement.outCosDiff)
             worst.lse = max(worst.lse, outcome.agreement.lseCosDiff)
@@ -46,23 +54,28 @@ struct CheckCommand: ParsableCommand {
             }
         }
         print("worst: out cos-diff \(worst.out), lse cos-diff \(worst.lse), max |Δlse| \(worst.lseDiff)")
-        print("\(cases - failures) passed, \(failures) failed")
+        print("\(configs.count - failures) passed, \(failures) failed")
         if failures > 0 { throw ExitCode.failure }
     }
 
-    private func randomConfig(_ rng: inout SplitMix64, index: Int, budget: Int) -> ProblemConfig {
-        let types: [ElementType] = dtype == "bf16" ? [.bfloat16] : dtype == "fp16" ? [.float16] : [.bfloat16, .float16]
-        let kvHeads = [1, 2, 8].randomElement(using: &rng)!
-        let queryHeads = [1, 2, 3, 8, 16, 32, 64, 128].filter { $0 % kvHeads == 0 }.randomElement(using: &rng)!
-        let batch = rng.next() % 2 == 0 ? Int.random(in: 1...16, using: &rng) : Int.random(in: 1...128, using: &rng)
-        let longest = max(1, min(maxLength, budget / (batch * kvHeads)))
-        let lengths = (0..<batch).map { _ -> Int32 in
-            if Int.random(in: 0..<100, using: &rng) < 15 { return [0, 1, 63, 64, 65].randomElement(using: &rng)! }
-            return Int32(Int.random(in: 0...longest, using: &rng))
+    private var elementTypes: [ElementType] {
+        dtype == "bf16" ? [.bfloat16] : dtype == "fp16" ? [.float16] : [.bfloat16, .float16]
+    }
+
+    /// Every configuration of `grid` in every requested element type.
+    private func gridConfigs(_ grid: BenchGrid) -> [ProblemConfig] {
+        elementTypes.flatMap { type in
+            grid.configs.map { config in
+                ProblemConfig(cacheSeqlens: config.resolvedCacheSeqlens(seed: 0), queryLength: config.sQ,
+                              queryHeads: config.hQ, kvHeads: config.hKV, causal: config.causal, elementType: type)
+            }
         }
-        return ProblemConfig(cacheSeqlens: lengths, queryLength: Int.random(in: 1...4, using: &rng),
-                             queryHeads: queryHeads, kvHeads: kvHeads, causal: rng.next() % 4 != 0,
-                             elementType: types[index % types.count])
+    }
+
+    private func randomConfig(_ rng: inout SplitMix64, index: Int, budget: Int) -> ProblemConfig {
+        let types = elementTypes
+        return ProblemConfig.random(using: &rng, tokenBudget: budget, maxLength: maxLength,
+                                    elementType: types[index % types.count])
     }
 }
 

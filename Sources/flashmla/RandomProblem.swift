@@ -30,6 +30,23 @@ struct ProblemConfig: CustomStringConvertible {
     var elementType: ElementType
 
     var batchSize: Int { cacheSeqlens.count }
+
+    /// A random shape as the GPU issue lists them: b 1–128, s_q 1–4, h_q in {1, 2, 3, 8, 16, 32,
+    /// 64, 128} over h_kv in {1, 2, 8} where it divides, lengths 0…maxLength with 0, 1, 63, 64
+    /// and 65 drawn often, causal three times in four; Σlengths·h_kv at most `tokenBudget`.
+    static func random(using rng: inout SplitMix64, tokenBudget: Int, maxLength: Int, elementType: ElementType) -> ProblemConfig {
+        let kvHeads = [1, 2, 8].randomElement(using: &rng)!
+        let queryHeads = [1, 2, 3, 8, 16, 32, 64, 128].filter { $0 % kvHeads == 0 }.randomElement(using: &rng)!
+        let batch = rng.next() % 2 == 0 ? Int.random(in: 1...16, using: &rng) : Int.random(in: 1...128, using: &rng)
+        let longest = max(1, min(maxLength, tokenBudget / (batch * kvHeads)))
+        let lengths = (0..<batch).map { _ -> Int32 in
+            if Int.random(in: 0..<100, using: &rng) < 15 { return [0, 1, 63, 64, 65].randomElement(using: &rng)! }
+            return Int32(Int.random(in: 0...longest, using: &rng))
+        }
+        return ProblemConfig(cacheSeqlens: lengths, queryLength: Int.random(in: 1...4, using: &rng),
+                             queryHeads: queryHeads, kvHeads: kvHeads, causal: rng.next() % 4 != 0,
+                             elementType: elementType)
+    }
     var description: String {
         let lengths = cacheSeqlens.count <= 6 ? "\(cacheSeqlens)"
             : "[\(cacheSeqlens.prefix(3).map(String.init).joined(separator: ", ")), … Σ=\(cacheSeqlens.reduce(0) { $0 + Int($1) })]"

@@ -1,0 +1,254 @@
+import CUDADriver
+import FlashMLA
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// The C ABI declared in include/flashmla_swift.h. Every function here is exported under
+// its C name; keep the two in step (FLASHMLA_SWIFT_ABI_VERSION changes with any
+// incompatible edit).
+
+/// `FLASHMLA_SWIFT_ABI_VERSION`.
+public let flashMLASwiftABIVersion: Int32 = 1
+
+/// The static C copy of the library's version string.
+nonisolated(unsafe) private let versionCString: UnsafePointer<CChar> = UnsafePointer(strdup(FlashMLAVersion.string)!)
+
+@_cdecl("flashmla_swift_abi_version")
+public func flashmla_swift_abi_version() -> Int32 {
+    flashMLASwiftABIVersion
+}
+
+@_cdecl("flashmla_swift_version")
+public func flashmla_swift_version() -> UnsafePointer<CChar> {
+    versionCString
+}
+
+@_cdecl("flashmla_swift_last_error")
+public func flashmla_swift_last_error() -> UnsafePointer<CChar> {
+    LastError.current
+}
+
+@_cdecl("flashmla_swift_num_sm_parts")
+public func flashmla_swift_num_sm_parts(
+    _ device: Int32, _ numHeadsPerHeadK: Int64, _ numHeadsK: Int64,
+    _ numSMPartsOut: UnsafeMutablePointer<Int64>?
+) -> Int32 {
+    abiCall { () throws(ABIFailure) in
+        guard let numSMPartsOut else {
+            throw .invalid("numSMPartsOut", expected: "a pointer to an int64_t", given: "NULL")
+        }
+        try Heads.check(numHeadsPerHeadK: numHeadsPerHeadK, numHeadsK: numHeadsK)
+        let backend = try Devices.backend(device)
+        let parts = try library { () throws(MLAError) in
+            try backend.numSMParts(queryHeadsPerKVHead: Int(numHeadsPerHeadK), kvHeads: Int(numHeadsK))
+        }
+        numSMPartsOut.pointee = Int64(parts)
+    }
+}
+
+@_cdecl("flashmla_swift_get_metadata")
+public func flashmla_swift_get_metadata(
+    _ device: Int32, _ stream: UnsafeMutableRawPointer?,
+    _ cacheSeqlens: UnsafeRawPointer?, _ numHeadsPerHeadK: Int64, _ numHeadsK: Int64,
+    _ tileSchedulerMetadata: UnsafeRawPointer?, _ numSplits: UnsafeRawPointer?
+) -> Int32 {
+    abiCall { () throws(ABIFailure) in
+        let ordinal = try Devices.ordinal(device)
+        try Heads.check(numHeadsPerHeadK: numHeadsPerHeadK, numHeadsK: numHeadsK)
+        let seqlens = try TensorDescriptor.view(cacheSeqlens, "cacheSeqlens", device: ordinal)
+        let schedule = try TensorDescriptor.view(tileSchedulerMetadata, "tileSchedulerMetadata", device: ordinal)
+        let splits = try TensorDescriptor.view(numSplits, "numSplits", device: ordinal)
+        let backend = try Devices.backend(device) { () throws(MLAError) in
+            try CUDABackend.checkMetadataArguments(
+                device: ordinal, cacheSeqlens: seqlens, queryHeadsPerKVHead: Int(numHeadsPerHeadK),
+                kvHeads: Int(numHeadsK), tileSchedulerMetadata: schedule, numSplits: splits, numSMParts: nil)
+        }
+        let executionStream = Stream(borrowingAddress: UInt(bitPattern: stream), device: backend.device)
+        _ = try library { () throws(MLAError) in
+            try backend.metadata(cacheSeqlens: seqlens, queryHeadsPerKVHead: Int(numHeadsPerHeadK),
+                                 kvHeads: Int(numHeadsK), tileSchedulerMetadata: schedule, numSplits: splits,
+                                 stream: executionStream)
+        }
+    }
+}
+
+@_cdecl("flashmla_swift_decode")
+public func flashmla_swift_decode(
+    _ device: Int32, _ stream: UnsafeMutableRawPointer?,
+    _ q: UnsafeRawPointer?, _ kCache: UnsafeRawPointer?, _ blockTable: UnsafeRawPointer?,
+    _ cacheSeqlens: UnsafeRawPointer?, _ tileSchedulerMetadata: UnsafeRawPointer?, _ numSplits: UnsafeRawPointer?,
+    _ headDimV: Int64, _ softmaxScale: Float, _ causal: Int32,
+    _ out: UnsafeRawPointer?, _ lse: UnsafeRawPointer?, _ workspace: OpaquePointer?
+) -> Int32 {
+    abiCall { () throws(ABIFailure) in
+        let ordinal = try Devices.ordinal(device)
+        let qView = try TensorDescriptor.view(q, "q", device: ordinal)
+        let cacheView = try TensorDescriptor.view(kCache, "kCache", device: ordinal)
+        let tableView = try TensorDescriptor.view(blockTable, "blockTable", device: ordinal)
+        let seqlensView = try TensorDescriptor.view(cacheSeqlens, "cacheSeqlens", device: ordinal)
+        let scheduleView = try TensorDescriptor.view(tileSchedulerMetadata, "tileSchedulerMetadata", device: ordinal)
+        let splitsView = try TensorDescriptor.view(numSplits, "numSplits", device: ordinal)
+        let outView = try TensorDescriptor.view(out, "out", device: ordinal)
+        let lseView = try TensorDescriptor.view(lse, "lse", device: ordinal)
+        let metadata = try Metadata.wrap(schedule: scheduleView, splits: splitsView, q: qView, kCache: cacheView)
+        let valueDim = Int(clamping: headDimV)
+        let backend = try Devices.backend(device) { () throws(MLAError) in
+            try CUDABackend.checkDecodeArguments(
+                device: ordinal, q: qView, kCache: cacheView, blockTable: tableView, cacheSeqlens: seqlensView,
+                headDimV: valueDim, metadata: metadata, softmaxScale: softmaxScale, causal: causal != 0,
+                out: outView, lse: lseView)
+        }
+        let workspaceObject = workspace.map { Unmanaged<Workspace>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
+        let executionStream = Stream(borrowingAddress: UInt(bitPattern: stream), device: backend.device)
+        try library { () throws(MLAError) in
+            let engine = try MLAEngine(backend: .cuda(device: ordinal))
+            try engine.flashMLAWithKVCache(
+                q: qView, kCache: cacheView, blockTable: tableView, cacheSeqlens: seqlensView,
+                headDimV: valueDim, metadata: metadata, softmaxScale: softmaxScale, causal: causal != 0,
+                out: outView, lse: lseView, workspace: workspaceObject, stream: executionStream)
+        }
+    }
+}
+
+@_cdecl("flashmla_swift_workspace_create")
+public func flashmla_swift_workspace_create(_ device: Int32, _ workspaceOut: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    abiCall { () throws(ABIFailure) in
+        guard let workspaceOut else {
+            throw .invalid("workspaceOut", expected: "a pointer to a flashmla_swift_workspace *", given: "NULL")
+        }
+        let backend = try Devices.backend(device)
+        let workspace = try library { () throws(MLAError) in try Workspace(device: backend.device) }
+        workspaceOut.pointee = OpaquePointer(Unmanaged.passRetained(workspace).toOpaque())
+    }
+}
+
+@_cdecl("flashmla_swift_workspace_reserve")
+public func flashmla_swift_workspace_reserve(_ workspace: OpaquePointer?, _ maxTotalSplits: Int64, _ queryRows: Int64) -> Int32 {
+    abiCall { () throws(ABIFailure) in
+        guard let workspace else {
+            throw .invalid("workspace", expected: "a workspace from flashmla_swift_workspace_create", given: "NULL")
+        }
+        let limit: Int64 = 1 << 31
+        guard (0...limit).contains(maxTotalSplits), (0...limit).contains(queryRows),
+              maxTotalSplits * queryRows <= 1 << 40 else {
+            throw .invalid("maxTotalSplits, queryRows", expected: "each in 0...\(limit), product at most \(Int64(1) << 40)",
+                           given: "\(maxTotalSplits), \(queryRows)")
+        }
+        let object = Unmanaged<Workspace>.fromOpaque(UnsafeRawPointer(workspace)).takeUnretainedValue()
+        try library { () throws(MLAError) in
+            try object.reserve(splits: Int(maxTotalSplits), queryRows: Int(queryRows))
+        }
+    }
+}
+
+@_cdecl("flashmla_swift_workspace_destroy")
+public func flashmla_swift_workspace_destroy(_ workspace: OpaquePointer?) {
+    guard let workspace else { return }
+    Unmanaged<Workspace>.fromOpaque(UnsafeRawPointer(workspace)).release()
+}
+
+// MARK: - Support
+
+/// Runs an ABI call's body: 0 on success; on failure, records the message for
+/// `flashmla_swift_last_error` and returns the failure's status code.
+func abiCall(_ body: () throws(ABIFailure) -> Void) -> Int32 {
+    do {
+        try body()
+        return ABIStatus.ok.rawValue
+    } catch {
+        LastError.set(error.message)
+        return error.status.rawValue
+    }
+}
+
+/// Runs a library call, turning its error into the ABI's.
+func library<Result>(_ body: () throws(MLAError) -> Result) throws(ABIFailure) -> Result {
+    do {
+        return try body()
+    } catch {
+        throw ABIFailure(error)
+    }
+}
+
+/// The CUDA backend of a device ordinal, with failures sorted into the ABI's codes.
+enum Devices {
+    /// `device` as an ordinal, or an invalid-argument failure for a negative one.
+    static func ordinal(_ device: Int32) throws(ABIFailure) -> Int {
+        guard device >= 0 else {
+            throw .invalid("device", expected: "a CUDA device ordinal >= 0", given: "\(device)")
+        }
+        return Int(device)
+    }
+
+    /// The backend of `device`. Where there is none (no driver, no such device, a device
+    /// too old), `check` runs first, so that a call's argument errors are reported the same
+    /// with or without a GPU; it should check what it can without a device.
+    static func backend(_ device: Int32, check: () throws(MLAError) -> Void = {}) throws(ABIFailure) -> CUDABackend {
+        let ordinal = try ordinal(device)
+        do {
+            return try CUDABackend.shared(device: ordinal)
+        } catch {
+            try library(check)
+            let driver: CUDADriver
+            do {
+                driver = try CUDADriver.shared()
+            } catch {
+                throw ABIFailure(status: .noDevice, message: "no usable CUDA driver: \(error)")
+            }
+            if let count = try? driver.deviceCount(), ordinal >= count {
+                throw ABIFailure(status: .noDevice,
+                                 message: "no CUDA device cuda:\(ordinal): \(count) device(s) visible")
+            }
+            throw ABIFailure(error)
+        }
+    }
+}
+
+/// The head counts of the metadata calls.
+enum Heads {
+    /// Throws unless both counts are in 1...2^31-1.
+    static func check(numHeadsPerHeadK: Int64, numHeadsK: Int64) throws(ABIFailure) {
+        let range: ClosedRange<Int64> = 1...Int64(Int32.max)
+        guard range.contains(numHeadsPerHeadK) else {
+            throw .invalid("queryHeadsPerKVHead", expected: "1...\(Int32.max)", given: "\(numHeadsPerHeadK)")
+        }
+        guard range.contains(numHeadsK) else {
+            throw .invalid("kvHeads", expected: "1...\(Int32.max)", given: "\(numHeadsK)")
+        }
+    }
+}
+
+/// FlashMLA's `(tile_scheduler_metadata, num_splits)` pair as the library's metadata.
+enum Metadata {
+    /// Wraps the caller's tensors. The shape is taken from `q` and `kCache` (as FlashMLA
+    /// does) and the worker count from the schedule's rows; the library then checks the
+    /// tensors' shapes, types and placement against the problem.
+    static func wrap(schedule: TensorView, splits: TensorView, q: TensorView, kCache: TensorView) throws(ABIFailure) -> MLAMetadata {
+        guard schedule.rank == 2, schedule.shape[0] >= 1, schedule.shape[1] == 8 else {
+            throw .invalid("tileSchedulerMetadata", expected: "int32[num_sm_parts, 8] with num_sm_parts >= 1",
+                           given: schedule.shapeDescription)
+        }
+        guard schedule.isContiguous else {
+            throw .invalid("tileSchedulerMetadata", expected: "contiguous strides [8, 1]",
+                           given: "strides \(schedule.strides)")
+        }
+        guard splits.rank == 1 else {
+            throw .invalid("numSplits", expected: "int32[b + 1]", given: splits.shapeDescription)
+        }
+        guard splits.isContiguous else {
+            throw .invalid("numSplits", expected: "contiguous strides [1]", given: "strides \(splits.strides)")
+        }
+        let batch = q.rank == 4 ? q.shape[0] : 0
+        let kvHeads = kCache.rank == 4 ? kCache.shape[2] : 0
+        let rowsPerKVHead = q.rank == 4 && kvHeads > 0 ? q.shape[1] * q.shape[2] / kvHeads : 0
+        let shape = MetadataShape(batchSize: batch, queryHeadsPerKVHead: rowsPerKVHead, kvHeads: kvHeads,
+                                  numSMParts: schedule.shape[0])
+        return MLAMetadata(shape: shape, tileSchedulerMetadata: schedule, numSplits: splits,
+                           hostSchedule: nil, owners: [])
+    }
+}

@@ -1,0 +1,206 @@
+/*
+ * flashmla_swift.h: the C ABI of swift-flash-mla (libFlashMLASwiftC.so).
+ *
+ * FlashMLA's two calls, MLA decode attention over a paged KV cache, for callers that own
+ * the memory and the stream (PyTorch through ctypes, or C/C++ code). Every tensor is
+ * described by a device address, an element type, a shape and strides. The library
+ * copies nothing, allocates no inputs or outputs, and never waits for the device: work
+ * is queued on the CUstream you pass. Kernels are compiled by NVRTC the first time
+ * they are needed on a device; libcuda and libnvrtc are opened with dlopen, so the
+ * library links against neither.
+ *
+ * Errors: every call that can fail returns an int status (FLASHMLA_SWIFT_OK or one of
+ * FLASHMLA_SWIFT_ERROR_*). On failure, flashmla_swift_last_error() returns a message
+ * naming the argument, what was expected and what was given (or the failing driver /
+ * NVRTC call). Argument checks run before any work is queued and before any output is
+ * written.
+ *
+ * Threads: every function may be called from any thread. Calls on one device share
+ * the device's compiled kernels. A workspace must not be used by two calls whose
+ * work can run at the same time on the device (see flashmla_swift_workspace_create).
+ *
+ * CUDA graphs: flashmla_swift_get_metadata and flashmla_swift_decode can be captured
+ * once a call of the same kind (and, for decode, a workspace large enough) has run on
+ * the device outside capture: the first call compiles and loads the kernels, and a
+ * workspace that must grow allocates memory.
+ *
+ * Versioning: FLASHMLA_SWIFT_ABI_VERSION changes whenever a declaration here changes
+ * incompatibly; compare it with flashmla_swift_abi_version() after loading.
+ */
+#ifndef FLASHMLA_SWIFT_H
+#define FLASHMLA_SWIFT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The version of this interface. */
+#define FLASHMLA_SWIFT_ABI_VERSION 1
+
+/* ---- Status codes ------------------------------------------------------------------- */
+
+/** Success. */
+#define FLASHMLA_SWIFT_OK 0
+/** An argument's value, shape, stride, type, placement or alignment is not accepted. */
+#define FLASHMLA_SWIFT_ERROR_INVALID_ARGUMENT 1
+/** The device cannot run the kernels (compute capability below 8.0, too little shared memory). */
+#define FLASHMLA_SWIFT_ERROR_UNSUPPORTED_DEVICE 2
+/** The CUDA driver or NVRTC failed (out of memory, compile failure, launch failure, ...). */
+#define FLASHMLA_SWIFT_ERROR_BACKEND 3
+/** No usable CUDA driver is installed, or no device has this ordinal. */
+#define FLASHMLA_SWIFT_ERROR_NO_DEVICE 4
+
+/* ---- Element types (flashmla_swift_tensor.dtype) ------------------------------------ */
+
+/** Brain floating point, 2 bytes (torch.bfloat16). */
+#define FLASHMLA_SWIFT_DTYPE_BFLOAT16 1
+/** IEEE half precision, 2 bytes (torch.float16). */
+#define FLASHMLA_SWIFT_DTYPE_FLOAT16 2
+/** IEEE single precision, 4 bytes (torch.float32). */
+#define FLASHMLA_SWIFT_DTYPE_FLOAT32 3
+/** 32-bit signed integer (torch.int32). */
+#define FLASHMLA_SWIFT_DTYPE_INT32 4
+
+/** The most dimensions a tensor descriptor holds. */
+#define FLASHMLA_SWIFT_MAX_RANK 8
+
+/**
+ * A strided tensor in device memory (144 bytes, no padding).
+ *
+ * data:    the device address (CUdeviceptr) of element [0, 0, ...]; may be 0 only when
+ *          the tensor has no elements.
+ * dtype:   one of FLASHMLA_SWIFT_DTYPE_*.
+ * rank:    the number of dimensions, 0 ... FLASHMLA_SWIFT_MAX_RANK.
+ * shape:   the extents, outermost first; entries past rank are ignored. Each in 0 ... 2^31-1.
+ * strides: the distance between neighbours along each dimension, counted in elements
+ *          (torch's Tensor.stride()), not bytes; each >= 0.
+ *
+ * The memory must belong to the device passed to the call; the library does not check
+ * the owner of an address (PyTorch callers: all tensors on the call's device).
+ */
+typedef struct flashmla_swift_tensor {
+    uint64_t data;
+    int32_t dtype;
+    int32_t rank;
+    int64_t shape[FLASHMLA_SWIFT_MAX_RANK];
+    int64_t strides[FLASHMLA_SWIFT_MAX_RANK];
+} flashmla_swift_tensor;
+
+/** An opaque workspace: split accumulators and an error flag in one device's memory. */
+typedef struct flashmla_swift_workspace flashmla_swift_workspace;
+
+/* ---- Version and errors ------------------------------------------------------------- */
+
+/** FLASHMLA_SWIFT_ABI_VERSION of the loaded library. Never fails. */
+int32_t flashmla_swift_abi_version(void);
+
+/** The library's version, e.g. "0.1.0": a static NUL-terminated string. Never fails. */
+const char *flashmla_swift_version(void);
+
+/**
+ * The message of the last failed call made on the calling thread, or "" if none has
+ * failed there. Successful calls leave it unchanged. The string stays valid until the
+ * next failing call on the same thread; copy it to keep it.
+ */
+const char *flashmla_swift_last_error(void);
+
+/* ---- Metadata (FlashMLA's get_mla_metadata) ----------------------------------------- */
+
+/**
+ * The number of rows ("SM parts") of the tile-scheduler metadata for these heads on
+ * device `device`: max(1, multiprocessors / num_heads_k / ceil(num_heads_per_head_k / 64)).
+ * Allocate tile_scheduler_metadata as int32 [*num_sm_parts_out, 8].
+ *
+ * num_heads_per_head_k: s_q * h_q / h_kv (>= 1).   num_heads_k: h_kv (>= 1).
+ * Writes *num_sm_parts_out on success only. The first call on a device initialises the
+ * library's state for that device (outside any stream capture).
+ */
+int flashmla_swift_num_sm_parts(int32_t device, int64_t num_heads_per_head_k, int64_t num_heads_k,
+                                int64_t *num_sm_parts_out);
+
+/**
+ * Queues the scheduler kernel on `stream` (a CUstream of `device`; NULL is the legacy
+ * default stream). It reads cache_seqlens, int32 [b] (contiguous), and writes
+ * tile_scheduler_metadata, int32 [num_sm_parts, 8], and num_splits, int32 [b + 1], both
+ * contiguous and allocated by the caller (num_sm_parts from flashmla_swift_num_sm_parts).
+ * b may be 0. Allocates nothing; the first call on a device compiles the kernel.
+ */
+int flashmla_swift_get_metadata(int32_t device, void *stream,
+                                const flashmla_swift_tensor *cache_seqlens,
+                                int64_t num_heads_per_head_k, int64_t num_heads_k,
+                                const flashmla_swift_tensor *tile_scheduler_metadata,
+                                const flashmla_swift_tensor *num_splits);
+
+/* ---- Decode (FlashMLA's flash_mla_with_kvcache) -------------------------------------- */
+
+/**
+ * Queues the split-KV MLA decode attention and the combine of its splits on `stream`
+ * (a CUstream of `device`; NULL is the legacy default stream).
+ *
+ * q:            [b, s_q, h_q, 576], bfloat16 or float16; any strides with innermost 1,
+ *               the others multiples of 8, data 16-byte aligned.
+ * k_cache:      [num_pages, 64, h_kv, 576], q's type; the same layout rules as q.
+ *               Values are its first 512 channels. h_kv divides h_q.
+ * block_table:  int32 [b, max_pages], innermost stride 1.
+ * cache_seqlens: int32 [b], contiguous; each in 0 ... max_pages * 64.
+ * tile_scheduler_metadata, num_splits: from flashmla_swift_get_metadata for these
+ *               cache_seqlens with num_heads_per_head_k = s_q * h_q / h_kv and
+ *               num_heads_k = h_kv; contiguous.
+ * head_dim_v:   512.
+ * softmax_scale: applied to q.k before the softmax; finite and > 0 (FlashMLA's default
+ *               is 1 / sqrt(576)).
+ * causal:       nonzero: query row j of a request of length n sees keys 0 ... n - s_q + j.
+ * out:          [b, s_q, h_q, 512], q's type, contiguous: the attention output
+ *               (0 for a request of length 0).
+ * lse:          float32 [b, h_q, s_q], contiguous: the natural-log log-sum-exp of the
+ *               scaled scores (+inf for a row that sees no key).
+ * workspace:    from flashmla_swift_workspace_create on `device`, or NULL for the
+ *               device's own shared workspace. It grows (allocates) when this shape needs
+ *               more than it holds; reserve it first to capture the call in a CUDA graph.
+ *
+ * Entries of cache_seqlens or block_table that are out of range (device memory is not
+ * read on the host) are skipped by the kernels, not reported here.
+ */
+int flashmla_swift_decode(int32_t device, void *stream,
+                          const flashmla_swift_tensor *q,
+                          const flashmla_swift_tensor *k_cache,
+                          const flashmla_swift_tensor *block_table,
+                          const flashmla_swift_tensor *cache_seqlens,
+                          const flashmla_swift_tensor *tile_scheduler_metadata,
+                          const flashmla_swift_tensor *num_splits,
+                          int64_t head_dim_v, float softmax_scale, int32_t causal,
+                          const flashmla_swift_tensor *out,
+                          const flashmla_swift_tensor *lse,
+                          flashmla_swift_workspace *workspace);
+
+/* ---- Workspaces --------------------------------------------------------------------- */
+
+/**
+ * Creates an empty workspace on `device` and stores it in *workspace_out. Calls whose
+ * work may overlap on the device (different streams, no ordering between them) need
+ * different workspaces; calls ordered on one stream can share one.
+ */
+int flashmla_swift_workspace_create(int32_t device, flashmla_swift_workspace **workspace_out);
+
+/**
+ * Grows `workspace` (never shrinks it) to hold `max_total_splits` splits of `query_rows`
+ * rows: a decode of b requests with metadata of num_sm_parts rows needs
+ * max_total_splits = b + num_sm_parts and query_rows = h_q * s_q. Growing frees the old
+ * memory; do not grow a workspace that queued or captured work still uses.
+ */
+int flashmla_swift_workspace_reserve(flashmla_swift_workspace *workspace, int64_t max_total_splits,
+                                     int64_t query_rows);
+
+/**
+ * Releases `workspace` (NULL is ignored). Its memory is freed: the work that uses it
+ * must have finished, and no captured graph may still use it.
+ */
+void flashmla_swift_workspace_destroy(flashmla_swift_workspace *workspace);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FLASHMLA_SWIFT_H */

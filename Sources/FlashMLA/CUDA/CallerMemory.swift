@@ -1,0 +1,94 @@
+import CUDADriver
+
+/// Calls for callers that own the memory and the stream (the C ABI, PyTorch): the schedule is
+/// written into tensors the caller allocated, on the caller's stream, and nothing is allocated.
+extension CUDABackend {
+    /// The number of workers the schedule of these heads has on this device: the row count of
+    /// `tileSchedulerMetadata` that ``metadata(cacheSeqlens:queryHeadsPerKVHead:kvHeads:tileSchedulerMetadata:numSplits:stream:)``
+    /// expects.
+    public func numSMParts(queryHeadsPerKVHead: Int, kvHeads: Int) throws(MLAError) -> Int {
+        guard queryHeadsPerKVHead >= 1 else {
+            throw .invalidArgument(argument: "queryHeadsPerKVHead", expected: ">= 1", given: "\(queryHeadsPerKVHead)")
+        }
+        guard kvHeads >= 1 else {
+            throw .invalidArgument(argument: "kvHeads", expected: ">= 1", given: "\(kvHeads)")
+        }
+        return TileSchedule.numSMParts(multiprocessors: device.multiprocessorCount,
+                                       queryHeadsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads)
+    }
+
+    /// FlashMLA's `get_mla_metadata` into caller-owned memory: queues the scheduler kernel on
+    /// `stream`, writing Int32 `[numSMParts, 8]` into `tileSchedulerMetadata` and Int32
+    /// `[b + 1]` into `numSplits`. Allocates nothing and never waits, so it can be captured in
+    /// a CUDA graph once the kernel is compiled (after the first call on this device).
+    ///
+    /// - Returns: metadata viewing the caller's tensors; it does not keep their memory alive.
+    public func metadata(
+        cacheSeqlens: TensorView, queryHeadsPerKVHead: Int, kvHeads: Int,
+        tileSchedulerMetadata: TensorView, numSplits: TensorView, stream: ExecutionStream
+    ) throws(MLAError) -> MLAMetadata {
+        let parts = try numSMParts(queryHeadsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads)
+        try Self.checkMetadataArguments(device: device.ordinal, cacheSeqlens: cacheSeqlens,
+                                        queryHeadsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads,
+                                        tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits,
+                                        numSMParts: parts)
+        let batch = cacheSeqlens.shape[0]
+        guard stream.device.ordinal == device.ordinal else {
+            throw .invalidArgument(argument: "stream", expected: "a stream of cuda:\(device.ordinal)",
+                                   given: "a stream of cuda:\(stream.device.ordinal)")
+        }
+        let function = try kernels.function("flashmla_get_metadata", in: .scheduler)
+        var arguments = KernelArguments()
+        arguments.append(cacheSeqlens.deviceAddress!)
+        arguments.append(Int32(batch))
+        arguments.append(Int32(parts))
+        arguments.append(tileSchedulerMetadata.deviceAddress!)
+        arguments.append(numSplits.deviceAddress!)
+        try cuda { () throws(CUDAError) in
+            try function.launch(grid: (1, 1, 1), block: (256, 1, 1), stream: stream, arguments: &arguments)
+        }
+        let shape = MetadataShape(batchSize: batch, queryHeadsPerKVHead: queryHeadsPerKVHead,
+                                  kvHeads: kvHeads, numSMParts: parts)
+        return MLAMetadata(shape: shape, tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits,
+                           hostSchedule: nil, owners: [])
+    }
+
+    // MARK: Checks that need no device
+
+    /// Checks the arguments of ``metadata(cacheSeqlens:queryHeadsPerKVHead:kvHeads:tileSchedulerMetadata:numSplits:stream:)``
+    /// for device `ordinal` without touching any device. With `numSMParts` nil (the device's
+    /// multiprocessor count unknown), the row count of `tileSchedulerMetadata` is not checked.
+    public static func checkMetadataArguments(
+        device ordinal: Int, cacheSeqlens: TensorView, queryHeadsPerKVHead: Int, kvHeads: Int,
+        tileSchedulerMetadata: TensorView, numSplits: TensorView, numSMParts: Int?
+    ) throws(MLAError) {
+        let backend = Backend.cuda(device: ordinal)
+        try Validation.checkMetadataArguments(cacheSeqlens: cacheSeqlens, queryHeadsPerKVHead: queryHeadsPerKVHead,
+                                              kvHeads: kvHeads, backend: backend)
+        let batch = cacheSeqlens.shape[0]
+        let fields = TileSchedule.fieldsPerPart
+        try Validation.checkRank(tileSchedulerMetadata, "tileSchedulerMetadata", 2, layout: "[numSMParts, \(fields)]")
+        let parts = numSMParts ?? tileSchedulerMetadata.shape[0]
+        for (view, name, shape) in [(tileSchedulerMetadata, "tileSchedulerMetadata", [parts, fields]),
+                                    (numSplits, "numSplits", [batch + 1])] {
+            try Validation.checkType(view, name, .int32)
+            try Validation.checkShape(view, name, shape)
+            try Validation.checkContiguous(view, name)
+            try Validation.checkStorage(view, name, backend: backend)
+        }
+    }
+
+    /// Checks the arguments of a decode call on device `ordinal` without touching any device:
+    /// everything ``MLAEngine/flashMLAWithKVCache(q:kCache:blockTable:cacheSeqlens:headDimV:metadata:softmaxScale:causal:out:lse:workspace:stream:)``
+    /// checks before it queues work, the kernels' alignment rules included.
+    public static func checkDecodeArguments(
+        device ordinal: Int, q: TensorView, kCache: TensorView, blockTable: TensorView, cacheSeqlens: TensorView,
+        headDimV: Int, metadata: MLAMetadata, softmaxScale: Float?, causal: Bool, out: TensorView, lse: TensorView
+    ) throws(MLAError) {
+        let problem = try DecodeProblem(
+            q: q, kCache: kCache, blockTable: blockTable, cacheSeqlens: cacheSeqlens, headDimV: headDimV,
+            metadata: metadata, softmaxScale: softmaxScale, causal: causal, out: out, lse: lse,
+            backend: .cuda(device: ordinal))
+        try checkAlignment(problem)
+    }
+}
