@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "FlashMLA", targets: ["FlashMLA"]),
         .executable(name: "flashmla", targets: ["flashmla"]),
+        .library(name: "FlashMLASwiftC", type: .dynamic, targets: ["CFlashMLA"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,6 +38,10 @@ let package = Package(
         ),
         .testTarget(name: "CUDADriverTests", dependencies: ["CUDADriver"], swiftSettings: strict),
         .testTarget(name: "NVRTCTests", dependencies: ["NVRTC"], swiftSettings: strict),
+        // The C ABI (include/flashmla_swift.h) behind the Python package in python/.
+        .target(name: "CFlashMLA", dependencies: ["FlashMLA", "CUDADriver"], exclude: ["include"],
+                swiftSettings: strict),
         .testTarget(name: "FlashMLATests", dependencies: ["FlashMLA", "CUDADriver", "NVRTC"], swiftSettings: strict),
+        .testTarget(name: "CFlashMLATests", dependencies: ["CFlashMLA", "FlashMLA"], swiftSettings: strict),
     ]
 )
