@@ -1,48 +1,56 @@
 #!/usr/bin/env bash
-# One device call: build nothing (the static flashmla binary travels in .device/), then
-# info, compile, correctness, and the grid timed beside FlashMLA on the same card.
-# Usage on the device machine: bash bench/device-run.sh [check-cases] [what...]
-#   what: any of info compile check gridcheck sanitize bench (default: all)
+# One device call: the static flashmla binary travels gzipped in .device/ (with a copy of
+# ../shared/anchor); nothing is built there. Steps run in the order given:
+#   info compile check gridcheck sanitize check90 bench bench80 bench90 python pybench
+# Usage on the device machine: bash bench/device-run.sh CASES STEP...
 set -u
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+[ -x .device/flashmla ] || { gunzip -kf .device/flashmla.gz && chmod +x .device/flashmla; }
 BIN=$PWD/.device/flashmla
 ANCHOR=$PWD/.device/anchor
 CASES=${1:-300}; shift || true
-WHAT=${*:-info compile check gridcheck sanitize bench}
 export FLASHMLA_CACHE_DIR=/tmp/flashmla-cache
-has() { [[ " $WHAT " == *" $1 "* ]]; }
 status=0
 step() { echo "== $*" >&2; }
+summary() { grep -E "FAIL|worst|passed|rror" "$1" | tail -${2:-6}; }
 
-nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.mem --format=csv | tee "$OUT/gpu.txt"
-if has info; then step info; $BIN info 2>&1 | tee "$OUT/info.txt"; fi
-if has compile; then
-  step compile
-  $BIN compile --arch sm_90a 2>&1 | tee "$OUT/compile.txt" || status=1
-fi
-if has check; then
-  step "check $CASES cases"
-  $BIN check --backend cuda --cases "$CASES" > "$OUT/check.txt" 2>&1 || status=1
-  grep -E "FAIL|worst|passed|rror" "$OUT/check.txt" | tail -20
-fi
-if has gridcheck; then
-  step "check every grid configuration (bf16)"
-  $BIN check --backend cuda --grid "$ANCHOR/grid.json" --dtype bf16 --sample-rows 24 > "$OUT/gridcheck.txt" 2>&1 || status=1
-  grep -E "FAIL|worst|passed|rror" "$OUT/gridcheck.txt" | tail -20
-fi
-if has sanitize; then
-  for tool in memcheck racecheck synccheck; do
-    step "compute-sanitizer $tool"
-    compute-sanitizer --tool $tool --error-exitcode 9 $BIN check --backend cuda --cases 3 --token-budget 20000 --seed 7 \
-      > "$OUT/sanitize-$tool.txt" 2>&1 || { status=1; echo "$tool FAILED"; }
-    grep -E "ERROR SUMMARY|passed" "$OUT/sanitize-$tool.txt" | tail -2
-  done
-fi
-if has bench; then
-  step "bench: ours"
-  $BIN bench --grid "$ANCHOR/grid.json" --json > "$OUT/ours.jsonl" 2> "$OUT/ours.err" || status=1
-  step "bench: FlashMLA"
-  (cd "$ANCHOR" && python3 bench_grid.py) > "$OUT/flashmla.jsonl" 2> "$OUT/flashmla.err" || status=1
-  python3 bench/compare.py "$OUT/ours.jsonl" "$OUT/flashmla.jsonl" | tee "$OUT/compare.txt"
-fi
+bench_vs_flashmla() {   # $1: name of our run, rest: environment for it
+  local name=$1; shift
+  step "bench: ours ($name)"
+  env "$@" $BIN bench --grid "$ANCHOR/grid.json" --json > "$OUT/ours-$name.jsonl" 2> "$OUT/ours-$name.err" || status=1
+  [ -s "$OUT/flashmla.jsonl" ] || { step "bench: FlashMLA"; (cd "$ANCHOR" && python3 bench_grid.py) > "$OUT/flashmla.jsonl" 2> "$OUT/flashmla.err" || status=1; }
+  python3 bench/compare.py "$OUT/ours-$name.jsonl" "$OUT/flashmla.jsonl" > "$OUT/compare-$name.txt"
+  tail -1 "$OUT/compare-$name.txt"
+}
+
+nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.mem --format=csv,noheader | tee "$OUT/gpu.txt"
+for what in "$@"; do
+  case $what in
+    info) step info; $BIN info > "$OUT/info.txt" 2>&1; grep -E "H100|H200|NVRTC|version" "$OUT/info.txt" | head -5 ;;
+    compile) step compile; $BIN compile --arch sm_90a > "$OUT/compile.txt" 2>&1 || status=1; tail -1 "$OUT/compile.txt" ;;
+    check) step "check $CASES cases"; $BIN check --backend cuda --cases "$CASES" > "$OUT/check.txt" 2>&1 || status=1; summary "$OUT/check.txt" ;;
+    check90) step "check $CASES cases, Hopper kernel forced"
+      FLASHMLA_KERNEL=sm90 $BIN check --backend cuda --cases "$CASES" > "$OUT/check90.txt" 2>&1 || status=1; summary "$OUT/check90.txt" ;;
+    gridcheck) step "check every grid configuration (bf16)"
+      $BIN check --backend cuda --grid "$ANCHOR/grid.json" --dtype bf16 --sample-rows 24 > "$OUT/gridcheck.txt" 2>&1 || status=1; summary "$OUT/gridcheck.txt" ;;
+    sanitize) for tool in memcheck racecheck synccheck; do
+        step "compute-sanitizer $tool"
+        for kernel in sm80 sm90; do
+          FLASHMLA_KERNEL=$kernel compute-sanitizer --tool $tool --error-exitcode 9 $BIN check --backend cuda --cases 3 --token-budget 20000 --seed 7 \
+            > "$OUT/sanitize-$tool-$kernel.txt" 2>&1 || { status=1; echo "$tool $kernel FAILED"; }
+          grep -E "SUMMARY" "$OUT/sanitize-$tool-$kernel.txt" | tail -1
+        done
+      done ;;
+    bench) bench_vs_flashmla auto ;;
+    bench80) bench_vs_flashmla sm80 FLASHMLA_KERNEL=sm80 ;;
+    bench90) bench_vs_flashmla sm90 FLASHMLA_KERNEL=sm90 ;;
+    python) step "pytest"; (cd python && python3 -m pytest -q tests) > "$OUT/pytest.txt" 2>&1 || status=1; tail -3 "$OUT/pytest.txt" ;;
+    pybench) step "bench_grid.py --module flashmla_swift --check"
+      (PYTHONPATH=$PWD/python python3 "$ANCHOR/bench_grid.py" --module flashmla_swift --check) > "$OUT/pybench.jsonl" 2> "$OUT/pybench.err" || status=1
+      [ -s "$OUT/flashmla.jsonl" ] || { (cd "$ANCHOR" && python3 bench_grid.py) > "$OUT/flashmla.jsonl" 2> "$OUT/flashmla.err" || status=1; }
+      python3 bench/compare.py "$OUT/pybench.jsonl" "$OUT/flashmla.jsonl" > "$OUT/compare-python.txt"; tail -1 "$OUT/compare-python.txt"
+      python3 -c "import json,sys; r=[json.loads(l) for l in open('$OUT/pybench.jsonl') if l.startswith('{')]; print(len(r),'configs; worst cos_diff_out',max(x['cos_diff_out'] for x in r),'any NaN',any(x['nan_out'] for x in r))" ;;
+    *) echo "unknown step $what" ;;
+  esac
+done
 exit $status

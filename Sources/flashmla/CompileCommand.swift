@@ -52,7 +52,7 @@ struct CompileCommand: ParsableCommand {
         var stackNotes: [String] = []
         let clock = ContinuousClock()
         for arch in targets {
-            for unit in KernelCatalog.Unit.allCases {
+            for unit in KernelCatalog.Unit.allCases where unit.supports(architecture: arch) {
                 let request = KernelCatalog.request(for: unit, architecture: arch)
                 let started = clock.now
                 let program: CompiledProgram, cacheState: String

@@ -46,3 +46,41 @@ import Testing
         #expect(DecodeTile.choose(rowsPerKVHead: 20, sharedMemoryLimit: 49_152) == nil)
     }
 }
+
+/// Which decode kernel the CUDA backend picks.
+@Suite struct DecodeKernelChoiceTests {
+    @Test func hopperTakesTilesAboveSixteenRowsOnSM90() {
+        let h100 = (major: 9, minor: 0), limit = 232_448
+        #expect(DecodeKernel.choose(rowsPerKVHead: 16, computeCapability: h100, sharedMemoryLimit: limit, preference: .automatic)
+                == .portable(DecodeTile(rows: 16, stages: 2)))
+        #expect(DecodeKernel.choose(rowsPerKVHead: 17, computeCapability: h100, sharedMemoryLimit: limit, preference: .automatic) == .hopper)
+        #expect(DecodeKernel.choose(rowsPerKVHead: 256, computeCapability: h100, sharedMemoryLimit: limit, preference: .automatic) == .hopper)
+        #expect(DecodeKernel.choose(rowsPerKVHead: 256, computeCapability: h100, sharedMemoryLimit: limit, preference: .portable)
+                == .portable(DecodeTile(rows: 64, stages: 2)))
+        #expect(DecodeKernel.choose(rowsPerKVHead: 1, computeCapability: h100, sharedMemoryLimit: limit, preference: .hopper) == .hopper)
+    }
+
+    @Test func otherArchitecturesNeverGetTheHopperKernel() {
+        for capability in [(major: 8, minor: 0), (major: 8, minor: 9), (major: 10, minor: 0)] {
+            let kernel = DecodeKernel.choose(rowsPerKVHead: 128, computeCapability: capability,
+                                             sharedMemoryLimit: 232_448, preference: .hopper)
+            #expect(kernel == .portable(DecodeTile(rows: 64, stages: 2)))
+        }
+        // Too little shared memory for the Hopper kernel's two pages and Q.
+        #expect(DecodeKernel.choose(rowsPerKVHead: 128, computeCapability: (major: 9, minor: 0),
+                                    sharedMemoryLimit: 166_912, preference: .automatic) == .portable(DecodeTile(rows: 64, stages: 1)))
+    }
+
+    @Test func preferenceComesFromTheEnvironmentValue() {
+        #expect(DecodeKernel.Preference(environment: "sm80") == .portable)
+        #expect(DecodeKernel.Preference(environment: "sm90") == .hopper)
+        #expect(DecodeKernel.Preference(environment: nil) == .automatic)
+        #expect(DecodeKernel.Preference(environment: "other") == .automatic)
+    }
+
+    @Test func onlySM90aCompilesTheHopperUnit() {
+        #expect(KernelCatalog.requests(architecture: "sm_90a").map(\.mainFile).contains("sm90/decode.cu"))
+        #expect(!KernelCatalog.requests(architecture: "sm_80").map(\.mainFile).contains("sm90/decode.cu"))
+        #expect(!KernelCatalog.requests(architecture: "sm_100a").map(\.mainFile).contains("sm90/decode.cu"))
+    }
+}

@@ -7,7 +7,8 @@ NVRTC at run time), called through ctypes: nothing is compiled when this package
 installed or imported.
 
 Every call runs on the tensors' device and torch's current stream of that device,
-allocates its outputs with torch, and never waits for the GPU. Calls can be captured in a
+allocates its outputs with torch, and never waits for the GPU (except in a call that creates
+or grows the device's workspace). Calls can be captured in a
 torch CUDA graph once a call with the same shapes (or larger ones) has run on the device
 outside capture: that first call compiles and loads the kernels and sizes the device's
 workspace, which never grows during capture (a capture that would need a larger one
@@ -331,7 +332,7 @@ def get_mla_metadata(
     heads, kv_heads = int(num_heads_per_head_k), int(num_heads_k)
     descriptors = _Descriptors(3)
     seqlens = descriptors.add(cache_seqlens, "cacheSeqlens", device, "int32")
-    if cache_seqlens.dim() != 1 or heads < 1 or kv_heads < 1:
+    if cache_seqlens.dim() != 1 or cache_seqlens.dtype != torch.int32 or heads < 1 or kv_heads < 1:
         # Let the library name the problem; nothing is allocated for it.
         _check(_lib.flashmla_swift_get_metadata(index, None, seqlens, heads, kv_heads, seqlens, seqlens))
         raise _invalid("cacheSeqlens", "int32[b]", f"shape {list(cache_seqlens.shape)}")

@@ -3,7 +3,6 @@
 Run on the GPU machine, from python/:  python3 -m pytest -q tests
 (the shared library must be in python/flashmla_swift/ or at $FLASHMLA_SWIFT_LIB).
 """
-import math
 import random
 
 import pytest
@@ -95,7 +94,7 @@ def check_against_reference(problem, out, lse, causal, scale=D ** -0.5):
     assert not torch.isnan(out).any(), "NaN in out"
     assert not torch.isnan(lse).any(), "NaN in lse"
     torch.testing.assert_close(lse, ref_lse, atol=1e-3, rtol=1e-3)
-    torch.testing.assert_close(out.float(), ref_out, atol=1.5e-2, rtol=2e-2)
+    torch.testing.assert_close(out.float(), ref_out, atol=2e-2, rtol=2e-2)
     if ref_out.abs().sum() > 0:
         assert cos_diff(out.float(), ref_out) < 1e-5
 

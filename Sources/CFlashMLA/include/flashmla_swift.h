@@ -88,6 +88,12 @@ typedef struct flashmla_swift_tensor {
     int64_t strides[FLASHMLA_SWIFT_MAX_RANK];
 } flashmla_swift_tensor;
 
+#if defined(__cplusplus) && __cplusplus >= 201103L
+static_assert(sizeof(flashmla_swift_tensor) == 144, "flashmla_swift_tensor is 144 bytes");
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+_Static_assert(sizeof(flashmla_swift_tensor) == 144, "flashmla_swift_tensor is 144 bytes");
+#endif
+
 /** An opaque workspace: split accumulators and an error flag in one device's memory. */
 typedef struct flashmla_swift_workspace flashmla_swift_workspace;
 

@@ -1,4 +1,7 @@
 import CUDADriver
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A stream the work of a call is queued on (CUDADriver's `Stream`; wrap PyTorch's with
 /// `Stream(borrowing:device:)`).
@@ -14,6 +17,8 @@ public final class CUDABackend: @unchecked Sendable {
     /// The workspace calls use when none is given.
     public let workspace: Workspace
     let kernels: KernelLibrary
+    /// The decode kernel choice, `FLASHMLA_KERNEL` (`sm80`, `sm90`) or automatic.
+    let kernelPreference: DecodeKernel.Preference
 
     private static let registryLock = Mutex()
     nonisolated(unsafe) private static var registry: [Int: CUDABackend] = [:]
@@ -38,6 +43,7 @@ public final class CUDABackend: @unchecked Sendable {
         stream = try cuda { () throws(CUDAError) in try Stream(device: device) }
         workspace = try Workspace(device: device)
         kernels = KernelLibrary(device: device)
+        kernelPreference = DecodeKernel.Preference(environment: getenv("FLASHMLA_KERNEL").map { String(cString: $0) })
     }
 
     /// Waits until all work queued on the default stream is done.

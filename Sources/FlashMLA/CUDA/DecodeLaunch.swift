@@ -12,59 +12,116 @@ extension CUDABackend {
                                    given: "cuda:\(workspace.device.ordinal == device.ordinal ? stream.device.ordinal : workspace.device.ordinal)")
         }
         try Self.checkAlignment(problem)
-        guard let tile = DecodeTile.choose(rowsPerKVHead: problem.rowsPerKVHead,
-                                           sharedMemoryLimit: device.maxSharedMemoryPerBlockOptin) else {
+        let capability = device.computeCapability
+        guard let kernel = DecodeKernel.choose(rowsPerKVHead: problem.rowsPerKVHead,
+                                               computeCapability: (capability.major, capability.minor),
+                                               sharedMemoryLimit: device.maxSharedMemoryPerBlockOptin,
+                                               preference: kernelPreference) else {
             throw .unsupportedDevice(device: device.name, reason: "\(device.maxSharedMemoryPerBlockOptin) bytes of shared memory per block is less than the smallest tile needs")
         }
         let queryRows = problem.queryHeads * problem.queryLength
         try workspace.reserve(for: problem.metadata, queryRows: queryRows)
         let accumulators = workspace.accumulatorAddresses(rows: problem.metadata.maxTotalSplits * queryRows)
+        switch kernel {
+        case let .portable(tile):
+            try launchPortable(problem, tile: tile, accumulators: accumulators, workspace: workspace, stream: stream)
+        case .hopper:
+            try launchHopper(problem, accumulators: accumulators, workspace: workspace, stream: stream)
+        }
+        try launchCombine(problem, accumulators: accumulators, stream: stream)
+    }
 
+    /// The split-KV attention on the portable kernel (`sm80/decode.cu`).
+    private func launchPortable(_ problem: DecodeProblem, tile: DecodeTile, accumulators: (out: UInt64, lse: UInt64),
+                                workspace: Workspace, stream: ExecutionStream) throws(MLAError) {
         let decode = try kernels.function(tile.kernelName(problem.elementType), in: .decodeSM80,
                                           sharedMemory: tile.sharedMemoryBytes)
         var arguments = KernelArguments()
-        arguments.append(problem.q.deviceAddress!)
-        arguments.append(problem.kCache.deviceAddress!)
-        arguments.append(problem.blockTable.deviceAddress!)
-        arguments.append(problem.cacheSeqlens.deviceAddress!)
-        arguments.append(problem.metadata.tileSchedulerMetadata.deviceAddress!)
-        arguments.append(problem.metadata.numSplits.deviceAddress!)
-        arguments.append(problem.out.deviceAddress!)
-        arguments.append(problem.lse.deviceAddress!)
-        arguments.append(accumulators.out)
-        arguments.append(accumulators.lse)
-        arguments.append(workspace.errorFlagAddress)
+        Self.appendPointers(problem, accumulators: accumulators, workspace: workspace, to: &arguments)
         for stride in [problem.q.strides[0], problem.q.strides[1], problem.q.strides[2],
                        problem.kCache.strides[0], problem.kCache.strides[1], problem.kCache.strides[2],
                        problem.blockTable.strides[0]] {
             arguments.append(Int64(stride))
         }
-        for value in [problem.queryLength, problem.queryHeads, problem.kvHeads, problem.numPages, problem.maxPagesPerRequest] {
-            arguments.append(Int32(value))
-        }
-        arguments.append(problem.softmaxScale * Float(1.4426950408889634))
-        arguments.append(Int32(problem.causal ? 1 : 0))
+        Self.appendScalars(problem, to: &arguments)
         let tiles = (problem.rowsPerKVHead + tile.rows - 1) / tile.rows
         try cuda { () throws(CUDAError) in
             try decode.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
                               sharedMemoryBytes: tile.sharedMemoryBytes, stream: stream, arguments: &arguments)
         }
+    }
 
+    /// The split-KV attention on the Hopper kernel (`sm90/decode.cu`): pages arrive by TMA
+    /// through a tensor map of the cache, `(576, h_kv, 64, pages)` innermost first, read in
+    /// 64 × 64 boxes with the 128-byte swizzle wgmma expects.
+    private func launchHopper(_ problem: DecodeProblem, accumulators: (out: UInt64, lse: UInt64),
+                              workspace: Workspace, stream: ExecutionStream) throws(MLAError) {
+        let name = problem.elementType == .bfloat16 ? "flashmla_decode_sm90_bf16" : "flashmla_decode_sm90_fp16"
+        let decode = try kernels.function(name, in: .decodeSM90, sharedMemory: DecodeKernel.hopperSharedMemoryBytes)
+        let cache = problem.kCache
+        let bytes = UInt64(cache.elementType.byteCount)
+        let map = try cuda { () throws(CUDAError) in
+            try TensorMap.encodeTiled(
+                dataType: cache.elementType == .bfloat16 ? .bfloat16 : .float16, rank: 4,
+                globalAddress: cache.deviceAddress!,
+                globalDims: [UInt64(DecodeProblem.headDim), UInt64(problem.kvHeads), UInt64(TileSchedule.blockSize), UInt64(problem.numPages)],
+                globalStrides: [UInt64(cache.strides[2]) * bytes, UInt64(cache.strides[1]) * bytes, UInt64(cache.strides[0]) * bytes],
+                boxDims: [64, 1, 64, 1], elementStrides: [1, 1, 1, 1],
+                swizzle: .bytes128, l2Promotion: .bytes256)
+        }
+        var arguments = KernelArguments()
+        arguments.append(map)
+        Self.appendPointers(problem, accumulators: accumulators, workspace: workspace, to: &arguments)
+        for stride in [problem.q.strides[0], problem.q.strides[1], problem.q.strides[2], problem.blockTable.strides[0]] {
+            arguments.append(Int64(stride))
+        }
+        Self.appendScalars(problem, to: &arguments)
+        let tiles = (problem.rowsPerKVHead + 63) / 64
+        try cuda { () throws(CUDAError) in
+            try decode.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
+                              sharedMemoryBytes: DecodeKernel.hopperSharedMemoryBytes, stream: stream, arguments: &arguments)
+        }
+    }
+
+    /// The merge of split partials into `out` and `lse` (`combine.cu`).
+    private func launchCombine(_ problem: DecodeProblem, accumulators: (out: UInt64, lse: UInt64),
+                               stream: ExecutionStream) throws(MLAError) {
         let combine = try kernels.function(problem.elementType == .bfloat16 ? "flashmla_combine_bf16" : "flashmla_combine_fp16",
                                            in: .combine)
-        var combineArguments = KernelArguments()
-        combineArguments.append(accumulators.lse)
-        combineArguments.append(accumulators.out)
-        combineArguments.append(problem.metadata.numSplits.deviceAddress!)
-        combineArguments.append(problem.out.deviceAddress!)
-        combineArguments.append(problem.lse.deviceAddress!)
-        combineArguments.append(Int32(problem.queryHeads))
-        combineArguments.append(Int32(problem.queryLength))
-        combineArguments.append(Int32(problem.kvHeads))
+        var arguments = KernelArguments()
+        arguments.append(accumulators.lse)
+        arguments.append(accumulators.out)
+        arguments.append(problem.metadata.numSplits.deviceAddress!)
+        arguments.append(problem.out.deviceAddress!)
+        arguments.append(problem.lse.deviceAddress!)
+        arguments.append(Int32(problem.queryHeads))
+        arguments.append(Int32(problem.queryLength))
+        arguments.append(Int32(problem.kvHeads))
         try cuda { () throws(CUDAError) in
-            try combine.launch(grid: (problem.batchSize * queryRows, 1, 1), block: (128, 1, 1),
-                               stream: stream, arguments: &combineArguments)
+            try combine.launch(grid: (problem.batchSize * problem.queryHeads * problem.queryLength, 1, 1), block: (128, 1, 1),
+                               stream: stream, arguments: &arguments)
         }
+    }
+
+    /// The pointer arguments both decode kernels take first: q, kCache, blockTable,
+    /// cacheSeqlens, the schedule, numSplits, out, lse, the accumulators and the error flag.
+    private static func appendPointers(_ problem: DecodeProblem, accumulators: (out: UInt64, lse: UInt64),
+                                       workspace: Workspace, to arguments: inout KernelArguments) {
+        for address in [problem.q.deviceAddress!, problem.kCache.deviceAddress!, problem.blockTable.deviceAddress!,
+                        problem.cacheSeqlens.deviceAddress!, problem.metadata.tileSchedulerMetadata.deviceAddress!,
+                        problem.metadata.numSplits.deviceAddress!, problem.out.deviceAddress!, problem.lse.deviceAddress!,
+                        accumulators.out, accumulators.lse, workspace.errorFlagAddress] {
+            arguments.append(address)
+        }
+    }
+
+    /// The scalar arguments both decode kernels take last.
+    private static func appendScalars(_ problem: DecodeProblem, to arguments: inout KernelArguments) {
+        for value in [problem.queryLength, problem.queryHeads, problem.kvHeads, problem.numPages, problem.maxPagesPerRequest] {
+            arguments.append(Int32(value))
+        }
+        arguments.append(problem.softmaxScale * Float(1.4426950408889634))
+        arguments.append(Int32(problem.causal ? 1 : 0))
     }
 
     /// The kernels copy 16 bytes at a time: base addresses and the strides of q and kCache

@@ -30,3 +30,45 @@ struct DecodeTile: Equatable {
         return nil
     }
 }
+
+/// Which decode kernel runs a problem.
+enum DecodeKernel: Equatable {
+    /// The portable mma.sync kernel with this tile.
+    case portable(DecodeTile)
+    /// The Hopper kernel (TMA and wgmma, 64-row tiles).
+    case hopper
+
+    /// Dynamic shared memory of the Hopper kernel: Q, two pages, two mbarriers, and 1024
+    /// bytes to align the base (`FMLA_SM90_SMEM` in `Kernels/sm90/decode.cu`).
+    static let hopperSharedMemoryBytes = 3 * 9 * 8192 + 16 + 1024
+
+    /// The kernel for `rowsPerKVHead` query rows on a device of `computeCapability` with
+    /// `sharedMemoryLimit` bytes per block. The Hopper kernel takes the tiles of 64 rows
+    /// or more (where the portable kernel is held back by mma.sync) unless `preference`
+    /// says otherwise; the portable kernel takes the memory-bound small tiles.
+    static func choose(rowsPerKVHead: Int, computeCapability: (major: Int, minor: Int), sharedMemoryLimit: Int,
+                       preference: Preference) -> DecodeKernel? {
+        let hopperFits = computeCapability == (9, 0) && sharedMemoryLimit >= hopperSharedMemoryBytes
+        switch preference {
+        case .hopper where hopperFits:
+            return .hopper
+        case .automatic where hopperFits && rowsPerKVHead > 16:
+            return .hopper
+        default:
+            return DecodeTile.choose(rowsPerKVHead: rowsPerKVHead, sharedMemoryLimit: sharedMemoryLimit).map { .portable($0) }
+        }
+    }
+
+    /// A choice forced through `FLASHMLA_KERNEL` (`sm80`, `sm90`), for testing and measurement.
+    enum Preference: Equatable {
+        case automatic, portable, hopper
+
+        init(environment value: String?) {
+            switch value {
+            case "sm80": self = .portable
+            case "sm90": self = .hopper
+            default: self = .automatic
+            }
+        }
+    }
+}

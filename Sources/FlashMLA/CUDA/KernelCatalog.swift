@@ -19,6 +19,13 @@ public enum KernelCatalog {
         case combine = "combine.cu"
         /// The portable split-KV attention (sm_80 and newer).
         case decodeSM80 = "sm80/decode.cu"
+        /// The Hopper split-KV attention: TMA and wgmma (sm_90a only).
+        case decodeSM90 = "sm90/decode.cu"
+
+        /// Whether the unit compiles for `architecture` (wgmma and setmaxnreg exist only on sm_90a).
+        public func supports(architecture: String) -> Bool {
+            self != .decodeSM90 || architecture == "sm_90a"
+        }
     }
 
     /// Every kernel source file, keyed by its path under `Kernels/`.
@@ -32,8 +39,8 @@ public enum KernelCatalog {
         return CompileRequest(mainFile: unit.rawValue, sources: files, architecture: architecture)
     }
 
-    /// The requests for every unit.
+    /// The requests for every unit that compiles for `architecture`.
     public static func requests(architecture: String) -> [CompileRequest] {
-        Unit.allCases.map { request(for: $0, architecture: architecture) }
+        Unit.allCases.filter { $0.supports(architecture: architecture) }.map { request(for: $0, architecture: architecture) }
     }
 }

@@ -1,5 +1,8 @@
 import CUDADriver
 import NVRTC
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The compiled kernels of one device: each translation unit compiled by NVRTC for the
 /// device's architecture (through the on-disk cache) and loaded once.
@@ -10,9 +13,14 @@ final class KernelLibrary: @unchecked Sendable {
     private var modules: [KernelCatalog.Unit: Module] = [:]
     private var functions: [String: Function] = [:]
 
+    /// Extra NVRTC options from `FLASHMLA_KERNEL_OPTIONS` (space-separated, e.g. `-DNAME=1`):
+    /// a way to try kernel variants without rebuilding. They are part of the cache key.
+    let extraOptions: [String]
+
     init(device: Device) {
         self.device = device
         architecture = device.nvrtcArchitecture
+        extraOptions = getenv("FLASHMLA_KERNEL_OPTIONS").map { String(cString: $0).split(separator: " ").map(String.init) } ?? []
     }
 
     /// The kernel `name` of `unit`, with its dynamic shared-memory limit raised to `sharedMemory`.
@@ -37,8 +45,9 @@ final class KernelLibrary: @unchecked Sendable {
         do {
             let compiler = NVRTCCompiler(library: try NVRTCLibrary.load())
             let cache = CompileCache(directory: CompileCache.defaultDirectory(), packageVersion: FlashMLAVersion.string)
-            program = try cache.program(for: KernelCatalog.request(for: unit, architecture: architecture),
-                                        compiler: compiler).program
+            var request = KernelCatalog.request(for: unit, architecture: architecture)
+            request.options += extraOptions
+            program = try cache.program(for: request, compiler: compiler).program
         } catch {
             throw .backend("compiling \(unit.rawValue) for \(architecture): \(error)")
         }

@@ -1,0 +1,284 @@
+// The Hopper split-KV MLA decode kernel (sm_90a): pages by TMA, both products on wgmma.
+//
+// Grid: (query tiles of 64 rows, KV heads, workers), 256 threads = two math warpgroups.
+// Like sm80/decode.cu, a block takes 64 query rows (R = qi·g + gi) of one KV head and walks
+// its worker's pieces of the schedule (common/schedule.cuh), writing the final output of a
+// single-split request or a partial output and lse for the combine kernel.
+//
+// Work split: both warpgroups compute the same S = Q·Kᵀ (64 × 64 per page, 36 wgmma
+// m64n64k16 from shared memory) and run the same online softmax, so each holds the whole
+// of P in registers with no exchange; warpgroup w then multiplies P (registers, the A
+// fragment) by its half of V, columns 256·w … 256·w+255 (4 wgmma m64n256k16 per page,
+// 128 fp32 accumulators a thread). The duplicated Q·Kᵀ costs tensor time (a page is 52
+// units of work per warpgroup instead of 34) but needs no barrier between the two
+// warpgroups inside a page.
+//
+// Shared memory, every tile in 128-byte-swizzled boxes of 64 rows × 64 elements (8 KiB,
+// 1024-byte aligned; 16-byte chunk c of row r at r·128 + ((c ^ r) & 7)·16), the layout TMA
+// writes and wgmma reads:
+//   sQ   9 boxes   the query tile, columns 64·b … 64·b+63 in box b (cp.async, once per piece)
+//   sK   2 stages × 9 boxes: one page each (TMA); boxes 0–7 are also V
+//   bars 2 mbarriers, one per stage: armed with the page's byte count, completed by TMA
+//
+// Pipeline: page p+1 is in flight while page p is computed; when both warpgroups are done
+// with page p (a block barrier), thread 0 issues page p+2 into the freed stage. Slots past
+// a sequence's end (which may hold NaN) are zeroed in shared memory before use: their keys
+// are masked in S, and a zero V row keeps 0·NaN out of P·V.
+#include "common/mma_sm80.cuh"
+#include "common/schedule.cuh"
+#include "common/wgmma_sm90.cuh"
+
+#define FMLA_D 576
+#define FMLA_DV 512
+#define FMLA_BOX 8192                 // bytes of one 64 × 64 box
+#define FMLA_TILE (9 * FMLA_BOX)      // bytes of a 64 × 576 tile (Q or a page)
+#define FMLA_ERR_SEQLEN 1
+#define FMLA_ERR_BLOCK_ID 2
+
+#ifndef FMLA_V_LEAD                   // N-major V descriptor: step between 64-column boxes
+#define FMLA_V_LEAD FMLA_BOX
+#endif
+#ifndef FMLA_V_STRIDE                 // … and between groups of 8 keys
+#define FMLA_V_STRIDE 1024
+#endif
+
+struct __align__(64) TensorMap { u64 words[16]; };
+
+__device__ __forceinline__ u32 sw128(int row, int chunk) {
+    return (u32)((chunk >> 3) * FMLA_BOX + row * 128 + (((chunk & 7) ^ (row & 7)) << 4));
+}
+
+template <typename T>
+__device__ __forceinline__ void decode_sm90(
+    const TensorMap* __restrict__ kmap, const T* __restrict__ q, const T* __restrict__ kcache,
+    const int* __restrict__ block_table, const int* __restrict__ seqlens, const int* __restrict__ sched,
+    const int* __restrict__ num_splits, T* __restrict__ out, float* __restrict__ lse, float* __restrict__ oaccum,
+    float* __restrict__ lseaccum, int* __restrict__ error_flag, i64 q_batch_stride, i64 q_seq_stride,
+    i64 q_head_stride, i64 bt_stride, int s_q, int h_q, int h_kv, int num_pages, int max_pages,
+    float scale_log2, int causal) {
+    extern __shared__ __align__(1024) u8 smem_raw[];
+    const u32 base = (smem_addr(smem_raw) + 1023) & ~1023u;
+    u8* const base_ptr = smem_raw + (base - smem_addr(smem_raw));
+    const u32 sQ = base, sK = base + FMLA_TILE, bars = base + 3 * FMLA_TILE;
+
+    const int tid = threadIdx.x, wg = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
+    const int kvh = blockIdx.y;
+    const int g = h_q / h_kv, rows = s_q * g;
+    const int tile_row0 = blockIdx.x * 64;
+    const int last_row = min(rows, tile_row0 + 64) - 1;
+    const int ra = warp * 16 + lane / 4, rb = ra + 8;         // this thread's accumulator rows
+    const int qa = (tile_row0 + ra) / g, qb = (tile_row0 + rb) / g;
+
+    if (tid == 0) {
+        mbar_init(bars, 1);
+        mbar_init(bars + 8, 1);
+        mbar_fence_init();
+    }
+    __syncthreads();
+    const u64 policy = l2_evict_first_policy();
+    u32 phases = 0;                                           // bit s: the parity stage s waits for next
+
+    const SchedPart part = load_part(sched, blockIdx.z);
+    for (int req = part.begin_req; req <= part.end_req; ++req) {
+        int seqlen = seqlens[req];
+        if (seqlen < 0 || seqlen > max_pages * FMLA_PAGE) {
+            if (tid == 0) atomicOr(error_flag, FMLA_ERR_SEQLEN);
+            seqlen = min(max(seqlen, 0), max_pages * FMLA_PAGE);
+        }
+        const bool first = req == part.begin_req;
+        const int start = first ? part.begin_token : 0;
+        const int end = min(req == part.end_req ? part.end_token : seqlen, seqlen);
+        const int split = first ? part.begin_split : 0;
+        const bool single = num_splits[req + 1] - num_splits[req] == 1;
+        const int key_end = causal ? min(end, seqlen - s_q + last_row / g + 1) : end;
+        const int first_page = start / FMLA_PAGE;
+        const int n_pages = key_end > start ? (key_end + FMLA_PAGE - 1) / FMLA_PAGE - first_page : 0;
+        const int lim_a = min(end, causal ? seqlen - s_q + qa + 1 : end);
+        const int lim_b = min(end, causal ? seqlen - s_q + qb + 1 : end);
+        const int* bt_row = block_table + (i64)req * bt_stride;
+
+        // Thread 0 arms a stage's barrier and starts the 9 box copies of a page.
+        auto issue_page = [&](int page, int stage) {
+            const int id = bt_row[page];
+            const u32 bar = bars + 8 * stage;
+            if (id >= 0 && id < num_pages) {
+                mbar_arrive_expect_tx(bar, FMLA_TILE);
+#pragma unroll
+                for (int b = 0; b < 9; ++b)
+                    tma_load_4d(sK + stage * FMLA_TILE + b * FMLA_BOX, kmap, bar, b * 64, kvh, 0, id, policy);
+            } else {
+                atomicOr(error_flag, FMLA_ERR_BLOCK_ID);
+                mbar_arrive_expect_tx(bar, 0);                // completes the phase; the page is zeroed below
+            }
+        };
+
+        float o[128];
+#pragma unroll
+        for (int i = 0; i < 128; ++i) o[i] = 0.f;
+        float m_a = -FMLA_INF, m_b = -FMLA_INF, l_a = 0.f, l_b = 0.f;
+
+        if (n_pages > 0) {
+            if (tid == 0) {
+                issue_page(first_page, 0);
+                if (n_pages > 1) issue_page(first_page + 1, 1);
+            }
+            for (int i = tid; i < 64 * 72; i += 256) {
+                const int r = i / 72, c = i % 72, R = tile_row0 + r;
+                const bool ok = R < rows;
+                const T* src = ok ? q + (i64)req * q_batch_stride + (i64)(R / g) * q_seq_stride
+                                        + (i64)(kvh * g + R % g) * q_head_stride + c * 8
+                                  : q;
+                cp_async_16(sQ + sw128(r, c), src, ok);
+            }
+            cp_async_commit();
+            cp_async_wait<0>();
+            fence_proxy_async();
+            __syncthreads();
+        }
+
+        for (int p = 0; p < n_pages; ++p) {
+            const int page = first_page + p, stage = p & 1;
+            const u32 kst = sK + stage * FMLA_TILE;
+            mbar_wait(bars + 8 * stage, (phases >> stage) & 1);
+            phases ^= 1u << stage;
+
+            // Zero the rows no key of this page may contribute through V (past the sequence's
+            // end), or the whole page when its block id was out of range.
+            const int id = bt_row[page];
+            const int valid = (id >= 0 && id < num_pages) ? min(FMLA_PAGE, seqlen - page * FMLA_PAGE) : 0;
+            if (valid < FMLA_PAGE) {
+                const int boxes = valid > 0 ? 8 : 9;
+                const int count = (FMLA_PAGE - valid) * boxes * 8;
+                for (int i = tid; i < count; i += 256) {
+                    const int r = valid + i / (boxes * 8), c = i % (boxes * 8);
+                    *reinterpret_cast<uint4*>(base_ptr + (kst - base) + sw128(r, c)) = make_uint4(0, 0, 0, 0);
+                }
+                fence_proxy_async();
+                __syncthreads();
+            }
+
+            // S = Q·Kᵀ, 64 × 64, k = 576 in 36 steps of 16 (both warpgroups, identical).
+            float s[32];
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < 36; ++kk) {
+                const u32 offset = (kk >> 2) * FMLA_BOX + (kk & 3) * 32;
+                wgmma_ss_n64<T>(s, smem_desc_sw128(sQ + offset, 16, 1024), smem_desc_sw128(kst + offset, 16, 1024), kk > 0);
+            }
+            wgmma_commit();
+            wgmma_wait<0>();
+            fence_registers(s);
+
+            // Mask, scale to log2 units, row maxima (each warp owns whole rows: 4 lanes a row).
+            float mx_a = -FMLA_INF, mx_b = -FMLA_INF;
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+#pragma unroll
+                for (int e = 0; e < 2; ++e) {
+                    const int key = page * FMLA_PAGE + j * 8 + 2 * (lane % 4) + e;
+                    s[4 * j + e] = key < lim_a ? s[4 * j + e] * scale_log2 : -FMLA_INF;
+                    s[4 * j + 2 + e] = key < lim_b ? s[4 * j + 2 + e] * scale_log2 : -FMLA_INF;
+                    mx_a = fmaxf(mx_a, s[4 * j + e]);
+                    mx_b = fmaxf(mx_b, s[4 * j + 2 + e]);
+                }
+            }
+            mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffff, mx_a, 1));
+            mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffff, mx_a, 2));
+            mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 1));
+            mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 2));
+            const float new_a = fmaxf(m_a, mx_a), new_b = fmaxf(m_b, mx_b);
+            const float use_a = new_a == -FMLA_INF ? 0.f : new_a;
+            const float use_b = new_b == -FMLA_INF ? 0.f : new_b;
+            const float alpha_a = fast_exp2(m_a - use_a), alpha_b = fast_exp2(m_b - use_b);
+            m_a = new_a; m_b = new_b;
+
+            // P into A fragments: k-step ks covers keys 16·ks … 16·ks+15 = accumulator tiles 2ks, 2ks+1.
+            u32 pa[4][4];
+            float sum_a = 0.f, sum_b = 0.f;
+#pragma unroll
+            for (int ks = 0; ks < 4; ++ks) {
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    const int j = 2 * ks + h;
+                    const float p0 = fast_exp2(s[4 * j] - use_a), p1 = fast_exp2(s[4 * j + 1] - use_a);
+                    const float p2 = fast_exp2(s[4 * j + 2] - use_b), p3 = fast_exp2(s[4 * j + 3] - use_b);
+                    sum_a += p0 + p1;
+                    sum_b += p2 + p3;
+                    pa[ks][2 * h] = pack2<T>(p0, p1);
+                    pa[ks][2 * h + 1] = pack2<T>(p2, p3);
+                }
+            }
+            l_a = l_a * alpha_a + sum_a;
+            l_b = l_b * alpha_b + sum_b;
+#pragma unroll
+            for (int t = 0; t < 32; ++t) {
+                o[4 * t] *= alpha_a; o[4 * t + 1] *= alpha_a;
+                o[4 * t + 2] *= alpha_b; o[4 * t + 3] *= alpha_b;
+            }
+
+            // O[:, 256·wg …] += P · V[:, 256·wg …]: V read N-major (keys are rows of the page).
+            fence_registers(o);
+            wgmma_fence();
+#pragma unroll
+            for (int ks = 0; ks < 4; ++ks)
+                wgmma_rs_n256_tb<T>(o, pa[ks], smem_desc_sw128(kst + 4 * wg * FMLA_BOX + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
+            wgmma_commit();
+            wgmma_wait<0>();
+            fence_registers(o);
+
+            __syncthreads();                                  // both warpgroups are done with this stage
+            if (tid == 0 && p + 2 < n_pages) issue_page(page + 2, stage);
+        }
+
+        // Row sums across the quad (every warp holds whole rows).
+        l_a += __shfl_xor_sync(0xffffffff, l_a, 1);
+        l_a += __shfl_xor_sync(0xffffffff, l_a, 2);
+        l_b += __shfl_xor_sync(0xffffffff, l_b, 1);
+        l_b += __shfl_xor_sync(0xffffffff, l_b, 2);
+
+        const float inv_a = l_a > 0.f ? 1.f / l_a : 0.f, inv_b = l_b > 0.f ? 1.f / l_b : 0.f;
+        const float empty = single ? FMLA_INF : -FMLA_INF;
+        const float lse_a = l_a > 0.f ? (m_a + fast_log2(l_a)) * FMLA_LN2 : empty;
+        const float lse_b = l_b > 0.f ? (m_b + fast_log2(l_b)) * FMLA_LN2 : empty;
+        const i64 split_row0 = ((i64)(num_splits[req] + split) * h_kv + kvh) * rows;
+        const int col0 = wg * 256 + 2 * (lane % 4);
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+            const int R = tile_row0 + (half ? rb : ra);
+            if (R >= rows) continue;
+            const float inv = half ? inv_b : inv_a;
+            const int qi = R / g, head = kvh * g + R % g;
+            if (single) {
+                T* dst = out + (((i64)req * s_q + qi) * h_q + head) * FMLA_DV + col0;
+#pragma unroll
+                for (int t = 0; t < 32; ++t)
+                    *reinterpret_cast<u32*>(dst + t * 8) = pack2<T>(o[4 * t + 2 * half] * inv, o[4 * t + 2 * half + 1] * inv);
+                if (wg == 0 && lane % 4 == 0) lse[((i64)req * h_q + head) * s_q + qi] = half ? lse_b : lse_a;
+            } else {
+                float* dst = oaccum + (split_row0 + R) * FMLA_DV + col0;
+#pragma unroll
+                for (int t = 0; t < 32; ++t)
+                    *reinterpret_cast<float2*>(dst + t * 8) = make_float2(o[4 * t + 2 * half] * inv, o[4 * t + 2 * half + 1] * inv);
+                if (wg == 0 && lane % 4 == 0) lseaccum[split_row0 + R] = half ? lse_b : lse_a;
+            }
+        }
+        __syncthreads();   // sQ is reloaded by the next piece
+    }
+}
+
+// Dynamic shared memory: Q, two pages, two mbarriers, and 1024 bytes to align the base.
+#define FMLA_SM90_SMEM (3 * FMLA_TILE + 16 + 1024)
+
+#define FMLA_DECODE_SM90(NAME, T)                                                                          \
+    extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                             \
+        const __grid_constant__ TensorMap kmap, const T* q, const T* kcache, const int* block_table,       \
+        const int* seqlens, const int* sched, const int* num_splits, T* out, float* lse, float* oaccum,    \
+        float* lseaccum, int* error_flag, i64 q_batch_stride, i64 q_seq_stride, i64 q_head_stride,         \
+        i64 bt_stride, int s_q, int h_q, int h_kv, int num_pages, int max_pages, float scale_log2,         \
+        int causal) {                                                                                      \
+        decode_sm90<T>(&kmap, q, kcache, block_table, seqlens, sched, num_splits, out, lse, oaccum,         \
+                       lseaccum, error_flag, q_batch_stride, q_seq_stride, q_head_stride, bt_stride, s_q,  \
+                       h_q, h_kv, num_pages, max_pages, scale_log2, causal);                               \
+    }
+FMLA_DECODE_SM90(flashmla_decode_sm90_bf16, bf16)
+FMLA_DECODE_SM90(flashmla_decode_sm90_fp16, fp16)

@@ -1,0 +1,191 @@
+"""The Python layer against the real shared library, with no GPU and no torch needed.
+
+A stand-in `torch` module (CUDA tensors that are only addresses, shapes and strides) is
+installed in a subprocess, so this runs in CI on a machine without a GPU or torch, and
+next to the real torch without disturbing it. Calls reach the library's argument checks,
+which come before it looks for a device; well-formed calls end in NoDeviceError (the
+stand-in's device 999 exists nowhere).
+"""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+PYTHON_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIBRARY = os.environ.get("FLASHMLA_SWIFT_LIB") or os.path.join(PYTHON_ROOT, "flashmla_swift", "libFlashMLASwiftC.so")
+
+pytestmark = pytest.mark.skipif(not os.path.exists(LIBRARY), reason=f"{LIBRARY} not built (python/build.sh)")
+
+STAND_IN = textwrap.dedent('''
+    import sys, types
+
+    class dtype:
+        def __init__(self, name): self.name = name
+        def __repr__(self): return "torch." + self.name
+
+    class device:
+        def __init__(self, spec, index=None):
+            if isinstance(spec, device):
+                spec, index = spec.type, spec.index
+            if ":" in spec:
+                spec, index = spec.split(":")[0], int(spec.split(":")[1])
+            self.type, self.index = spec, index
+        def __eq__(self, other): return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+        def __hash__(self): return hash((self.type, self.index))
+        def __repr__(self): return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    class Tensor:
+        next_address = 0x7F0000000000
+        def __init__(self, shape, dt, dev, strides=None, address=None):
+            self.shape = tuple(shape)
+            self.dtype, self.device = dt, device(dev)
+            if strides is None:
+                strides, step = [], 1
+                for extent in reversed(self.shape):
+                    strides.insert(0, step)
+                    step *= max(extent, 1)
+            self._strides = tuple(strides)
+            if address is None:
+                address = Tensor.next_address
+                Tensor.next_address += 1 << 24
+            self._address = address
+        def data_ptr(self): return self._address
+        def stride(self): return self._strides
+        def dim(self): return len(self.shape)
+
+    torch = types.ModuleType("torch")
+    for name in ("bfloat16", "float16", "float32", "int32", "int64"):
+        setattr(torch, name, dtype(name))
+    torch.device, torch.Tensor = device, Tensor
+    torch.empty = lambda shape, dtype=None, device=None: Tensor(shape, dtype, device)
+
+    class Stream:
+        cuda_stream = 0
+        def wait_stream(self, other): pass
+    cuda = types.ModuleType("torch.cuda")
+    cuda.Stream = Stream
+    cuda.current_device = lambda: DEVICE
+    cuda.set_device = lambda index: None
+    cuda.current_stream = lambda device=None: Stream()
+    cuda.is_current_stream_capturing = lambda: False
+    torch.cuda = cuda
+    sys.modules["torch"], sys.modules["torch.cuda"] = torch, cuda
+''')
+
+
+def run(body: str) -> None:
+    script = STAND_IN + "\nDEVICE = 999\n" + textwrap.dedent(body)
+    env = dict(os.environ, FLASHMLA_SWIFT_LIB=LIBRARY, PYTHONPATH=PYTHON_ROOT)
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+
+
+def test_loads_and_reports_versions():
+    run('''
+        import flashmla_swift as fm
+        assert fm.abi_version() == fm.ABI_VERSION == 1
+        assert fm.__version__ and fm.library_path().endswith("libFlashMLASwiftC.so")
+    ''')
+
+
+def test_metadata_errors():
+    run('''
+        import flashmla_swift as fm
+        from torch import Tensor
+        import torch
+        cuda = "cuda:999"
+
+        def expect(error, fragment, call):
+            try:
+                call()
+            except error as raised:
+                assert fragment in str(raised), str(raised)
+                assert isinstance(raised, RuntimeError)
+                return raised
+            raise AssertionError(f"no {error.__name__} for {fragment}")
+
+        seqlens = Tensor([3], torch.int32, cuda)
+        e = expect(fm.InvalidArgumentError, "invalid argument 'cacheSeqlens': expected int32, given int64",
+                   lambda: fm.get_mla_metadata(Tensor([3], torch.int64, cuda), 16, 1))
+        assert isinstance(e, ValueError) and e.status == 1
+        expect(fm.InvalidArgumentError, "'cacheSeqlens': expected a CUDA tensor, given a tensor on cpu",
+               lambda: fm.get_mla_metadata(Tensor([3], torch.int32, "cpu"), 16, 1))
+        expect(fm.InvalidArgumentError, "invalid argument 'cacheSeqlens': expected rank 1 [b]",
+               lambda: fm.get_mla_metadata(Tensor([3, 1], torch.int32, cuda), 16, 1))
+        expect(fm.InvalidArgumentError, "invalid argument 'cacheSeqlens': expected int32, given float32",
+               lambda: fm.get_mla_metadata(Tensor([3], torch.float32, cuda), 16, 1))
+        expect(fm.InvalidArgumentError, "invalid argument 'kvHeads'", lambda: fm.get_mla_metadata(seqlens, 16, 0))
+        expect(fm.InvalidArgumentError, "invalid argument 'queryHeadsPerKVHead'",
+               lambda: fm.get_mla_metadata(seqlens, 0, 1))
+        e = expect(fm.NoDeviceError, "cuda", lambda: fm.get_mla_metadata(seqlens, 16, 1))
+        assert e.status == 4
+    ''')
+
+
+def test_decode_errors_and_descriptor_layout():
+    run('''
+        import ctypes
+        import flashmla_swift as fm
+        from torch import Tensor
+        import torch
+        cuda = "cuda:999"
+        dev = torch.device(cuda)
+        bf = torch.bfloat16
+        q = Tensor([2, 1, 16, 576], bf, cuda)
+        k = Tensor([4, 64, 1, 576], bf, cuda)
+        bt = Tensor([2, 2], torch.int32, cuda)
+        sl = Tensor([2], torch.int32, cuda)
+        meta = Tensor([132, 8], torch.int32, cuda)
+        splits = Tensor([3], torch.int32, cuda)
+        out = Tensor([2, 1, 16, 512], bf, cuda)
+        lse = Tensor([2, 16, 1], torch.float32, cuda)
+
+        def decode(**changes):
+            # The ABI directly, with descriptors packed by the package.
+            args = dict(q=q, kCache=k, blockTable=bt, cacheSeqlens=sl, tileSchedulerMetadata=meta,
+                        numSplits=splits, out=out, lse=lse)
+            args.update(changes)
+            d = fm._Descriptors(8)
+            p = {name: d.add(t, name, dev, "any") for name, t in args.items()}
+            status = fm._lib.flashmla_swift_decode(
+                999, None, p["q"], p["kCache"], p["blockTable"], p["cacheSeqlens"], p["tileSchedulerMetadata"],
+                p["numSplits"], 512, 576 ** -0.5, 1, p["out"], p["lse"], None)
+            return status, fm._lib.flashmla_swift_last_error().decode()
+
+        status, message = decode()
+        assert status == 4, message                          # well-formed: only the device is missing
+        status, message = decode(q=Tensor([2, 1, 16, 576], torch.float16, cuda))
+        assert (status, message) == (1, "invalid argument 'kCache': expected float16, given bfloat16"), message
+        status, message = decode(q=Tensor([2, 1, 16, 576], bf, cuda, strides=(9216, 9216, 577, 1)))
+        assert status == 1 and "16-byte aligned" in message, message
+        status, message = decode(q=Tensor([2, 1, 16, 576], bf, cuda, strides=(18432, 18432, 1152, 2)))
+        assert status == 1 and "innermost stride 1" in message, message
+        status, message = decode(lse=Tensor([2, 1, 16], torch.float32, cuda))
+        assert status == 1 and "'lse'" in message and "[2, 16, 1]" in message, message
+        status, message = decode(numSplits=Tensor([4], torch.int32, cuda))
+        assert status == 1 and "'metadata'" in message, message
+        status, message = decode(kCache=Tensor([4, 64, 1, 576], bf, cuda, address=0))
+        assert status == 1 and "'kCache'" in message and "data 0" in message, message
+
+        # Through the Python API: the checks only Python makes, and the library's rank check on q.
+        def expect(fragment, **changes):
+            args = dict(q=q, k_cache=k, block_table=bt, cache_seqlens=sl, head_dim_v=512,
+                        tile_scheduler_metadata=meta, num_splits=splits)
+            args.update(changes)
+            try:
+                fm.flash_mla_with_kvcache(**args)
+            except fm.InvalidArgumentError as raised:
+                assert fragment in str(raised), str(raised)
+                return
+            raise AssertionError(f"no error for {fragment}")
+
+        expect("invalid argument 'blockTable': expected int32, given int64", block_table=Tensor([2, 2], torch.int64, cuda))
+        expect("invalid argument 'cacheSeqlens': expected a tensor on cuda:999, given a tensor on cuda:0",
+               cache_seqlens=Tensor([2], torch.int32, "cuda:0"))
+        expect("invalid argument 'q': expected rank 4 [b, s_q, h_q, 576], given rank 3",
+               q=Tensor([2, 16, 576], bf, cuda))
+        expect("invalid argument 'tileSchedulerMetadata'", tile_scheduler_metadata=Tensor([132], torch.int32, cuda))
+        expect("invalid argument 'q': expected a torch.Tensor, given list", q=[1, 2])
+    ''')
