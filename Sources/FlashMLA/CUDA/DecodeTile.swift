@@ -38,9 +38,10 @@ enum DecodeKernel: Equatable {
     /// The Hopper kernel (TMA and wgmma, 64-row tiles).
     case hopper
 
-    /// Dynamic shared memory of the Hopper kernel: Q, two pages, two mbarriers, and 1024
-    /// bytes to align the base (`FMLA_SM90_SMEM` in `Kernels/sm90/decode.cu`).
-    static let hopperSharedMemoryBytes = 3 * 9 * 8192 + 16 + 1024
+    /// Dynamic shared memory of the Hopper kernel: Q, two pages, two mbarriers, the row
+    /// exchange, the two P halves, and 1024 bytes to align the base (`FMLA_SM90_SMEM` in
+    /// `Kernels/sm90/decode.cu`).
+    static let hopperSharedMemoryBytes = 3 * 9 * 8192 + 16 + 2 * 64 * 4 + 2 * 64 * 72 + 1024
 
     /// The kernel for `rowsPerKVHead` query rows on a device of `computeCapability` with
     /// `sharedMemoryLimit` bytes per block. The Hopper kernel takes the tiles of 64 rows

@@ -59,9 +59,20 @@ __device__ __forceinline__ void tma_load_4d(u32 dst, const void* tensor_map, u32
 }
 
 // ---- wgmma: D(64xN, fp32) += A(64x16) · B(16xN) ----
-// wgmma_ss_n64: A and B from shared memory, both K-major.
+// wgmma_ss_n32 / wgmma_ss_n64: A and B from shared memory, both K-major.
 // wgmma_rs_n256_tb: A from registers (the m16n8k16 A-fragment layout per warp), B from shared
 // memory N-major (transposed).
+template <typename T> __device__ __forceinline__ void wgmma_ss_n32(float (&d)[16], u64 desc_a, u64 desc_b, int scale_d);
+#define FMLA_WGMMA_SS_N32(T, PTXT)                                                                  \
+    template <> __device__ __forceinline__ void wgmma_ss_n32<T>(float (&d)[16], u64 desc_a, u64 desc_b, int scale_d) { \
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"                                       \
+                     "wgmma.mma_async.sync.aligned.m64n32k16.f32." PTXT "." PTXT " "                    \
+                     "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, p, 1, 1, 0, 0;\n}\n"                                           \
+                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])                                                                       \
+                     : "l"(desc_a), "l"(desc_b), "r"(scale_d));                                        \
+    }
+FMLA_WGMMA_SS_N32(bf16, "bf16")
+FMLA_WGMMA_SS_N32(fp16, "f16")
 template <typename T> __device__ __forceinline__ void wgmma_ss_n64(float (&d)[32], u64 desc_a, u64 desc_b, int scale_d);
 #define FMLA_WGMMA_SS_N64(T, PTXT)                                                                  \
     template <> __device__ __forceinline__ void wgmma_ss_n64<T>(float (&d)[32], u64 desc_a, u64 desc_b, int scale_d) {                        \

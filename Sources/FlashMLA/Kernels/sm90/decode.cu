@@ -5,13 +5,13 @@
 // its worker's pieces of the schedule (common/schedule.cuh), writing the final output of a
 // single-split request or a partial output and lse for the combine kernel.
 //
-// Work split: both warpgroups compute the same S = Q·Kᵀ (64 × 64 per page, 36 wgmma
-// m64n64k16 from shared memory) and run the same online softmax, so each holds the whole
-// of P in registers with no exchange; warpgroup w then multiplies P (registers, the A
-// fragment) by its half of V, columns 256·w … 256·w+255 (4 wgmma m64n256k16 per page,
-// 128 fp32 accumulators a thread). The duplicated Q·Kᵀ costs tensor time (a page is 52
-// units of work per warpgroup instead of 34) but needs no barrier between the two
-// warpgroups inside a page.
+// Work split: warpgroup w computes S for keys 32·w … 32·w+31 of each page (36 wgmma
+// m64n32k16, Q and K from shared memory), so no product is done twice. The two halves meet
+// twice a page through shared memory: the row maxima (so both use one running max), then
+// the probabilities (bf16), so that each warpgroup holds P for all 64 keys as wgmma A
+// fragments — its own half straight from registers, the other's read back. Warpgroup w then
+// multiplies P by its half of V, columns 256·w … 256·w+255 (4 wgmma m64n256k16 per page,
+// 128 fp32 accumulators a thread). Row sums stay per half and are added at the end.
 //
 // Shared memory, every tile in 128-byte-swizzled boxes of 64 rows × 64 elements (8 KiB,
 // 1024-byte aligned; 16-byte chunk c of row r at r·128 + ((c ^ r) & 7)·16), the layout TMA
@@ -19,6 +19,8 @@
 //   sQ   9 boxes   the query tile, columns 64·b … 64·b+63 in box b (cp.async, once per piece)
 //   sK   2 stages × 9 boxes: one page each (TMA); boxes 0–7 are also V
 //   bars 2 mbarriers, one per stage: armed with the page's byte count, completed by TMA
+//   sRed [2][64] fp32   each warpgroup's row maxima, then its row sums
+//   sP   [2][64][36]    each warpgroup's P half, bf16, rows padded to 72 bytes (fewer bank conflicts)
 //
 // Pipeline: page p+1 is in flight while page p is computed; when both warpgroups are done
 // with page p (a block barrier), thread 0 issues page p+2 into the freed stage. Slots past
@@ -60,6 +62,8 @@ __device__ __forceinline__ void decode_sm90(
     const u32 base = (smem_addr(smem_raw) + 1023) & ~1023u;
     u8* const base_ptr = smem_raw + (base - smem_addr(smem_raw));
     const u32 sQ = base, sK = base + FMLA_TILE, bars = base + 3 * FMLA_TILE;
+    float* const sRed = reinterpret_cast<float*>(base_ptr + 3 * FMLA_TILE + 16);
+    u8* const sP = base_ptr + 3 * FMLA_TILE + 16 + 2 * 64 * 4;
 
     const int tid = threadIdx.x, wg = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
     const int kvh = blockIdx.y;
@@ -157,25 +161,26 @@ __device__ __forceinline__ void decode_sm90(
                 __syncthreads();
             }
 
-            // S = Q·Kᵀ, 64 × 64, k = 576 in 36 steps of 16 (both warpgroups, identical).
-            float s[32];
+            // S = Q·Kᵀ for this warpgroup's 32 keys (rows 32·wg … of the page), k = 576 in 36 steps.
+            float s[16];
             wgmma_fence();
 #pragma unroll
             for (int kk = 0; kk < 36; ++kk) {
                 const u32 offset = (kk >> 2) * FMLA_BOX + (kk & 3) * 32;
-                wgmma_ss_n64<T>(s, smem_desc_sw128(sQ + offset, 16, 1024), smem_desc_sw128(kst + offset, 16, 1024), kk > 0);
+                wgmma_ss_n32<T>(s, smem_desc_sw128(sQ + offset, 16, 1024),
+                                smem_desc_sw128(kst + wg * 32 * 128 + offset, 16, 1024), kk > 0);
             }
             wgmma_commit();
             wgmma_wait<0>();
             fence_registers(s);
 
-            // Mask, scale to log2 units, row maxima (each warp owns whole rows: 4 lanes a row).
+            // Mask, scale to log2 units, row maxima over this half (4 lanes a row), then over both.
             float mx_a = -FMLA_INF, mx_b = -FMLA_INF;
 #pragma unroll
-            for (int j = 0; j < 8; ++j) {
+            for (int j = 0; j < 4; ++j) {
 #pragma unroll
                 for (int e = 0; e < 2; ++e) {
-                    const int key = page * FMLA_PAGE + j * 8 + 2 * (lane % 4) + e;
+                    const int key = page * FMLA_PAGE + wg * 32 + j * 8 + 2 * (lane % 4) + e;
                     s[4 * j + e] = key < lim_a ? s[4 * j + e] * scale_log2 : -FMLA_INF;
                     s[4 * j + 2 + e] = key < lim_b ? s[4 * j + 2 + e] * scale_log2 : -FMLA_INF;
                     mx_a = fmaxf(mx_a, s[4 * j + e]);
@@ -186,26 +191,39 @@ __device__ __forceinline__ void decode_sm90(
             mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffff, mx_a, 2));
             mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 1));
             mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 2));
+            if (lane % 4 == 0) {
+                sRed[wg * 64 + ra] = mx_a;
+                sRed[wg * 64 + rb] = mx_b;
+            }
+            __syncthreads();                                  // [max] both halves' maxima posted
+            mx_a = fmaxf(mx_a, sRed[(1 - wg) * 64 + ra]);
+            mx_b = fmaxf(mx_b, sRed[(1 - wg) * 64 + rb]);
             const float new_a = fmaxf(m_a, mx_a), new_b = fmaxf(m_b, mx_b);
             const float use_a = new_a == -FMLA_INF ? 0.f : new_a;
             const float use_b = new_b == -FMLA_INF ? 0.f : new_b;
             const float alpha_a = fast_exp2(m_a - use_a), alpha_b = fast_exp2(m_b - use_b);
             m_a = new_a; m_b = new_b;
 
-            // P into A fragments: k-step ks covers keys 16·ks … 16·ks+15 = accumulator tiles 2ks, 2ks+1.
-            u32 pa[4][4];
+            // P into A fragments. k-step ks covers keys 16·ks … 16·ks+15: steps 2·wg and 2·wg+1
+            // come from this warpgroup's accumulators, the other two from the other's sP half,
+            // read at exactly the positions its threads wrote.
+            u32 own[2][4], other[2][4];                      // k-steps 2·wg + h, 2·(1 − wg) + h
             float sum_a = 0.f, sum_b = 0.f;
+            u32* const mine = reinterpret_cast<u32*>(sP + wg * 64 * 72);
 #pragma unroll
-            for (int ks = 0; ks < 4; ++ks) {
+            for (int h = 0; h < 2; ++h) {
 #pragma unroll
-                for (int h = 0; h < 2; ++h) {
-                    const int j = 2 * ks + h;
+                for (int half = 0; half < 2; ++half) {
+                    const int j = 2 * h + half;
                     const float p0 = fast_exp2(s[4 * j] - use_a), p1 = fast_exp2(s[4 * j + 1] - use_a);
                     const float p2 = fast_exp2(s[4 * j + 2] - use_b), p3 = fast_exp2(s[4 * j + 3] - use_b);
                     sum_a += p0 + p1;
                     sum_b += p2 + p3;
-                    pa[ks][2 * h] = pack2<T>(p0, p1);
-                    pa[ks][2 * h + 1] = pack2<T>(p2, p3);
+                    const u32 top = pack2<T>(p0, p1), bottom = pack2<T>(p2, p3);
+                    own[h][2 * half] = top;
+                    own[h][2 * half + 1] = bottom;
+                    mine[ra * 18 + j * 4 + lane % 4] = top;
+                    mine[rb * 18 + j * 4 + lane % 4] = bottom;
                 }
             }
             l_a = l_a * alpha_a + sum_a;
@@ -215,13 +233,28 @@ __device__ __forceinline__ void decode_sm90(
                 o[4 * t] *= alpha_a; o[4 * t + 1] *= alpha_a;
                 o[4 * t + 2] *= alpha_b; o[4 * t + 3] *= alpha_b;
             }
+            __syncthreads();                                  // [P] both halves of P posted
+            const u32* const theirs = reinterpret_cast<const u32*>(sP + (1 - wg) * 64 * 72);
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+#pragma unroll
+                for (int half = 0; half < 2; ++half) {
+                    const int j = 2 * h + half;
+                    other[h][2 * half] = theirs[ra * 18 + j * 4 + lane % 4];
+                    other[h][2 * half + 1] = theirs[rb * 18 + j * 4 + lane % 4];
+                }
+            }
 
             // O[:, 256·wg …] += P · V[:, 256·wg …]: V read N-major (keys are rows of the page).
             fence_registers(o);
             wgmma_fence();
 #pragma unroll
-            for (int ks = 0; ks < 4; ++ks)
-                wgmma_rs_n256_tb<T>(o, pa[ks], smem_desc_sw128(kst + 4 * wg * FMLA_BOX + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
+            for (int ks = 0; ks < 4; ++ks) {
+                u32 a[4];
+#pragma unroll
+                for (int i = 0; i < 4; ++i) a[i] = (ks >> 1) == wg ? own[ks & 1][i] : other[ks & 1][i];
+                wgmma_rs_n256_tb<T>(o, a, smem_desc_sw128(kst + 4 * wg * FMLA_BOX + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
+            }
             wgmma_commit();
             wgmma_wait<0>();
             fence_registers(o);
@@ -230,11 +263,18 @@ __device__ __forceinline__ void decode_sm90(
             if (tid == 0 && p + 2 < n_pages) issue_page(page + 2, stage);
         }
 
-        // Row sums across the quad (every warp holds whole rows).
+        // Row sums: across the quad, then the two warpgroups' halves (both hold the same max).
         l_a += __shfl_xor_sync(0xffffffff, l_a, 1);
         l_a += __shfl_xor_sync(0xffffffff, l_a, 2);
         l_b += __shfl_xor_sync(0xffffffff, l_b, 1);
         l_b += __shfl_xor_sync(0xffffffff, l_b, 2);
+        if (lane % 4 == 0) {
+            sRed[wg * 64 + ra] = l_a;
+            sRed[wg * 64 + rb] = l_b;
+        }
+        __syncthreads();
+        l_a = sRed[ra] + sRed[64 + ra];
+        l_b = sRed[rb] + sRed[64 + rb];
 
         const float inv_a = l_a > 0.f ? 1.f / l_a : 0.f, inv_b = l_b > 0.f ? 1.f / l_b : 0.f;
         const float empty = single ? FMLA_INF : -FMLA_INF;
@@ -266,8 +306,8 @@ __device__ __forceinline__ void decode_sm90(
     }
 }
 
-// Dynamic shared memory: Q, two pages, two mbarriers, and 1024 bytes to align the base.
-#define FMLA_SM90_SMEM (3 * FMLA_TILE + 16 + 1024)
+// Dynamic shared memory: Q, two pages, two mbarriers, sRed, sP, and 1024 bytes to align the base.
+#define FMLA_SM90_SMEM (3 * FMLA_TILE + 16 + 2 * 64 * 4 + 2 * 64 * 72 + 1024)
 
 #define FMLA_DECODE_SM90(NAME, T)                                                                          \
     extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                             \
