@@ -37,8 +37,9 @@ for what in "$@"; do
         step "compute-sanitizer $tool"
         for kernel in sm80 sm90; do
           FLASHMLA_KERNEL=$kernel compute-sanitizer --tool $tool --error-exitcode 9 $BIN check --backend cuda --cases 3 --token-budget 20000 --seed 7 \
-            > "$OUT/sanitize-$tool-$kernel.txt" 2>&1 || { status=1; echo "$tool $kernel FAILED"; }
-          grep -E "SUMMARY" "$OUT/sanitize-$tool-$kernel.txt" | tail -1
+            > /tmp/sanitize.log 2>&1 || { status=1; echo "$tool $kernel FAILED"; }
+          { echo "== $tool $kernel"; tail -5 /tmp/sanitize.log; } >> "$OUT/sanitize.txt"   # one file: at most 8 come back
+          grep -E "SUMMARY" /tmp/sanitize.log | tail -1
         done
       done ;;
     bench) bench_vs_flashmla auto ;;
