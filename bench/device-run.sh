@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One device call: the static flashmla binary travels gzipped in .device/ (with a copy of
 # ../shared/anchor); nothing is built there. Steps run in the order given:
-#   info compile check gridcheck sanitize check90 bench bench80 bench90 python pybench
+#   info compile check gridcheck sanitize check90 bench bench80 bench90 profile python pybench
 # Usage on the device machine: bash bench/device-run.sh CASES STEP...
 set -u
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -45,6 +45,12 @@ for what in "$@"; do
     bench) bench_vs_flashmla auto ;;
     bench80) bench_vs_flashmla sm80 FLASHMLA_KERNEL=sm80 ;;
     bench90) bench_vs_flashmla sm90 FLASHMLA_KERNEL=sm90 ;;
+    profile) step "ncu: the Hopper kernel on h_q=128, s_q=1, 8k"
+      ncu --clock-control none --kernel-name regex:flashmla_decode_sm90 --launch-skip 3 --launch-count 1 \
+        --section SpeedOfLight --section WarpStateStats --section ComputeWorkloadAnalysis --section Occupancy \
+        $BIN bench --grid "$ANCHOR/grid.json" --only s_q=1,mean_sk=8192,h_q=128,varlen=false --iterations 3 \
+        > "$OUT/ncu.txt" 2>&1 || status=1
+      grep -E "Duration|Throughput|Stall|Issued|Pipe|Tensor|Eligible|Active Warps" "$OUT/ncu.txt" | head -30 ;;
     python) step "pytest"; (cd python && python3 -m pytest -q tests) > "$OUT/pytest.txt" 2>&1 || status=1; tail -3 "$OUT/pytest.txt" ;;
     pybench) step "bench_grid.py --module flashmla_swift --check"
       (PYTHONPATH=$PWD/python python3 "$ANCHOR/bench_grid.py" --module flashmla_swift --check) > "$OUT/pybench.jsonl" 2> "$OUT/pybench.err" || status=1

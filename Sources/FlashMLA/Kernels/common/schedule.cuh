@@ -19,3 +19,43 @@ __device__ __forceinline__ SchedPart load_part(const int* sched, int part) {
     s.begin_req = p[0]; s.begin_token = p[1]; s.end_req = p[2]; s.end_token = p[3]; s.begin_split = p[4];
     return s;
 }
+
+#define FMLA_ERR_SEQLEN 1         // a cacheSeqlens entry outside 0...maxPages·64
+#define FMLA_ERR_BLOCK_ID 2       // a block-table entry outside 0..<numPages
+
+// What a block computes of request `req` of its part.
+struct Piece {
+    int seqlen;                   // the request's length, clamped into 0 … max_pages·64
+    int start, end;               // the piece's keys: start ≤ key < end
+    int split;                    // which split of the request this piece is
+    bool single;                  // the request has one split: the block writes the final output
+    int first_page, n_pages;      // the pages to stream; keys no row of the tile sees are skipped
+};
+
+// `last_qi` is the query index of the tile's last row: with the causal mask no row sees a key
+// past seqlen − s_q + last_qi, so the pages after it are not read. An out-of-range length
+// raises FMLA_ERR_SEQLEN in `error_flag` and is clamped.
+__device__ __forceinline__ Piece piece_of(const SchedPart& part, int req, const int* seqlens, const int* num_splits,
+                                          int max_pages, int s_q, int causal, int last_qi, int* error_flag) {
+    Piece piece;
+    int seqlen = seqlens[req];
+    if (seqlen < 0 || seqlen > max_pages * FMLA_PAGE) {
+        if (threadIdx.x == 0) atomicOr(error_flag, FMLA_ERR_SEQLEN);
+        seqlen = min(max(seqlen, 0), max_pages * FMLA_PAGE);
+    }
+    const bool first = req == part.begin_req;
+    piece.seqlen = seqlen;
+    piece.start = first ? part.begin_token : 0;
+    piece.end = min(req == part.end_req ? part.end_token : seqlen, seqlen);
+    piece.split = first ? part.begin_split : 0;
+    piece.single = num_splits[req + 1] - num_splits[req] == 1;
+    const int key_end = causal ? min(piece.end, seqlen - s_q + last_qi + 1) : piece.end;
+    piece.first_page = piece.start / FMLA_PAGE;
+    piece.n_pages = key_end > piece.start ? (key_end + FMLA_PAGE - 1) / FMLA_PAGE - piece.first_page : 0;
+    return piece;
+}
+
+// Keys below this bound are visible to query token `qi` (causal: up to seqlen − s_q + qi).
+__device__ __forceinline__ int visible_end(const Piece& piece, int s_q, int causal, int qi) {
+    return min(piece.end, causal ? piece.seqlen - s_q + qi + 1 : piece.end);
+}

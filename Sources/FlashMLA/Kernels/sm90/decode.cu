@@ -34,8 +34,6 @@
 #define FMLA_DV 512
 #define FMLA_BOX 8192                 // bytes of one 64 × 64 box
 #define FMLA_TILE (9 * FMLA_BOX)      // bytes of a 64 × 576 tile (Q or a page)
-#define FMLA_ERR_SEQLEN 1
-#define FMLA_ERR_BLOCK_ID 2
 
 #ifndef FMLA_V_LEAD                   // N-major V descriptor: step between 64-column boxes
 #define FMLA_V_LEAD FMLA_BOX
@@ -84,21 +82,11 @@ __device__ __forceinline__ void decode_sm90(
 
     const SchedPart part = load_part(sched, blockIdx.z);
     for (int req = part.begin_req; req <= part.end_req; ++req) {
-        int seqlen = seqlens[req];
-        if (seqlen < 0 || seqlen > max_pages * FMLA_PAGE) {
-            if (tid == 0) atomicOr(error_flag, FMLA_ERR_SEQLEN);
-            seqlen = min(max(seqlen, 0), max_pages * FMLA_PAGE);
-        }
-        const bool first = req == part.begin_req;
-        const int start = first ? part.begin_token : 0;
-        const int end = min(req == part.end_req ? part.end_token : seqlen, seqlen);
-        const int split = first ? part.begin_split : 0;
-        const bool single = num_splits[req + 1] - num_splits[req] == 1;
-        const int key_end = causal ? min(end, seqlen - s_q + last_row / g + 1) : end;
-        const int first_page = start / FMLA_PAGE;
-        const int n_pages = key_end > start ? (key_end + FMLA_PAGE - 1) / FMLA_PAGE - first_page : 0;
-        const int lim_a = min(end, causal ? seqlen - s_q + qa + 1 : end);
-        const int lim_b = min(end, causal ? seqlen - s_q + qb + 1 : end);
+        const Piece piece = piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag);
+        const int seqlen = piece.seqlen, split = piece.split;
+        const int first_page = piece.first_page, n_pages = piece.n_pages;
+        const bool single = piece.single;
+        const int lim_a = visible_end(piece, s_q, causal, qa), lim_b = visible_end(piece, s_q, causal, qb);
         const int* bt_row = block_table + (i64)req * bt_stride;
 
         // Thread 0 arms a stage's barrier and starts the 9 box copies of a page.
