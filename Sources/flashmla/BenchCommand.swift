@@ -231,7 +231,7 @@ struct BenchInputs {
         let page = TileSchedule.blockSize, d = config.d
         let pagesPerRequest = Self.paddedLength(maxSeqlen: Int(lengths.max() ?? 0)) / page
         let numPages = config.b * pagesPerRequest
-        var rng = BenchRandom(seed: seed)
+        var rng = InputRandom(seed: seed)
 
         var physical = (0..<numPages).map { Int32($0) }
         physical.shuffle(using: &rng)
@@ -246,7 +246,7 @@ struct BenchInputs {
         let qCount = q.view.elementCount, chunk = 1 << 16
         let qSeed = rng.next()
         DispatchQueue.concurrentPerform(iterations: (qCount + chunk - 1) / chunk) { task in
-            var local = BenchRandom(seed: qSeed &+ UInt64(task) &* 0xD1B5_4A32_D192_ED03)
+            var local = InputRandom(seed: qSeed &+ UInt64(task) &* 0xD1B5_4A32_D192_ED03)
             qBits.fillRandom(task * chunk..<min(qCount, (task + 1) * chunk), bf16: bf16, rng: &local)
         }
 
@@ -256,7 +256,7 @@ struct BenchInputs {
         let pagesPerTask = 8, kSeed = rng.next()
         let owners = logical
         DispatchQueue.concurrentPerform(iterations: (numPages + pagesPerTask - 1) / pagesPerTask) { task in
-            var local = BenchRandom(seed: kSeed &+ UInt64(task) &* 0xD1B5_4A32_D192_ED03)
+            var local = InputRandom(seed: kSeed &+ UInt64(task) &* 0xD1B5_4A32_D192_ED03)
             for physicalPage in task * pagesPerTask..<min(numPages, (task + 1) * pagesPerTask) {
                 let slot = Int(owners[physicalPage])
                 let request = slot / pagesPerRequest, pageOfRequest = slot % pagesPerRequest
@@ -284,7 +284,7 @@ struct HalfBits: @unchecked Sendable {
     static func nanBits(bf16: Bool) -> UInt16 { bf16 ? 0x7FC0 : 0x7E00 }
 
     /// Writes roughly normal random values into `range`.
-    func fillRandom(_ range: Range<Int>, bf16: Bool, rng: inout BenchRandom) {
+    func fillRandom(_ range: Range<Int>, bf16: Bool, rng: inout InputRandom) {
         if bf16 {
             for index in range { base[index] = BFloat16(rng.normalish()).bitPattern }
         } else {

@@ -73,7 +73,7 @@ struct CaseRunner {
                 for head in 0..<config.queryHeads { rows.append((request, qi, head)) }
             }
         }
-        var rng = SplitMix64(seed: UInt64(rows.count) &* 31 &+ UInt64(config.cacheSeqlens.reduce(0) { $0 + Int($1) }))
+        var rng = InputRandom(seed: UInt64(rows.count) &* 31 &+ UInt64(config.cacheSeqlens.reduce(0) { $0 + Int($1) }))
         let sampled = rows.count <= sampleRows ? rows : Array(rows.shuffled(using: &rng).prefix(sampleRows))
         let reference = ReferenceAttention(problem: problem, softmaxScale: 1 / Double(DecodeProblem.headDim).squareRoot())
         let results = ResultSlots<(out: [Double], lse: Double)>(count: sampled.count)

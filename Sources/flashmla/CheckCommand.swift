@@ -33,7 +33,7 @@ struct CheckCommand: ParsableCommand {
         let engine = try MLAEngine(backend: backend)
         let seed = seed ?? UInt64(truncatingIfNeeded: ContinuousClock.now.hashValue) ^ 0x5EED
         print("check: backend \(engine.backend), \(cases) cases, seed \(seed)")
-        var rng = SplitMix64(seed: seed)
+        var rng = InputRandom(seed: seed)
         var worst = (out: 0.0, lse: 0.0, lseDiff: 0.0)
         var failures = 0
         let configs: [ProblemConfig]
@@ -72,7 +72,7 @@ struct CheckCommand: ParsableCommand {
         }
     }
 
-    private func randomConfig(_ rng: inout SplitMix64, index: Int, budget: Int) -> ProblemConfig {
+    private func randomConfig(_ rng: inout InputRandom, index: Int, budget: Int) -> ProblemConfig {
         let types = elementTypes
         return ProblemConfig.random(using: &rng, tokenBudget: budget, maxLength: maxLength,
                                     elementType: types[index % types.count])

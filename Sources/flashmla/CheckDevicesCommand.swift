@@ -28,7 +28,7 @@ struct CheckDevicesCommand: ParsableCommand {
         let engines = try ordinals.map { try MLAEngine(backend: .cuda(device: $0)) }
         let seed = seed ?? UInt64(truncatingIfNeeded: ContinuousClock.now.hashValue)
         print("check-devices: devices \(ordinals), \(cases) cases, seed \(seed)")
-        var rng = SplitMix64(seed: seed)
+        var rng = InputRandom(seed: seed)
         var failures = 0
         for index in 0..<cases {
             let config = ProblemConfig.random(using: &rng, tokenBudget: tokenBudget, maxLength: 32768,

@@ -1,25 +1,6 @@
 import Dispatch
 import FlashMLA
 
-/// SplitMix64: a small, fast, seedable generator for test and benchmark inputs.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// A value of mean 0 and variance 1, roughly normal (a sum of four uniforms, rescaled).
-    mutating func normalish() -> Float {
-        var sum: Float = 0
-        for _ in 0..<4 { sum += Float(next() >> 40) * (1.0 / 16_777_216.0) }
-        return (sum - 2) * 1.7320508
-    }
-}
-
 /// The shape of one decode problem.
 struct ProblemConfig: CustomStringConvertible {
     var cacheSeqlens: [Int32]
@@ -34,7 +15,7 @@ struct ProblemConfig: CustomStringConvertible {
     /// A random shape as the GPU issue lists them: b 1–128, s_q 1–4, h_q in {1, 2, 3, 8, 16, 32,
     /// 64, 128} over h_kv in {1, 2, 8} where it divides, lengths 0…maxLength with 0, 1, 63, 64
     /// and 65 drawn often, causal three times in four; Σlengths·h_kv at most `tokenBudget`.
-    static func random(using rng: inout SplitMix64, tokenBudget: Int, maxLength: Int, elementType: ElementType) -> ProblemConfig {
+    static func random(using rng: inout InputRandom, tokenBudget: Int, maxLength: Int, elementType: ElementType) -> ProblemConfig {
         let kvHeads = [1, 2, 8].randomElement(using: &rng)!
         let queryHeads = [1, 2, 3, 8, 16, 32, 64, 128].filter { $0 % kvHeads == 0 }.randomElement(using: &rng)!
         let batch = rng.next() % 2 == 0 ? Int.random(in: 1...16, using: &rng) : Int.random(in: 1...128, using: &rng)
@@ -67,7 +48,7 @@ struct RandomProblem {
 
     init(_ config: ProblemConfig, seed: UInt64, sparePages: Int = 3) {
         self.config = config
-        var rng = SplitMix64(seed: seed)
+        var rng = InputRandom(seed: seed)
         let page = TileSchedule.blockSize, d = DecodeProblem.headDim
         let pagesPerRequest = config.cacheSeqlens.map { (Int($0) + page - 1) / page }
         let usedPages = pagesPerRequest.reduce(0, +)
@@ -115,7 +96,7 @@ struct RandomProblem {
         let chunks = (count + chunk - 1) / chunk
         let elements = HostElements(view)
         DispatchQueue.concurrentPerform(iterations: chunks) { index in
-            var rng = SplitMix64(seed: seed &+ UInt64(index) &* 0x9E37_79B9)
+            var rng = InputRandom(seed: seed &+ UInt64(index) &* 0x9E37_79B9)
             for offset in (index * chunk)..<min(count, (index + 1) * chunk) {
                 elements[offset: offset] = valid(offset) ? rng.normalish() : .nan
             }
