@@ -18,21 +18,25 @@ public let flashMLASwiftABIVersion: Int32 = 1
 /// The static C copy of the library's version string.
 nonisolated(unsafe) private let versionCString: UnsafePointer<CChar> = UnsafePointer(strdup(FlashMLAVersion.string)!)
 
+/// The ABI version, `FLASHMLA_SWIFT_ABI_VERSION` of the header it was built with. See `include/flashmla_swift.h`.
 @_cdecl("flashmla_swift_abi_version")
 public func flashmla_swift_abi_version() -> Int32 {
     flashMLASwiftABIVersion
 }
 
+/// The library version as a static C string. See `include/flashmla_swift.h`.
 @_cdecl("flashmla_swift_version")
 public func flashmla_swift_version() -> UnsafePointer<CChar> {
     versionCString
 }
 
+/// The message of the last failed call on this thread (empty if none). See `include/flashmla_swift.h`.
 @_cdecl("flashmla_swift_last_error")
 public func flashmla_swift_last_error() -> UnsafePointer<CChar> {
     LastError.current
 }
 
+/// The number of workers (`num_sm_parts`) the schedule of this shape uses on `device`. See `include/flashmla_swift.h`.
 @_cdecl("flashmla_swift_num_sm_parts")
 public func flashmla_swift_num_sm_parts(
     _ device: Int32, _ numHeadsPerHeadK: Int64, _ numHeadsK: Int64,
@@ -51,6 +55,7 @@ public func flashmla_swift_num_sm_parts(
     }
 }
 
+/// FlashMLA's `get_mla_metadata` into caller-allocated int32 tensors, queued on `stream`. See `include/flashmla_swift.h`.
 @_cdecl("flashmla_swift_get_metadata")
 public func flashmla_swift_get_metadata(
     _ device: Int32, _ stream: UnsafeMutableRawPointer?,
@@ -77,6 +82,7 @@ public func flashmla_swift_get_metadata(
     }
 }
 
+/// FlashMLA's `flash_mla_with_kvcache` into caller-allocated `out` and `lse`, queued on `stream`. See `include/flashmla_swift.h`.
 @_cdecl("flashmla_swift_decode")
 public func flashmla_swift_decode(
     _ device: Int32, _ stream: UnsafeMutableRawPointer?,
@@ -115,6 +121,7 @@ public func flashmla_swift_decode(
     }
 }
 
+/// A new split-accumulator workspace on `device`, returned through `workspaceOut`. See `include/flashmla_swift.h`.
 @_cdecl("flashmla_swift_workspace_create")
 public func flashmla_swift_workspace_create(_ device: Int32, _ workspaceOut: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     abiCall { () throws(ABIFailure) in
@@ -127,6 +134,7 @@ public func flashmla_swift_workspace_create(_ device: Int32, _ workspaceOut: Uns
     }
 }
 
+/// Grows a workspace to hold `maxTotalSplits` splits of `queryRows` rows (may wait for the device). See `include/flashmla_swift.h`.
 @_cdecl("flashmla_swift_workspace_reserve")
 public func flashmla_swift_workspace_reserve(_ workspace: OpaquePointer?, _ maxTotalSplits: Int64, _ queryRows: Int64) -> Int32 {
     abiCall { () throws(ABIFailure) in
@@ -146,6 +154,7 @@ public func flashmla_swift_workspace_reserve(_ workspace: OpaquePointer?, _ maxT
     }
 }
 
+/// Frees a workspace made by `flashmla_swift_workspace_create`. See `include/flashmla_swift.h`.
 @_cdecl("flashmla_swift_workspace_destroy")
 public func flashmla_swift_workspace_destroy(_ workspace: OpaquePointer?) {
     guard let workspace else { return }
