@@ -265,7 +265,7 @@ struct ConfigFilter: Sendable, Equatable {
         }
     }
 
-    /// `1`/`yes` → `true`, `0`/`no` → `false`, integers without leading zeros or sign noise.
+    /// `yes`/`on` → `true`, `no`/`off` → `false` (not `1`/`0`, which are numbers: `b=1`), integers without leading zeros or sign noise.
     private static func normalize(_ value: String) -> String {
         let lower = value.trimmingCharacters(in: .whitespaces).lowercased()
         switch lower {

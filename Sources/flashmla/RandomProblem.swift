@@ -14,7 +14,9 @@ struct ProblemConfig: CustomStringConvertible {
 
     /// A random shape as the GPU issue lists them: b 1–128, s_q 1–4, h_q in {1, 2, 3, 8, 16, 32,
     /// 64, 128} over h_kv in {1, 2, 8} where it divides, lengths 0…maxLength with 0, 1, 63, 64
-    /// and 65 drawn often, causal three times in four; Σlengths·h_kv at most `tokenBudget`.
+    /// and 65 drawn often, causal three times in four. Lengths are drawn up to `tokenBudget / (b·h_kv)`,
+    /// so Σlengths·h_kv stays within the budget when that bound is at least 65 (budgets from
+    /// 66,560 on); the special lengths and the minimum of 1 ignore smaller budgets.
     static func random(using rng: inout InputRandom, tokenBudget: Int, maxLength: Int, elementType: ElementType) -> ProblemConfig {
         let kvHeads = [1, 2, 8].randomElement(using: &rng)!
         let queryHeads = [1, 2, 3, 8, 16, 32, 64, 128].filter { $0 % kvHeads == 0 }.randomElement(using: &rng)!

@@ -1,0 +1,206 @@
+import Foundation
+import Testing
+@testable import flashmla
+
+/// Grid files in FlashMLA's format: defaults, explicit lengths, validation, `--only` and drawn lengths.
+@Suite struct GridTests {
+    private func grid(_ json: String) throws -> BenchGrid {
+        try BenchGrid.decode(Data(json.utf8))
+    }
+
+    @Test func missingFieldsTakeFlashMLADecodeDefaults() throws {
+        let decoded = try grid(#"{"configs": [{"b": 2, "s_q": 1, "mean_sk": 128, "h_q": 16}]}"#)
+        #expect(decoded.name == "grid")
+        #expect(decoded.dtype == .bf16)
+        #expect(decoded.configs.count == 1)
+        let config = try #require(decoded.configs.first)
+        #expect(config.b == 2)
+        #expect(config.sQ == 1)
+        #expect(config.meanSk == 128)
+        #expect(config.hQ == 16)
+        #expect(config.hKV == 1)
+        #expect(config.d == 576)
+        #expect(config.dv == 512)
+        #expect(config.causal == true)
+        #expect(config.varlen == false)
+        #expect(config.pageBlockSize == 64)
+        #expect(config.cacheSeqlens == nil)
+        #expect(config.problems().isEmpty)
+        #expect(config == BenchConfig(b: 2, sQ: 1, meanSk: 128, hQ: 16))
+    }
+
+    @Test func explicitFieldsOverrideDefaults() throws {
+        let decoded = try grid("""
+        {"name": "mine", "dtype": "float16", "configs": [
+          {"b": 1, "s_q": 2, "mean_sk": 300, "h_q": 8, "h_kv": 2, "d": 576, "dv": 512,
+           "causal": false, "varlen": true, "page_block_size": 64}
+        ]}
+        """)
+        #expect(decoded.name == "mine")
+        #expect(decoded.dtype == .fp16)
+        let config = try #require(decoded.configs.first)
+        #expect(config.hKV == 2)
+        #expect(config.causal == false)
+        #expect(config.varlen == true)
+        #expect(config.summary == "b=1 s_q=2 mean_sk=300 h_q=8 h_kv=2 varlen")
+    }
+
+    @Test func cacheSeqlensAreUsedAsGiven() throws {
+        // The FlashMLA anchor's shape: explicit lengths, mean_sk left out.
+        let decoded = try grid("""
+        {"name": "anchor-like", "dtype": "bf16", "configs": [
+          {"b": 4, "s_q": 2, "h_q": 16, "h_kv": 1, "d": 576, "dv": 512, "causal": true, "varlen": true,
+           "page_block_size": 64, "cache_seqlens": [3719, 1, 5527, 957]}
+        ]}
+        """)
+        let config = try #require(decoded.configs.first)
+        #expect(config.cacheSeqlens == [3719, 1, 5527, 957])
+        #expect(config.meanSk == (3719 + 1 + 5527 + 957) / 4)
+        // Given lengths win over any draw, whatever the seed.
+        #expect(config.resolvedCacheSeqlens(seed: 0) == [3719, 1, 5527, 957])
+        #expect(config.resolvedCacheSeqlens(seed: 12345) == [3719, 1, 5527, 957])
+        #expect(config.problems().isEmpty)
+    }
+
+    @Test func meanSkIsRequiredWithoutLengths() {
+        #expect(throws: (any Error).self) {
+            try grid(#"{"configs": [{"b": 2, "s_q": 1, "h_q": 16}]}"#)
+        }
+        #expect(throws: (any Error).self) {
+            try grid(#"{"configs": [{"b": 2, "s_q": 1, "h_q": 16, "cache_seqlens": []}]}"#)
+        }
+    }
+
+    @Test func unknownDTypeAndMissingConfigsAreRejected() {
+        #expect(throws: (any Error).self) {
+            try grid(#"{"dtype": "fp8", "configs": [{"b": 1, "s_q": 1, "mean_sk": 64, "h_q": 16}]}"#)
+        }
+        #expect(throws: (any Error).self) { try grid(#"{"name": "empty"}"#) }
+    }
+
+    @Test func dtypeSpellings() {
+        #expect(BenchDType(argument: "bf16") == .bf16)
+        #expect(BenchDType(argument: "BFloat16") == .bf16)
+        #expect(BenchDType(argument: "fp16") == .fp16)
+        #expect(BenchDType(argument: "half") == .fp16)
+        #expect(BenchDType(argument: "fp32") == nil)
+        #expect(BenchDType.bf16.elementType == .bfloat16)
+        #expect(BenchDType.fp16.elementType == .float16)
+    }
+
+    @Test func badGridIsReported() throws {
+        let decoded = try grid("""
+        {"configs": [{"b": 2, "s_q": 1, "h_q": 16, "d": 128, "page_block_size": 32, "cache_seqlens": [100, -5]}]}
+        """)
+        let problems = try #require(decoded.configs.first).problems()
+        #expect(problems.count == 3, "\(problems)")
+        #expect(problems.contains { $0.hasPrefix("d = 128") })
+        #expect(problems.contains { $0.hasPrefix("page_block_size = 32") })
+        #expect(problems.contains { $0.contains("-5") && $0.contains("out of range") })
+    }
+
+    @Test func otherProblemsAreReported() {
+        let mismatched = BenchConfig(b: 3, sQ: 1, meanSk: 64, hQ: 16, cacheSeqlens: [64, 64])
+        #expect(mismatched.problems() == ["cache_seqlens has 2 entries for b = 3"])
+        let heads = BenchConfig(b: 1, sQ: 1, meanSk: 64, hQ: 16, hKV: 3)
+        #expect(heads.problems() == ["h_kv = 3 must divide h_q = 16"])
+        let empty = BenchConfig(b: 0, sQ: 0, meanSk: 0, hQ: 16, dv: 128)
+        let found = empty.problems()
+        #expect(found.count == 4, "\(found)")
+        #expect(found.contains("b = 0 must be >= 1"))
+        #expect(found.contains("s_q = 0 must be >= 1"))
+        #expect(found.contains("mean_sk = 0 must be >= 1"))
+        #expect(found.contains { $0.hasPrefix("dv = 128") })
+        let tooLong = BenchConfig(b: 1, sQ: 1, meanSk: 64, hQ: 16, cacheSeqlens: [Int(Int32.max) + 1])
+        #expect(tooLong.problems().count == 1)
+        // A zero length is legal: a request with nothing cached.
+        #expect(BenchConfig(b: 2, sQ: 1, meanSk: 32, hQ: 16, cacheSeqlens: [0, 64]).problems().isEmpty)
+    }
+
+    @Test func builtInGridIsValid() {
+        #expect(!BenchGrid.builtIn.configs.isEmpty)
+        for config in BenchGrid.builtIn.configs {
+            #expect(config.problems().isEmpty, "\(config.summary)")
+        }
+    }
+
+    // MARK: --only
+
+    @Test func filterAcceptsAndRejects() throws {
+        let filter = try ConfigFilter(parsing: "h_q=16|32,varlen=false")
+        #expect(filter.accepts(BenchConfig(b: 2, sQ: 1, meanSk: 512, hQ: 16)))
+        #expect(filter.accepts(BenchConfig(b: 2, sQ: 1, meanSk: 512, hQ: 32)))
+        #expect(!filter.accepts(BenchConfig(b: 2, sQ: 1, meanSk: 512, hQ: 128)))
+        #expect(!filter.accepts(BenchConfig(b: 2, sQ: 1, meanSk: 512, hQ: 16, varlen: true)))
+    }
+
+    @Test func filterNormalizesValuesAndRepeatsKeys() throws {
+        let config = BenchConfig(b: 4, sQ: 2, meanSk: 768, hQ: 16, causal: true)
+        #expect(try ConfigFilter(parsing: "causal=yes").accepts(config))
+        #expect(try ConfigFilter(parsing: "causal=no").accepts(config) == false)
+        #expect(try ConfigFilter(parsing: "b=04, s_q = 2").accepts(config))
+        #expect(try ConfigFilter(parsing: "H_Q=16").accepts(config))
+        // A repeated key widens the allowed set.
+        let repeated = try ConfigFilter(parsing: "b=2,b=4")
+        #expect(repeated.allowed["b"] == ["2", "4"])
+        #expect(repeated.accepts(config))
+        #expect(!repeated.accepts(BenchConfig(b: 8, sQ: 2, meanSk: 768, hQ: 16)))
+    }
+
+    @Test func emptyFilterAcceptsEverything() throws {
+        for filter in [ConfigFilter(), try ConfigFilter(parsing: ""), try ConfigFilter(parsing: " , ")] {
+            #expect(filter.allowed.isEmpty)
+            for config in BenchGrid.builtIn.configs { #expect(filter.accepts(config)) }
+        }
+    }
+
+    @Test(arguments: ["heads=16", "h_q", "h_q=", "=16", "b=1,mean=4"])
+    func malformedFilterThrows(text: String) {
+        #expect(throws: (any Error).self) { try ConfigFilter(parsing: text) }
+    }
+
+    @Test func everyFilterKeyNamesAField() {
+        let config = BenchConfig(b: 1, sQ: 1, meanSk: 64, hQ: 16)
+        for key in ConfigFilter.keys { #expect(config.fieldText(key) != nil, "\(key)") }
+        #expect(config.fieldText("cache_seqlens") == nil)
+    }
+
+    // MARK: drawn lengths
+
+    @Test func fixedLengthWithoutVarlen() {
+        let config = BenchConfig(b: 5, sQ: 1, meanSk: 777, hQ: 16)
+        #expect(config.resolvedCacheSeqlens(seed: 1) == [Int32](repeating: 777, count: 5))
+        #expect(config.resolvedCacheSeqlens(seed: 2) == [Int32](repeating: 777, count: 5))
+    }
+
+    @Test func varlenDrawIsDeterministicPerSeed() {
+        let config = BenchConfig(b: 64, sQ: 2, meanSk: 1024, hQ: 16, varlen: true)
+        let first = config.resolvedCacheSeqlens(seed: 7)
+        #expect(first.count == 64)
+        #expect(config.resolvedCacheSeqlens(seed: 7) == first)
+        #expect(config.resolvedCacheSeqlens(seed: 8) != first)
+        #expect(Set(first).count > 1, "varlen lengths should vary")
+    }
+
+    @Test func varlenDrawIsAtLeastSQ() {
+        // mean_sk below s_q: most draws are clamped to s_q.
+        let small = BenchConfig(b: 200, sQ: 4, meanSk: 3, hQ: 16, varlen: true)
+        for seed: UInt64 in 0..<5 {
+            let lengths = small.resolvedCacheSeqlens(seed: seed)
+            #expect(lengths.allSatisfy { $0 >= 4 })
+            #expect(lengths.contains(4))
+        }
+        let large = BenchConfig(b: 500, sQ: 3, meanSk: 64, hQ: 16, varlen: true)
+        #expect(large.resolvedCacheSeqlens(seed: 3).allSatisfy { $0 >= 3 })
+    }
+
+    @Test func varlenDrawFollowsNormalOfMeanAndHalfMean() {
+        // FlashMLA draws normal(mean_sk, mean_sk / 2); clamping at s_q = 1 barely moves the moments.
+        let config = BenchConfig(b: 4000, sQ: 1, meanSk: 4096, hQ: 16, varlen: true)
+        let lengths = config.resolvedCacheSeqlens(seed: 11).map(Double.init)
+        let mean = lengths.reduce(0, +) / Double(lengths.count)
+        let variance = lengths.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(lengths.count)
+        #expect(abs(mean - 4096) < 4096 * 0.03, "mean \(mean)")
+        #expect(abs(variance.squareRoot() - 2048) < 2048 * 0.06, "std \(variance.squareRoot())")
+    }
+}
