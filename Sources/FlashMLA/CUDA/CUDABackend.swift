@@ -93,25 +93,16 @@ public final class CUDABackend: @unchecked Sendable {
 
     // MARK: The two calls
 
+    /// `getMLAMetadata` on this device: the schedule tensors are allocated here and written
+    /// by the scheduler kernel on the backend's stream (see the caller-memory form in
+    /// `CallerMemory.swift`).
     func metadata(cacheSeqlens: TensorView, queryHeadsPerKVHead: Int, kvHeads: Int) throws(MLAError) -> MLAMetadata {
-        let batch = cacheSeqlens.shape[0]
-        let parts = TileSchedule.numSMParts(multiprocessors: device.multiprocessorCount,
-                                            queryHeadsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads)
+        let parts = try numSMParts(queryHeadsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads)
         let schedule = try allocate(elementType: .int32, shape: [parts, TileSchedule.fieldsPerPart])
-        let splits = try allocate(elementType: .int32, shape: [batch + 1])
-        let function = try kernels.function("flashmla_get_metadata", in: .scheduler)
-        var arguments = KernelArguments()
-        arguments.append(cacheSeqlens.deviceAddress!)
-        arguments.append(Int32(batch))
-        arguments.append(Int32(parts))
-        arguments.append(schedule.view.deviceAddress!)
-        arguments.append(splits.view.deviceAddress!)
-        try cuda { () throws(CUDAError) in
-            try function.launch(grid: (1, 1, 1), block: (256, 1, 1), stream: stream, arguments: &arguments)
-        }
-        let shape = MetadataShape(batchSize: batch, queryHeadsPerKVHead: queryHeadsPerKVHead,
-                                  kvHeads: kvHeads, numSMParts: parts)
-        return MLAMetadata(shape: shape, tileSchedulerMetadata: schedule.view, numSplits: splits.view,
+        let splits = try allocate(elementType: .int32, shape: [(cacheSeqlens.shape.first ?? 0) + 1])
+        let written = try metadata(cacheSeqlens: cacheSeqlens, queryHeadsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads,
+                                   tileSchedulerMetadata: schedule.view, numSplits: splits.view, stream: stream)
+        return MLAMetadata(shape: written.shape, tileSchedulerMetadata: schedule.view, numSplits: splits.view,
                            hostSchedule: nil, owners: [schedule, splits])
     }
 

@@ -21,7 +21,7 @@ extension CUDABackend {
         }
         let queryRows = problem.queryHeads * problem.queryLength
         try workspace.reserve(for: problem.metadata, queryRows: queryRows)
-        let accumulators = workspace.accumulatorAddresses(rows: problem.metadata.maxTotalSplits * queryRows)
+        let accumulators = workspace.accumulatorAddresses()
         switch kernel {
         case let .portable(tile):
             try launchPortable(problem, tile: tile, accumulators: accumulators, workspace: workspace, stream: stream)

@@ -41,8 +41,9 @@ public final class Workspace: @unchecked Sendable {
         try reserve(splits: metadata.maxTotalSplits, queryRows: queryRows)
     }
 
-    /// The addresses of the output accumulators `[rows, 512]` and the lse accumulators `[rows]`.
-    func accumulatorAddresses(rows: Int) -> (out: UInt64, lse: UInt64) {
+    /// The addresses of the output accumulators `[capacity rows, 512]` and the lse
+    /// accumulators `[capacity rows]`.
+    func accumulatorAddresses() -> (out: UInt64, lse: UInt64) {
         lock.withLock {
             let base = accumulators?.address ?? 0
             return (base, base + UInt64(capacityRows * DecodeProblem.headDimV * 4))
