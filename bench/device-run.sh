@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # One device call: the static flashmla binary travels gzipped in .device/ (with a copy of
 # ../shared/anchor); nothing is built there. Steps run in the order given:
-#   info compile check gridcheck sanitize check90 bench bench80 bench90 profile python pybench
+#   info compile check gridcheck sanitize check90 racelog bench bench80 bench90 benchold bench16
+#   ceilings ab ncufull profile python pybench
+# `check90` checks each Hopper kernel forced; `racelog` groups racecheck's hazards on the seesaw
+# kernel by instruction; `ab` times FLASHMLA_KERNEL_OPTIONS variants (AB_OPTIONS) on chosen
+# configurations (AB_ONLY) against the baseline; `ncufull` keeps a full ncu report's pages.
+# `benchold` times .device/flashmla-old.gz (an earlier build, for A/B in one call); `bench16`
+# times our fp16 path on the same grid; `ceilings` measures the copy and GEMM rates.
+# SANITIZE_KERNELS (default "sm80 sm90-lockstep sm90-seesaw") and SANITIZE_TOOLS (default "memcheck
+# racecheck synccheck") pick what the sanitizers run.
 # Usage on the device machine: bash bench/device-run.sh CASES STEP...
 set -u
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 [ -x .device/flashmla ] || { gunzip -kf .device/flashmla.gz && chmod +x .device/flashmla; }
+[ -f .device/flashmla-old.gz ] && { [ -x .device/flashmla-old ] || { gunzip -kf .device/flashmla-old.gz && chmod +x .device/flashmla-old; }; }
 BIN=$PWD/.device/flashmla
 ANCHOR=$PWD/.device/anchor
 CASES=${1:-300}; shift || true
@@ -14,10 +23,10 @@ status=0
 step() { echo "== $*" >&2; }
 summary() { grep -E "FAIL|worst|passed|rror" "$1" | tail -${2:-6}; }
 
-bench_vs_flashmla() {   # $1: name of our run, rest: environment for it
+bench_vs_flashmla() {   # $1: name of our run, rest: environment for it (RUN_BIN=… picks another binary)
   local name=$1; shift
   step "bench: ours ($name)"
-  env "$@" $BIN bench --grid "$ANCHOR/grid.json" --json > "$OUT/ours-$name.jsonl" 2> "$OUT/ours-$name.err" || status=1
+  env "$@" ${RUN_BIN:-$BIN} bench --grid "$ANCHOR/grid.json" --json > "$OUT/ours-$name.jsonl" 2> "$OUT/ours-$name.err" || status=1
   [ -s "$OUT/flashmla.jsonl" ] || { step "bench: FlashMLA"; (cd "$ANCHOR" && python3 bench_grid.py) > "$OUT/flashmla.jsonl" 2> "$OUT/flashmla.err" || status=1; }
   python3 bench/compare.py "$OUT/ours-$name.jsonl" "$OUT/flashmla.jsonl" > "$OUT/compare-$name.txt"
   tail -1 "$OUT/compare-$name.txt"
@@ -29,13 +38,16 @@ for what in "$@"; do
     info) step info; $BIN info > "$OUT/info.txt" 2>&1; grep -E "H100|H200|NVRTC|version" "$OUT/info.txt" | head -5 ;;
     compile) step compile; $BIN compile --arch sm_90a > "$OUT/compile.txt" 2>&1 || status=1; tail -1 "$OUT/compile.txt" ;;
     check) step "check $CASES cases"; $BIN check --backend cuda --cases "$CASES" > "$OUT/check.txt" 2>&1 || status=1; summary "$OUT/check.txt" ;;
-    check90) step "check $CASES cases, Hopper kernel forced"
-      FLASHMLA_KERNEL=sm90 $BIN check --backend cuda --cases "$CASES" > "$OUT/check90.txt" 2>&1 || status=1; summary "$OUT/check90.txt" ;;
+    check90) for kernel in sm90-lockstep sm90-seesaw; do
+        step "check $CASES cases, $kernel forced"
+        FLASHMLA_KERNEL=$kernel $BIN check --backend cuda --cases "$CASES" > "$OUT/check-$kernel.txt" 2>&1 || status=1
+        summary "$OUT/check-$kernel.txt" 2
+      done ;;
     gridcheck) step "check every grid configuration (bf16)"
       $BIN check --backend cuda --grid "$ANCHOR/grid.json" --dtype bf16 --sample-rows 24 > "$OUT/gridcheck.txt" 2>&1 || status=1; summary "$OUT/gridcheck.txt" ;;
-    sanitize) for tool in memcheck racecheck synccheck; do
+    sanitize) for tool in ${SANITIZE_TOOLS:-memcheck racecheck synccheck}; do
         step "compute-sanitizer $tool"
-        for kernel in sm80 sm90; do
+        for kernel in ${SANITIZE_KERNELS:-sm80 sm90-lockstep sm90-seesaw}; do
           FLASHMLA_KERNEL=$kernel compute-sanitizer --tool $tool --error-exitcode 9 $BIN check --backend cuda --cases 3 --token-budget 20000 --seed 7 \
             > /tmp/sanitize.log 2>&1 || { status=1; echo "$tool $kernel FAILED"; }
           { echo "== $tool $kernel"; tail -5 /tmp/sanitize.log; } >> "$OUT/sanitize.txt"   # one file: at most 8 come back
@@ -44,7 +56,41 @@ for what in "$@"; do
       done ;;
     bench) bench_vs_flashmla auto ;;
     bench80) bench_vs_flashmla sm80 FLASHMLA_KERNEL=sm80 ;;
-    bench90) bench_vs_flashmla sm90 FLASHMLA_KERNEL=sm90 ;;
+    bench90) bench_vs_flashmla sm90 FLASHMLA_KERNEL=sm90 ;;   # a Hopper kernel for every row count
+    benchold) RUN_BIN=$PWD/.device/flashmla-old bench_vs_flashmla old ;;
+    bench16) step "bench: ours, fp16"
+      $BIN bench --grid "$ANCHOR/grid.json" --dtype fp16 --json > "$OUT/ours-fp16.jsonl" 2> "$OUT/ours-fp16.err" || status=1
+      python3 bench/compare.py "$OUT/ours-fp16.jsonl" "$OUT/ours-auto.jsonl" > "$OUT/compare-fp16-vs-bf16.txt"
+      tail -1 "$OUT/compare-fp16-vs-bf16.txt" ;;
+    ceilings) step "ceilings: copy and bf16 GEMM"; python3 bench/ceilings.py | tee "$OUT/ceilings.json" || status=1 ;;
+    racelog) step "racecheck sm90-seesaw: hazards grouped by the instructions involved"
+      FLASHMLA_KERNEL=sm90-seesaw compute-sanitizer --tool racecheck --racecheck-report hazard --print-limit 5000 $BIN check --backend cuda \
+        --cases 2 --token-budget 12000 --seed 7 > /tmp/race.log 2>&1
+      { grep -E "SUMMARY|passed" /tmp/race.log; grep -E "Potential|Write Thread|Read Thread" /tmp/race.log \
+          | sed -E 's/at __shared__ 0x[0-9a-f]+ in block \([0-9,]+\)//; s/Thread \([0-9]+,0,0\)/Thread/' | sort | uniq -c | sort -rn; } \
+        | tee "$OUT/racecheck-summary.txt" ;;
+    ab) # AB_ONLY: configurations (bench --only), '/'-separated sets; AB_OPTIONS: ';'-separated
+        # FLASHMLA_KERNEL_OPTIONS variants, each timed against the baseline (and flashmla-old) twice.
+      IFS=';' read -ra variants <<< "${AB_OPTIONS:-}"
+      IFS='/' read -ra sets <<< "${AB_ONLY:-h_q=128}"
+      for only in "${sets[@]}"; do
+        for round in $(seq 1 ${AB_ROUNDS:-2}); do
+          for v in "" "${variants[@]}" old; do
+            [ "$v" = old ] && [ ! -x .device/flashmla-old ] && continue
+            name=$(echo "$only-$v" | tr -c 'A-Za-z0-9_=\n' '_')
+            bin=$BIN; opts=$v; [ "$v" = old ] && { bin=$PWD/.device/flashmla-old; opts=; }
+            FLASHMLA_KERNEL_OPTIONS="$opts" $bin bench --grid "$ANCHOR/grid.json" --only "$only" --json \
+              > "$OUT/ab-$round-$name.jsonl" 2>> "$OUT/ab.err" || status=1
+            python3 -c "import json,sys,math; r=[json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')]; print('%-22s %-50s'%(sys.argv[3], sys.argv[2]), 'geo ms %.4f'%math.exp(sum(math.log(x['ms']) for x in r)/len(r)), ' '.join('%.3f'%x['ms'] for x in r))" "$OUT/ab-$round-$name.jsonl" "${v:-baseline}" "$only"
+          done
+        done
+      done ;;
+    ncufull) step "ncu full: the Hopper kernel on h_q=128, s_q=1, 8k"
+      ncu --clock-control none --kernel-name regex:flashmla_decode_sm90 --launch-skip 3 --launch-count 1 --set full --import-source no \
+        -o /tmp/prof $BIN bench --grid "$ANCHOR/grid.json" --only s_q=1,mean_sk=8192,h_q=128,varlen=false --iterations 3 > "$OUT/ncu-run.txt" 2>&1 || status=1
+      ncu -i /tmp/prof.ncu-rep --page details > "$OUT/ncu-details.txt" 2>&1
+      ncu -i /tmp/prof.ncu-rep --page source --csv --print-source sass > "$OUT/ncu-source.csv" 2>&1
+      grep -E "Duration|Throughput|Issued|Pipe|Tensor|Eligible|Active Warps|Bank" "$OUT/ncu-details.txt" | head -30 ;;
     profile) step "ncu: the Hopper kernel on h_q=128, s_q=1, 8k"
       ncu --clock-control none --kernel-name regex:flashmla_decode_sm90 --launch-skip 3 --launch-count 1 \
         --section SpeedOfLight --section WarpStateStats --section ComputeWorkloadAnalysis --section Occupancy \

@@ -49,24 +49,39 @@ import Testing
 
 /// Which decode kernel the CUDA backend picks.
 @Suite struct DecodeKernelChoiceTests {
-    @Test func hopperTakesTilesAboveSixteenRowsOnSM90() {
+    @Test func sm90SplitsRowCountsBetweenTheThreeKernels() {
         let h100 = (major: 9, minor: 0), limit = 232_448
-        #expect(DecodeKernel.choose(rowsPerKVHead: 16, computeCapability: h100, sharedMemoryLimit: limit, preference: .automatic)
-                == .portable(DecodeTile(rows: 16, stages: 2)))
-        #expect(DecodeKernel.choose(rowsPerKVHead: 17, computeCapability: h100, sharedMemoryLimit: limit, preference: .automatic) == .hopper)
-        #expect(DecodeKernel.choose(rowsPerKVHead: 256, computeCapability: h100, sharedMemoryLimit: limit, preference: .automatic) == .hopper)
+        func auto(_ rows: Int) -> DecodeKernel? {
+            DecodeKernel.choose(rowsPerKVHead: rows, computeCapability: h100, sharedMemoryLimit: limit, preference: .automatic)
+        }
+        #expect(auto(16) == .portable(DecodeTile(rows: 16, stages: 2)))
+        #expect(auto(17) == .hopperLockstep)
+        #expect(auto(64) == .hopperLockstep)
+        #expect(auto(65) == .hopperSeesaw)
+        #expect(auto(256) == .hopperSeesaw)
         #expect(DecodeKernel.choose(rowsPerKVHead: 256, computeCapability: h100, sharedMemoryLimit: limit, preference: .portable)
                 == .portable(DecodeTile(rows: 64, stages: 2)))
-        #expect(DecodeKernel.choose(rowsPerKVHead: 1, computeCapability: h100, sharedMemoryLimit: limit, preference: .hopper) == .hopper)
+        // Forced: `sm90` picks a Hopper kernel by rows even below 17; the named ones take any count.
+        #expect(DecodeKernel.choose(rowsPerKVHead: 1, computeCapability: h100, sharedMemoryLimit: limit, preference: .hopper) == .hopperLockstep)
+        #expect(DecodeKernel.choose(rowsPerKVHead: 128, computeCapability: h100, sharedMemoryLimit: limit, preference: .hopper) == .hopperSeesaw)
+        #expect(DecodeKernel.choose(rowsPerKVHead: 1, computeCapability: h100, sharedMemoryLimit: limit, preference: .hopperSeesaw) == .hopperSeesaw)
+        #expect(DecodeKernel.choose(rowsPerKVHead: 256, computeCapability: h100, sharedMemoryLimit: limit, preference: .hopperLockstep) == .hopperLockstep)
     }
 
-    @Test func otherArchitecturesNeverGetTheHopperKernel() {
+    @Test func bothHopperKernelsFitAnH100() {
+        #expect(DecodeKernel.lockstepSharedMemoryBytes <= 232_448)
+        #expect(DecodeKernel.seesawSharedMemoryBytes <= 232_448)
+    }
+
+    @Test func otherArchitecturesNeverGetAHopperKernel() {
         for capability in [(major: 8, minor: 0), (major: 8, minor: 9), (major: 10, minor: 0)] {
-            let kernel = DecodeKernel.choose(rowsPerKVHead: 128, computeCapability: capability,
-                                             sharedMemoryLimit: 232_448, preference: .hopper)
-            #expect(kernel == .portable(DecodeTile(rows: 64, stages: 2)))
+            for preference in [DecodeKernel.Preference.hopper, .hopperLockstep, .hopperSeesaw, .automatic] {
+                let kernel = DecodeKernel.choose(rowsPerKVHead: 128, computeCapability: capability,
+                                                 sharedMemoryLimit: 232_448, preference: preference)
+                #expect(kernel == .portable(DecodeTile(rows: 64, stages: 2)))
+            }
         }
-        // Too little shared memory for the Hopper kernel's two pages and Q.
+        // Too little shared memory for a Hopper kernel's two pages and Q.
         #expect(DecodeKernel.choose(rowsPerKVHead: 128, computeCapability: (major: 9, minor: 0),
                                     sharedMemoryLimit: 166_912, preference: .automatic) == .portable(DecodeTile(rows: 64, stages: 1)))
     }
@@ -74,13 +89,17 @@ import Testing
     @Test func preferenceComesFromTheEnvironmentValue() {
         #expect(DecodeKernel.Preference(environment: "sm80") == .portable)
         #expect(DecodeKernel.Preference(environment: "sm90") == .hopper)
+        #expect(DecodeKernel.Preference(environment: "sm90-lockstep") == .hopperLockstep)
+        #expect(DecodeKernel.Preference(environment: "sm90-seesaw") == .hopperSeesaw)
         #expect(DecodeKernel.Preference(environment: nil) == .automatic)
         #expect(DecodeKernel.Preference(environment: "other") == .automatic)
     }
 
-    @Test func onlySM90aCompilesTheHopperUnit() {
-        #expect(KernelCatalog.requests(architecture: "sm_90a").map(\.mainFile).contains("sm90/decode.cu"))
-        #expect(!KernelCatalog.requests(architecture: "sm_80").map(\.mainFile).contains("sm90/decode.cu"))
-        #expect(!KernelCatalog.requests(architecture: "sm_100a").map(\.mainFile).contains("sm90/decode.cu"))
+    @Test func onlySM90aCompilesTheHopperUnits() {
+        for unit in ["sm90/decode_lockstep.cu", "sm90/decode_seesaw.cu"] {
+            #expect(KernelCatalog.requests(architecture: "sm_90a").map(\.mainFile).contains(unit))
+            #expect(!KernelCatalog.requests(architecture: "sm_80").map(\.mainFile).contains(unit))
+            #expect(!KernelCatalog.requests(architecture: "sm_100a").map(\.mainFile).contains(unit))
+        }
     }
 }

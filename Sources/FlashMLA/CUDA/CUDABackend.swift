@@ -17,7 +17,7 @@ public final class CUDABackend: @unchecked Sendable {
     /// The workspace calls use when none is given.
     public let workspace: Workspace
     let kernels: KernelLibrary
-    /// The decode kernel choice, `FLASHMLA_KERNEL` (`sm80`, `sm90`) or automatic.
+    /// The decode kernel choice, `FLASHMLA_KERNEL` (`sm80`, `sm90`, `sm90-lockstep`, `sm90-seesaw`) or automatic.
     let kernelPreference: DecodeKernel.Preference
 
     private static let registryLock = Mutex()

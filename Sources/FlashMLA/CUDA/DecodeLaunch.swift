@@ -25,8 +25,14 @@ extension CUDABackend {
         switch kernel {
         case let .portable(tile):
             try launchPortable(problem, tile: tile, accumulators: accumulators, workspace: workspace, stream: stream)
-        case .hopper:
-            try launchHopper(problem, accumulators: accumulators, workspace: workspace, stream: stream)
+        case .hopperLockstep:
+            try launchHopper(problem, kernel: "flashmla_decode_sm90_lockstep", unit: .decodeSM90Lockstep,
+                             sharedMemoryBytes: DecodeKernel.lockstepSharedMemoryBytes,
+                             accumulators: accumulators, workspace: workspace, stream: stream)
+        case .hopperSeesaw:
+            try launchHopper(problem, kernel: "flashmla_decode_sm90_seesaw", unit: .decodeSM90Seesaw,
+                             sharedMemoryBytes: DecodeKernel.seesawSharedMemoryBytes,
+                             accumulators: accumulators, workspace: workspace, stream: stream)
         }
         try launchCombine(problem, accumulators: accumulators, stream: stream)
     }
@@ -51,13 +57,15 @@ extension CUDABackend {
         }
     }
 
-    /// The split-KV attention on the Hopper kernel (`sm90/decode.cu`): pages arrive by TMA
-    /// through a tensor map of the cache, `(576, h_kv, 64, pages)` innermost first, read in
-    /// 64 × 64 boxes with the 128-byte swizzle wgmma expects.
-    private func launchHopper(_ problem: DecodeProblem, accumulators: (out: UInt64, lse: UInt64),
-                              workspace: Workspace, stream: ExecutionStream) throws(MLAError) {
-        let name = problem.elementType == .bfloat16 ? "flashmla_decode_sm90_bf16" : "flashmla_decode_sm90_fp16"
-        let decode = try kernels.function(name, in: .decodeSM90, sharedMemory: DecodeKernel.hopperSharedMemoryBytes)
+    /// The split-KV attention on a Hopper kernel (`sm90/decode_*.cu`, entry points
+    /// `kernel` + `_bf16`/`_fp16`, which take the same arguments): pages arrive by TMA through a
+    /// tensor map of the cache, `(576, h_kv, 64, pages)` innermost first, read in 64 × 64 boxes
+    /// with the 128-byte swizzle wgmma expects.
+    private func launchHopper(_ problem: DecodeProblem, kernel: String, unit: KernelCatalog.Unit, sharedMemoryBytes: Int,
+                              accumulators: (out: UInt64, lse: UInt64), workspace: Workspace,
+                              stream: ExecutionStream) throws(MLAError) {
+        let name = kernel + (problem.elementType == .bfloat16 ? "_bf16" : "_fp16")
+        let decode = try kernels.function(name, in: unit, sharedMemory: sharedMemoryBytes)
         let cache = problem.kCache
         let bytes = UInt64(cache.elementType.byteCount)
         let map = try cuda { () throws(CUDAError) in
@@ -79,7 +87,7 @@ extension CUDABackend {
         let tiles = (problem.rowsPerKVHead + 63) / 64
         try cuda { () throws(CUDAError) in
             try decode.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
-                              sharedMemoryBytes: DecodeKernel.hopperSharedMemoryBytes, stream: stream, arguments: &arguments)
+                              sharedMemoryBytes: sharedMemoryBytes, stream: stream, arguments: &arguments)
         }
     }
 

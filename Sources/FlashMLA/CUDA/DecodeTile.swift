@@ -33,41 +33,59 @@ struct DecodeTile: Equatable {
 
 /// Which decode kernel runs a problem.
 enum DecodeKernel: Equatable {
-    /// The portable mma.sync kernel with this tile.
+    /// The portable mma.sync kernel with this tile (`sm80/decode.cu`).
     case portable(DecodeTile)
-    /// The Hopper kernel (TMA and wgmma, 64-row tiles).
-    case hopper
+    /// The Hopper kernel whose two warpgroups share each page (`sm90/decode_lockstep.cu`):
+    /// the one for a single tile of up to 64 query rows per KV head.
+    case hopperLockstep
+    /// The Hopper kernel whose warpgroups take alternate pages out of phase
+    /// (`sm90/decode_seesaw.cu`): the one for more than 64 query rows per KV head.
+    case hopperSeesaw
 
-    /// Dynamic shared memory of the Hopper kernel: Q, two pages, two mbarriers, the row
-    /// exchange, the two P halves, and 1024 bytes to align the base (`FMLA_SM90_SMEM` in
-    /// `Kernels/sm90/decode.cu`).
-    static let hopperSharedMemoryBytes = 3 * 9 * 8192 + 16 + 2 * 64 * 4 + 2 * 64 * 72 + 1024
+    /// Dynamic shared memory of the lockstep kernel: Q, two pages, two mbarriers, the row
+    /// exchange, the two P halves, and 1024 bytes to align the base (`FMLA_SMEM_LOCKSTEP`).
+    static let lockstepSharedMemoryBytes = 3 * 9 * 8192 + 16 + 2 * 64 * 4 + 2 * 64 * 72 + 1024
+    /// Dynamic shared memory of the seesaw kernel: Q, two pages, 18 mbarriers (256 bytes), the
+    /// row maxima and sums of both warpgroups, and 1024 bytes to align the base (`FMLA_SMEM_SEESAW`).
+    static let seesawSharedMemoryBytes = 3 * 9 * 8192 + 256 + 4 * 64 * 4 + 1024
 
     /// The kernel for `rowsPerKVHead` query rows on a device of `computeCapability` with
-    /// `sharedMemoryLimit` bytes per block. The Hopper kernel takes the tiles of 64 rows
-    /// or more (where the portable kernel is held back by mma.sync) unless `preference`
-    /// says otherwise; the portable kernel takes the memory-bound small tiles.
+    /// `sharedMemoryLimit` bytes per block, unless `preference` says otherwise. On sm_90 the
+    /// portable kernel takes up to 16 rows (memory-bound, where its small tiles waste nothing),
+    /// the lockstep kernel 17 … 64 and the seesaw kernel more (compute-bound); elsewhere the
+    /// portable kernel takes everything.
     static func choose(rowsPerKVHead: Int, computeCapability: (major: Int, minor: Int), sharedMemoryLimit: Int,
                        preference: Preference) -> DecodeKernel? {
-        let hopperFits = computeCapability == (9, 0) && sharedMemoryLimit >= hopperSharedMemoryBytes
+        let hopper = computeCapability == (9, 0)
+        let lockstepFits = hopper && sharedMemoryLimit >= lockstepSharedMemoryBytes
+        let seesawFits = hopper && sharedMemoryLimit >= seesawSharedMemoryBytes
+        let hopperByRows: DecodeKernel? = rowsPerKVHead > 64 && seesawFits ? .hopperSeesaw : lockstepFits ? .hopperLockstep : nil
         switch preference {
-        case .hopper where hopperFits:
-            return .hopper
-        case .automatic where hopperFits && rowsPerKVHead > 16:
-            return .hopper
+        case .hopperLockstep where lockstepFits:
+            return .hopperLockstep
+        case .hopperSeesaw where seesawFits:
+            return .hopperSeesaw
+        case .hopper where hopperByRows != nil:
+            return hopperByRows
+        case .automatic where rowsPerKVHead > 16 && hopperByRows != nil:
+            return hopperByRows
         default:
             return DecodeTile.choose(rowsPerKVHead: rowsPerKVHead, sharedMemoryLimit: sharedMemoryLimit).map { .portable($0) }
         }
     }
 
-    /// A choice forced through `FLASHMLA_KERNEL` (`sm80`, `sm90`), for testing and measurement.
+    /// A choice forced through `FLASHMLA_KERNEL`, for testing and measurement: `sm80` (the
+    /// portable kernel), `sm90` (a Hopper kernel for every row count, picked by rows),
+    /// `sm90-lockstep` or `sm90-seesaw`.
     enum Preference: Equatable {
-        case automatic, portable, hopper
+        case automatic, portable, hopper, hopperLockstep, hopperSeesaw
 
         init(environment value: String?) {
             switch value {
             case "sm80": self = .portable
             case "sm90": self = .hopper
+            case "sm90-lockstep": self = .hopperLockstep
+            case "sm90-seesaw": self = .hopperSeesaw
             default: self = .automatic
             }
         }

@@ -19,12 +19,19 @@ public enum KernelCatalog {
         case combine = "combine.cu"
         /// The portable split-KV attention (sm_80 and newer).
         case decodeSM80 = "sm80/decode.cu"
-        /// The Hopper split-KV attention: TMA and wgmma (sm_90a only).
-        case decodeSM90 = "sm90/decode.cu"
+        /// The Hopper split-KV attention for up to 64 query rows per KV head: TMA and wgmma,
+        /// both warpgroups on each page (sm_90a only).
+        case decodeSM90Lockstep = "sm90/decode_lockstep.cu"
+        /// The Hopper split-KV attention for more rows: TMA and wgmma, the warpgroups on
+        /// alternate pages out of phase (sm_90a only).
+        case decodeSM90Seesaw = "sm90/decode_seesaw.cu"
 
-        /// Whether the unit compiles for `architecture` (wgmma and setmaxnreg exist only on sm_90a).
+        /// Whether the unit compiles for `architecture` (wgmma exists only on sm_90a).
         public func supports(architecture: String) -> Bool {
-            self != .decodeSM90 || architecture == "sm_90a"
+            switch self {
+            case .decodeSM90Lockstep, .decodeSM90Seesaw: architecture == "sm_90a"
+            default: true
+            }
         }
     }
 

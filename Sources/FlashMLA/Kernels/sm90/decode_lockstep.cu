@@ -1,4 +1,7 @@
-// The Hopper split-KV MLA decode kernel (sm_90a): pages by TMA, both products on wgmma.
+// The Hopper split-KV MLA decode kernel for one tile of query rows per KV head (sm_90a):
+// pages by TMA, both products on wgmma, the two warpgroups on the same page in lockstep.
+// The backend runs it for 17 … 64 rows per KV head, where the decode is memory-bound and its
+// short per-page chain streams pages slightly faster than decode_seesaw.cu (2–4% on H100).
 //
 // Grid: (query tiles of 64 rows, KV heads, workers), 256 threads = two math warpgroups.
 // Like sm80/decode.cu, a block takes 64 query rows (R = qi·g + gi) of one KV head and walks
@@ -13,9 +16,7 @@
 // multiplies P by its half of V, columns 256·w … 256·w+255 (4 wgmma m64n256k16 per page,
 // 128 fp32 accumulators a thread). Row sums stay per half and are added at the end.
 //
-// Shared memory, every tile in 128-byte-swizzled boxes of 64 rows × 64 elements (8 KiB,
-// 1024-byte aligned; 16-byte chunk c of row r at r·128 + ((c ^ r) & 7)·16), the layout TMA
-// writes and wgmma reads:
+// Shared memory (tiles in the swizzled boxes of sm90/tile.cuh):
 //   sQ   9 boxes   the query tile, columns 64·b … 64·b+63 in box b (cp.async, once per piece)
 //   sK   2 stages × 9 boxes: one page each (TMA); boxes 0–7 are also V
 //   bars 2 mbarriers, one per stage: armed with the page's byte count, completed by TMA
@@ -26,30 +27,11 @@
 // with page p (a block barrier), thread 0 issues page p+2 into the freed stage. Slots past
 // a sequence's end (which may hold NaN) are zeroed in shared memory before use: their keys
 // are masked in S, and a zero V row keeps 0·NaN out of P·V.
-#include "common/mma_sm80.cuh"
-#include "common/schedule.cuh"
-#include "common/wgmma_sm90.cuh"
+#include "sm90/tile.cuh"
 
-#define FMLA_D 576
-#define FMLA_DV 512
-#define FMLA_BOX 8192                 // bytes of one 64 × 64 box
-#define FMLA_TILE (9 * FMLA_BOX)      // bytes of a 64 × 576 tile (Q or a page)
-
-#ifndef FMLA_V_LEAD                   // N-major V descriptor: step between 64-column boxes
-#define FMLA_V_LEAD FMLA_BOX
-#endif
-#ifndef FMLA_V_STRIDE                 // … and between groups of 8 keys
-#define FMLA_V_STRIDE 1024
-#endif
-
-struct __align__(64) TensorMap { u64 words[16]; };
-
-__device__ __forceinline__ u32 sw128(int row, int chunk) {
-    return (u32)((chunk >> 3) * FMLA_BOX + row * 128 + (((chunk & 7) ^ (row & 7)) << 4));
-}
 
 template <typename T>
-__device__ __forceinline__ void decode_sm90(
+__device__ __forceinline__ void decode_sm90_lockstep(
     const TensorMap* __restrict__ kmap, const T* __restrict__ q, const T* __restrict__ kcache,
     const int* __restrict__ block_table, const int* __restrict__ seqlens, const int* __restrict__ sched,
     const int* __restrict__ num_splits, T* __restrict__ out, float* __restrict__ lse, float* __restrict__ oaccum,
@@ -114,14 +96,7 @@ __device__ __forceinline__ void decode_sm90(
                 issue_page(first_page, 0);
                 if (n_pages > 1) issue_page(first_page + 1, 1);
             }
-            for (int i = tid; i < 64 * 72; i += 256) {
-                const int r = i / 72, c = i % 72, R = tile_row0 + r;
-                const bool ok = R < rows;
-                const T* src = ok ? q + (i64)req * q_batch_stride + (i64)(R / g) * q_seq_stride
-                                        + (i64)(kvh * g + R % g) * q_head_stride + c * 8
-                                  : q;
-                cp_async_16(sQ + sw128(r, c), src, ok);
-            }
+            load_q_tile<T>(sQ, q, q_batch_stride, q_seq_stride, q_head_stride, req, kvh, g, rows, tile_row0);
             cp_async_commit();
             cp_async_wait<0>();
             fence_proxy_async();
@@ -264,49 +239,16 @@ __device__ __forceinline__ void decode_sm90(
         l_a = sRed[ra] + sRed[64 + ra];
         l_b = sRed[rb] + sRed[64 + rb];
 
-        const float inv_a = l_a > 0.f ? 1.f / l_a : 0.f, inv_b = l_b > 0.f ? 1.f / l_b : 0.f;
-        const float empty = single ? FMLA_INF : -FMLA_INF;
-        const float lse_a = l_a > 0.f ? (m_a + fast_log2(l_a)) * FMLA_LN2 : empty;
-        const float lse_b = l_b > 0.f ? (m_b + fast_log2(l_b)) * FMLA_LN2 : empty;
-        const i64 split_row0 = ((i64)(num_splits[req] + split) * h_kv + kvh) * rows;
-        const int col0 = wg * 256 + 2 * (lane % 4);
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-            const int R = tile_row0 + (half ? rb : ra);
-            if (R >= rows) continue;
-            const float inv = half ? inv_b : inv_a;
-            const int qi = R / g, head = kvh * g + R % g;
-            if (single) {
-                T* dst = out + (((i64)req * s_q + qi) * h_q + head) * FMLA_DV + col0;
-#pragma unroll
-                for (int t = 0; t < 32; ++t)
-                    *reinterpret_cast<u32*>(dst + t * 8) = pack2<T>(o[4 * t + 2 * half] * inv, o[4 * t + 2 * half + 1] * inv);
-                if (wg == 0 && lane % 4 == 0) lse[((i64)req * h_q + head) * s_q + qi] = half ? lse_b : lse_a;
-            } else {
-                float* dst = oaccum + (split_row0 + R) * FMLA_DV + col0;
-#pragma unroll
-                for (int t = 0; t < 32; ++t)
-                    *reinterpret_cast<float2*>(dst + t * 8) = make_float2(o[4 * t + 2 * half] * inv, o[4 * t + 2 * half + 1] * inv);
-                if (wg == 0 && lane % 4 == 0) lseaccum[split_row0 + R] = half ? lse_b : lse_a;
-            }
-        }
+        const float l[2] = {l_a, l_b}, m[2] = {m_a, m_b};
+        store_tile<T>(o, l, m, single, ((i64)(num_splits[req] + split) * h_kv + kvh) * rows, out, lse, oaccum, lseaccum,
+                      req, s_q, h_q, kvh, g, rows, tile_row0, wg, ra, lane);
         __syncthreads();   // sQ is reloaded by the next piece
     }
 }
 
-// Dynamic shared memory: Q, two pages, two mbarriers, sRed, sP, and 1024 bytes to align the base.
-#define FMLA_SM90_SMEM (3 * FMLA_TILE + 16 + 2 * 64 * 4 + 2 * 64 * 72 + 1024)
+// Dynamic shared memory (DecodeKernel.lockstepSharedMemoryBytes): Q, two pages, two mbarriers,
+// sRed, sP, and 1024 bytes to align the base.
+#define FMLA_SMEM_LOCKSTEP (3 * FMLA_TILE + 16 + 2 * 64 * 4 + 2 * 64 * 72 + 1024)
 
-#define FMLA_DECODE_SM90(NAME, T)                                                                          \
-    extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                             \
-        const __grid_constant__ TensorMap kmap, const T* q, const T* kcache, const int* block_table,       \
-        const int* seqlens, const int* sched, const int* num_splits, T* out, float* lse, float* oaccum,    \
-        float* lseaccum, int* error_flag, i64 q_batch_stride, i64 q_seq_stride, i64 q_head_stride,         \
-        i64 bt_stride, int s_q, int h_q, int h_kv, int num_pages, int max_pages, float scale_log2,         \
-        int causal) {                                                                                      \
-        decode_sm90<T>(&kmap, q, kcache, block_table, seqlens, sched, num_splits, out, lse, oaccum,         \
-                       lseaccum, error_flag, q_batch_stride, q_seq_stride, q_head_stride, bt_stride, s_q,  \
-                       h_q, h_kv, num_pages, max_pages, scale_log2, causal);                               \
-    }
-FMLA_DECODE_SM90(flashmla_decode_sm90_bf16, bf16)
-FMLA_DECODE_SM90(flashmla_decode_sm90_fp16, fp16)
+FMLA_DECODE_SM90(flashmla_decode_sm90_lockstep_bf16, bf16, decode_sm90_lockstep)
+FMLA_DECODE_SM90(flashmla_decode_sm90_lockstep_fp16, fp16, decode_sm90_lockstep)

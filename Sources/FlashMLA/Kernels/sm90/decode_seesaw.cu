@@ -1,0 +1,474 @@
+// The Hopper split-KV MLA decode kernel for more than one tile of query rows per KV head
+// (sm_90a): pages by TMA, both products on wgmma, the two math warpgroups working out of
+// phase ("seesaw", after FlashMLA's April-2025 kernel). The backend runs it above 64 rows per
+// KV head, where the decode is compute-bound.
+//
+// Grid: (query tiles of 64 rows, KV heads, workers), 256 threads = two math warpgroups.
+// Like sm80/decode.cu, a block takes 64 query rows (R = qi·g + gi) of one KV head and walks
+// its worker's pieces of the schedule (common/schedule.cuh), writing the final output of a
+// single-split request or a partial output and lse for the combine kernel.
+//
+// Who does what. Pages come in pairs (page 0 of the pair in stage 0, page 1 in stage 1).
+// Warpgroup 0 holds O_L = O[:, 0:256] and computes S for page 0; warpgroup 1 holds
+// O_R = O[:, 256:512] and computes S for page 1 (each 36 wgmma m64n64k16, Q and K from shared
+// memory). With M the running row maximum both hold at the start of a pair:
+//   wg0: m0 = max(M, rowmax S0), P0 = exp2(S0 − m0), O_L = O_L·2^(M−m0) + P0·V0_L   (P0 from registers)
+//   wg1: m1 = max(m0, rowmax S1), P1 = exp2(S1 − m1), O_R = O_R·2^(M−m1) + P1·V1_R   (P1 from registers)
+//   wg0: P0' = P0·2^(m0−m1) into shared memory; O_L = O_L·2^(m0−m1) + P1·V1_L       (P1 from shared memory)
+//   wg1: O_R += P0'·V0_R                                                             (P0' from shared memory)
+// so both end the pair at M = m1. While one warpgroup runs its softmax the other's products
+// keep the tensor cores busy, and no warpgroup ever waits for a whole-block barrier inside
+// the page loop. The row sums follow the same scalings; each warpgroup keeps the sum of the
+// P it computed, and the two are added at the end.
+//
+// Shared memory (tiles in the swizzled boxes of sm90/tile.cuh):
+//   sQ    9 boxes   the query tile, columns 64·b … 64·b+63 in box b (cp.async, once per piece)
+//   sK    2 stages × 9 boxes: one page each; boxes 0–7 are also V. Box 8 (the rope columns,
+//         read only by Q·Kᵀ) is free once S of its page is done and then holds that page's
+//         P as a 64 × 64 K-major box, the A operand of the other warpgroup's P·V.
+//   bars  2 × 9 mbarriers, one per box: armed with 8 KiB, completed by TMA, so Q·Kᵀ starts
+//         on the first box while the rest are in flight
+//   sMax  [2][64] fp32: m0 (posted by wg0), m1 (posted by wg1)
+//   sRed  [2][64] fp32: the two row sums at the end
+//
+// Synchronization inside a pair: four named barriers, each with one producer warpgroup that
+// arrives and one consumer that syncs: MAX0 (m0 posted), MAX1 (m1 posted), P0 (P0' in box 8
+// of stage 0), P1 (P1 in box 8 of stage 1). Each box is refilled for the next pair by the
+// warpgroup whose wgmma read it last, right after its wgmma wait, so no barrier is needed:
+//   stage 0: boxes 0–3 by wg0 (after O_L += P0·V0_L), boxes 4–8 by wg1 (after O_R += P0'·V0_R);
+//   stage 1: boxes 0–3 and 8 by wg0 (after O_L += P1·V1_L), boxes 4–7 by wg1 (after O_R += P1·V1_R).
+// A stage's boxes complete once per pair; each thread keeps the parity it waits for next.
+//
+// Slots past a sequence's end (which may hold NaN) are masked in S, and each warpgroup zeroes
+// them in its own half of V before its P·V, so 0·NaN never reaches O. A block id out of range
+// raises FMLA_ERR_BLOCK_ID, loads page 0 instead and counts as a page with no valid key.
+#include "sm90/tile.cuh"
+
+#ifndef FMLA_PREFETCH_PAIRS           // pages are prefetched into L2 this many pairs ahead (0: off)
+#define FMLA_PREFETCH_PAIRS 1
+#endif
+#ifndef FMLA_ISSUE_WARPS              // warps of a warpgroup that issue TMA copies and prefetches
+#define FMLA_ISSUE_WARPS 4
+#endif
+
+// Named barriers of a pair (256 threads) and of one warpgroup (128 threads, 5 + warpgroup).
+#define FMLA_BAR_MAX0 1
+#define FMLA_BAR_MAX1 2
+#define FMLA_BAR_P0 3
+#define FMLA_BAR_P1 4
+#define FMLA_BAR_WG 5
+
+// S = Q·Kᵀ over boxes B0 … B1−1 of a page (k = 64·B0 … 64·B1), waiting for each box's TMA.
+// Shared-memory accesses by 32-bit shared-window address: generic pointers into shared memory
+// would hold two registers each across the page loop, where every register is taken.
+__device__ __forceinline__ void st_shared_u32(u32 addr, u32 v) {
+    asm volatile("st.shared.u32 [%0], %1;\n" :: "r"(addr), "r"(v) : "memory");
+}
+__device__ __forceinline__ void st_shared_f32(u32 addr, float v) {
+    asm volatile("st.shared.f32 [%0], %1;\n" :: "r"(addr), "f"(v) : "memory");
+}
+__device__ __forceinline__ void st_shared_zero16(u32 addr) {
+    asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" :: "r"(addr), "r"(0) : "memory");
+}
+__device__ __forceinline__ float ld_shared_f32(u32 addr) {
+    float v;
+    asm volatile("ld.shared.f32 %0, [%1];\n" : "=f"(v) : "r"(addr) : "memory");
+    return v;
+}
+
+template <typename T, int B0, int B1>
+__device__ __forceinline__ void qk_boxes(float (&s)[32], u32 sQ, u32 page, u32 page_bars, u32 parity) {
+#pragma unroll
+    for (int b = B0; b < B1; ++b) {
+        mbar_wait(page_bars + 8 * b, parity);
+        wgmma_fence();
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            const u32 offset = b * FMLA_BOX + k * 32;
+            wgmma_ss_n64<T>(s, smem_desc_sw128(sQ + offset, 16, 1024), smem_desc_sw128(page + offset, 16, 1024), b + k > 0);
+        }
+    }
+}
+
+// Accumulator layout of a 64 × N wgmma tile: thread (warp, lane) holds rows ra = 16·warp +
+// lane/4 (h = 0) and rb = ra + 8 (h = 1); element 4·j + 2·h + e is column 8·j + 2·(lane % 4) + e.
+
+// Masks S to the keys each row sees (key0 + column < lim[h]) that hold data (column < valid),
+// scales it to log2 units, and returns each row's maximum over the page (the quad's four
+// lanes reduced).
+__device__ __forceinline__ void mask_and_max(float (&s)[32], int key0, int valid, const int (&lim_row)[2],
+                                             float scale_log2, int lane, float (&mx)[2]) {
+    const int lim[2] = {min(lim_row[0], key0 + valid), min(lim_row[1], key0 + valid)};
+    mx[0] = mx[1] = -FMLA_INF;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+                const int key = key0 + 8 * j + 2 * (lane % 4) + e;
+                const float v = key < lim[h] ? s[4 * j + 2 * h + e] * scale_log2 : -FMLA_INF;
+                s[4 * j + 2 * h + e] = v;
+                mx[h] = fmaxf(mx[h], v);
+            }
+        }
+    }
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffff, mx[h], 1));
+        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffff, mx[h], 2));
+    }
+}
+
+// A row maximum as an exponent base: a row that has seen no key yet (−∞) uses 0, so that
+// exp2(−∞ − base) is 0 rather than NaN.
+__device__ __forceinline__ float exp_base(float m) { return m == -FMLA_INF ? 0.f : m; }
+
+// s ← exp2(s − base[h]); sum[h] = this thread's part of the row sums.
+__device__ __forceinline__ void exp2_rows(float (&s)[32], const float (&base)[2], float (&sum)[2]) {
+    sum[0] = sum[1] = 0.f;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            s[4 * j + 2 * h] = fast_exp2(s[4 * j + 2 * h] - base[h]);
+            s[4 * j + 2 * h + 1] = fast_exp2(s[4 * j + 2 * h + 1] - base[h]);
+            sum[h] += s[4 * j + 2 * h] + s[4 * j + 2 * h + 1];
+        }
+    }
+}
+
+// P·scale[h] rounded to T as wgmma A fragments: k-step ks covers keys 16·ks … 16·ks+15, i.e.
+// accumulator columns j = 2·ks and 2·ks + 1, rows ra and rb.
+template <typename T>
+__device__ __forceinline__ void pack_p(const float (&s)[32], const float (&scale)[2], u32 (&frag)[4][4]) {
+#pragma unroll
+    for (int ks = 0; ks < 4; ++ks) {
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+            const int j = 2 * ks + half;
+            frag[ks][2 * half] = pack2<T>(s[4 * j] * scale[0], s[4 * j + 1] * scale[0]);
+            frag[ks][2 * half + 1] = pack2<T>(s[4 * j + 2] * scale[1], s[4 * j + 3] * scale[1]);
+        }
+    }
+}
+
+// Writes the fragments into a 64 × 64 K-major swizzled box (the layout of Q's boxes), where
+// the other warpgroup's wgmma reads them as its A operand. The eight rows a warp writes per
+// column group land in eight different 16-byte chunks: no bank conflicts. Rows ra and rb
+// (= ra + 8) share their swizzle (ra & 7 = lane / 4); the chunk offset is formed with a
+// volatile xor so that ptxas recomputes it here instead of holding 16 addresses in registers
+// across the page loop.
+__device__ __forceinline__ void store_p(u32 box, const u32 (&frag)[4][4], int ra, int lane) {
+    const u32 row_a = box + ra * 128 + 4 * (lane % 4);
+    const u32 swizzle = (u32)(ra & 7) << 4;
+#pragma unroll
+    for (int ks = 0; ks < 4; ++ks) {
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+            u32 chunk;
+            asm volatile("xor.b32 %0, %1, %2;" : "=r"(chunk) : "r"(swizzle), "r"((2 * ks + half) << 4));
+            st_shared_u32(row_a + chunk, frag[ks][2 * half]);
+            st_shared_u32(row_a + 8 * 128 + chunk, frag[ks][2 * half + 1]);
+        }
+    }
+}
+
+__device__ __forceinline__ void scale_o(float (&o)[128], const float (&c)[2]) {
+#pragma unroll
+    for (int t = 0; t < 32; ++t) {
+        o[4 * t] *= c[0]; o[4 * t + 1] *= c[0];
+        o[4 * t + 2] *= c[1]; o[4 * t + 3] *= c[1];
+    }
+}
+
+// Zeroes rows valid … 63 of boxes box0 … box0+3 of a page (one warpgroup's half of V) and
+// makes the stores visible to wgmma within the warpgroup.
+__device__ __forceinline__ void zero_v_rows(u32 page, int valid, int box0, int t, int wg) {
+    const int count = (FMLA_PAGE - valid) * 32;
+    for (int i = t; i < count; i += 128) st_shared_zero16(page + sw128(valid + i / 32, box0 * 8 + i % 32));
+    fence_proxy_async();
+    named_sync(FMLA_BAR_WG + wg, 128);
+}
+
+template <typename T>
+__device__ __forceinline__ void decode_sm90_seesaw(
+    const TensorMap* __restrict__ kmap, const T* __restrict__ q, const T* __restrict__ kcache,
+    const int* __restrict__ block_table, const int* __restrict__ seqlens, const int* __restrict__ sched,
+    const int* __restrict__ num_splits, T* __restrict__ out, float* __restrict__ lse, float* __restrict__ oaccum,
+    float* __restrict__ lseaccum, int* __restrict__ error_flag, i64 q_batch_stride, i64 q_seq_stride,
+    i64 q_head_stride, i64 bt_stride, int s_q, int h_q, int h_kv, int num_pages, int max_pages,
+    float scale_log2, int causal) {
+    extern __shared__ __align__(1024) u8 smem_raw[];
+    const u32 base = (smem_addr(smem_raw) + 1023) & ~1023u;
+    const u32 sQ = base, st0 = base + FMLA_TILE, st1 = base + 2 * FMLA_TILE, bars = base + 3 * FMLA_TILE;
+    const u32 sMax = bars + 256, sRed = sMax + 2 * 64 * 4;   // [2][64] fp32 each
+
+    const int tid = threadIdx.x, wg = tid / 128, t = tid % 128, warp = t / 32, lane = tid % 32;
+    const int kvh = blockIdx.y;
+    const int g = h_q / h_kv, rows = s_q * g;
+    const int tile_row0 = blockIdx.x * 64;
+    const int last_row = min(rows, tile_row0 + 64) - 1;
+    const int ra = warp * 16 + lane / 4, rb = ra + 8;         // this thread's accumulator rows
+    const int qa = (tile_row0 + ra) / g, qb = (tile_row0 + rb) / g;
+
+    if (tid == 0) {
+        for (int i = 0; i < 18; ++i) mbar_init(bars + 8 * i, 1);
+        mbar_fence_init();
+    }
+    __syncthreads();
+    u32 parity0 = 0, parity1 = 0;                              // the phase stage 0 / 1 completes next
+
+    const SchedPart part = load_part(sched, blockIdx.z);
+    for (int req = part.begin_req; req <= part.end_req; ++req) {
+        const Piece piece = piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag);
+        const int seqlen = piece.seqlen, first_page = piece.first_page, n_pages = piece.n_pages;
+        const int lim[2] = {visible_end(piece, s_q, causal, qa), visible_end(piece, s_q, causal, qb)};
+        // Block-table entries are read where needed (an L1 hit) instead of holding a row pointer.
+        auto block_id = [&](int page) { return block_table[(i64)req * bt_stride + page]; };
+
+        // Boxes b0 … b1−1 of page `page` into `stage`, each completing on its own mbarrier. Called
+        // by a whole warpgroup: lane 0 of warp w issues boxes b0 + w, b0 + w + 4, … (a TMA
+        // instruction is issued one lane at a time, so four warps issue a page four times as fast).
+        auto issue = [&](int page, int stage, int b0, int b1) {
+            if (lane != 0 || warp >= FMLA_ISSUE_WARPS) return;
+            int id = block_id(page);
+            if (id < 0 || id >= num_pages) {
+                atomicOr(error_flag, FMLA_ERR_BLOCK_ID);
+                id = 0;                                        // counts as no valid key (valid_keys)
+            }
+            const u64 policy = l2_evict_first_policy();       // made here: no register held across the loop
+#pragma unroll 1
+            for (int b = b0 + warp; b < b1; b += FMLA_ISSUE_WARPS) {
+                const u32 bar = bars + 8 * (stage * 9 + b);
+                mbar_arrive_expect_tx(bar, FMLA_BOX);
+                tma_load_4d(base + (1 + stage) * FMLA_TILE + b * FMLA_BOX, kmap, bar, b * 64, kvh, 0, id, policy);
+            }
+        };
+        // Page `page` into L2 (9 boxes), so that its TMA load a pair or more later hits L2: with
+        // two stages a page's load is issued only when the page two before it is consumed, too
+        // late to cover a DRAM round trip.
+        // Called by a whole warpgroup, spread over its warps like `issue`.
+        auto prefetch = [&](int page) {
+            const int id = block_id(page);
+            if (lane == 0 && warp < FMLA_ISSUE_WARPS && id >= 0 && id < num_pages) {
+#pragma unroll 1
+                for (int b = warp; b < 9; b += FMLA_ISSUE_WARPS) tma_prefetch_4d(kmap, b * 64, kvh, 0, id);
+            }
+        };
+        // Keys of `page` whose V rows hold data; the rest are zeroed before P·V.
+        auto valid_keys = [&](int page) {
+            const int id = block_id(page);
+            return (id >= 0 && id < num_pages) ? min(FMLA_PAGE, seqlen - page * FMLA_PAGE) : 0;
+        };
+
+        float s[32];
+
+        if (n_pages > 0) {
+            if (wg == 0) {
+                issue(first_page, 0, 0, 9);
+                if (n_pages > 1) issue(first_page + 1, 1, 0, 9);
+            }
+            load_q_tile<T>(sQ, q, q_batch_stride, q_seq_stride, q_head_stride, req, kvh, g, rows, tile_row0);
+            cp_async_commit();
+            cp_async_wait<0>();
+            fence_proxy_async();
+            __syncthreads();
+            // The first pair's products: S0 on warpgroup 0, S1 on warpgroup 1.
+            if (wg == 0 || n_pages > 1) {
+                qk_boxes<T, 0, 9>(s, sQ, wg ? st1 : st0, bars + 72 * wg, wg ? parity1 : parity0);
+                wgmma_commit();
+                wgmma_wait<0>();
+                fence_registers(s);
+                if (wg) parity1 ^= 1; else parity0 ^= 1;
+            }
+        }
+
+        float o[128];
+#pragma unroll
+        for (int i = 0; i < 128; ++i) o[i] = 0.f;
+        float m_run[2] = {-FMLA_INF, -FMLA_INF}, l_run[2] = {0.f, 0.f};
+        for (int p = 0; p < n_pages; p += 2) {
+            const int page0 = first_page + p, page1 = page0 + 1;
+            const bool has1 = p + 1 < n_pages, next0 = p + 2 < n_pages, next1 = p + 3 < n_pages;
+            float mx[2], sum[2];
+            u32 frag[4][4];
+            if (wg == 0) {
+                const int valid0 = valid_keys(page0);
+                mask_and_max(s, page0 * FMLA_PAGE, valid0, lim, scale_log2, lane, mx);
+                const float m0[2] = {fmaxf(m_run[0], mx[0]), fmaxf(m_run[1], mx[1])};
+                if (lane % 4 == 0) { st_shared_f32(sMax + 4 * ra, m0[0]); st_shared_f32(sMax + 4 * rb, m0[1]); }
+                named_arrive(FMLA_BAR_MAX0, 256);
+                const float b0[2] = {exp_base(m0[0]), exp_base(m0[1])};
+                const float alpha[2] = {fast_exp2(m_run[0] - b0[0]), fast_exp2(m_run[1] - b0[1])};
+                exp2_rows(s, b0, sum);
+                const float one[2] = {1.f, 1.f};
+                pack_p<T>(s, one, frag);
+#pragma unroll
+                for (int h = 0; h < 2; ++h) l_run[h] = l_run[h] * alpha[h] + sum[h];
+                scale_o(o, alpha);
+                if (valid0 < FMLA_PAGE) zero_v_rows(st0, valid0, 0, t, 0);
+
+                // O_L = O_L·alpha + P0·V0_L (V read N-major: keys are rows of the page).
+                wgmma_fence();
+#pragma unroll
+                for (int ks = 0; ks < 4; ++ks)
+                    wgmma_rs_n256_tb<T>(o, frag[ks], smem_desc_sw128(st0 + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
+                wgmma_commit();
+                wgmma_wait<0>();
+                fence_registers(o);
+                if (next0) issue(page0 + 2, 0, 0, 4);
+                // Page 0 of the pair FMLA_PREFETCH_PAIRS ahead into L2 (on a piece's first pair, of
+                // every pair up to there), now that this warpgroup waits for nothing else.
+                for (int k = p == 0 ? 1 : FMLA_PREFETCH_PAIRS; k <= FMLA_PREFETCH_PAIRS && p + 2 * k < n_pages; ++k)
+                    prefetch(page0 + 2 * k);
+
+                // Rescale P0 to m1 and hand it to warpgroup 1 in box 8 of stage 0.
+                named_sync(FMLA_BAR_MAX1, 256);
+                const float m1[2] = {ld_shared_f32(sMax + 4 * (64 + ra)), ld_shared_f32(sMax + 4 * (64 + rb))};
+                const float beta[2] = {fast_exp2(m0[0] - exp_base(m1[0])), fast_exp2(m0[1] - exp_base(m1[1]))};
+                pack_p<T>(s, beta, frag);
+                store_p(st0 + 8 * FMLA_BOX, frag, ra, lane);
+                fence_proxy_async();
+                named_arrive(FMLA_BAR_P0, 256);
+#pragma unroll
+                for (int h = 0; h < 2; ++h) { l_run[h] *= beta[h]; m_run[h] = m1[h]; }
+                scale_o(o, beta);
+
+                named_sync(FMLA_BAR_P1, 256);
+                if (has1) {
+                    // O_L += P1·V1_L, P1 from box 8 of stage 1; then S0 of the next pair.
+                    for (int b = 0; b < 4; ++b) mbar_wait(bars + 8 * (9 + b), parity1);
+                    parity1 ^= 1;
+                    const int valid1 = valid_keys(page1);
+                    if (valid1 < FMLA_PAGE) zero_v_rows(st1, valid1, 0, t, 0);
+                    wgmma_fence();
+#pragma unroll
+                    for (int ks = 0; ks < 4; ++ks)
+                        wgmma_ss_n256_tb<T>(o, smem_desc_sw128(st1 + 8 * FMLA_BOX + ks * 32, 16, 1024),
+                                            smem_desc_sw128(st1 + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
+                    wgmma_commit();
+                    // Each path issues and waits for its own products, so that ptxas sees no
+                    // wgmma in flight across a branch (it would serialize every wgmma).
+                    if (next0) {
+                        qk_boxes<T, 0, 4>(s, sQ, st0, bars, parity0);
+                        wgmma_commit();
+                        wgmma_wait<1>();
+                        fence_registers(o);
+                        if (next1) {
+                            issue(page1 + 2, 1, 0, 4);
+                            issue(page1 + 2, 1, 8, 9);
+                        }
+                        qk_boxes<T, 4, 9>(s, sQ, st0, bars, parity0);
+                        wgmma_commit();
+                        wgmma_wait<0>();
+                        fence_registers(s);
+                        parity0 ^= 1;
+                    } else {
+                        wgmma_wait<0>();
+                        fence_registers(o);
+                    }
+                }
+            } else {
+                const int valid1 = has1 ? valid_keys(page1) : 0;
+                if (has1) {
+                    mask_and_max(s, page1 * FMLA_PAGE, valid1, lim, scale_log2, lane, mx);
+                } else {
+#pragma unroll
+                    for (int i = 0; i < 32; ++i) s[i] = -FMLA_INF;
+                    mx[0] = mx[1] = -FMLA_INF;
+                }
+                named_sync(FMLA_BAR_MAX0, 256);
+                const float m0[2] = {ld_shared_f32(sMax + 4 * ra), ld_shared_f32(sMax + 4 * rb)};
+                const float m1[2] = {fmaxf(m0[0], mx[0]), fmaxf(m0[1], mx[1])};
+                if (lane % 4 == 0) { st_shared_f32(sMax + 4 * (64 + ra), m1[0]); st_shared_f32(sMax + 4 * (64 + rb), m1[1]); }
+                named_arrive(FMLA_BAR_MAX1, 256);
+                const float b1[2] = {exp_base(m1[0]), exp_base(m1[1])};
+                // The same alpha and beta as warpgroup 0 computes, from the same operands.
+                const float alpha[2] = {fast_exp2(m_run[0] - exp_base(m0[0])), fast_exp2(m_run[1] - exp_base(m0[1]))};
+                const float beta[2] = {fast_exp2(m0[0] - b1[0]), fast_exp2(m0[1] - b1[1])};
+                const float c[2] = {alpha[0] * beta[0], alpha[1] * beta[1]};
+                exp2_rows(s, b1, sum);
+#pragma unroll
+                for (int h = 0; h < 2; ++h) { l_run[h] = l_run[h] * c[h] + sum[h]; m_run[h] = m1[h]; }
+                scale_o(o, c);
+                if (has1) {
+                    const float one[2] = {1.f, 1.f};
+                    pack_p<T>(s, one, frag);
+                    store_p(st1 + 8 * FMLA_BOX, frag, ra, lane);
+                    fence_proxy_async();
+                }
+                named_arrive(FMLA_BAR_P1, 256);
+                // O_R += P0'·V0_R, P0' from box 8 of stage 0 (after P1·V1_R when there is a page 1).
+                auto pv0 = [&] {
+                    named_sync(FMLA_BAR_P0, 256);
+                    for (int b = 4; b < 8; ++b) mbar_wait(bars + 8 * b, parity0);
+                    parity0 ^= 1;
+                    const int valid0 = valid_keys(page0);
+                    if (valid0 < FMLA_PAGE) zero_v_rows(st0, valid0, 4, t, 1);
+                    wgmma_fence();
+#pragma unroll
+                    for (int ks = 0; ks < 4; ++ks)
+                        wgmma_ss_n256_tb<T>(o, smem_desc_sw128(st0 + 8 * FMLA_BOX + ks * 32, 16, 1024),
+                                            smem_desc_sw128(st0 + 4 * FMLA_BOX + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
+                    wgmma_commit();
+                };
+                if (has1) {
+                    // O_R = O_R·alpha·beta + P1·V1_R, P1 from registers.
+                    if (valid1 < FMLA_PAGE) zero_v_rows(st1, valid1, 4, t, 1);
+                    wgmma_fence();
+#pragma unroll
+                    for (int ks = 0; ks < 4; ++ks)
+                        wgmma_rs_n256_tb<T>(o, frag[ks], smem_desc_sw128(st1 + 4 * FMLA_BOX + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
+                    wgmma_commit();
+                    pv0();
+                    wgmma_wait<1>();
+                    if (next1) issue(page1 + 2, 1, 4, 8);
+                    wgmma_wait<0>();
+                } else {
+                    pv0();
+                    wgmma_wait<0>();
+                }
+                fence_registers(o);
+                if (next0) issue(page0 + 2, 0, 4, 9);
+                for (int k = p == 0 ? 1 : FMLA_PREFETCH_PAIRS; k <= FMLA_PREFETCH_PAIRS && p + 2 * k + 1 < n_pages; ++k)
+                    prefetch(page1 + 2 * k);                   // page 1 of that pair, likewise
+                if (next1) {
+                    // S1 of the next pair.
+                    qk_boxes<T, 0, 9>(s, sQ, st1, bars + 72, parity1);
+                    wgmma_commit();
+                    wgmma_wait<0>();
+                    fence_registers(s);
+                    parity1 ^= 1;
+                }
+            }
+        }
+
+        // Row sums: across the quad, then the two warpgroups' parts (both hold the same max).
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            l_run[h] += __shfl_xor_sync(0xffffffff, l_run[h], 1);
+            l_run[h] += __shfl_xor_sync(0xffffffff, l_run[h], 2);
+        }
+        if (lane % 4 == 0) {
+            st_shared_f32(sRed + 4 * (wg * 64 + ra), l_run[0]);
+            st_shared_f32(sRed + 4 * (wg * 64 + rb), l_run[1]);
+        }
+        __syncthreads();
+        const float l[2] = {ld_shared_f32(sRed + 4 * ra) + ld_shared_f32(sRed + 4 * (64 + ra)),
+                            ld_shared_f32(sRed + 4 * rb) + ld_shared_f32(sRed + 4 * (64 + rb))};
+        // The piece's split and kind, read again rather than held in registers across the page loop.
+        const int split = req == sched[blockIdx.z * FMLA_SCHED_FIELDS] ? sched[blockIdx.z * FMLA_SCHED_FIELDS + 4] : 0;
+        const bool single = num_splits[req + 1] - num_splits[req] == 1;
+        store_tile<T>(o, l, m_run, single, ((i64)(num_splits[req] + split) * h_kv + kvh) * rows, out, lse, oaccum, lseaccum,
+                      req, s_q, h_q, kvh, g, rows, tile_row0, wg, ra, lane);
+        __syncthreads();   // sQ is reloaded by the next piece
+    }
+}
+
+// Dynamic shared memory (DecodeKernel.seesawSharedMemoryBytes): Q, two pages, 18 mbarriers
+// (256 bytes), sMax, sRed, and 1024 bytes to align the base.
+#define FMLA_SMEM_SEESAW (3 * FMLA_TILE + 256 + 4 * 64 * 4 + 1024)
+
+FMLA_DECODE_SM90(flashmla_decode_sm90_seesaw_bf16, bf16, decode_sm90_seesaw)
+FMLA_DECODE_SM90(flashmla_decode_sm90_seesaw_fp16, fp16, decode_sm90_seesaw)

@@ -1,0 +1,99 @@
+// What the two Hopper decode kernels (decode_lockstep.cu, decode_seesaw.cu) share: the
+// shared-memory tile layout TMA writes and wgmma reads, the tensor map, and the entry points.
+//
+// Every tile is stored in 128-byte-swizzled boxes of 64 rows × 64 elements (8 KiB, 1024-byte
+// aligned): 16-byte chunk c of row r lives at r·128 + ((c ^ r) & 7)·16. A 64 × 576 tile (Q, or
+// one page of the cache) is 9 such boxes, columns 64·b … 64·b+63 in box b. Boxes 0–7 of a page
+// are also V, read N-major by wgmma (keys are its rows): the descriptor's lead is the step
+// between 64-column boxes and its stride the step between groups of 8 keys.
+#pragma once
+#include "common/mma_sm80.cuh"
+#include "common/schedule.cuh"
+#include "common/wgmma_sm90.cuh"
+
+#define FMLA_D 576
+#define FMLA_DV 512
+#define FMLA_BOX 8192                 // bytes of one 64 × 64 box
+#define FMLA_TILE (9 * FMLA_BOX)      // bytes of a 64 × 576 tile (Q or a page)
+
+#ifndef FMLA_V_LEAD                   // N-major V descriptor: step between 64-column boxes
+#define FMLA_V_LEAD FMLA_BOX
+#endif
+#ifndef FMLA_V_STRIDE                 // … and between groups of 8 keys
+#define FMLA_V_STRIDE 1024
+#endif
+
+// The cache's tensor map (CUtensorMap, built by the Swift host), passed by value as a
+// __grid_constant__ parameter: (576, h_kv, 64, pages) innermost first, 64 × 64 boxes.
+struct __align__(64) TensorMap { u64 words[16]; };
+
+// Byte offset of 16-byte chunk `chunk` (0 … 71) of row `row` in a swizzled tile.
+__device__ __forceinline__ u32 sw128(int row, int chunk) {
+    return (u32)((chunk >> 3) * FMLA_BOX + row * 128 + (((chunk & 7) ^ (row & 7)) << 4));
+}
+
+// Starts the cp.async copy of the block's query tile into sQ: tile row r is row R = tile_row0 + r
+// of the KV head's rows R = qi·g + gi (query qi, head kvh·g + gi), zero-filled past `rows`. The
+// caller commits, waits, fences for the async proxy and syncs.
+template <typename T>
+__device__ __forceinline__ void load_q_tile(u32 sQ, const T* q, i64 q_batch_stride, i64 q_seq_stride,
+                                            i64 q_head_stride, int req, int kvh, int g, int rows, int tile_row0) {
+#pragma unroll 1
+    for (int i = threadIdx.x; i < 64 * 72; i += 256) {
+        const int r = i / 72, c = i % 72, R = tile_row0 + r;
+        const bool ok = R < rows;
+        const T* src = ok ? q + (i64)req * q_batch_stride + (i64)(R / g) * q_seq_stride
+                                + (i64)(kvh * g + R % g) * q_head_stride + c * 8
+                          : q;
+        cp_async_16(sQ + sw128(r, c), src, ok);
+    }
+}
+
+// Writes warpgroup wg's 256 output columns of this thread's rows ra and ra + 8 (h = 0, 1), divided
+// by their row sums l[h], with lse = (m + log2 l)·ln 2: into `out`/`lse` when the request has a
+// single split, else into its split's partial rows (starting at split_row0) for the combine. A
+// row that saw no key gets lse +∞ (single: the output is 0, as FlashMLA's) or −∞ (a partial
+// the combine ignores).
+template <typename T>
+__device__ __forceinline__ void store_tile(const float (&o)[128], const float (&l)[2], const float (&m)[2], bool single,
+                                           i64 split_row0, T* out, float* lse, float* oaccum, float* lseaccum,
+                                           int req, int s_q, int h_q, int kvh, int g, int rows, int tile_row0,
+                                           int wg, int ra, int lane) {
+    const float empty = single ? FMLA_INF : -FMLA_INF;
+    const int col0 = wg * 256 + 2 * (lane % 4);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const int R = tile_row0 + ra + 8 * h;
+        if (R >= rows) continue;
+        const float inv = l[h] > 0.f ? 1.f / l[h] : 0.f;
+        const float row_lse = l[h] > 0.f ? (m[h] + fast_log2(l[h])) * FMLA_LN2 : empty;
+        const int qi = R / g, head = kvh * g + R % g;
+        if (single) {
+            T* dst = out + (((i64)req * s_q + qi) * h_q + head) * FMLA_DV + col0;
+#pragma unroll
+            for (int n = 0; n < 32; ++n)
+                *reinterpret_cast<u32*>(dst + n * 8) = pack2<T>(o[4 * n + 2 * h] * inv, o[4 * n + 2 * h + 1] * inv);
+            if (wg == 0 && lane % 4 == 0) lse[((i64)req * h_q + head) * s_q + qi] = row_lse;
+        } else {
+            float* dst = oaccum + (split_row0 + R) * FMLA_DV + col0;
+#pragma unroll
+            for (int n = 0; n < 32; ++n)
+                *reinterpret_cast<float2*>(dst + n * 8) = make_float2(o[4 * n + 2 * h] * inv, o[4 * n + 2 * h + 1] * inv);
+            if (wg == 0 && lane % 4 == 0) lseaccum[split_row0 + R] = row_lse;
+        }
+    }
+}
+
+// The extern "C" entry point NAME for element type T, calling FN<T> with its arguments; both
+// kernels take the same arguments, so the Swift host launches either the same way.
+#define FMLA_DECODE_SM90(NAME, T, FN)                                                                      \
+    extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                             \
+        const __grid_constant__ TensorMap kmap, const T* q, const T* kcache, const int* block_table,       \
+        const int* seqlens, const int* sched, const int* num_splits, T* out, float* lse, float* oaccum,    \
+        float* lseaccum, int* error_flag, i64 q_batch_stride, i64 q_seq_stride, i64 q_head_stride,         \
+        i64 bt_stride, int s_q, int h_q, int h_kv, int num_pages, int max_pages, float scale_log2,         \
+        int causal) {                                                                                      \
+        FN<T>(&kmap, q, kcache, block_table, seqlens, sched, num_splits, out, lse, oaccum, lseaccum,        \
+              error_flag, q_batch_stride, q_seq_stride, q_head_stride, bt_stride, s_q, h_q, h_kv,           \
+              num_pages, max_pages, scale_log2, causal);                                                   \
+    }
