@@ -32,6 +32,28 @@ import Testing
         }
     }
 
+    /// The host reserves the dynamic shared memory each kernel's layout needs: its constants
+    /// must equal the sizes the kernel sources define.
+    @Test func hostSharedMemorySizesEqualTheKernels() throws {
+        let sources = KernelCatalog.sources
+        let sm80 = KernelMacros([try #require(sources["sm80/decode.cu"])])
+        for rows in [16, 32, 64] {
+            for stages in [1, 2] {
+                #expect(sm80.evaluate("FMLA_SMEM(\(rows), \(stages))") == DecodeTile(rows: rows, stages: stages).sharedMemoryBytes)
+            }
+        }
+        let tile = try #require(sources["sm90/tile.cuh"])
+        let lockstep = KernelMacros([tile, try #require(sources["sm90/decode_lockstep.cu"])])
+        #expect(lockstep.evaluate("FMLA_SMEM_LOCKSTEP") == DecodeKernel.lockstepSharedMemoryBytes)
+        let seesaw = KernelMacros([tile, try #require(sources["sm90/decode_seesaw.cu"])])
+        #expect(seesaw.evaluate("FMLA_SMEM_SEESAW") == DecodeKernel.seesawSharedMemoryBytes)
+        // The evaluator itself: precedence, parentheses, function-like substitution.
+        let sample = KernelMacros(["#define A 3\n#define B (A * 4 + 2) // note\n#define F(X, Y) \\\n  ((X) * B - (Y) / 2)\n"])
+        #expect(sample.evaluate("B") == 14)
+        #expect(sample.evaluate("F(1 + 1, 8)") == 24)
+        #expect(sample.evaluate("UNKNOWN + 1") == nil)
+    }
+
     @Test func tileChoiceFitsTheSharedMemory() {
         // H100 (227 KiB), A100 (163 KiB), sm_86 (99 KiB): the chosen tile always fits.
         for limit in [232_448, 166_912, 101_376] {
@@ -66,6 +88,30 @@ import Testing
         #expect(DecodeKernel.choose(rowsPerKVHead: 128, computeCapability: h100, sharedMemoryLimit: limit, preference: .hopper) == .hopperSeesaw)
         #expect(DecodeKernel.choose(rowsPerKVHead: 1, computeCapability: h100, sharedMemoryLimit: limit, preference: .hopperSeesaw) == .hopperSeesaw)
         #expect(DecodeKernel.choose(rowsPerKVHead: 256, computeCapability: h100, sharedMemoryLimit: limit, preference: .hopperLockstep) == .hopperLockstep)
+    }
+
+    /// Every kernel the backend may pick is defined, under the name it launches, in the unit it loads.
+    @Test func eachKernelNamesAnEntryPointOfItsUnit() throws {
+        let kernels: [DecodeKernel] = [.hopperLockstep, .hopperSeesaw]
+            + [16, 32, 64].flatMap { rows in [1, 2].map { .portable(DecodeTile(rows: rows, stages: $0)) } }
+        for kernel in kernels {
+            let source = try #require(KernelCatalog.sources[kernel.unit.rawValue])
+            for type in [ElementType.bfloat16, .float16] {
+                let name = kernel.functionName(type)
+                switch kernel {
+                case .hopperLockstep, .hopperSeesaw:
+                    #expect(source.contains("FMLA_DECODE_SM90(\(name),"), "\(name) in \(kernel.unit.rawValue)")
+                case let .portable(tile):
+                    // sm80/decode.cu pastes its names together from a suffix per type and the tile.
+                    let suffix = type == .bfloat16 ? "bf16" : "fp16"
+                    #expect(name == "flashmla_decode_sm80_\(suffix)_m\(tile.rows)_s\(tile.stages)")
+                    #expect(source.contains("FMLA_DECODE(flashmla_decode_sm80_##SUFFIX##_m\(tile.rows)_s\(tile.stages), T, \(tile.rows), \(tile.stages))"))
+                    #expect(source.contains("FMLA_DECODE_ALL(\(suffix), \(suffix))"))
+                }
+            }
+        }
+        #expect(DecodeKernel.hopperSeesaw.sharedMemoryBytes == DecodeKernel.seesawSharedMemoryBytes)
+        #expect(DecodeKernel.portable(DecodeTile(rows: 32, stages: 1)).sharedMemoryBytes == DecodeTile(rows: 32, stages: 1).sharedMemoryBytes)
     }
 
     @Test func bothHopperKernelsFitAnH100() {

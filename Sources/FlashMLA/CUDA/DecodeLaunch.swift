@@ -22,26 +22,22 @@ extension CUDABackend {
         let queryRows = problem.queryHeads * problem.queryLength
         try workspace.reserve(for: problem.metadata, queryRows: queryRows)
         let accumulators = workspace.accumulatorAddresses()
+        let decode = try kernels.function(kernel.functionName(problem.elementType), in: kernel.unit,
+                                          sharedMemory: kernel.sharedMemoryBytes)
         switch kernel {
         case let .portable(tile):
-            try launchPortable(problem, tile: tile, accumulators: accumulators, workspace: workspace, stream: stream)
-        case .hopperLockstep:
-            try launchHopper(problem, kernel: "flashmla_decode_sm90_lockstep", unit: .decodeSM90Lockstep,
-                             sharedMemoryBytes: DecodeKernel.lockstepSharedMemoryBytes,
-                             accumulators: accumulators, workspace: workspace, stream: stream)
-        case .hopperSeesaw:
-            try launchHopper(problem, kernel: "flashmla_decode_sm90_seesaw", unit: .decodeSM90Seesaw,
-                             sharedMemoryBytes: DecodeKernel.seesawSharedMemoryBytes,
+            try launchPortable(problem, decode: decode, tile: tile, accumulators: accumulators, workspace: workspace, stream: stream)
+        case .hopperLockstep, .hopperSeesaw:
+            try launchHopper(problem, decode: decode, sharedMemoryBytes: kernel.sharedMemoryBytes,
                              accumulators: accumulators, workspace: workspace, stream: stream)
         }
         try launchCombine(problem, accumulators: accumulators, stream: stream)
     }
 
     /// The split-KV attention on the portable kernel (`sm80/decode.cu`).
-    private func launchPortable(_ problem: DecodeProblem, tile: DecodeTile, accumulators: (out: UInt64, lse: UInt64),
-                                workspace: Workspace, stream: ExecutionStream) throws(MLAError) {
-        let decode = try kernels.function(tile.kernelName(problem.elementType), in: .decodeSM80,
-                                          sharedMemory: tile.sharedMemoryBytes)
+    private func launchPortable(_ problem: DecodeProblem, decode: Function, tile: DecodeTile,
+                                accumulators: (out: UInt64, lse: UInt64), workspace: Workspace,
+                                stream: ExecutionStream) throws(MLAError) {
         var arguments = KernelArguments()
         Self.appendPointers(problem, accumulators: accumulators, workspace: workspace, to: &arguments)
         for stride in [problem.q.strides[0], problem.q.strides[1], problem.q.strides[2],
@@ -57,15 +53,12 @@ extension CUDABackend {
         }
     }
 
-    /// The split-KV attention on a Hopper kernel (`sm90/decode_*.cu`, entry points
-    /// `kernel` + `_bf16`/`_fp16`, which take the same arguments): pages arrive by TMA through a
-    /// tensor map of the cache, `(576, h_kv, 64, pages)` innermost first, read in 64 × 64 boxes
-    /// with the 128-byte swizzle wgmma expects.
-    private func launchHopper(_ problem: DecodeProblem, kernel: String, unit: KernelCatalog.Unit, sharedMemoryBytes: Int,
+    /// The split-KV attention on a Hopper kernel (`sm90/decode_*.cu`; both take the same
+    /// arguments): pages arrive by TMA through a tensor map of the cache, `(576, h_kv, 64, pages)`
+    /// innermost first, read in 64 × 64 boxes with the 128-byte swizzle wgmma expects.
+    private func launchHopper(_ problem: DecodeProblem, decode: Function, sharedMemoryBytes: Int,
                               accumulators: (out: UInt64, lse: UInt64), workspace: Workspace,
                               stream: ExecutionStream) throws(MLAError) {
-        let name = kernel + (problem.elementType == .bfloat16 ? "_bf16" : "_fp16")
-        let decode = try kernels.function(name, in: unit, sharedMemory: sharedMemoryBytes)
         let cache = problem.kCache
         let bytes = UInt64(cache.elementType.byteCount)
         let map = try cuda { () throws(CUDAError) in

@@ -43,10 +43,12 @@ enum DecodeKernel: Equatable {
     case hopperSeesaw
 
     /// Dynamic shared memory of the lockstep kernel: Q, two pages, two mbarriers, the row
-    /// exchange, the two P halves, and 1024 bytes to align the base (`FMLA_SMEM_LOCKSTEP`).
+    /// exchange, the two P halves, and 1024 bytes to align the base (`FMLA_SMEM_LOCKSTEP`; a
+    /// test holds the two equal).
     static let lockstepSharedMemoryBytes = 3 * 9 * 8192 + 16 + 2 * 64 * 4 + 2 * 64 * 72 + 1024
     /// Dynamic shared memory of the seesaw kernel: Q, two pages, 18 mbarriers (256 bytes), the
-    /// row maxima and sums of both warpgroups, and 1024 bytes to align the base (`FMLA_SMEM_SEESAW`).
+    /// row maxima and sums of both warpgroups, and 1024 bytes to align the base (`FMLA_SMEM_SEESAW`;
+    /// a test holds the two equal).
     static let seesawSharedMemoryBytes = 3 * 9 * 8192 + 256 + 4 * 64 * 4 + 1024
 
     /// The kernel for `rowsPerKVHead` query rows on a device of `computeCapability` with
@@ -71,6 +73,34 @@ enum DecodeKernel: Equatable {
             return hopperByRows
         default:
             return DecodeTile.choose(rowsPerKVHead: rowsPerKVHead, sharedMemoryLimit: sharedMemoryLimit).map { .portable($0) }
+        }
+    }
+
+    /// The translation unit that defines the kernel.
+    var unit: KernelCatalog.Unit {
+        switch self {
+        case .portable: .decodeSM80
+        case .hopperLockstep: .decodeSM90Lockstep
+        case .hopperSeesaw: .decodeSM90Seesaw
+        }
+    }
+
+    /// The dynamic shared memory a block of the kernel takes, in bytes.
+    var sharedMemoryBytes: Int {
+        switch self {
+        case let .portable(tile): tile.sharedMemoryBytes
+        case .hopperLockstep: Self.lockstepSharedMemoryBytes
+        case .hopperSeesaw: Self.seesawSharedMemoryBytes
+        }
+    }
+
+    /// The kernel's entry point for `elementType`.
+    func functionName(_ elementType: ElementType) -> String {
+        let bf16 = elementType == .bfloat16
+        switch self {
+        case let .portable(tile): return tile.kernelName(elementType)
+        case .hopperLockstep: return bf16 ? "flashmla_decode_sm90_lockstep_bf16" : "flashmla_decode_sm90_lockstep_fp16"
+        case .hopperSeesaw: return bf16 ? "flashmla_decode_sm90_seesaw_bf16" : "flashmla_decode_sm90_seesaw_fp16"
         }
     }
 

@@ -29,21 +29,24 @@
 // are masked in S, and a zero V row keeps 0·NaN out of P·V.
 #include "sm90/tile.cuh"
 
+// Byte offsets from the 1024-aligned base: Q and the two pages, two mbarriers, sRed, sP. The
+// dynamic shared memory the host reserves, DecodeKernel.lockstepSharedMemoryBytes, is
+// FMLA_SMEM_LOCKSTEP: the layout and 1024 bytes to align the base (a test holds the two equal).
+#define FMLA_LOCKSTEP_BARS (3 * FMLA_TILE)
+#define FMLA_LOCKSTEP_RED (FMLA_LOCKSTEP_BARS + 16)
+#define FMLA_LOCKSTEP_P (FMLA_LOCKSTEP_RED + 2 * 64 * 4)
+#define FMLA_SMEM_LOCKSTEP (FMLA_LOCKSTEP_P + 2 * 64 * 72 + 1024)
+
 
 template <typename T>
 __device__ __forceinline__ void decode_sm90_lockstep(
-    const TensorMap* __restrict__ kmap, const T* __restrict__ q, const T* __restrict__ kcache,
-    const int* __restrict__ block_table, const int* __restrict__ seqlens, const int* __restrict__ sched,
-    const int* __restrict__ num_splits, T* __restrict__ out, float* __restrict__ lse, float* __restrict__ oaccum,
-    float* __restrict__ lseaccum, int* __restrict__ error_flag, i64 q_batch_stride, i64 q_seq_stride,
-    i64 q_head_stride, i64 bt_stride, int s_q, int h_q, int h_kv, int num_pages, int max_pages,
-    float scale_log2, int causal) {
+    const TensorMap* __restrict__ kmap, FMLA_SM90_PARAMS(T, __restrict__)) {
     extern __shared__ __align__(1024) u8 smem_raw[];
     const u32 base = (smem_addr(smem_raw) + 1023) & ~1023u;
     u8* const base_ptr = smem_raw + (base - smem_addr(smem_raw));
-    const u32 sQ = base, sK = base + FMLA_TILE, bars = base + 3 * FMLA_TILE;
-    float* const sRed = reinterpret_cast<float*>(base_ptr + 3 * FMLA_TILE + 16);
-    u8* const sP = base_ptr + 3 * FMLA_TILE + 16 + 2 * 64 * 4;
+    const u32 sQ = base, sK = base + FMLA_TILE, bars = base + FMLA_LOCKSTEP_BARS;
+    float* const sRed = reinterpret_cast<float*>(base_ptr + FMLA_LOCKSTEP_RED);
+    u8* const sP = base_ptr + FMLA_LOCKSTEP_P;
 
     const int tid = threadIdx.x, wg = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
     const int kvh = blockIdx.y;
@@ -245,10 +248,6 @@ __device__ __forceinline__ void decode_sm90_lockstep(
         __syncthreads();   // sQ is reloaded by the next piece
     }
 }
-
-// Dynamic shared memory (DecodeKernel.lockstepSharedMemoryBytes): Q, two pages, two mbarriers,
-// sRed, sP, and 1024 bytes to align the base.
-#define FMLA_SMEM_LOCKSTEP (3 * FMLA_TILE + 16 + 2 * 64 * 4 + 2 * 64 * 72 + 1024)
 
 FMLA_DECODE_SM90(flashmla_decode_sm90_lockstep_bf16, bf16, decode_sm90_lockstep)
 FMLA_DECODE_SM90(flashmla_decode_sm90_lockstep_fp16, fp16, decode_sm90_lockstep)

@@ -51,6 +51,14 @@
 #define FMLA_ISSUE_WARPS 4
 #endif
 
+// Byte offsets from the 1024-aligned base: Q and the two pages, 18 mbarriers (256 bytes), sMax,
+// sRed. The dynamic shared memory the host reserves, DecodeKernel.seesawSharedMemoryBytes, is
+// FMLA_SMEM_SEESAW: the layout and 1024 bytes to align the base (a test holds the two equal).
+#define FMLA_SEESAW_BARS (3 * FMLA_TILE)
+#define FMLA_SEESAW_MAX (FMLA_SEESAW_BARS + 256)
+#define FMLA_SEESAW_RED (FMLA_SEESAW_MAX + 2 * 64 * 4)
+#define FMLA_SMEM_SEESAW (FMLA_SEESAW_RED + 2 * 64 * 4 + 1024)
+
 // Named barriers of a pair (256 threads) and of one warpgroup (128 threads, 5 + warpgroup).
 #define FMLA_BAR_MAX0 1
 #define FMLA_BAR_MAX1 2
@@ -174,6 +182,23 @@ __device__ __forceinline__ void store_p(u32 box, const u32 (&frag)[4][4], int ra
     }
 }
 
+// O (this warpgroup's 256 columns) += P · V over one page's 64 keys, V = boxes v_box … v_box+3 of
+// the page read N-major (keys are its rows; k-step ks covers keys 16·ks …). P comes from this
+// warpgroup's registers (frag) or from a K-major 64 × 64 box in shared memory (p_box).
+template <typename T>
+__device__ __forceinline__ void pv_from_registers(float (&o)[128], const u32 (&frag)[4][4], u32 v_box) {
+#pragma unroll
+    for (int ks = 0; ks < 4; ++ks)
+        wgmma_rs_n256_tb<T>(o, frag[ks], smem_desc_sw128(v_box + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
+}
+template <typename T>
+__device__ __forceinline__ void pv_from_shared(float (&o)[128], u32 p_box, u32 v_box) {
+#pragma unroll
+    for (int ks = 0; ks < 4; ++ks)
+        wgmma_ss_n256_tb<T>(o, smem_desc_sw128(p_box + ks * 32, 16, 1024),
+                            smem_desc_sw128(v_box + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
+}
+
 __device__ __forceinline__ void scale_o(float (&o)[128], const float (&c)[2]) {
 #pragma unroll
     for (int t = 0; t < 32; ++t) {
@@ -193,16 +218,11 @@ __device__ __forceinline__ void zero_v_rows(u32 page, int valid, int box0, int t
 
 template <typename T>
 __device__ __forceinline__ void decode_sm90_seesaw(
-    const TensorMap* __restrict__ kmap, const T* __restrict__ q, const T* __restrict__ kcache,
-    const int* __restrict__ block_table, const int* __restrict__ seqlens, const int* __restrict__ sched,
-    const int* __restrict__ num_splits, T* __restrict__ out, float* __restrict__ lse, float* __restrict__ oaccum,
-    float* __restrict__ lseaccum, int* __restrict__ error_flag, i64 q_batch_stride, i64 q_seq_stride,
-    i64 q_head_stride, i64 bt_stride, int s_q, int h_q, int h_kv, int num_pages, int max_pages,
-    float scale_log2, int causal) {
+    const TensorMap* __restrict__ kmap, FMLA_SM90_PARAMS(T, __restrict__)) {
     extern __shared__ __align__(1024) u8 smem_raw[];
     const u32 base = (smem_addr(smem_raw) + 1023) & ~1023u;
-    const u32 sQ = base, st0 = base + FMLA_TILE, st1 = base + 2 * FMLA_TILE, bars = base + 3 * FMLA_TILE;
-    const u32 sMax = bars + 256, sRed = sMax + 2 * 64 * 4;   // [2][64] fp32 each
+    const u32 sQ = base, st0 = base + FMLA_TILE, st1 = base + 2 * FMLA_TILE, bars = base + FMLA_SEESAW_BARS;
+    const u32 sMax = base + FMLA_SEESAW_MAX, sRed = base + FMLA_SEESAW_RED;
 
     const int tid = threadIdx.x, wg = tid / 128, t = tid % 128, warp = t / 32, lane = tid % 32;
     const int kvh = blockIdx.y;
@@ -311,9 +331,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
 
                 // O_L = O_L·alpha + P0·V0_L (V read N-major: keys are rows of the page).
                 wgmma_fence();
-#pragma unroll
-                for (int ks = 0; ks < 4; ++ks)
-                    wgmma_rs_n256_tb<T>(o, frag[ks], smem_desc_sw128(st0 + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
+                pv_from_registers<T>(o, frag, st0);
                 wgmma_commit();
                 wgmma_wait<0>();
                 fence_registers(o);
@@ -343,10 +361,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                     const int valid1 = valid_keys(page1);
                     if (valid1 < FMLA_PAGE) zero_v_rows(st1, valid1, 0, t, 0);
                     wgmma_fence();
-#pragma unroll
-                    for (int ks = 0; ks < 4; ++ks)
-                        wgmma_ss_n256_tb<T>(o, smem_desc_sw128(st1 + 8 * FMLA_BOX + ks * 32, 16, 1024),
-                                            smem_desc_sw128(st1 + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
+                    pv_from_shared<T>(o, st1 + 8 * FMLA_BOX, st1);
                     wgmma_commit();
                     // Each path issues and waits for its own products, so that ptxas sees no
                     // wgmma in flight across a branch (it would serialize every wgmma).
@@ -407,19 +422,14 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                     const int valid0 = valid_keys(page0);
                     if (valid0 < FMLA_PAGE) zero_v_rows(st0, valid0, 4, t, 1);
                     wgmma_fence();
-#pragma unroll
-                    for (int ks = 0; ks < 4; ++ks)
-                        wgmma_ss_n256_tb<T>(o, smem_desc_sw128(st0 + 8 * FMLA_BOX + ks * 32, 16, 1024),
-                                            smem_desc_sw128(st0 + 4 * FMLA_BOX + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
+                    pv_from_shared<T>(o, st0 + 8 * FMLA_BOX, st0 + 4 * FMLA_BOX);
                     wgmma_commit();
                 };
                 if (has1) {
                     // O_R = O_R·alpha·beta + P1·V1_R, P1 from registers.
                     if (valid1 < FMLA_PAGE) zero_v_rows(st1, valid1, 4, t, 1);
                     wgmma_fence();
-#pragma unroll
-                    for (int ks = 0; ks < 4; ++ks)
-                        wgmma_rs_n256_tb<T>(o, frag[ks], smem_desc_sw128(st1 + 4 * FMLA_BOX + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
+                    pv_from_registers<T>(o, frag, st1 + 4 * FMLA_BOX);
                     wgmma_commit();
                     pv0();
                     wgmma_wait<1>();
@@ -466,9 +476,6 @@ __device__ __forceinline__ void decode_sm90_seesaw(
     }
 }
 
-// Dynamic shared memory (DecodeKernel.seesawSharedMemoryBytes): Q, two pages, 18 mbarriers
-// (256 bytes), sMax, sRed, and 1024 bytes to align the base.
-#define FMLA_SMEM_SEESAW (3 * FMLA_TILE + 256 + 4 * 64 * 4 + 1024)
 
 FMLA_DECODE_SM90(flashmla_decode_sm90_seesaw_bf16, bf16, decode_sm90_seesaw)
 FMLA_DECODE_SM90(flashmla_decode_sm90_seesaw_fp16, fp16, decode_sm90_seesaw)

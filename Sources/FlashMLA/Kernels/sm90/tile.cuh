@@ -84,16 +84,21 @@ __device__ __forceinline__ void store_tile(const float (&o)[128], const float (&
     }
 }
 
-// The extern "C" entry point NAME for element type T, calling FN<T> with its arguments; both
-// kernels take the same arguments, so the Swift host launches either the same way.
+// The arguments both kernels take after the cache's tensor map, as parameters (RESTRICT: the
+// device functions declare the pointers __restrict__, the entry points do not) and as arguments.
+#define FMLA_SM90_PARAMS(T, RESTRICT)                                                                      \
+    const T* RESTRICT q, const T* RESTRICT kcache, const int* RESTRICT block_table,                        \
+        const int* RESTRICT seqlens, const int* RESTRICT sched, const int* RESTRICT num_splits,             \
+        T* RESTRICT out, float* RESTRICT lse, float* RESTRICT oaccum, float* RESTRICT lseaccum,             \
+        int* RESTRICT error_flag, i64 q_batch_stride, i64 q_seq_stride, i64 q_head_stride, i64 bt_stride,   \
+        int s_q, int h_q, int h_kv, int num_pages, int max_pages, float scale_log2, int causal
+#define FMLA_SM90_ARGS                                                                                     \
+    q, kcache, block_table, seqlens, sched, num_splits, out, lse, oaccum, lseaccum, error_flag,             \
+        q_batch_stride, q_seq_stride, q_head_stride, bt_stride, s_q, h_q, h_kv, num_pages, max_pages,       \
+        scale_log2, causal
+
+// The extern "C" entry point NAME for element type T, calling FN<T>; both kernels take the same
+// arguments, so the Swift host launches either the same way.
 #define FMLA_DECODE_SM90(NAME, T, FN)                                                                      \
-    extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                             \
-        const __grid_constant__ TensorMap kmap, const T* q, const T* kcache, const int* block_table,       \
-        const int* seqlens, const int* sched, const int* num_splits, T* out, float* lse, float* oaccum,    \
-        float* lseaccum, int* error_flag, i64 q_batch_stride, i64 q_seq_stride, i64 q_head_stride,         \
-        i64 bt_stride, int s_q, int h_q, int h_kv, int num_pages, int max_pages, float scale_log2,         \
-        int causal) {                                                                                      \
-        FN<T>(&kmap, q, kcache, block_table, seqlens, sched, num_splits, out, lse, oaccum, lseaccum,        \
-              error_flag, q_batch_stride, q_seq_stride, q_head_stride, bt_stride, s_q, h_q, h_kv,           \
-              num_pages, max_pages, scale_log2, causal);                                                   \
-    }
+    extern "C" __global__ void __launch_bounds__(256, 1)                                                   \
+    NAME(const __grid_constant__ TensorMap kmap, FMLA_SM90_PARAMS(T, )) { FN<T>(&kmap, FMLA_SM90_ARGS); }
