@@ -2,7 +2,7 @@
 # One device call: the static flashmla binary travels gzipped in .device/ (with a copy of
 # ../shared/anchor); nothing is built there. Steps run in the order given:
 #   info compile check gridcheck sanitize check90 racelog bench bench80 bench90 benchold bench16
-#   ceilings ab ncufull profile python pybench
+#   ceilings ab ncufull ncucmp profile python pybench
 # `check90` checks each Hopper kernel forced; `racelog` groups racecheck's hazards on the seesaw
 # kernel by instruction; `ab` times FLASHMLA_KERNEL_OPTIONS variants (AB_OPTIONS) on chosen
 # configurations (AB_ONLY) against the baseline; `ncufull` keeps a full ncu report's pages.
@@ -91,6 +91,18 @@ for what in "$@"; do
       ncu -i /tmp/prof.ncu-rep --page details > "$OUT/ncu-details.txt" 2>&1
       ncu -i /tmp/prof.ncu-rep --page source --csv --print-source sass > "$OUT/ncu-source.csv" 2>&1
       grep -E "Duration|Throughput|Issued|Pipe|Tensor|Eligible|Active Warps|Bank" "$OUT/ncu-details.txt" | head -30 ;;
+    ncucmp) cfg=${NCU_CONFIG:-s_q=1,mean_sk=16384,h_q=128}
+      step "ncu full, ours and FlashMLA's kernel on $cfg (varlen false)"
+      ncu --clock-control none --kernel-name regex:flashmla_decode_sm90 --launch-skip 3 --launch-count 1 --set full --import-source no \
+        -o /tmp/prof-ours $BIN bench --grid "$ANCHOR/grid.json" --only $cfg,varlen=false --iterations 3 > "$OUT/ncu-ours-run.txt" 2>&1 || status=1
+      (cd "$ANCHOR" && ncu --clock-control none --kernel-name regex:flash_fwd_splitkv --launch-skip 3 --launch-count 1 --set full --import-source no \
+        -o /tmp/prof-fm python3 bench_grid.py --only $cfg,varlen=False) > "$OUT/ncu-fm-run.txt" 2>&1 || status=1
+      for who in ours fm; do
+        ncu -i /tmp/prof-$who.ncu-rep --page details > "$OUT/ncu-$who-details.txt" 2>&1
+        ncu -i /tmp/prof-$who.ncu-rep --page source --csv --print-source sass > "$OUT/ncu-$who-source.csv" 2>&1
+        ncu -i /tmp/prof-$who.ncu-rep --page raw --csv > "$OUT/ncu-$who-raw.csv" 2>&1
+        echo "-- $who"; grep -E "^ +(Duration|SM Frequency|Compute \(SM\) Throughput|Memory Throughput|DRAM Throughput|Issue Slots Busy|L2 Hit Rate|Registers Per)" "$OUT/ncu-$who-details.txt" | head -12
+      done ;;
     profile) step "ncu: the Hopper kernel on h_q=128, s_q=1, 8k"
       ncu --clock-control none --kernel-name regex:flashmla_decode_sm90 --launch-skip 3 --launch-count 1 \
         --section SpeedOfLight --section WarpStateStats --section ComputeWorkloadAnalysis --section Occupancy \

@@ -17,6 +17,12 @@ __device__ __forceinline__ u64 smem_desc_sw128(u32 smem_address, u32 lead, u32 s
     return desc;
 }
 
+// The descriptor of the tile `bytes` past the one `desc` describes: the start-address field
+// (bits 0–13, address / 16) never carries, since shared memory ends below 256 KiB.
+__device__ __forceinline__ u64 desc_plus(u64 desc, u32 bytes) {
+    return ((desc >> 32) << 32) | (u32)((u32)desc + (bytes >> 4));
+}
+
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 template <int N> __device__ __forceinline__ void wgmma_wait() {
@@ -60,6 +66,11 @@ __device__ __forceinline__ void mbar_wait(u32 bar, u32 phase) {
 __device__ __forceinline__ u64 l2_evict_first_policy() {
     u64 policy;
     asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
+    return policy;
+}
+__device__ __forceinline__ u64 l2_evict_normal_policy() {
+    u64 policy;
+    asm volatile("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;\n" : "=l"(policy));
     return policy;
 }
 __device__ __forceinline__ void tma_load_4d(u32 dst, const void* tensor_map, u32 bar, int c0, int c1, int c2, int c3, u64 policy) {

@@ -129,34 +129,43 @@ __device__ __forceinline__ void decode_sm90_lockstep(
 
             // S = Q·Kᵀ for this warpgroup's 32 keys (rows 32·wg … of the page), k = 576 in 36 steps.
             float s[16];
+            const u64 dq = smem_desc_sw128(sQ, 16, 1024), dk = smem_desc_sw128(kst + wg * 32 * 128, 16, 1024);
             wgmma_fence();
 #pragma unroll
             for (int kk = 0; kk < 36; ++kk) {
                 const u32 offset = (kk >> 2) * FMLA_BOX + (kk & 3) * 32;
-                wgmma_ss_n32<T>(s, smem_desc_sw128(sQ + offset, 16, 1024),
-                                smem_desc_sw128(kst + wg * 32 * 128 + offset, 16, 1024), kk > 0);
+                wgmma_ss_n32<T>(s, desc_plus(dq, offset), desc_plus(dk, offset), kk > 0);
             }
             wgmma_commit();
             wgmma_wait<0>();
             fence_registers(s);
 
-            // Mask, scale to log2 units, row maxima over this half (4 lanes a row), then over both.
+            // Mask (only a page that a row does not see whole), row maxima over this half (4 lanes a
+            // row) in log2 units, then over both. S stays unscaled: the exponentials fold the scale
+            // in (it is > 0, so the maximum commutes with it).
             float mx_a = -FMLA_INF, mx_b = -FMLA_INF;
+            if (page * FMLA_PAGE + FMLA_PAGE > min(lim_a, lim_b)) {
+#pragma unroll
+                for (int j = 0; j < 4; ++j) {
+#pragma unroll
+                    for (int e = 0; e < 2; ++e) {
+                        const int key = page * FMLA_PAGE + wg * 32 + j * 8 + 2 * (lane % 4) + e;
+                        s[4 * j + e] = key < lim_a ? s[4 * j + e] : -FMLA_INF;
+                        s[4 * j + 2 + e] = key < lim_b ? s[4 * j + 2 + e] : -FMLA_INF;
+                    }
+                }
+            }
 #pragma unroll
             for (int j = 0; j < 4; ++j) {
-#pragma unroll
-                for (int e = 0; e < 2; ++e) {
-                    const int key = page * FMLA_PAGE + wg * 32 + j * 8 + 2 * (lane % 4) + e;
-                    s[4 * j + e] = key < lim_a ? s[4 * j + e] * scale_log2 : -FMLA_INF;
-                    s[4 * j + 2 + e] = key < lim_b ? s[4 * j + 2 + e] * scale_log2 : -FMLA_INF;
-                    mx_a = fmaxf(mx_a, s[4 * j + e]);
-                    mx_b = fmaxf(mx_b, s[4 * j + 2 + e]);
-                }
+                mx_a = fmaxf(mx_a, fmaxf(s[4 * j], s[4 * j + 1]));
+                mx_b = fmaxf(mx_b, fmaxf(s[4 * j + 2], s[4 * j + 3]));
             }
             mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffff, mx_a, 1));
             mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffff, mx_a, 2));
             mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 1));
             mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 2));
+            mx_a *= scale_log2;
+            mx_b *= scale_log2;
             if (lane % 4 == 0) {
                 sRed[wg * 64 + ra] = mx_a;
                 sRed[wg * 64 + rb] = mx_b;
@@ -181,8 +190,10 @@ __device__ __forceinline__ void decode_sm90_lockstep(
 #pragma unroll
                 for (int half = 0; half < 2; ++half) {
                     const int j = 2 * h + half;
-                    const float p0 = fast_exp2(s[4 * j] - use_a), p1 = fast_exp2(s[4 * j + 1] - use_a);
-                    const float p2 = fast_exp2(s[4 * j + 2] - use_b), p3 = fast_exp2(s[4 * j + 3] - use_b);
+                    const float p0 = fast_exp2(fmaf(s[4 * j], scale_log2, -use_a));
+                    const float p1 = fast_exp2(fmaf(s[4 * j + 1], scale_log2, -use_a));
+                    const float p2 = fast_exp2(fmaf(s[4 * j + 2], scale_log2, -use_b));
+                    const float p3 = fast_exp2(fmaf(s[4 * j + 3], scale_log2, -use_b));
                     sum_a += p0 + p1;
                     sum_b += p2 + p3;
                     const u32 top = pack2<T>(p0, p1), bottom = pack2<T>(p2, p3);

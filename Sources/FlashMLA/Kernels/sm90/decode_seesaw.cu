@@ -31,24 +31,33 @@
 //   sMax  [2][64] fp32: m0 (posted by wg0), m1 (posted by wg1)
 //   sRed  [2][64] fp32: the two row sums at the end
 //
-// Synchronization inside a pair: four named barriers, each with one producer warpgroup that
+// Synchronization inside a pair: five named barriers, each with one producer warpgroup that
 // arrives and one consumer that syncs: MAX0 (m0 posted), MAX1 (m1 posted), P0 (P0' in box 8
-// of stage 0), P1 (P1 in box 8 of stage 1). Each box is refilled for the next pair by the
+// of stage 0), P1 (P1 in box 8 of stage 1), ISSUED (warpgroup 1 has issued both its P·V, so
+// they run on the tensor cores before warpgroup 0's P1·V1_L and Q·Kᵀ; warpgroup 1 then
+// refills its boxes and starts its Q·Kᵀ sooner). Each box is refilled for the next pair by the
 // warpgroup whose wgmma read it last, right after its wgmma wait, so no barrier is needed:
 //   stage 0: boxes 0–3 by wg0 (after O_L += P0·V0_L), boxes 4–8 by wg1 (after O_R += P0'·V0_R);
 //   stage 1: boxes 0–3 and 8 by wg0 (after O_L += P1·V1_L), boxes 4–7 by wg1 (after O_R += P1·V1_R).
-// A stage's boxes complete once per pair; each thread keeps the parity it waits for next.
+// Warpgroup 1 computes S1 from boxes 4–7 first, the ones refilled earliest. A stage's boxes
+// complete once per pair; each thread keeps the parity it waits for next. Pages come from DRAM
+// (the query tiles' blocks of one worker read the same pages at about the same time, so one
+// of them fetches and the others hit L2); FMLA_PREFETCH_PAIRS > 0 adds L2 prefetches by the
+// first tile's block, which cost more L2 bandwidth than they save in latency (bench/NOTES.md).
 //
 // Slots past a sequence's end (which may hold NaN) are masked in S, and each warpgroup zeroes
 // them in its own half of V before its P·V, so 0·NaN never reaches O. A block id out of range
 // raises FMLA_ERR_BLOCK_ID, loads page 0 instead and counts as a page with no valid key.
 #include "sm90/tile.cuh"
 
-#ifndef FMLA_PREFETCH_PAIRS           // pages are prefetched into L2 this many pairs ahead (0: off)
-#define FMLA_PREFETCH_PAIRS 1
+#ifndef FMLA_PREFETCH_PAIRS           // pages prefetched into L2 this many pairs ahead (0: off; see NOTES)
+#define FMLA_PREFETCH_PAIRS 0
 #endif
 #ifndef FMLA_ISSUE_WARPS              // warps of a warpgroup that issue TMA copies and prefetches
 #define FMLA_ISSUE_WARPS 4
+#endif
+#ifndef FMLA_KV_EVICT_FIRST           // the page loads' L2 policy: evict-first (1) or normal (0)
+#define FMLA_KV_EVICT_FIRST 1
 #endif
 
 // Byte offsets from the 1024-aligned base: Q and the two pages, 18 mbarriers (256 bytes), sMax,
@@ -65,8 +74,8 @@
 #define FMLA_BAR_P0 3
 #define FMLA_BAR_P1 4
 #define FMLA_BAR_WG 5
+#define FMLA_BAR_ISSUED 7             // warpgroup 1 has issued P0'·V0_R (so its products go first)
 
-// S = Q·Kᵀ over boxes B0 … B1−1 of a page (k = 64·B0 … 64·B1), waiting for each box's TMA.
 // Shared-memory accesses by 32-bit shared-window address: generic pointers into shared memory
 // would hold two registers each across the page loop, where every register is taken.
 __device__ __forceinline__ void st_shared_u32(u32 addr, u32 v) {
@@ -84,8 +93,11 @@ __device__ __forceinline__ float ld_shared_f32(u32 addr) {
     return v;
 }
 
-template <typename T, int B0, int B1>
+// S (+)= Q·Kᵀ over boxes B0 … B1−1 of a page, waiting for each box's TMA; the first product
+// overwrites S when ZERO.
+template <typename T, int B0, int B1, bool ZERO>
 __device__ __forceinline__ void qk_boxes(float (&s)[32], u32 sQ, u32 page, u32 page_bars, u32 parity) {
+    const u64 dq = smem_desc_sw128(sQ, 16, 1024), dk = smem_desc_sw128(page, 16, 1024);
 #pragma unroll
     for (int b = B0; b < B1; ++b) {
         mbar_wait(page_bars + 8 * b, parity);
@@ -93,7 +105,8 @@ __device__ __forceinline__ void qk_boxes(float (&s)[32], u32 sQ, u32 page, u32 p
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
             const u32 offset = b * FMLA_BOX + k * 32;
-            wgmma_ss_n64<T>(s, smem_desc_sw128(sQ + offset, 16, 1024), smem_desc_sw128(page + offset, 16, 1024), b + k > 0);
+            const int accumulate = !ZERO || b > B0 || k > 0;
+            wgmma_ss_n64<T>(s, desc_plus(dq, offset), desc_plus(dk, offset), accumulate);
         }
     }
 }
@@ -101,30 +114,32 @@ __device__ __forceinline__ void qk_boxes(float (&s)[32], u32 sQ, u32 page, u32 p
 // Accumulator layout of a 64 × N wgmma tile: thread (warp, lane) holds rows ra = 16·warp +
 // lane/4 (h = 0) and rb = ra + 8 (h = 1); element 4·j + 2·h + e is column 8·j + 2·(lane % 4) + e.
 
-// Masks S to the keys each row sees (key0 + column < lim[h]) that hold data (column < valid),
-// scales it to log2 units, and returns each row's maximum over the page (the quad's four
-// lanes reduced).
+// Masks S (unscaled) to the keys each row sees (key0 + column < lim[h]) that hold data
+// (column < valid), and returns each row's maximum over the page in log2 units (the quad's
+// four lanes reduced). A page every key of which both rows see is not masked, and S stays
+// unscaled: exp2_rows folds the scale in (it is > 0, so the maximum commutes with it).
 __device__ __forceinline__ void mask_and_max(float (&s)[32], int key0, int valid, const int (&lim_row)[2],
                                              float scale_log2, int lane, float (&mx)[2]) {
     const int lim[2] = {min(lim_row[0], key0 + valid), min(lim_row[1], key0 + valid)};
+    if (key0 + FMLA_PAGE > min(lim[0], lim[1])) {
+#pragma unroll
+        for (int j = 0; j < 8; ++j)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int key = key0 + 8 * j + 2 * (lane % 4) + (i & 1);
+                s[4 * j + i] = key < lim[i >> 1] ? s[4 * j + i] : -FMLA_INF;
+            }
+    }
     mx[0] = mx[1] = -FMLA_INF;
 #pragma unroll
-    for (int j = 0; j < 8; ++j) {
+    for (int j = 0; j < 8; ++j)
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
-#pragma unroll
-            for (int e = 0; e < 2; ++e) {
-                const int key = key0 + 8 * j + 2 * (lane % 4) + e;
-                const float v = key < lim[h] ? s[4 * j + 2 * h + e] * scale_log2 : -FMLA_INF;
-                s[4 * j + 2 * h + e] = v;
-                mx[h] = fmaxf(mx[h], v);
-            }
-        }
-    }
+        for (int i = 0; i < 4; ++i) mx[i >> 1] = fmaxf(mx[i >> 1], s[4 * j + i]);
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffff, mx[h], 1));
         mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffff, mx[h], 2));
+        mx[h] *= scale_log2;
     }
 }
 
@@ -132,15 +147,16 @@ __device__ __forceinline__ void mask_and_max(float (&s)[32], int key0, int valid
 // exp2(−∞ − base) is 0 rather than NaN.
 __device__ __forceinline__ float exp_base(float m) { return m == -FMLA_INF ? 0.f : m; }
 
-// s ← exp2(s − base[h]); sum[h] = this thread's part of the row sums.
-__device__ __forceinline__ void exp2_rows(float (&s)[32], const float (&base)[2], float (&sum)[2]) {
+// s ← exp2(s·scale − base[h]), one FFMA and one MUFU an element; sum[h] = this thread's part
+// of the row sums.
+__device__ __forceinline__ void exp2_rows(float (&s)[32], float scale, const float (&base)[2], float (&sum)[2]) {
     sum[0] = sum[1] = 0.f;
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
-            s[4 * j + 2 * h] = fast_exp2(s[4 * j + 2 * h] - base[h]);
-            s[4 * j + 2 * h + 1] = fast_exp2(s[4 * j + 2 * h + 1] - base[h]);
+            s[4 * j + 2 * h] = fast_exp2(fmaf(s[4 * j + 2 * h], scale, -base[h]));
+            s[4 * j + 2 * h + 1] = fast_exp2(fmaf(s[4 * j + 2 * h + 1], scale, -base[h]));
             sum[h] += s[4 * j + 2 * h] + s[4 * j + 2 * h + 1];
         }
     }
@@ -257,7 +273,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                 atomicOr(error_flag, FMLA_ERR_BLOCK_ID);
                 id = 0;                                        // counts as no valid key (valid_keys)
             }
-            const u64 policy = l2_evict_first_policy();       // made here: no register held across the loop
+            const u64 policy = FMLA_KV_EVICT_FIRST ? l2_evict_first_policy() : l2_evict_normal_policy();  // made here: no register held across the loop
 #pragma unroll 1
             for (int b = b0 + warp; b < b1; b += FMLA_ISSUE_WARPS) {
                 const u32 bar = bars + 8 * (stage * 9 + b);
@@ -270,6 +286,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
         // late to cover a DRAM round trip.
         // Called by a whole warpgroup, spread over its warps like `issue`.
         auto prefetch = [&](int page) {
+            if (blockIdx.x != 0) return;                  // every query tile's block reads the same pages
             const int id = block_id(page);
             if (lane == 0 && warp < FMLA_ISSUE_WARPS && id >= 0 && id < num_pages) {
 #pragma unroll 1
@@ -288,6 +305,12 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             if (wg == 0) {
                 issue(first_page, 0, 0, 9);
                 if (n_pages > 1) issue(first_page + 1, 1, 0, 9);
+            } else {
+                // The pages of the first FMLA_PREFETCH_PAIRS pairs after this one; in the page loop
+                // each warpgroup then prefetches its page of the pair that far ahead.
+#pragma unroll
+                for (int k = 2; k < 2 + 2 * FMLA_PREFETCH_PAIRS; ++k)
+                    if (k < n_pages) prefetch(first_page + k);
             }
             load_q_tile<T>(sQ, q, q_batch_stride, q_seq_stride, q_head_stride, req, kvh, g, rows, tile_row0);
             cp_async_commit();
@@ -296,7 +319,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             __syncthreads();
             // The first pair's products: S0 on warpgroup 0, S1 on warpgroup 1.
             if (wg == 0 || n_pages > 1) {
-                qk_boxes<T, 0, 9>(s, sQ, wg ? st1 : st0, bars + 72 * wg, wg ? parity1 : parity0);
+                qk_boxes<T, 0, 9, true>(s, sQ, wg ? st1 : st0, bars + 72 * wg, wg ? parity1 : parity0);
                 wgmma_commit();
                 wgmma_wait<0>();
                 fence_registers(s);
@@ -321,7 +344,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                 named_arrive(FMLA_BAR_MAX0, 256);
                 const float b0[2] = {exp_base(m0[0]), exp_base(m0[1])};
                 const float alpha[2] = {fast_exp2(m_run[0] - b0[0]), fast_exp2(m_run[1] - b0[1])};
-                exp2_rows(s, b0, sum);
+                exp2_rows(s, scale_log2, b0, sum);
                 const float one[2] = {1.f, 1.f};
                 pack_p<T>(s, one, frag);
 #pragma unroll
@@ -336,10 +359,9 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                 wgmma_wait<0>();
                 fence_registers(o);
                 if (next0) issue(page0 + 2, 0, 0, 4);
-                // Page 0 of the pair FMLA_PREFETCH_PAIRS ahead into L2 (on a piece's first pair, of
-                // every pair up to there), now that this warpgroup waits for nothing else.
-                for (int k = p == 0 ? 1 : FMLA_PREFETCH_PAIRS; k <= FMLA_PREFETCH_PAIRS && p + 2 * k < n_pages; ++k)
-                    prefetch(page0 + 2 * k);
+                // Page 0 of the pair FMLA_PREFETCH_PAIRS ahead into L2, now that this warpgroup waits
+                // for nothing else.
+                if (FMLA_PREFETCH_PAIRS > 0 && p + 2 * FMLA_PREFETCH_PAIRS < n_pages) prefetch(page0 + 2 * FMLA_PREFETCH_PAIRS);
 
                 // Rescale P0 to m1 and hand it to warpgroup 1 in box 8 of stage 0.
                 named_sync(FMLA_BAR_MAX1, 256);
@@ -356,6 +378,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                 named_sync(FMLA_BAR_P1, 256);
                 if (has1) {
                     // O_L += P1·V1_L, P1 from box 8 of stage 1; then S0 of the next pair.
+                    named_sync(FMLA_BAR_ISSUED, 256);
                     for (int b = 0; b < 4; ++b) mbar_wait(bars + 8 * (9 + b), parity1);
                     parity1 ^= 1;
                     const int valid1 = valid_keys(page1);
@@ -366,7 +389,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                     // Each path issues and waits for its own products, so that ptxas sees no
                     // wgmma in flight across a branch (it would serialize every wgmma).
                     if (next0) {
-                        qk_boxes<T, 0, 4>(s, sQ, st0, bars, parity0);
+                        qk_boxes<T, 0, 4, true>(s, sQ, st0, bars, parity0);
                         wgmma_commit();
                         wgmma_wait<1>();
                         fence_registers(o);
@@ -374,7 +397,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                             issue(page1 + 2, 1, 0, 4);
                             issue(page1 + 2, 1, 8, 9);
                         }
-                        qk_boxes<T, 4, 9>(s, sQ, st0, bars, parity0);
+                        qk_boxes<T, 4, 9, false>(s, sQ, st0, bars, parity0);
                         wgmma_commit();
                         wgmma_wait<0>();
                         fence_registers(s);
@@ -403,10 +426,9 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                 const float alpha[2] = {fast_exp2(m_run[0] - exp_base(m0[0])), fast_exp2(m_run[1] - exp_base(m0[1]))};
                 const float beta[2] = {fast_exp2(m0[0] - b1[0]), fast_exp2(m0[1] - b1[1])};
                 const float c[2] = {alpha[0] * beta[0], alpha[1] * beta[1]};
-                exp2_rows(s, b1, sum);
+                exp2_rows(s, scale_log2, b1, sum);
 #pragma unroll
                 for (int h = 0; h < 2; ++h) { l_run[h] = l_run[h] * c[h] + sum[h]; m_run[h] = m1[h]; }
-                scale_o(o, c);
                 if (has1) {
                     const float one[2] = {1.f, 1.f};
                     pack_p<T>(s, one, frag);
@@ -414,6 +436,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                     fence_proxy_async();
                 }
                 named_arrive(FMLA_BAR_P1, 256);
+                scale_o(o, c);                                 // after the handoff: warpgroup 0 waits for P1
                 // O_R += P0'·V0_R, P0' from box 8 of stage 0 (after P1·V1_R when there is a page 1).
                 auto pv0 = [&] {
                     named_sync(FMLA_BAR_P0, 256);
@@ -432,6 +455,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                     pv_from_registers<T>(o, frag, st1 + 4 * FMLA_BOX);
                     wgmma_commit();
                     pv0();
+                    named_arrive(FMLA_BAR_ISSUED, 256);
                     wgmma_wait<1>();
                     if (next1) issue(page1 + 2, 1, 4, 8);
                     wgmma_wait<0>();
@@ -441,11 +465,15 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                 }
                 fence_registers(o);
                 if (next0) issue(page0 + 2, 0, 4, 9);
-                for (int k = p == 0 ? 1 : FMLA_PREFETCH_PAIRS; k <= FMLA_PREFETCH_PAIRS && p + 2 * k + 1 < n_pages; ++k)
-                    prefetch(page1 + 2 * k);                   // page 1 of that pair, likewise
+                if (FMLA_PREFETCH_PAIRS > 0 && p + 2 * FMLA_PREFETCH_PAIRS + 1 < n_pages)
+                    prefetch(page1 + 2 * FMLA_PREFETCH_PAIRS);  // page 1 of that pair, likewise
                 if (next1) {
                     // S1 of the next pair.
-                    qk_boxes<T, 0, 9>(s, sQ, st1, bars + 72, parity1);
+                    // Boxes 4–7 first: this warpgroup refilled them after P1·V1_R, before warpgroup 0
+                    // could refill 0–3 and 8 (after P1·V1_L).
+                    qk_boxes<T, 4, 8, true>(s, sQ, st1, bars + 72, parity1);
+                    qk_boxes<T, 0, 4, false>(s, sQ, st1, bars + 72, parity1);
+                    qk_boxes<T, 8, 9, false>(s, sQ, st1, bars + 72, parity1);
                     wgmma_commit();
                     wgmma_wait<0>();
                     fence_registers(s);
