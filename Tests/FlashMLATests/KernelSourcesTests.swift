@@ -32,6 +32,12 @@ import Testing
         }
     }
 
+    /// The combine kernel's block-wide reductions assume the block size the host launches.
+    @Test func combineBlockEqualsTheKernels() throws {
+        let combine = KernelMacros([try #require(KernelCatalog.sources["combine.cu"])])
+        #expect(combine.evaluate("FMLA_COMBINE_THREADS") == CUDABackend.combineThreads)
+    }
+
     /// The host reserves the dynamic shared memory each kernel's layout needs: its constants
     /// must equal the sizes the kernel sources define.
     @Test func hostSharedMemorySizesEqualTheKernels() throws {

@@ -84,6 +84,10 @@ extension CUDABackend {
         }
     }
 
+    /// Threads of one combine block (`FMLA_COMBINE_THREADS` in `combine.cu`: its block-wide
+    /// reductions assume exactly this many).
+    static let combineThreads = 128
+
     /// The merge of split partials into `out` and `lse` (`combine.cu`).
     private func launchCombine(_ problem: DecodeProblem, accumulators: (out: UInt64, lse: UInt64),
                                stream: ExecutionStream) throws(MLAError) {
@@ -99,7 +103,7 @@ extension CUDABackend {
         arguments.append(Int32(problem.queryLength))
         arguments.append(Int32(problem.kvHeads))
         try cuda { () throws(CUDAError) in
-            try combine.launch(grid: (problem.batchSize * problem.queryHeads * problem.queryLength, 1, 1), block: (128, 1, 1),
+            try combine.launch(grid: (problem.batchSize * problem.queryHeads * problem.queryLength, 1, 1), block: (Self.combineThreads, 1, 1),
                                stream: stream, arguments: &arguments)
         }
     }
