@@ -2,10 +2,11 @@
 # One device call: the static flashmla binary travels gzipped in .device/ (with a copy of
 # ../shared/anchor); nothing is built there. Steps run in the order given:
 #   info compile check gridcheck sanitize check90 racelog bench bench80 bench90 benchold bench16
-#   ceilings ab ncufull ncucmp profile python pybench
+#   ceilings ab ncucmp profile python pybench
 # `check90` checks each Hopper kernel forced; `racelog` groups racecheck's hazards on the seesaw
 # kernel by instruction; `ab` times FLASHMLA_KERNEL_OPTIONS variants (AB_OPTIONS) on chosen
-# configurations (AB_ONLY) against the baseline; `ncufull` keeps a full ncu report's pages.
+# configurations (AB_ONLY) against the baseline; `ncucmp` keeps full ncu reports of our kernel and
+# FlashMLA's on one configuration (NCU_CONFIG) from the same call.
 # `benchold` times .device/flashmla-old.gz (an earlier build, for A/B in one call); `bench16`
 # times our fp16 path on the same grid; `ceilings` measures the copy and GEMM rates.
 # SANITIZE_KERNELS (default "sm80 sm90-lockstep sm90-seesaw") and SANITIZE_TOOLS (default "memcheck
@@ -85,12 +86,6 @@ for what in "$@"; do
           done
         done
       done ;;
-    ncufull) step "ncu full: the Hopper kernel on h_q=128, s_q=1, 8k"
-      ncu --clock-control none --kernel-name regex:flashmla_decode_sm90 --launch-skip 3 --launch-count 1 --set full --import-source no \
-        -o /tmp/prof $BIN bench --grid "$ANCHOR/grid.json" --only s_q=1,mean_sk=8192,h_q=128,varlen=false --iterations 3 > "$OUT/ncu-run.txt" 2>&1 || status=1
-      ncu -i /tmp/prof.ncu-rep --page details > "$OUT/ncu-details.txt" 2>&1
-      ncu -i /tmp/prof.ncu-rep --page source --csv --print-source sass > "$OUT/ncu-source.csv" 2>&1
-      grep -E "Duration|Throughput|Issued|Pipe|Tensor|Eligible|Active Warps|Bank" "$OUT/ncu-details.txt" | head -30 ;;
     ncucmp) cfg=${NCU_CONFIG:-s_q=1,mean_sk=16384,h_q=128}
       step "ncu full, ours and FlashMLA's kernel on $cfg (varlen false)"
       ncu --clock-control none --kernel-name regex:flashmla_decode_sm90 --launch-skip 3 --launch-count 1 --set full --import-source no \

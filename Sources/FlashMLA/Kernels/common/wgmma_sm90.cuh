@@ -68,22 +68,10 @@ __device__ __forceinline__ u64 l2_evict_first_policy() {
     asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
     return policy;
 }
-__device__ __forceinline__ u64 l2_evict_normal_policy() {
-    u64 policy;
-    asm volatile("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;\n" : "=l"(policy));
-    return policy;
-}
 __device__ __forceinline__ void tma_load_4d(u32 dst, const void* tensor_map, u32 bar, int c0, int c1, int c2, int c3, u64 policy) {
     asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint"
                  " [%0], [%1, {%2, %3, %4, %5}], [%6], %7;\n"
                  :: "r"(dst), "l"(tensor_map), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar), "l"(policy) : "memory");
-}
-
-// A 4-d box of the tensor map fetched into L2 only (no shared memory, no completion): later
-// loads of it then hit L2 instead of waiting for DRAM.
-__device__ __forceinline__ void tma_prefetch_4d(const void* tensor_map, int c0, int c1, int c2, int c3) {
-    asm volatile("cp.async.bulk.prefetch.tensor.4d.L2.global.tile [%0, {%1, %2, %3, %4}];\n"
-                 :: "l"(tensor_map), "r"(c0), "r"(c1), "r"(c2), "r"(c3) : "memory");
 }
 
 // ---- wgmma: D(64xN, fp32) += A(64x16) · B(16xN) ----

@@ -41,23 +41,17 @@
 //   stage 1: boxes 0–3 and 8 by wg0 (after O_L += P1·V1_L), boxes 4–7 by wg1 (after O_R += P1·V1_R).
 // Warpgroup 1 computes S1 from boxes 4–7 first, the ones refilled earliest. A stage's boxes
 // complete once per pair; each thread keeps the parity it waits for next. Pages come from DRAM
-// (the query tiles' blocks of one worker read the same pages at about the same time, so one
-// of them fetches and the others hit L2); FMLA_PREFETCH_PAIRS > 0 adds L2 prefetches by the
-// first tile's block, which cost more L2 bandwidth than they save in latency (bench/NOTES.md).
+// with an evict-first hint (the query tiles' blocks of one worker read the same pages at about
+// the same time, so one of them fetches and the others hit L2); prefetching pages into L2 a
+// pair ahead cost more L2 bandwidth than it saved in latency (bench/NOTES.md, version 7).
 //
 // Slots past a sequence's end (which may hold NaN) are masked in S, and each warpgroup zeroes
 // them in its own half of V before its P·V, so 0·NaN never reaches O. A block id out of range
 // raises FMLA_ERR_BLOCK_ID, loads page 0 instead and counts as a page with no valid key.
 #include "sm90/tile.cuh"
 
-#ifndef FMLA_PREFETCH_PAIRS           // pages prefetched into L2 this many pairs ahead (0: off; see NOTES)
-#define FMLA_PREFETCH_PAIRS 0
-#endif
-#ifndef FMLA_ISSUE_WARPS              // warps of a warpgroup that issue TMA copies and prefetches
+#ifndef FMLA_ISSUE_WARPS              // warps of a warpgroup that issue TMA copies
 #define FMLA_ISSUE_WARPS 4
-#endif
-#ifndef FMLA_KV_EVICT_FIRST           // the page loads' L2 policy: evict-first (1) or normal (0)
-#define FMLA_KV_EVICT_FIRST 1
 #endif
 
 // Byte offsets from the 1024-aligned base: Q and the two pages, 18 mbarriers (256 bytes), sMax,
@@ -273,24 +267,12 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                 atomicOr(error_flag, FMLA_ERR_BLOCK_ID);
                 id = 0;                                        // counts as no valid key (valid_keys)
             }
-            const u64 policy = FMLA_KV_EVICT_FIRST ? l2_evict_first_policy() : l2_evict_normal_policy();  // made here: no register held across the loop
+            const u64 policy = l2_evict_first_policy();       // made here: no register held across the loop
 #pragma unroll 1
             for (int b = b0 + warp; b < b1; b += FMLA_ISSUE_WARPS) {
                 const u32 bar = bars + 8 * (stage * 9 + b);
                 mbar_arrive_expect_tx(bar, FMLA_BOX);
                 tma_load_4d(base + (1 + stage) * FMLA_TILE + b * FMLA_BOX, kmap, bar, b * 64, kvh, 0, id, policy);
-            }
-        };
-        // Page `page` into L2 (9 boxes), so that its TMA load a pair or more later hits L2: with
-        // two stages a page's load is issued only when the page two before it is consumed, too
-        // late to cover a DRAM round trip.
-        // Called by a whole warpgroup, spread over its warps like `issue`.
-        auto prefetch = [&](int page) {
-            if (blockIdx.x != 0) return;                  // every query tile's block reads the same pages
-            const int id = block_id(page);
-            if (lane == 0 && warp < FMLA_ISSUE_WARPS && id >= 0 && id < num_pages) {
-#pragma unroll 1
-                for (int b = warp; b < 9; b += FMLA_ISSUE_WARPS) tma_prefetch_4d(kmap, b * 64, kvh, 0, id);
             }
         };
         // Keys of `page` whose V rows hold data; the rest are zeroed before P·V.
@@ -305,12 +287,6 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             if (wg == 0) {
                 issue(first_page, 0, 0, 9);
                 if (n_pages > 1) issue(first_page + 1, 1, 0, 9);
-            } else {
-                // The pages of the first FMLA_PREFETCH_PAIRS pairs after this one; in the page loop
-                // each warpgroup then prefetches its page of the pair that far ahead.
-#pragma unroll
-                for (int k = 2; k < 2 + 2 * FMLA_PREFETCH_PAIRS; ++k)
-                    if (k < n_pages) prefetch(first_page + k);
             }
             load_q_tile<T>(sQ, q, q_batch_stride, q_seq_stride, q_head_stride, req, kvh, g, rows, tile_row0);
             cp_async_commit();
@@ -359,9 +335,6 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                 wgmma_wait<0>();
                 fence_registers(o);
                 if (next0) issue(page0 + 2, 0, 0, 4);
-                // Page 0 of the pair FMLA_PREFETCH_PAIRS ahead into L2, now that this warpgroup waits
-                // for nothing else.
-                if (FMLA_PREFETCH_PAIRS > 0 && p + 2 * FMLA_PREFETCH_PAIRS < n_pages) prefetch(page0 + 2 * FMLA_PREFETCH_PAIRS);
 
                 // Rescale P0 to m1 and hand it to warpgroup 1 in box 8 of stage 0.
                 named_sync(FMLA_BAR_MAX1, 256);
@@ -465,8 +438,6 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                 }
                 fence_registers(o);
                 if (next0) issue(page0 + 2, 0, 4, 9);
-                if (FMLA_PREFETCH_PAIRS > 0 && p + 2 * FMLA_PREFETCH_PAIRS + 1 < n_pages)
-                    prefetch(page1 + 2 * FMLA_PREFETCH_PAIRS);  // page 1 of that pair, likewise
                 if (next1) {
                     // S1 of the next pair.
                     // Boxes 4–7 first: this warpgroup refilled them after P1·V1_R, before warpgroup 0
