@@ -38,6 +38,32 @@ import Testing
         #expect(combine.evaluate("FMLA_COMBINE_THREADS") == CUDABackend.combineThreads)
     }
 
+    /// With programmatic dependent launch a kernel may start before the one ahead of it on the
+    /// stream has finished: each decode kernel must wait before it reads the schedule (and so
+    /// anything the caller's previous kernel wrote), and the combine before it reads a partial.
+    @Test func programmaticLaunchWaitsBeforeReading() throws {
+        let sources = KernelCatalog.sources
+        let types = try #require(sources["common/types.cuh"])
+        #expect(types.contains("griddepcontrol.wait;"))
+        #expect(types.contains("griddepcontrol.launch_dependents;"))
+        func offset(of needle: String, in text: String) -> Int? {
+            text.range(of: needle).map { text.distance(from: text.startIndex, to: $0.lowerBound) }
+        }
+        for name in ["sm80/decode.cu", "sm90/decode_lockstep.cu", "sm90/decode_seesaw.cu"] {
+            let text = try #require(sources[name])
+            let wait = try #require(offset(of: "grid_dependency_wait();", in: text), "\(name) never waits")
+            let read = try #require(offset(of: "load_part(sched", in: text))
+            #expect(wait < read, "\(name) reads the schedule before it waits")
+            #expect(text.contains("launch_dependents();"), "\(name) never lets the combine start early")
+        }
+        let combine = try #require(sources["combine.cu"])
+        let wait = try #require(offset(of: "grid_dependency_wait();", in: combine))
+        let firstPartial = try #require(offset(of: "split_lse(s)", in: combine))
+        #expect(wait < firstPartial, "combine.cu reads a partial before it waits")
+        #expect(!combine.contains("__restrict__ lseaccum") && !combine.contains("__restrict__ oaccum"),
+                "partials written while the combine is resident must not take the read-only path")
+    }
+
     /// The host reserves the dynamic shared memory each kernel's layout needs: its constants
     /// must equal the sizes the kernel sources define.
     @Test func hostSharedMemorySizesEqualTheKernels() throws {
@@ -145,6 +171,13 @@ import Testing
         #expect(DecodeKernel.Preference(environment: "sm90-seesaw") == .hopperSeesaw)
         #expect(DecodeKernel.Preference(environment: nil) == .automatic)
         #expect(DecodeKernel.Preference(environment: "other") == .automatic)
+    }
+
+    @Test func programmaticLaunchNeedsSM90AndCanBeTurnedOff() {
+        #expect(!CUDABackend.programmaticLaunch(computeCapabilityMajor: 8, environment: nil))
+        #expect(CUDABackend.programmaticLaunch(computeCapabilityMajor: 9, environment: nil))
+        #expect(CUDABackend.programmaticLaunch(computeCapabilityMajor: 10, environment: "1"))
+        #expect(!CUDABackend.programmaticLaunch(computeCapabilityMajor: 9, environment: "0"))
     }
 
     @Test func onlySM90aCompilesTheHopperUnits() {

@@ -19,6 +19,11 @@ public final class CUDABackend: @unchecked Sendable {
     let kernels: KernelLibrary
     /// The decode kernel choice, `FLASHMLA_KERNEL` (`sm80`, `sm90`, `sm90-lockstep`, `sm90-seesaw`) or automatic.
     let kernelPreference: DecodeKernel.Preference
+    /// Whether a decode call's kernels are launched with programmatic dependent launch (sm_90
+    /// and newer, unless `FLASHMLA_PDL=0`): the decode kernel's blocks start while the kernel
+    /// ahead of it on the stream finishes, the combine's while the decode kernel finishes, and
+    /// each waits in the kernel (`griddepcontrol.wait`) before it reads what the one before wrote.
+    let programmaticLaunch: Bool
 
     private static let registryLock = Mutex()
     nonisolated(unsafe) private static var registry: [Int: CUDABackend] = [:]
@@ -44,6 +49,14 @@ public final class CUDABackend: @unchecked Sendable {
         workspace = try Workspace(device: device)
         kernels = KernelLibrary(device: device)
         kernelPreference = DecodeKernel.Preference(environment: getenv("FLASHMLA_KERNEL").map { String(cString: $0) })
+        programmaticLaunch = Self.programmaticLaunch(computeCapabilityMajor: device.computeCapability.major,
+                                                     environment: getenv("FLASHMLA_PDL").map { String(cString: $0) })
+    }
+
+    /// Programmatic dependent launch needs sm_90 or newer; `FLASHMLA_PDL=0` turns it off (for
+    /// measurement).
+    static func programmaticLaunch(computeCapabilityMajor: Int, environment: String?) -> Bool {
+        computeCapabilityMajor >= 9 && environment != "0"
     }
 
     /// Waits until all work queued on the default stream is done.

@@ -49,6 +49,7 @@ extension CUDABackend {
         let tiles = (problem.rowsPerKVHead + tile.rows - 1) / tile.rows
         try cuda { () throws(CUDAError) in
             try decode.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
+                              clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
                               sharedMemoryBytes: tile.sharedMemoryBytes, stream: stream, arguments: &arguments)
         }
     }
@@ -80,6 +81,7 @@ extension CUDABackend {
         let tiles = (problem.rowsPerKVHead + 63) / 64
         try cuda { () throws(CUDAError) in
             try decode.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
+                              clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
                               sharedMemoryBytes: sharedMemoryBytes, stream: stream, arguments: &arguments)
         }
     }
@@ -88,7 +90,8 @@ extension CUDABackend {
     /// reductions assume exactly this many).
     static let combineThreads = 128
 
-    /// The merge of split partials into `out` and `lse` (`combine.cu`).
+    /// The merge of split partials into `out` and `lse` (`combine.cu`); with programmatic
+    /// launch its blocks are scheduled as the decode kernel's last pieces end.
     private func launchCombine(_ problem: DecodeProblem, accumulators: (out: UInt64, lse: UInt64),
                                stream: ExecutionStream) throws(MLAError) {
         let combine = try kernels.function(problem.elementType == .bfloat16 ? "flashmla_combine_bf16" : "flashmla_combine_fp16",
@@ -104,6 +107,7 @@ extension CUDABackend {
         arguments.append(Int32(problem.kvHeads))
         try cuda { () throws(CUDAError) in
             try combine.launch(grid: (problem.batchSize * problem.queryHeads * problem.queryLength, 1, 1), block: (Self.combineThreads, 1, 1),
+                               clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
                                stream: stream, arguments: &arguments)
         }
     }

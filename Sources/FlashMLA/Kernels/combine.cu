@@ -11,6 +11,12 @@
 // and reduced across the block, and their weights pass through shared memory, so that no
 // thread walks the splits' lse one dependent load at a time and the output loop issues four
 // loads before it waits for one.
+//
+// Launched after the decode kernel with programmatic dependent launch (sm_90 and newer), a
+// block may start while the decode kernel still runs: it reads the schedule's split counts
+// (written by a kernel that completed before the decode kernel began), then waits for the
+// decode kernel before it reads the accumulators. Those are read with plain coherent loads,
+// not the read-only path, since they are written while this grid is already resident.
 #include "common/types.cuh"
 
 #define FMLA_COMBINE_THREADS 128
@@ -32,7 +38,7 @@ __device__ __forceinline__ float block_reduce(float v, float* red) {
 }
 
 template <typename T>
-__device__ __forceinline__ void combine_row(const float* __restrict__ lseaccum, const float* __restrict__ oaccum,
+__device__ __forceinline__ void combine_row(const float* lseaccum, const float* oaccum,
                                             const int* __restrict__ num_splits, T* __restrict__ out,
                                             float* __restrict__ lse, int h_q, int s_q, int h_kv) {
     __shared__ float weight[FMLA_COMBINE_THREADS];
@@ -44,6 +50,7 @@ __device__ __forceinline__ void combine_row(const float* __restrict__ lseaccum, 
     const int req = blockIdx.x / (rows * h_kv);
     const int first = num_splits[req], count = num_splits[req + 1] - first;
     if (count <= 1) return;                       // the same for the whole block
+    grid_dependency_wait();                       // the decode kernel's partials are complete
     const int qi = row / g, head = kvh * g + row % g;
     const i64 stride = (i64)h_kv * rows;          // one split's rows
     const i64 base = (i64)kvh * rows + row;

@@ -49,5 +49,23 @@ __device__ __forceinline__ float fast_log2(float x) {
     return y;
 }
 
+// Programmatic dependent launch (sm_90 and newer; without it, or when the launch did not ask for
+// it, both are no-ops). A kernel launched with programmatic stream serialization may start
+// before the kernel ahead of it on the stream has finished: `grid_dependency_wait` blocks until
+// that kernel has completed and its memory is visible, so nothing it writes is read (or
+// overwritten) before. `launch_dependents` tells the driver that the kernel behind this one may
+// start once every block of this grid has said so or exited; that kernel still waits for this
+// one to complete before it touches what this one writes.
+__device__ __forceinline__ void grid_dependency_wait() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void launch_dependents() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
 #define FMLA_INF __int_as_float(0x7f800000)
 #define FMLA_LN2 0.69314718055994530942f

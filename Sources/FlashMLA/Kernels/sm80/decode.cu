@@ -81,6 +81,7 @@ __device__ __forceinline__ void decode_sm80(
     const u32 p_rows = sPa + (wm * 16 + lane % 16) * 128;
     const u32 v_rows = (lane % 8 + ((lane / 8) % 2) * 8) * FMLA_ROW_BYTES + (wn * ON / 8) * 16;
 
+    grid_dependency_wait();                      // everything below may read the previous kernel's output
     const SchedPart part = load_part(sched, blockIdx.z);
     for (int req = part.begin_req; req <= part.end_req; ++req) {
         const Piece piece = piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag);
@@ -267,6 +268,7 @@ __device__ __forceinline__ void decode_sm80(
         const float lse_a = l_a > 0.f ? (m_a + fast_log2(l_a)) * FMLA_LN2 : empty;
         const float lse_b = l_b > 0.f ? (m_b + fast_log2(l_b)) * FMLA_LN2 : empty;
         const i64 split_row0 = ((i64)(num_splits[req] + split) * h_kv + kvh) * rows;
+        if (req == part.end_req) launch_dependents();   // the combine may be scheduled
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
             const int R = half ? Rb : Ra;

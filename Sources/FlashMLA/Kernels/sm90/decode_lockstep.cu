@@ -62,6 +62,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
         mbar_fence_init();
     }
     __syncthreads();
+    grid_dependency_wait();                                   // everything below may read the previous kernel's output
     const u64 policy = l2_evict_first_policy();
     u32 phases = 0;                                           // bit s: the parity stage s waits for next
 
@@ -254,6 +255,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
         l_b = sRed[rb] + sRed[64 + rb];
 
         const float l[2] = {l_a, l_b}, m[2] = {m_a, m_b};
+        if (req == part.end_req) launch_dependents();        // the combine may be scheduled
         store_tile<T>(o, l, m, single, ((i64)(num_splits[req] + split) * h_kv + kvh) * rows, out, lse, oaccum, lseaccum,
                       req, s_q, h_q, kvh, g, rows, tile_row0, wg, ra, lane);
         __syncthreads();   // sQ is reloaded by the next piece

@@ -247,6 +247,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
         mbar_fence_init();
     }
     __syncthreads();
+    grid_dependency_wait();                                    // everything below may read the previous kernel's output
     u32 parity0 = 0, parity1 = 0;                              // the phase stage 0 / 1 completes next
 
     const SchedPart part = load_part(sched, blockIdx.z);
@@ -469,6 +470,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
         // The piece's split and kind, read again rather than held in registers across the page loop.
         const int split = req == sched[blockIdx.z * FMLA_SCHED_FIELDS] ? sched[blockIdx.z * FMLA_SCHED_FIELDS + 4] : 0;
         const bool single = num_splits[req + 1] - num_splits[req] == 1;
+        if (req == part.end_req) launch_dependents();         // the combine may be scheduled
         store_tile<T>(o, l, m_run, single, ((i64)(num_splits[req] + split) * h_kv + kvh) * rows, out, lse, oaccum, lseaccum,
                       req, s_q, h_q, kvh, g, rows, tile_row0, wg, ra, lane);
         __syncthreads();   // sQ is reloaded by the next piece
