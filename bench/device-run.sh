@@ -2,12 +2,13 @@
 # One device call: the static flashmla binary travels gzipped in .device/ (with a copy of
 # ../shared/anchor); nothing is built there. Steps run in the order given:
 #   info compile check gridcheck sanitize check90 racelog bench bench80 bench90 benchold bench16
-#   ceilings ab ncucmp profile python pybench benchnopdl probes
+#   ceilings ab ncucmp profile python pybench benchnopdl benchbase probes
 # `check90` checks each Hopper kernel forced; `racelog` groups racecheck's hazards on the seesaw
 # kernel by instruction; `ab` times FLASHMLA_KERNEL_OPTIONS variants (AB_OPTIONS) on chosen
 # configurations (AB_ONLY) against the baseline; `ncucmp` keeps full ncu reports of our kernel and
 # FlashMLA's on one configuration (NCU_CONFIG) from the same call.
-# `benchnopdl` times our build with programmatic dependent launch off (FLASHMLA_PDL=0); `probes`
+# `benchnopdl` times our build with programmatic dependent launch off (FLASHMLA_PDL=0), `benchbase`
+# with the kernels' defaults when FLASHMLA_KERNEL_OPTIONS is set for the other steps; `probes`
 # runs racecheck on bench/probes/handoff_racecheck.cu and on one call of FlashMLA's kernel.
 # `benchold` times .device/flashmla-old.gz (an earlier build, for A/B in one call); `bench16`
 # times our fp16 path on the same grid; `ceilings` measures the copy and GEMM rates.
@@ -62,6 +63,7 @@ for what in "$@"; do
     bench90) bench_vs_flashmla sm90 FLASHMLA_KERNEL=sm90 ;;   # a Hopper kernel for every row count
     benchold) RUN_BIN=$PWD/.device/flashmla-old bench_vs_flashmla old ;;
     benchnopdl) bench_vs_flashmla nopdl FLASHMLA_PDL=0 ;;   # without programmatic dependent launch
+    benchbase) bench_vs_flashmla base FLASHMLA_KERNEL_OPTIONS= ;;   # the kernels' defaults, whatever FLASHMLA_KERNEL_OPTIONS says
     probes) step "racecheck on the handoff probe (bench/probes) and on FlashMLA's kernel"
       nvcc -arch=sm_90a -o /tmp/probe bench/probes/handoff_racecheck.cu > "$OUT/probes.txt" 2>&1 || status=1
       for v in 0 1 2; do
@@ -69,9 +71,9 @@ for what in "$@"; do
         { echo "== probe variant $v"; grep -E "variant|SUMMARY" /tmp/probe.log; grep -E "Potential|Write Thread|Read Thread" /tmp/probe.log \
             | sed -E 's/at __shared__ 0x[0-9a-f]+ in block \([0-9,]+\)//; s/Thread \([0-9]+,0,0\)/Thread/' | sort | uniq -c | sort -rn | head -8; } >> "$OUT/probes.txt"
       done
-      compute-sanitizer --tool racecheck --racecheck-report hazard --kernel-name regex:flash_fwd_splitkv \
+      compute-sanitizer --tool racecheck --racecheck-report hazard --kernel-name kns=flash_fwd_splitkv \
         python3 bench/probes/racecheck_flashmla.py "$ANCHOR" > /tmp/fmrace.log 2>&1
-      { echo "== FlashMLA's kernel"; grep -E "FlashMLA ran|SUMMARY" /tmp/fmrace.log; grep -E "Potential|Write Thread|Read Thread" /tmp/fmrace.log \
+      { echo "== FlashMLA's kernel"; grep -E "FlashMLA ran|SUMMARY" /tmp/fmrace.log || tail -8 /tmp/fmrace.log; grep -E "Potential|Write Thread|Read Thread" /tmp/fmrace.log \
           | sed -E 's/at __shared__ 0x[0-9a-f]+ in block \([0-9,]+\)//; s/Thread \([0-9]+,0,0\)/Thread/; s/\(.*\)//' | sort | uniq -c | sort -rn | head -12; } >> "$OUT/probes.txt"
       cat "$OUT/probes.txt" | grep -E "==|SUMMARY|variant|ran" ;;
     bench16) step "bench: ours, fp16"

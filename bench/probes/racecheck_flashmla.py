@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One decode call of FlashMLA's reference build (../anchor), to run under compute-sanitizer:
 does racecheck report hazards on its named-barrier handoffs too?
-Usage on the GPU machine: compute-sanitizer --tool racecheck --kernel-name regex:flash_fwd_splitkv \\
+Usage on the GPU machine: compute-sanitizer --tool racecheck --kernel-name kns=flash_fwd_splitkv \\
     python3 bench/probes/racecheck_flashmla.py .device/anchor"""
 import sys
 

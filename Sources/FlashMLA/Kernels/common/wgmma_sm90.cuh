@@ -39,13 +39,9 @@ template <int N> __device__ __forceinline__ void fence_registers(float (&d)[N]) 
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 
 // ---- named barriers: `count` threads (a multiple of 32) meet at barrier `id` (1 … 15; 0 is
-// __syncthreads). `named_arrive` signals without waiting: a producer warpgroup arrives, the
-// consumer syncs, and the barrier completes when both have counted in. ----
+// __syncthreads). ----
 __device__ __forceinline__ void named_sync(u32 id, u32 count) {
     asm volatile("bar.sync %0, %1;\n" :: "r"(id), "r"(count) : "memory");
-}
-__device__ __forceinline__ void named_arrive(u32 id, u32 count) {
-    asm volatile("bar.arrive %0, %1;\n" :: "r"(id), "r"(count) : "memory");
 }
 
 // ---- mbarrier ----
@@ -56,6 +52,11 @@ __device__ __forceinline__ void mbar_fence_init() { asm volatile("fence.mbarrier
 __device__ __forceinline__ void mbar_arrive_expect_tx(u32 bar, u32 bytes) {
     asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" :: "r"(bar), "r"(bytes) : "memory");
 }
+// One thread's arrival (release: its earlier writes are visible to whoever waits for the phase).
+__device__ __forceinline__ void mbar_arrive(u32 bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" :: "r"(bar) : "memory");
+}
+// Waits until the phase of parity `phase` has completed (acquire).
 __device__ __forceinline__ void mbar_wait(u32 bar, u32 phase) {
     asm volatile("{\n.reg .pred done;\nwait_%=:\n"
                  "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"

@@ -31,12 +31,20 @@
 //   sMax  [2][64] fp32: m0 (posted by wg0), m1 (posted by wg1)
 //   sRed  [2][64] fp32: the two row sums at the end
 //
-// Synchronization inside a pair: five named barriers, each with one producer warpgroup that
-// arrives and one consumer that syncs: MAX0 (m0 posted), MAX1 (m1 posted), P0 (P0' in box 8
-// of stage 0), P1 (P1 in box 8 of stage 1), ISSUED (warpgroup 1 has issued both its P·V, so
-// they run on the tensor cores before warpgroup 0's P1·V1_L and Q·Kᵀ; warpgroup 1 then
-// refills its boxes and starts its Q·Kᵀ sooner). Each box is refilled for the next pair by the
-// warpgroup whose wgmma read it last, right after its wgmma wait, so no barrier is needed:
+// Synchronization inside a pair: five handoff mbarriers, each with one producer warpgroup whose
+// 128 threads arrive (release) and one consumer that waits (acquire): MAX0 (m0 posted), MAX1
+// (m1 posted), P0 (P0' in box 8 of stage 0), P1 (P1 in box 8 of stage 1), ISSUED (warpgroup 1
+// has issued both its P·V, so they run on the tensor cores before warpgroup 0's P1·V1_L and
+// Q·Kᵀ; warpgroup 1 then refills its boxes and starts its Q·Kᵀ sooner). Named barriers (a
+// producer's bar.arrive, the consumer's bar.sync) order the same exchanges and are what
+// FlashMLA uses, but compute-sanitizer's racecheck does not follow bar.arrive and reports every
+// such exchange as a hazard (bench/probes/handoff_racecheck.cu); with mbarriers it can check
+// them. MAX0, MAX1, P0 and P1 complete once a pair, ISSUED once a pair that has a page 1, and
+// no producer can arrive twice before its consumer has waited once (each arrival follows a wait
+// on the other warpgroup's previous arrival), so a consumer waits on the parity of the pairs it
+// has seen; the stage parities already count them (see where they are declared).
+// Each box is refilled for the next pair by the warpgroup whose wgmma read it last, right after
+// its wgmma wait, so no barrier is needed:
 //   stage 0: boxes 0–3 by wg0 (after O_L += P0·V0_L), boxes 4–8 by wg1 (after O_R += P0'·V0_R);
 //   stage 1: boxes 0–3 and 8 by wg0 (after O_L += P1·V1_L), boxes 4–7 by wg1 (after O_R += P1·V1_R).
 // Warpgroup 1 computes S1 from boxes 4–7 first, the ones refilled earliest. A stage's boxes
@@ -54,21 +62,25 @@
 #define FMLA_ISSUE_WARPS 4
 #endif
 
-// Byte offsets from the 1024-aligned base: Q and the two pages, 18 mbarriers (256 bytes), sMax,
-// sRed. The dynamic shared memory the host reserves, DecodeKernel.seesawSharedMemoryBytes, is
-// FMLA_SMEM_SEESAW: the layout and 1024 bytes to align the base (a test holds the two equal).
+// Byte offsets from the 1024-aligned base: Q and the two pages, 23 mbarriers in 256 bytes (18 for
+// the boxes, then the 5 handoffs), sMax, sRed. The dynamic shared memory the host reserves,
+// DecodeKernel.seesawSharedMemoryBytes, is FMLA_SMEM_SEESAW: the layout and 1024 bytes to align
+// the base (a test holds the two equal).
+#define FMLA_SEESAW_NBARS 23
+static_assert(8 * FMLA_SEESAW_NBARS <= 256, "the mbarriers outgrow their 256 bytes");
 #define FMLA_SEESAW_BARS (3 * FMLA_TILE)
 #define FMLA_SEESAW_MAX (FMLA_SEESAW_BARS + 256)
 #define FMLA_SEESAW_RED (FMLA_SEESAW_MAX + 2 * 64 * 4)
 #define FMLA_SMEM_SEESAW (FMLA_SEESAW_RED + 2 * 64 * 4 + 1024)
 
-// Named barriers of a pair (256 threads) and of one warpgroup (128 threads, 5 + warpgroup).
-#define FMLA_BAR_MAX0 1
-#define FMLA_BAR_MAX1 2
-#define FMLA_BAR_P0 3
-#define FMLA_BAR_P1 4
-#define FMLA_BAR_WG 5
-#define FMLA_BAR_ISSUED 7             // warpgroup 1 has issued P0'·V0_R (so its products go first)
+// The handoff mbarriers, by index after the boxes' 18.
+#define FMLA_HANDOFF_MAX0 18
+#define FMLA_HANDOFF_MAX1 19
+#define FMLA_HANDOFF_P0 20
+#define FMLA_HANDOFF_P1 21
+#define FMLA_HANDOFF_ISSUED 22        // warpgroup 1 has issued P0'·V0_R (so its products go first)
+// The named barrier of one warpgroup (128 threads): 1 + warpgroup.
+#define FMLA_BAR_WG 1
 
 // Shared-memory accesses by 32-bit shared-window address: generic pointers into shared memory
 // would hold two registers each across the page loop, where every register is taken.
@@ -209,7 +221,11 @@ __device__ __forceinline__ void pv_from_shared(float (&o)[128], u32 p_box, u32 v
                             smem_desc_sw128(v_box + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
 }
 
+// O ← O·c[h] (rows ra, rb). A warp holds whole rows of O (its 16 of the 64), so when the running
+// maximum of none of them moved (every factor exactly 1, most pages once the maximum has
+// settled) the warp skips its 128 multiplications; the result is the same bit for bit.
 __device__ __forceinline__ void scale_o(float (&o)[128], const float (&c)[2]) {
+    if (__all_sync(0xffffffff, c[0] == 1.f && c[1] == 1.f)) return;
 #pragma unroll
     for (int t = 0; t < 32; ++t) {
         o[4 * t] *= c[0]; o[4 * t + 1] *= c[0];
@@ -244,11 +260,19 @@ __device__ __forceinline__ void decode_sm90_seesaw(
 
     if (tid == 0) {
         for (int i = 0; i < 18; ++i) mbar_init(bars + 8 * i, 1);
+        for (int i = 18; i < FMLA_SEESAW_NBARS; ++i) mbar_init(bars + 8 * i, 128);
         mbar_fence_init();
     }
     __syncthreads();
     grid_dependency_wait();                                    // everything below may read the previous kernel's output
     u32 parity0 = 0, parity1 = 0;                              // the phase stage 0 / 1 completes next
+    // The handoffs' parities follow from these. Warpgroup 1 waits for stage 0 once a pair (in
+    // pv0, after its MAX0 and P0 waits), so its parity0 is the parity of the pairs done: the phase
+    // MAX0 and P0 complete next. Warpgroup 0 has waited for stage 0 once more (S0 of the pair, ahead
+    // of it), so during a pair its parity0 is one more: MAX1 and P1 wait on parity0 ^ 1. It waits
+    // for stage 1 once a pair that has a page 1, right after ISSUED, which completes on those
+    // pairs only: ISSUED waits on parity1.
+    auto handoff = [&](int which) { return bars + 8 * which; };
 
     const SchedPart part = load_part(sched, blockIdx.z);
     for (int req = part.begin_req; req <= part.end_req; ++req) {
@@ -318,7 +342,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                 mask_and_max(s, page0 * FMLA_PAGE, valid0, lim, scale_log2, lane, mx);
                 const float m0[2] = {fmaxf(m_run[0], mx[0]), fmaxf(m_run[1], mx[1])};
                 if (lane % 4 == 0) { st_shared_f32(sMax + 4 * ra, m0[0]); st_shared_f32(sMax + 4 * rb, m0[1]); }
-                named_arrive(FMLA_BAR_MAX0, 256);
+                mbar_arrive(handoff(FMLA_HANDOFF_MAX0));
                 const float b0[2] = {exp_base(m0[0]), exp_base(m0[1])};
                 const float alpha[2] = {fast_exp2(m_run[0] - b0[0]), fast_exp2(m_run[1] - b0[1])};
                 exp2_rows(s, scale_log2, b0, sum);
@@ -338,21 +362,21 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                 if (next0) issue(page0 + 2, 0, 0, 4);
 
                 // Rescale P0 to m1 and hand it to warpgroup 1 in box 8 of stage 0.
-                named_sync(FMLA_BAR_MAX1, 256);
+                mbar_wait(handoff(FMLA_HANDOFF_MAX1), parity0 ^ 1);
                 const float m1[2] = {ld_shared_f32(sMax + 4 * (64 + ra)), ld_shared_f32(sMax + 4 * (64 + rb))};
                 const float beta[2] = {fast_exp2(m0[0] - exp_base(m1[0])), fast_exp2(m0[1] - exp_base(m1[1]))};
                 pack_p<T>(s, beta, frag);
                 store_p(st0 + 8 * FMLA_BOX, frag, ra, lane);
                 fence_proxy_async();
-                named_arrive(FMLA_BAR_P0, 256);
+                mbar_arrive(handoff(FMLA_HANDOFF_P0));
 #pragma unroll
                 for (int h = 0; h < 2; ++h) { l_run[h] *= beta[h]; m_run[h] = m1[h]; }
                 scale_o(o, beta);
 
-                named_sync(FMLA_BAR_P1, 256);
+                mbar_wait(handoff(FMLA_HANDOFF_P1), parity0 ^ 1);
                 if (has1) {
                     // O_L += P1·V1_L, P1 from box 8 of stage 1; then S0 of the next pair.
-                    named_sync(FMLA_BAR_ISSUED, 256);
+                    mbar_wait(handoff(FMLA_HANDOFF_ISSUED), parity1);
                     for (int b = 0; b < 4; ++b) mbar_wait(bars + 8 * (9 + b), parity1);
                     parity1 ^= 1;
                     const int valid1 = valid_keys(page1);
@@ -390,11 +414,11 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                     for (int i = 0; i < 32; ++i) s[i] = -FMLA_INF;
                     mx[0] = mx[1] = -FMLA_INF;
                 }
-                named_sync(FMLA_BAR_MAX0, 256);
+                mbar_wait(handoff(FMLA_HANDOFF_MAX0), parity0);
                 const float m0[2] = {ld_shared_f32(sMax + 4 * ra), ld_shared_f32(sMax + 4 * rb)};
                 const float m1[2] = {fmaxf(m0[0], mx[0]), fmaxf(m0[1], mx[1])};
                 if (lane % 4 == 0) { st_shared_f32(sMax + 4 * (64 + ra), m1[0]); st_shared_f32(sMax + 4 * (64 + rb), m1[1]); }
-                named_arrive(FMLA_BAR_MAX1, 256);
+                mbar_arrive(handoff(FMLA_HANDOFF_MAX1));
                 const float b1[2] = {exp_base(m1[0]), exp_base(m1[1])};
                 // The same alpha and beta as warpgroup 0 computes, from the same operands.
                 const float alpha[2] = {fast_exp2(m_run[0] - exp_base(m0[0])), fast_exp2(m_run[1] - exp_base(m0[1]))};
@@ -409,11 +433,11 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                     store_p(st1 + 8 * FMLA_BOX, frag, ra, lane);
                     fence_proxy_async();
                 }
-                named_arrive(FMLA_BAR_P1, 256);
+                mbar_arrive(handoff(FMLA_HANDOFF_P1));
                 scale_o(o, c);                                 // after the handoff: warpgroup 0 waits for P1
                 // O_R += P0'·V0_R, P0' from box 8 of stage 0 (after P1·V1_R when there is a page 1).
                 auto pv0 = [&] {
-                    named_sync(FMLA_BAR_P0, 256);
+                    mbar_wait(handoff(FMLA_HANDOFF_P0), parity0);
                     for (int b = 4; b < 8; ++b) mbar_wait(bars + 8 * b, parity0);
                     parity0 ^= 1;
                     const int valid0 = valid_keys(page0);
@@ -429,7 +453,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                     pv_from_registers<T>(o, frag, st1 + 4 * FMLA_BOX);
                     wgmma_commit();
                     pv0();
-                    named_arrive(FMLA_BAR_ISSUED, 256);
+                    mbar_arrive(handoff(FMLA_HANDOFF_ISSUED));
                     wgmma_wait<1>();
                     if (next1) issue(page1 + 2, 1, 4, 8);
                     wgmma_wait<0>();
