@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side table of two bench_grid-style JSON-lines files (ours first, FlashMLA second).
 
-Usage: python3 bench/compare.py ours.jsonl flashmla.jsonl [best-peer.jsonl]
+Usage: python3 bench/compare.py ours.jsonl flashmla.jsonl
 Rows are matched on (s_q, mean_sk, h_q, h_kv, varlen). Prints ms, GB/s and the ratio
 FlashMLA time / ours (> 1: we are faster), then the geometric mean of the ratio.
 """
@@ -22,7 +22,6 @@ def load(path):
 
 def main():
     ours, theirs = load(sys.argv[1]), load(sys.argv[2])
-    peers = load(sys.argv[3]) if len(sys.argv) > 3 else {}
     print(f"{'s_q':>3} {'mean_sk':>7} {'h_q':>4} {'varlen':>6} | {'ours ms':>8} {'GB/s':>7} {'TFLOPS':>6} | "
           f"{'FlashMLA ms':>11} {'GB/s':>7} | {'ratio':>6}")
     ratios = []

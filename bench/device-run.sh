@@ -11,28 +11,48 @@
 # with the kernels' defaults when FLASHMLA_KERNEL_OPTIONS is set for the other steps; `probes`
 # runs racecheck on bench/probes/handoff_racecheck.cu and on one call of FlashMLA's kernel.
 # `benchold` times .device/flashmla-old.gz (an earlier build, for A/B in one call); `bench16`
-# times our fp16 path on the same grid; `ceilings` measures the copy and GEMM rates.
+# times our fp16 path on the same grid; `ceilings` measures the copy and GEMM rates; `profile` is a
+# short ncu of the Hopper kernel; `python` runs pytest; `pybench` times the Python bridge with
+# bench_grid.py --check beside FlashMLA.
 # SANITIZE_KERNELS (default "sm80 sm90-lockstep sm90-seesaw") and SANITIZE_TOOLS (default "memcheck
 # racecheck synccheck") pick what the sanitizers run.
+# AB_ROUNDS (default 2) sets how many rounds `ab` runs.
+# What travels (carry .device; for `python`/`pybench` also python/flashmla_swift/libFlashMLASwiftC.so,
+# made by python/build.sh): .device/flashmla.gz from `swift build -c release --static-swift-stdlib
+# --product flashmla` (stripped, gzipped), optionally .device/flashmla-old.gz, and a copy of
+# ../shared/anchor as .device/anchor.
 # Usage on the device machine: bash bench/device-run.sh CASES STEP...
-set -u
+set -uo pipefail
+case ${1:-} in ''|*[!0-9]*) echo "usage: bash bench/device-run.sh CASES STEP..." >&2; exit 2 ;; esac
+CASES=$1; shift
+[ $# -gt 0 ] || { echo "no step given" >&2; exit 2; }
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-[ -x .device/flashmla ] || { gunzip -kf .device/flashmla.gz && chmod +x .device/flashmla; }
-[ -f .device/flashmla-old.gz ] && { [ -x .device/flashmla-old ] || { gunzip -kf .device/flashmla-old.gz && chmod +x .device/flashmla-old; }; }
+TMP=$(mktemp -d)                       # this call's scratch: nothing read back from an earlier call
+unpack() { [ .device/$1 -nt .device/$1.gz ] || { gunzip -kf .device/$1.gz && chmod +x .device/$1; }; }
+unpack flashmla
+[ -f .device/flashmla-old.gz ] && unpack flashmla-old
 BIN=$PWD/.device/flashmla
 ANCHOR=$PWD/.device/anchor
-CASES=${1:-300}; shift || true
 export FLASHMLA_CACHE_DIR=/tmp/flashmla-cache
 status=0
 step() { echo "== $*" >&2; }
 summary() { grep -E "FAIL|worst|passed|rror" "$1" | tail -${2:-6}; }
+# Racecheck's hazards in log $1 grouped by the instructions involved, most frequent first.
+group_hazards() {
+  grep -E "Potential|Write Thread|Read Thread" "$1" \
+    | sed -E 's/at __shared__ 0x[0-9a-f]+ in block \([0-9,]+\)//; s/Thread \([0-9]+,0,0\)/Thread/; s/\(.*\)//' \
+    | sort | uniq -c | sort -rn
+}
+flashmla_baseline() {   # FlashMLA's own times on the grid, once a call
+  [ -s "$OUT/flashmla.jsonl" ] || { step "bench: FlashMLA"; (cd "$ANCHOR" && python3 bench_grid.py) > "$OUT/flashmla.jsonl" 2> "$OUT/flashmla.err" || status=1; }
+}
 
 bench_vs_flashmla() {   # $1: name of our run, rest: environment for it (RUN_BIN=… picks another binary)
   local name=$1; shift
   step "bench: ours ($name)"
   env "$@" ${RUN_BIN:-$BIN} bench --grid "$ANCHOR/grid.json" --json > "$OUT/ours-$name.jsonl" 2> "$OUT/ours-$name.err" || status=1
-  [ -s "$OUT/flashmla.jsonl" ] || { step "bench: FlashMLA"; (cd "$ANCHOR" && python3 bench_grid.py) > "$OUT/flashmla.jsonl" 2> "$OUT/flashmla.err" || status=1; }
-  python3 bench/compare.py "$OUT/ours-$name.jsonl" "$OUT/flashmla.jsonl" > "$OUT/compare-$name.txt"
+  flashmla_baseline
+  python3 bench/compare.py "$OUT/ours-$name.jsonl" "$OUT/flashmla.jsonl" > "$OUT/compare-$name.txt" || status=1
   tail -1 "$OUT/compare-$name.txt"
 }
 
@@ -53,40 +73,39 @@ for what in "$@"; do
         step "compute-sanitizer $tool"
         for kernel in ${SANITIZE_KERNELS:-sm80 sm90-lockstep sm90-seesaw}; do
           FLASHMLA_KERNEL=$kernel compute-sanitizer --tool $tool --error-exitcode 9 $BIN check --backend cuda --cases 3 --token-budget 20000 --seed 7 \
-            > /tmp/sanitize.log 2>&1 || { status=1; echo "$tool $kernel FAILED"; }
-          { echo "== $tool $kernel"; tail -5 /tmp/sanitize.log; } >> "$OUT/sanitize.txt"   # one file: at most 8 come back
-          grep -E "SUMMARY" /tmp/sanitize.log | tail -1
+            > $TMP/sanitize.log 2>&1 || { status=1; echo "$tool $kernel FAILED"; }
+          { echo "== $tool $kernel"; tail -5 $TMP/sanitize.log; } >> "$OUT/sanitize.txt"   # one file: at most 8 come back
+          grep -E "SUMMARY" $TMP/sanitize.log | tail -1
         done
       done ;;
     bench) bench_vs_flashmla auto ;;
     bench80) bench_vs_flashmla sm80 FLASHMLA_KERNEL=sm80 ;;
     bench90) bench_vs_flashmla sm90 FLASHMLA_KERNEL=sm90 ;;   # a Hopper kernel for every row count
-    benchold) RUN_BIN=$PWD/.device/flashmla-old bench_vs_flashmla old ;;
+    benchold) if [ -x .device/flashmla-old ]; then RUN_BIN=$PWD/.device/flashmla-old bench_vs_flashmla old
+      else echo "benchold: no .device/flashmla-old.gz"; status=1; fi ;;
     benchnopdl) bench_vs_flashmla nopdl FLASHMLA_PDL=0 ;;   # without programmatic dependent launch
     benchbase) bench_vs_flashmla base FLASHMLA_KERNEL_OPTIONS= ;;   # the kernels' defaults, whatever FLASHMLA_KERNEL_OPTIONS says
     probes) step "racecheck on the handoff probe (bench/probes) and on FlashMLA's kernel"
-      nvcc -arch=sm_90a -o /tmp/probe bench/probes/handoff_racecheck.cu > "$OUT/probes.txt" 2>&1 || status=1
-      for v in 0 1 2; do
-        compute-sanitizer --tool racecheck --racecheck-report hazard /tmp/probe $v > /tmp/probe.log 2>&1
-        { echo "== probe variant $v"; grep -E "variant|SUMMARY" /tmp/probe.log; grep -E "Potential|Write Thread|Read Thread" /tmp/probe.log \
-            | sed -E 's/at __shared__ 0x[0-9a-f]+ in block \([0-9,]+\)//; s/Thread \([0-9]+,0,0\)/Thread/' | sort | uniq -c | sort -rn | head -8; } >> "$OUT/probes.txt"
-      done
+      if nvcc -arch=sm_90a -o $TMP/probe bench/probes/handoff_racecheck.cu > "$OUT/probes.txt" 2>&1; then
+        for v in 0 1 2; do
+          compute-sanitizer --tool racecheck --racecheck-report hazard $TMP/probe $v > $TMP/probe.log 2>&1
+          { echo "== probe variant $v"; grep -E "variant|SUMMARY" $TMP/probe.log; group_hazards $TMP/probe.log | head -8; } >> "$OUT/probes.txt"
+        done
+      else status=1; fi
       compute-sanitizer --tool racecheck --racecheck-report hazard --kernel-name kns=flash_fwd_splitkv \
-        python3 bench/probes/racecheck_flashmla.py "$ANCHOR" > /tmp/fmrace.log 2>&1
-      { echo "== FlashMLA's kernel"; grep -E "FlashMLA ran|SUMMARY" /tmp/fmrace.log || tail -8 /tmp/fmrace.log; grep -E "Potential|Write Thread|Read Thread" /tmp/fmrace.log \
-          | sed -E 's/at __shared__ 0x[0-9a-f]+ in block \([0-9,]+\)//; s/Thread \([0-9]+,0,0\)/Thread/; s/\(.*\)//' | sort | uniq -c | sort -rn | head -12; } >> "$OUT/probes.txt"
+        python3 bench/probes/racecheck_flashmla.py "$ANCHOR" > $TMP/fmrace.log 2>&1
+      { echo "== FlashMLA's kernel"; grep -E "FlashMLA ran|SUMMARY" $TMP/fmrace.log || tail -8 $TMP/fmrace.log; group_hazards $TMP/fmrace.log | head -12; } >> "$OUT/probes.txt"
       cat "$OUT/probes.txt" | grep -E "==|SUMMARY|variant|ran" ;;
     bench16) step "bench: ours, fp16"
+      [ -s "$OUT/ours-auto.jsonl" ] || { echo "bench16 compares with bench's run: give bench first"; status=1; continue; }
       $BIN bench --grid "$ANCHOR/grid.json" --dtype fp16 --json > "$OUT/ours-fp16.jsonl" 2> "$OUT/ours-fp16.err" || status=1
-      python3 bench/compare.py "$OUT/ours-fp16.jsonl" "$OUT/ours-auto.jsonl" > "$OUT/compare-fp16-vs-bf16.txt"
+      python3 bench/compare.py "$OUT/ours-fp16.jsonl" "$OUT/ours-auto.jsonl" > "$OUT/compare-fp16-vs-bf16.txt" || status=1
       tail -1 "$OUT/compare-fp16-vs-bf16.txt" ;;
     ceilings) step "ceilings: copy and bf16 GEMM"; python3 bench/ceilings.py | tee "$OUT/ceilings.json" || status=1 ;;
     racelog) step "racecheck sm90-seesaw: hazards grouped by the instructions involved"
       FLASHMLA_KERNEL=sm90-seesaw compute-sanitizer --tool racecheck --racecheck-report hazard --print-limit 5000 $BIN check --backend cuda \
-        --cases 2 --token-budget 12000 --seed 7 > /tmp/race.log 2>&1
-      { grep -E "SUMMARY|passed" /tmp/race.log; grep -E "Potential|Write Thread|Read Thread" /tmp/race.log \
-          | sed -E 's/at __shared__ 0x[0-9a-f]+ in block \([0-9,]+\)//; s/Thread \([0-9]+,0,0\)/Thread/' | sort | uniq -c | sort -rn; } \
-        | tee "$OUT/racecheck-summary.txt" ;;
+        --cases 2 --token-budget 12000 --seed 7 > $TMP/race.log 2>&1
+      { grep -E "SUMMARY|passed" $TMP/race.log; group_hazards $TMP/race.log; } | tee "$OUT/racecheck-summary.txt" ;;
     ab) # AB_ONLY: configurations (bench --only), '/'-separated sets; AB_OPTIONS: ';'-separated
         # FLASHMLA_KERNEL_OPTIONS variants, each timed against the baseline (and flashmla-old) twice.
       IFS=';' read -ra variants <<< "${AB_OPTIONS:-}"
@@ -105,14 +124,14 @@ for what in "$@"; do
       done ;;
     ncucmp) cfg=${NCU_CONFIG:-s_q=1,mean_sk=16384,h_q=128}
       step "ncu full, ours and FlashMLA's kernel on $cfg (varlen false)"
-      ncu --clock-control none --kernel-name regex:flashmla_decode_sm90 --launch-skip 3 --launch-count 1 --set full --import-source no \
-        -o /tmp/prof-ours $BIN bench --grid "$ANCHOR/grid.json" --only $cfg,varlen=false --iterations 3 > "$OUT/ncu-ours-run.txt" 2>&1 || status=1
-      (cd "$ANCHOR" && ncu --clock-control none --kernel-name regex:flash_fwd_splitkv --launch-skip 3 --launch-count 1 --set full --import-source no \
-        -o /tmp/prof-fm python3 bench_grid.py --only $cfg,varlen=False) > "$OUT/ncu-fm-run.txt" 2>&1 || status=1
+      ncu -f --clock-control none --kernel-name regex:flashmla_decode_sm90 --launch-skip 3 --launch-count 1 --set full --import-source no \
+        -o $TMP/prof-ours $BIN bench --grid "$ANCHOR/grid.json" --only $cfg,varlen=false --iterations 3 > "$OUT/ncu-ours-run.txt" 2>&1 || status=1
+      (cd "$ANCHOR" && ncu -f --clock-control none --kernel-name regex:flash_fwd_splitkv --launch-skip 3 --launch-count 1 --set full --import-source no \
+        -o $TMP/prof-fm python3 bench_grid.py --only $cfg,varlen=False) > "$OUT/ncu-fm-run.txt" 2>&1 || status=1
       for who in ours fm; do
-        ncu -i /tmp/prof-$who.ncu-rep --page details > "$OUT/ncu-$who-details.txt" 2>&1
-        ncu -i /tmp/prof-$who.ncu-rep --page source --csv --print-source sass > "$OUT/ncu-$who-source.csv" 2>&1
-        ncu -i /tmp/prof-$who.ncu-rep --page raw --csv > "$OUT/ncu-$who-raw.csv" 2>&1
+        ncu -i $TMP/prof-$who.ncu-rep --page details > "$OUT/ncu-$who-details.txt" 2>&1
+        ncu -i $TMP/prof-$who.ncu-rep --page source --csv --print-source sass > "$OUT/ncu-$who-source.csv" 2>&1
+        ncu -i $TMP/prof-$who.ncu-rep --page raw --csv > "$OUT/ncu-$who-raw.csv" 2>&1
         echo "-- $who"; grep -E "^ +(Duration|SM Frequency|Compute \(SM\) Throughput|Memory Throughput|DRAM Throughput|Issue Slots Busy|L2 Hit Rate|Registers Per)" "$OUT/ncu-$who-details.txt" | head -12
       done ;;
     profile) step "ncu: the Hopper kernel on h_q=128, s_q=1, 8k"
@@ -124,10 +143,10 @@ for what in "$@"; do
     python) step "pytest"; (cd python && python3 -m pytest -q tests) > "$OUT/pytest.txt" 2>&1 || status=1; tail -3 "$OUT/pytest.txt" ;;
     pybench) step "bench_grid.py --module flashmla_swift --check"
       (PYTHONPATH=$PWD/python python3 "$ANCHOR/bench_grid.py" --module flashmla_swift --check) > "$OUT/pybench.jsonl" 2> "$OUT/pybench.err" || status=1
-      [ -s "$OUT/flashmla.jsonl" ] || { (cd "$ANCHOR" && python3 bench_grid.py) > "$OUT/flashmla.jsonl" 2> "$OUT/flashmla.err" || status=1; }
-      python3 bench/compare.py "$OUT/pybench.jsonl" "$OUT/flashmla.jsonl" > "$OUT/compare-python.txt"; tail -1 "$OUT/compare-python.txt"
+      flashmla_baseline
+      python3 bench/compare.py "$OUT/pybench.jsonl" "$OUT/flashmla.jsonl" > "$OUT/compare-python.txt" || status=1; tail -1 "$OUT/compare-python.txt"
       python3 -c "import json,sys; r=[json.loads(l) for l in open('$OUT/pybench.jsonl') if l.startswith('{')]; print(len(r),'configs; worst cos_diff_out',max(x['cos_diff_out'] for x in r),'any NaN',any(x['nan_out'] for x in r))" ;;
-    *) echo "unknown step $what" ;;
+    *) echo "unknown step $what"; status=1 ;;
   esac
 done
 exit $status
