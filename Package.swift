@@ -43,6 +43,6 @@ let package = Package(
                 swiftSettings: strict),
         .testTarget(name: "FlashMLATests", dependencies: ["FlashMLA", "CUDADriver", "NVRTC"], swiftSettings: strict),
         .testTarget(name: "CFlashMLATests", dependencies: ["CFlashMLA", "FlashMLA"], swiftSettings: strict),
-        .testTarget(name: "flashmlaTests", dependencies: ["flashmla", "FlashMLA"], swiftSettings: strict),
+        .testTarget(name: "flashmlaTests", dependencies: ["flashmla", "FlashMLA", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
     ]
 )

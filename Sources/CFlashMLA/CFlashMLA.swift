@@ -134,7 +134,8 @@ public func flashmla_swift_workspace_create(_ device: Int32, _ workspaceOut: Uns
     }
 }
 
-/// Grows a workspace to hold `maxTotalSplits` splits of `queryRows` rows (may wait for the device). See `include/flashmla_swift.h`.
+/// Grows a workspace to hold `maxTotalSplits` splits of `queryRows` rows: allocates device memory
+/// and frees the old, which no queued or captured work may still use. See `include/flashmla_swift.h`.
 @_cdecl("flashmla_swift_workspace_reserve")
 public func flashmla_swift_workspace_reserve(_ workspace: OpaquePointer?, _ maxTotalSplits: Int64, _ queryRows: Int64) -> Int32 {
     abiCall { () throws(ABIFailure) in

@@ -39,7 +39,8 @@ struct CUDABackendTests {
             int32Encoding: (0 ..< metadata.tileSchedulerMetadata.elementCount).map { encoded.int32(offset: $0) },
             numSplits: (0 ..< metadata.numSplits.elementCount).map { splits.int32(offset: $0) })
         let lengths = spec.lengths.map { Int32($0) }
-        #expect(deviceSchedule == TileSchedule(cacheSeqlens: lengths, numSMParts: metadata.shape.numSMParts))
+        #expect(deviceSchedule == TileSchedule(cacheSeqlens: lengths, numSMParts: metadata.shape.numSMParts),
+                "\(spec), seed \(generator.seed)")
 
         let out = try cuda.allocate(elementType: spec.elementType, shape: [spec.batchSize, spec.queryLength, spec.queryHeads, 512])
         let lse = try cuda.allocate(elementType: .float32, shape: [spec.batchSize, spec.queryHeads, spec.queryLength])
@@ -52,14 +53,14 @@ struct CUDABackendTests {
                                        headDimV: 512, metadata: metadata, causal: spec.causal, out: out.view, lse: lse.view)
         let outValues = HostElements(try cuda.download(out.view).view).load().map(Double.init)
         let lseValues = HostElements(try cuda.download(lse.view).view).load().map(Double.init)
-        #expect(try cuda.workspace.takeErrors().isEmpty)
+        #expect(try cuda.workspace.takeErrors().isEmpty, "\(spec), seed \(generator.seed)")
 
         let reference = ReferenceAttention.compute(problem, softmaxScale: 1 / 24)
         #expect(!outValues.contains { !$0.isFinite }, "out has NaN or ∞: \(spec), seed \(generator.seed)")
         #expect(Comparison.cosDiff(outValues, reference.out) < 1e-5, "\(spec), seed \(generator.seed)")
         for (value, expected) in zip(lseValues, reference.lse) {
             if expected == .infinity {
-                #expect(value == .infinity)
+                #expect(value == .infinity, "\(spec), seed \(generator.seed)")
             } else {
                 #expect(abs(value - expected) < 1e-3, "lse \(value) against \(expected): \(spec), seed \(generator.seed)")
             }

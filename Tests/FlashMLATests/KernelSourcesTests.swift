@@ -41,6 +41,8 @@ import Testing
     /// With programmatic dependent launch a kernel may start before the one ahead of it on the
     /// stream has finished: each decode kernel must wait before it reads the schedule (and so
     /// anything the caller's previous kernel wrote), and the combine before it reads a partial.
+    /// A lint on the source text (the first wait against the first such read), not a proof that
+    /// no other read comes earlier; compute-sanitizer and `check` on the GPU test the rest.
     @Test func programmaticLaunchWaitsBeforeReading() throws {
         let sources = KernelCatalog.sources
         let types = try #require(sources["common/types.cuh"])
@@ -142,8 +144,6 @@ import Testing
                 }
             }
         }
-        #expect(DecodeKernel.hopperSeesaw.sharedMemoryBytes == DecodeKernel.seesawSharedMemoryBytes)
-        #expect(DecodeKernel.portable(DecodeTile(rows: 32, stages: 1)).sharedMemoryBytes == DecodeTile(rows: 32, stages: 1).sharedMemoryBytes)
     }
 
     @Test func bothHopperKernelsFitAnH100() {

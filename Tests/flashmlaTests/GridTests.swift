@@ -1,11 +1,27 @@
 import Foundation
 import Testing
+import ArgumentParser
 @testable import flashmla
 
 /// Grid files in FlashMLA's format: defaults, explicit lengths, validation, `--only` and drawn lengths.
 @Suite struct GridTests {
     private func grid(_ json: String) throws -> BenchGrid {
         try BenchGrid.decode(Data(json.utf8))
+    }
+
+    /// The decoding error `json` raises, as text; nil (a failed expectation) when it decodes or
+    /// fails some other way.
+    private func decodingError(_ json: String) -> String? {
+        do {
+            _ = try grid(json)
+        } catch let error as DecodingError {
+            return String(describing: error)
+        } catch {
+            Issue.record("not a DecodingError: \(error)")
+            return nil
+        }
+        Issue.record("decoded: \(json)")
+        return nil
     }
 
     @Test func missingFieldsTakeFlashMLADecodeDefaults() throws {
@@ -63,19 +79,18 @@ import Testing
     }
 
     @Test func meanSkIsRequiredWithoutLengths() {
-        #expect(throws: (any Error).self) {
-            try grid(#"{"configs": [{"b": 2, "s_q": 1, "h_q": 16}]}"#)
-        }
-        #expect(throws: (any Error).self) {
-            try grid(#"{"configs": [{"b": 2, "s_q": 1, "h_q": 16, "cache_seqlens": []}]}"#)
+        for json in [#"{"configs": [{"b": 2, "s_q": 1, "h_q": 16}]}"#,
+                     #"{"configs": [{"b": 2, "s_q": 1, "h_q": 16, "cache_seqlens": []}]}"#] {
+            let message = decodingError(json)
+            #expect(message?.contains("mean_sk is required unless cache_seqlens is given") == true, "\(message ?? "")")
         }
     }
 
     @Test func unknownDTypeAndMissingConfigsAreRejected() {
-        #expect(throws: (any Error).self) {
-            try grid(#"{"dtype": "fp8", "configs": [{"b": 1, "s_q": 1, "mean_sk": 64, "h_q": 16}]}"#)
-        }
-        #expect(throws: (any Error).self) { try grid(#"{"name": "empty"}"#) }
+        let dtype = decodingError(#"{"dtype": "fp8", "configs": [{"b": 1, "s_q": 1, "mean_sk": 64, "h_q": 16}]}"#)
+        #expect(dtype?.contains("dtype \"fp8\" is not bf16 or fp16") == true, "\(dtype ?? "")")
+        let configs = decodingError(#"{"name": "empty"}"#)
+        #expect(configs?.contains("configs") == true, "\(configs ?? "")")
     }
 
     @Test func dtypeSpellings() {
@@ -154,9 +169,18 @@ import Testing
         }
     }
 
-    @Test(arguments: ["heads=16", "h_q", "h_q=", "=16", "b=1,mean=4"])
-    func malformedFilterThrows(text: String) {
-        #expect(throws: (any Error).self) { try ConfigFilter(parsing: text) }
+    @Test(arguments: [("heads=16", "unknown key \"heads\""), ("h_q", "\"h_q\" is not key=value"),
+                      ("h_q=", "\"h_q=\" is not key=value"), ("=16", "\"=16\" is not key=value"),
+                      ("b=1,mean=4", "unknown key \"mean\"")])
+    func malformedFilterThrows(text: String, message: String) {
+        do {
+            _ = try ConfigFilter(parsing: text)
+            Issue.record("\(text) parsed")
+        } catch let error as ValidationError {
+            #expect(error.message.contains(message), "\(error.message)")
+        } catch {
+            Issue.record("not a ValidationError: \(error)")
+        }
     }
 
     @Test func everyFilterKeyNamesAField() {

@@ -22,7 +22,9 @@
  * CUDA graphs: flashmla_swift_get_metadata and flashmla_swift_decode can be captured
  * once a call of the same kind (and, for decode, a workspace large enough) has run on
  * the device outside capture: the first call compiles and loads the kernels, and a
- * workspace that must grow allocates memory.
+ * workspace that must grow allocates memory. For decode, the same kind means the same
+ * element type and the same kernel, which the rows per KV head (s_q * h_q / h_kv) pick:
+ * on Hopper up to 16, 17 to 64, and more each use another kernel.
  *
  * Versioning: FLASHMLA_SWIFT_ABI_VERSION changes whenever a declaration here changes
  * incompatibly; compare it with flashmla_swift_abi_version() after loading.

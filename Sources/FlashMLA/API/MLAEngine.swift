@@ -96,7 +96,10 @@ public final class MLAEngine: @unchecked Sendable {
     /// On the CUDA backend this call allocates nothing and never waits for the device: the
     /// work is queued on `stream` (default: the backend's own) using `workspace` (default:
     /// the backend's own, grown once when a larger schedule first needs it), so a decode step
-    /// can be captured in a CUDA graph once a workspace of the right size exists.
+    /// can be captured in a CUDA graph once a workspace of the right size exists and a call of
+    /// the same element type and kernel has run outside capture (the first use of a kernel
+    /// compiles and loads it; the rows per KV head, `s_q · h_q / h_kv`, pick it: on Hopper up
+    /// to 16, 17 … 64, and more each use another).
     public func flashMLAWithKVCache(
         q: TensorView, kCache: TensorView, blockTable: TensorView, cacheSeqlens: TensorView,
         headDimV: Int, metadata: MLAMetadata, softmaxScale: Float? = nil, causal: Bool = false,

@@ -4,7 +4,8 @@ extension CUDABackend {
     /// Queues the split-KV attention and the combine for `problem` on `stream`.
     ///
     /// Allocation-free and sync-free unless `workspace` must grow for this shape (see
-    /// ``Workspace``).
+    /// ``Workspace``) or the chosen kernel is used for the first time on this device (it is
+    /// compiled or read from the cache and loaded).
     func launchDecode(_ problem: DecodeProblem, workspace: Workspace, stream: ExecutionStream) throws(MLAError) {
         guard workspace.device.ordinal == device.ordinal, stream.device.ordinal == device.ordinal else {
             throw .invalidArgument(argument: workspace.device.ordinal == device.ordinal ? "stream" : "workspace",

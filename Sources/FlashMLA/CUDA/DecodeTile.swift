@@ -46,9 +46,9 @@ enum DecodeKernel: Equatable {
     /// exchange, the two P halves, and 1024 bytes to align the base (`FMLA_SMEM_LOCKSTEP`; a
     /// test holds the two equal).
     static let lockstepSharedMemoryBytes = 3 * 9 * 8192 + 16 + 2 * 64 * 4 + 2 * 64 * 72 + 1024
-    /// Dynamic shared memory of the seesaw kernel: Q, two pages, 18 mbarriers (256 bytes), the
-    /// row maxima and sums of both warpgroups, and 1024 bytes to align the base (`FMLA_SMEM_SEESAW`;
-    /// a test holds the two equal).
+    /// Dynamic shared memory of the seesaw kernel: Q, two pages, 256 bytes of mbarriers (one per
+    /// box of each page and one per handoff), the row maxima and sums of both warpgroups, and 1024
+    /// bytes to align the base (`FMLA_SMEM_SEESAW`; a test holds the two equal).
     static let seesawSharedMemoryBytes = 3 * 9 * 8192 + 256 + 4 * 64 * 4 + 1024
 
     /// The kernel for `rowsPerKVHead` query rows on a device of `computeCapability` with
@@ -61,7 +61,7 @@ enum DecodeKernel: Equatable {
         let hopper = computeCapability == (9, 0)
         let lockstepFits = hopper && sharedMemoryLimit >= lockstepSharedMemoryBytes
         let seesawFits = hopper && sharedMemoryLimit >= seesawSharedMemoryBytes
-        let hopperByRows: DecodeKernel? = rowsPerKVHead > 64 && seesawFits ? .hopperSeesaw : lockstepFits ? .hopperLockstep : nil
+        let hopperByRows: DecodeKernel? = rowsPerKVHead > 64 ? (seesawFits ? .hopperSeesaw : nil) : (lockstepFits ? .hopperLockstep : nil)
         switch preference {
         case .hopperLockstep where lockstepFits:
             return .hopperLockstep

@@ -15,7 +15,7 @@ final class KernelLibrary: @unchecked Sendable {
 
     /// Extra NVRTC options from `FLASHMLA_KERNEL_OPTIONS` (space-separated, e.g. `-DNAME=1`):
     /// a way to try kernel variants without rebuilding. They are part of the cache key.
-    let extraOptions: [String]
+    private let extraOptions: [String]
 
     init(device: Device) {
         self.device = device
