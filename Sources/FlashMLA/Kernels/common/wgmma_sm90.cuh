@@ -38,6 +38,14 @@ template <int N> __device__ __forceinline__ void fence_registers(float (&d)[N]) 
 // async proxy (wgmma operand reads, TMA) after this fence and a barrier.
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 
+// Four 8 × 8 b16 matrices into shared memory (the inverse of ldmatrix_x4): register j of each
+// thread is its element pair of matrix j (row lane / 4, columns 2·(lane % 4) + 0, 1); thread t
+// gives the address of row t % 8 of matrix t / 8.
+__device__ __forceinline__ void stmatrix_x4(u32 addr, const u32 (&r)[4]) {
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n"
+                 :: "r"(addr), "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3]) : "memory");
+}
+
 // ---- named barriers: `count` threads (a multiple of 32) meet at barrier `id` (1 … 15; 0 is
 // __syncthreads). ----
 __device__ __forceinline__ void named_sync(u32 id, u32 count) {

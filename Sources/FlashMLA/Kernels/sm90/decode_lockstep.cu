@@ -67,45 +67,59 @@ __device__ __forceinline__ void decode_sm90_lockstep(
     u32 phases = 0;                                           // bit s: the parity stage s waits for next
 
     const SchedPart part = load_part(sched, blockIdx.z);
+    // Thread 0 arms a stage's barrier and starts the 9 box copies of page `page` of request `req`.
+    auto issue_page = [&](int req, int page, int stage) {
+        const int id = block_table[(i64)req * bt_stride + page];
+        const u32 bar = bars + 8 * stage;
+        if (id >= 0 && id < num_pages) {
+            mbar_arrive_expect_tx(bar, FMLA_TILE);
+#pragma unroll
+            for (int b = 0; b < 9; ++b)
+                tma_load_4d(sK + stage * FMLA_TILE + b * FMLA_BOX, kmap, bar, b * 64, kvh, 0, id, policy);
+        } else {
+            atomicOr(error_flag, FMLA_ERR_BLOCK_ID);
+            mbar_arrive_expect_tx(bar, 0);                    // completes the phase; the page is zeroed below
+        }
+    };
+    // A piece's first two pages (thread 0) and its query tile (every thread's cp.async, one commit
+    // group). The first piece's start before its loop; every later one's as soon as the piece
+    // before it has finished its products (its last page's barrier: both stages and sQ are free),
+    // so that these loads overlap that piece's epilogue.
+    auto start_piece = [&](int req, const Piece& pc) {
+        if (pc.n_pages == 0) return;
+        if (tid == 0) {
+            issue_page(req, pc.first_page, 0);
+            if (pc.n_pages > 1) issue_page(req, pc.first_page + 1, 1);
+        }
+        load_q_tile<T>(sQ, q, q_batch_stride, q_seq_stride, q_head_stride, req, kvh, g, rows, tile_row0);
+        cp_async_commit();
+    };
+    auto piece_at = [&](int req) {
+        return piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag);
+    };
+
+    Piece piece;
+    if (part.begin_req <= part.end_req) {
+        piece = piece_at(part.begin_req);
+        start_piece(part.begin_req, piece);
+    }
     for (int req = part.begin_req; req <= part.end_req; ++req) {
-        const Piece piece = piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag);
         const int seqlen = piece.seqlen, split = piece.split;
         const int first_page = piece.first_page, n_pages = piece.n_pages;
         const bool single = piece.single;
         const int lim_a = visible_end(piece, s_q, causal, qa), lim_b = visible_end(piece, s_q, causal, qb);
         const int* bt_row = block_table + (i64)req * bt_stride;
 
-        // Thread 0 arms a stage's barrier and starts the 9 box copies of a page.
-        auto issue_page = [&](int page, int stage) {
-            const int id = bt_row[page];
-            const u32 bar = bars + 8 * stage;
-            if (id >= 0 && id < num_pages) {
-                mbar_arrive_expect_tx(bar, FMLA_TILE);
-#pragma unroll
-                for (int b = 0; b < 9; ++b)
-                    tma_load_4d(sK + stage * FMLA_TILE + b * FMLA_BOX, kmap, bar, b * 64, kvh, 0, id, policy);
-            } else {
-                atomicOr(error_flag, FMLA_ERR_BLOCK_ID);
-                mbar_arrive_expect_tx(bar, 0);                // completes the phase; the page is zeroed below
-            }
-        };
-
         float o[128];
 #pragma unroll
         for (int i = 0; i < 128; ++i) o[i] = 0.f;
         float m_a = -FMLA_INF, m_b = -FMLA_INF, l_a = 0.f, l_b = 0.f;
 
-        if (n_pages > 0) {
-            if (tid == 0) {
-                issue_page(first_page, 0);
-                if (n_pages > 1) issue_page(first_page + 1, 1);
-            }
-            load_q_tile<T>(sQ, q, q_batch_stride, q_seq_stride, q_head_stride, req, kvh, g, rows, tile_row0);
-            cp_async_commit();
-            cp_async_wait<0>();
-            fence_proxy_async();
-            __syncthreads();
-        }
+        // The query tile has landed (a no-op for a piece with no page, which started nothing), and
+        // the previous piece's row sums have been read before this piece's are posted.
+        cp_async_wait<0>();
+        fence_proxy_async();
+        __syncthreads();
 
         for (int p = 0; p < n_pages; ++p) {
             const int page = first_page + p, stage = p & 1;
@@ -238,7 +252,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             fence_registers(o);
 
             __syncthreads();                                  // both warpgroups are done with this stage
-            if (tid == 0 && p + 2 < n_pages) issue_page(page + 2, stage);
+            if (tid == 0 && p + 2 < n_pages) issue_page(req, page + 2, stage);
         }
 
         // Row sums: across the quad, then the two warpgroups' halves (both hold the same max).
@@ -255,10 +269,14 @@ __device__ __forceinline__ void decode_sm90_lockstep(
         l_b = sRed[rb] + sRed[64 + rb];
 
         const float l[2] = {l_a, l_b}, m[2] = {m_a, m_b};
-        if (req == part.end_req) launch_dependents();        // the combine may be scheduled
+        if (req < part.end_req) {
+            piece = piece_at(req + 1);
+            start_piece(req + 1, piece);
+        } else {
+            launch_dependents();                               // the combine may be scheduled
+        }
         store_tile<T>(o, l, m, single, ((i64)(num_splits[req] + split) * h_kv + kvh) * rows, out, lse, oaccum, lseaccum,
                       req, s_q, h_q, kvh, g, rows, tile_row0, wg, ra, lane);
-        __syncthreads();   // sQ is reloaded by the next piece
     }
 }
 

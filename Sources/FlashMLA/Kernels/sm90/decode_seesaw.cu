@@ -184,41 +184,42 @@ __device__ __forceinline__ void pack_p(const float (&s)[32], const float (&scale
 }
 
 // Writes the fragments into a 64 × 64 K-major swizzled box (the layout of Q's boxes), where
-// the other warpgroup's wgmma reads them as its A operand. The eight rows a warp writes per
-// column group land in eight different 16-byte chunks: no bank conflicts. Rows ra and rb
-// (= ra + 8) share their swizzle (ra & 7 = lane / 4); the chunk offset is formed with a
-// volatile xor so that ptxas recomputes it here instead of holding 16 addresses in registers
-// across the page loop.
-__device__ __forceinline__ void store_p(u32 box, const u32 (&frag)[4][4], int ra, int lane) {
-    const u32 row_a = box + ra * 128 + 4 * (lane % 4);
-    const u32 swizzle = (u32)(ra & 7) << 4;
+// the other warpgroup's wgmma reads them as its A operand: one stmatrix x4 a k-step. Its four
+// 8 × 8 matrices are the fragment's four registers, rows 16·warp … +7 / +8 … +15 (m & 1) of key
+// chunk 2·ks + (m >> 1); lane l gives the address of row l % 8 of matrix m = l / 8. The eight
+// rows of a matrix lie in eight different 16-byte chunks (their swizzles differ): no bank
+// conflicts. The chunk offset is formed with a volatile xor so that ptxas recomputes it here
+// instead of holding four addresses in registers across the page loop.
+__device__ __forceinline__ void store_p(u32 box, const u32 (&frag)[4][4], int warp, int lane) {
+    const int m = lane / 8, i = lane % 8;
+    const u32 row = box + (16 * warp + 8 * (m & 1) + i) * 128;
+    const u32 x = (u32)((m >> 1) ^ i);
 #pragma unroll
     for (int ks = 0; ks < 4; ++ks) {
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-            u32 chunk;
-            asm volatile("xor.b32 %0, %1, %2;" : "=r"(chunk) : "r"(swizzle), "r"((2 * ks + half) << 4));
-            st_shared_u32(row_a + chunk, frag[ks][2 * half]);
-            st_shared_u32(row_a + 8 * 128 + chunk, frag[ks][2 * half + 1]);
-        }
+        u32 chunk;
+        asm volatile("xor.b32 %0, %1, %2;" : "=r"(chunk) : "r"(x), "r"(2 * ks));
+        stmatrix_x4(row + (chunk << 4), frag[ks]);
     }
 }
 
 // O (this warpgroup's 256 columns) += P · V over one page's 64 keys, V = boxes v_box … v_box+3 of
 // the page read N-major (keys are its rows; k-step ks covers keys 16·ks …). P comes from this
-// warpgroup's registers (frag) or from a K-major 64 × 64 box in shared memory (p_box).
+// warpgroup's registers (frag) or from a K-major 64 × 64 box in shared memory (p_box). With
+// `overwrite` (a piece's first P·V of this warpgroup) the first k-step ignores O's old contents,
+// so O is never zeroed by hand.
 template <typename T>
-__device__ __forceinline__ void pv_from_registers(float (&o)[128], const u32 (&frag)[4][4], u32 v_box) {
+__device__ __forceinline__ void pv_from_registers(float (&o)[128], const u32 (&frag)[4][4], u32 v_box, bool overwrite) {
 #pragma unroll
     for (int ks = 0; ks < 4; ++ks)
-        wgmma_rs_n256_tb<T>(o, frag[ks], smem_desc_sw128(v_box + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
+        wgmma_rs_n256_tb<T>(o, frag[ks], smem_desc_sw128(v_box + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE),
+                            ks > 0 || !overwrite);
 }
 template <typename T>
-__device__ __forceinline__ void pv_from_shared(float (&o)[128], u32 p_box, u32 v_box) {
+__device__ __forceinline__ void pv_from_shared(float (&o)[128], u32 p_box, u32 v_box, bool overwrite) {
 #pragma unroll
     for (int ks = 0; ks < 4; ++ks)
         wgmma_ss_n256_tb<T>(o, smem_desc_sw128(p_box + ks * 32, 16, 1024),
-                            smem_desc_sw128(v_box + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
+                            smem_desc_sw128(v_box + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), ks > 0 || !overwrite);
 }
 
 // O ← O·c[h] (rows ra, rb). A warp holds whole rows of O (its 16 of the 64), so when the running
@@ -254,7 +255,6 @@ __device__ __forceinline__ void decode_sm90_seesaw(
     const int kvh = blockIdx.y;
     const int g = h_q / h_kv, rows = s_q * g;
     const int tile_row0 = blockIdx.x * 64;
-    const int last_row = min(rows, tile_row0 + 64) - 1;
     const int ra = warp * 16 + lane / 4, rb = ra + 8;         // this thread's accumulator rows
     const int qa = (tile_row0 + ra) / g, qb = (tile_row0 + rb) / g;
 
@@ -275,62 +275,83 @@ __device__ __forceinline__ void decode_sm90_seesaw(
     auto handoff = [&](int which) { return bars + 8 * which; };
 
     const SchedPart part = load_part(sched, blockIdx.z);
+    // Block-table entries are read where needed (an L1 hit) instead of holding a row pointer.
+    auto block_id = [&](int req, int page) { return block_table[(i64)req * bt_stride + page]; };
+
+    // Boxes b0 … b1−1 of page `page` of request `req` into `stage`, each completing on its own
+    // mbarrier. Called by a whole warpgroup: lane 0 of warp w issues boxes b0 + w, b0 + w + 4, …
+    // (a TMA instruction is issued one lane at a time, so four warps issue a page four times as fast).
+    auto issue = [&](int req, int page, int stage, int b0, int b1) {
+        if (lane != 0 || warp >= FMLA_ISSUE_WARPS) return;
+        int id = block_id(req, page);
+        if (id < 0 || id >= num_pages) {
+            atomicOr(error_flag, FMLA_ERR_BLOCK_ID);
+            id = 0;                                            // counts as no valid key (valid_keys)
+        }
+        const u64 policy = l2_evict_first_policy();           // made here: no register held across the loop
+#pragma unroll 1
+        for (int b = b0 + warp; b < b1; b += FMLA_ISSUE_WARPS) {
+            const u32 bar = bars + 8 * (stage * 9 + b);
+            mbar_arrive_expect_tx(bar, FMLA_BOX);
+            tma_load_4d(base + (1 + stage) * FMLA_TILE + b * FMLA_BOX, kmap, bar, b * 64, kvh, 0, id, policy);
+        }
+    };
+    // A piece's first pair of pages (issued by warpgroup 0) and its query tile (every thread's
+    // cp.async, one commit group). The first piece's start before its loop; every later one's as
+    // soon as the piece before it has finished its products (the row-sum barrier: both stages
+    // and sQ are free), so that these loads overlap that piece's epilogue.
+    auto start_piece = [&](int req, const Piece& pc) {
+        if (pc.n_pages == 0) return;
+        if (wg == 0) {
+            issue(req, pc.first_page, 0, 0, 9);
+            if (pc.n_pages > 1) issue(req, pc.first_page + 1, 1, 0, 9);
+        }
+        load_q_tile<T>(sQ, q, q_batch_stride, q_seq_stride, q_head_stride, req, kvh, g, rows, tile_row0);
+        cp_async_commit();
+    };
+    // The tile's last row (computed here rather than held across the page loop) bounds the pages a
+    // causal piece needs.
+    auto piece_at = [&](int req) {
+        const int last_row = min(rows, tile_row0 + 64) - 1;
+        return piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag);
+    };
+
+    Piece piece;
+    if (part.begin_req <= part.end_req) {
+        piece = piece_at(part.begin_req);
+        start_piece(part.begin_req, piece);
+    }
     for (int req = part.begin_req; req <= part.end_req; ++req) {
-        const Piece piece = piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag);
         const int seqlen = piece.seqlen, first_page = piece.first_page, n_pages = piece.n_pages;
         const int lim[2] = {visible_end(piece, s_q, causal, qa), visible_end(piece, s_q, causal, qb)};
-        // Block-table entries are read where needed (an L1 hit) instead of holding a row pointer.
-        auto block_id = [&](int page) { return block_table[(i64)req * bt_stride + page]; };
-
-        // Boxes b0 … b1−1 of page `page` into `stage`, each completing on its own mbarrier. Called
-        // by a whole warpgroup: lane 0 of warp w issues boxes b0 + w, b0 + w + 4, … (a TMA
-        // instruction is issued one lane at a time, so four warps issue a page four times as fast).
-        auto issue = [&](int page, int stage, int b0, int b1) {
-            if (lane != 0 || warp >= FMLA_ISSUE_WARPS) return;
-            int id = block_id(page);
-            if (id < 0 || id >= num_pages) {
-                atomicOr(error_flag, FMLA_ERR_BLOCK_ID);
-                id = 0;                                        // counts as no valid key (valid_keys)
-            }
-            const u64 policy = l2_evict_first_policy();       // made here: no register held across the loop
-#pragma unroll 1
-            for (int b = b0 + warp; b < b1; b += FMLA_ISSUE_WARPS) {
-                const u32 bar = bars + 8 * (stage * 9 + b);
-                mbar_arrive_expect_tx(bar, FMLA_BOX);
-                tma_load_4d(base + (1 + stage) * FMLA_TILE + b * FMLA_BOX, kmap, bar, b * 64, kvh, 0, id, policy);
-            }
-        };
         // Keys of `page` whose V rows hold data; the rest are zeroed before P·V.
         auto valid_keys = [&](int page) {
-            const int id = block_id(page);
+            const int id = block_id(req, page);
             return (id >= 0 && id < num_pages) ? min(FMLA_PAGE, seqlen - page * FMLA_PAGE) : 0;
         };
 
+        // The query tile has landed (a no-op for a piece with no page, which started nothing), and
+        // the previous piece's row sums have been read before this piece's are posted.
+        cp_async_wait<0>();
+        fence_proxy_async();
+        __syncthreads();
         float s[32];
-
-        if (n_pages > 0) {
-            if (wg == 0) {
-                issue(first_page, 0, 0, 9);
-                if (n_pages > 1) issue(first_page + 1, 1, 0, 9);
-            }
-            load_q_tile<T>(sQ, q, q_batch_stride, q_seq_stride, q_head_stride, req, kvh, g, rows, tile_row0);
-            cp_async_commit();
-            cp_async_wait<0>();
-            fence_proxy_async();
-            __syncthreads();
+        if (n_pages > 0 && (wg == 0 || n_pages > 1)) {
             // The first pair's products: S0 on warpgroup 0, S1 on warpgroup 1.
-            if (wg == 0 || n_pages > 1) {
-                qk_boxes<T, 0, 9, true>(s, sQ, wg ? st1 : st0, bars + 72 * wg, wg ? parity1 : parity0);
-                wgmma_commit();
-                wgmma_wait<0>();
-                fence_registers(s);
-                if (wg) parity1 ^= 1; else parity0 ^= 1;
-            }
+            qk_boxes<T, 0, 9, true>(s, sQ, wg ? st1 : st0, bars + 72 * wg, wg ? parity1 : parity0);
+            wgmma_commit();
+            wgmma_wait<0>();
+            fence_registers(s);
+            if (wg) parity1 ^= 1; else parity0 ^= 1;
         }
 
+        // O is written by each warpgroup's first P·V (overwrite), and zeroed here only for a piece
+        // with no page, which stores it as is.
         float o[128];
+        if (n_pages == 0) {
 #pragma unroll
-        for (int i = 0; i < 128; ++i) o[i] = 0.f;
+            for (int i = 0; i < 128; ++i) o[i] = 0.f;
+        }
         float m_run[2] = {-FMLA_INF, -FMLA_INF}, l_run[2] = {0.f, 0.f};
         for (int p = 0; p < n_pages; p += 2) {
             const int page0 = first_page + p, page1 = page0 + 1;
@@ -350,23 +371,23 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                 pack_p<T>(s, one, frag);
 #pragma unroll
                 for (int h = 0; h < 2; ++h) l_run[h] = l_run[h] * alpha[h] + sum[h];
-                scale_o(o, alpha);
+                if (p > 0) scale_o(o, alpha);
                 if (valid0 < FMLA_PAGE) zero_v_rows(st0, valid0, 0, t, 0);
 
                 // O_L = O_L·alpha + P0·V0_L (V read N-major: keys are rows of the page).
                 wgmma_fence();
-                pv_from_registers<T>(o, frag, st0);
+                pv_from_registers<T>(o, frag, st0, p == 0);
                 wgmma_commit();
                 wgmma_wait<0>();
                 fence_registers(o);
-                if (next0) issue(page0 + 2, 0, 0, 4);
+                if (next0) issue(req, page0 + 2, 0, 0, 4);
 
                 // Rescale P0 to m1 and hand it to warpgroup 1 in box 8 of stage 0.
                 mbar_wait(handoff(FMLA_HANDOFF_MAX1), parity0 ^ 1);
                 const float m1[2] = {ld_shared_f32(sMax + 4 * (64 + ra)), ld_shared_f32(sMax + 4 * (64 + rb))};
                 const float beta[2] = {fast_exp2(m0[0] - exp_base(m1[0])), fast_exp2(m0[1] - exp_base(m1[1]))};
                 pack_p<T>(s, beta, frag);
-                store_p(st0 + 8 * FMLA_BOX, frag, ra, lane);
+                store_p(st0 + 8 * FMLA_BOX, frag, warp, lane);
                 fence_proxy_async();
                 mbar_arrive(handoff(FMLA_HANDOFF_P0));
 #pragma unroll
@@ -382,7 +403,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                     const int valid1 = valid_keys(page1);
                     if (valid1 < FMLA_PAGE) zero_v_rows(st1, valid1, 0, t, 0);
                     wgmma_fence();
-                    pv_from_shared<T>(o, st1 + 8 * FMLA_BOX, st1);
+                    pv_from_shared<T>(o, st1 + 8 * FMLA_BOX, st1, false);
                     wgmma_commit();
                     // Each path issues and waits for its own products, so that ptxas sees no
                     // wgmma in flight across a branch (it would serialize every wgmma).
@@ -392,8 +413,8 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                         wgmma_wait<1>();
                         fence_registers(o);
                         if (next1) {
-                            issue(page1 + 2, 1, 0, 4);
-                            issue(page1 + 2, 1, 8, 9);
+                            issue(req, page1 + 2, 1, 0, 4);
+                            issue(req, page1 + 2, 1, 8, 9);
                         }
                         qk_boxes<T, 4, 9, false>(s, sQ, st0, bars, parity0);
                         wgmma_commit();
@@ -430,39 +451,39 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                 if (has1) {
                     const float one[2] = {1.f, 1.f};
                     pack_p<T>(s, one, frag);
-                    store_p(st1 + 8 * FMLA_BOX, frag, ra, lane);
+                    store_p(st1 + 8 * FMLA_BOX, frag, warp, lane);
                     fence_proxy_async();
                 }
                 mbar_arrive(handoff(FMLA_HANDOFF_P1));
-                scale_o(o, c);                                 // after the handoff: warpgroup 0 waits for P1
+                if (p > 0) scale_o(o, c);                      // after the handoff: warpgroup 0 waits for P1
                 // O_R += P0'·V0_R, P0' from box 8 of stage 0 (after P1·V1_R when there is a page 1).
-                auto pv0 = [&] {
+                auto pv0 = [&](bool overwrite) {
                     mbar_wait(handoff(FMLA_HANDOFF_P0), parity0);
                     for (int b = 4; b < 8; ++b) mbar_wait(bars + 8 * b, parity0);
                     parity0 ^= 1;
                     const int valid0 = valid_keys(page0);
                     if (valid0 < FMLA_PAGE) zero_v_rows(st0, valid0, 4, t, 1);
                     wgmma_fence();
-                    pv_from_shared<T>(o, st0 + 8 * FMLA_BOX, st0 + 4 * FMLA_BOX);
+                    pv_from_shared<T>(o, st0 + 8 * FMLA_BOX, st0 + 4 * FMLA_BOX, overwrite);
                     wgmma_commit();
                 };
                 if (has1) {
                     // O_R = O_R·alpha·beta + P1·V1_R, P1 from registers.
                     if (valid1 < FMLA_PAGE) zero_v_rows(st1, valid1, 4, t, 1);
                     wgmma_fence();
-                    pv_from_registers<T>(o, frag, st1 + 4 * FMLA_BOX);
+                    pv_from_registers<T>(o, frag, st1 + 4 * FMLA_BOX, p == 0);
                     wgmma_commit();
-                    pv0();
+                    pv0(false);
                     mbar_arrive(handoff(FMLA_HANDOFF_ISSUED));
                     wgmma_wait<1>();
-                    if (next1) issue(page1 + 2, 1, 4, 8);
+                    if (next1) issue(req, page1 + 2, 1, 4, 8);
                     wgmma_wait<0>();
                 } else {
-                    pv0();
+                    pv0(p == 0);
                     wgmma_wait<0>();
                 }
                 fence_registers(o);
-                if (next0) issue(page0 + 2, 0, 4, 9);
+                if (next0) issue(req, page0 + 2, 0, 4, 9);
                 if (next1) {
                     // S1 of the next pair.
                     // Boxes 4–7 first: this warpgroup refilled them after P1·V1_R, before warpgroup 0
@@ -494,10 +515,14 @@ __device__ __forceinline__ void decode_sm90_seesaw(
         // The piece's split and kind, read again rather than held in registers across the page loop.
         const int split = req == sched[blockIdx.z * FMLA_SCHED_FIELDS] ? sched[blockIdx.z * FMLA_SCHED_FIELDS + 4] : 0;
         const bool single = num_splits[req + 1] - num_splits[req] == 1;
-        if (req == part.end_req) launch_dependents();         // the combine may be scheduled
+        if (req < part.end_req) {
+            piece = piece_at(req + 1);
+            start_piece(req + 1, piece);
+        } else {
+            launch_dependents();                               // the combine may be scheduled
+        }
         store_tile<T>(o, l, m_run, single, ((i64)(num_splits[req] + split) * h_kv + kvh) * rows, out, lse, oaccum, lseaccum,
                       req, s_q, h_q, kvh, g, rows, tile_row0, wg, ra, lane);
-        __syncthreads();   // sQ is reloaded by the next piece
     }
 }
 

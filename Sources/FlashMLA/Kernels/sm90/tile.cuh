@@ -34,19 +34,19 @@ __device__ __forceinline__ u32 sw128(int row, int chunk) {
 
 // Starts the cp.async copy of the block's query tile into sQ: tile row r is row R = tile_row0 + r
 // of the KV head's rows R = qi·g + gi (query qi, head kvh·g + gi), zero-filled past `rows`. The
-// caller commits, waits, fences for the async proxy and syncs.
+// block's 256 threads take four a row (r = thread / 4), thread t the 16-byte chunks t % 4 + 4·j,
+// so that each finds its row's query and head once; a warp's copy j writes 8 rows × 64 bytes, the
+// rows' swizzles differing, without bank conflicts. The caller commits, waits, fences for the
+// async proxy and syncs.
 template <typename T>
 __device__ __forceinline__ void load_q_tile(u32 sQ, const T* q, i64 q_batch_stride, i64 q_seq_stride,
                                             i64 q_head_stride, int req, int kvh, int g, int rows, int tile_row0) {
-#pragma unroll 1
-    for (int i = threadIdx.x; i < 64 * 72; i += 256) {
-        const int r = i / 72, c = i % 72, R = tile_row0 + r;
-        const bool ok = R < rows;
-        const T* src = ok ? q + (i64)req * q_batch_stride + (i64)(R / g) * q_seq_stride
-                                + (i64)(kvh * g + R % g) * q_head_stride + c * 8
-                          : q;
-        cp_async_16(sQ + sw128(r, c), src, ok);
-    }
+    const int r = threadIdx.x / 4, R = tile_row0 + r, c0 = threadIdx.x % 4;
+    const bool ok = R < rows;
+    const T* src = ok ? q + (i64)req * q_batch_stride + (i64)(R / g) * q_seq_stride + (i64)(kvh * g + R % g) * q_head_stride
+                      : q;
+#pragma unroll
+    for (int j = 0; j < 18; ++j) cp_async_16(sQ + sw128(r, c0 + 4 * j), src + (ok ? (c0 + 4 * j) * 8 : 0), ok);
 }
 
 // Writes warpgroup wg's 256 output columns of this thread's rows ra and ra + 8 (h = 0, 1), divided
