@@ -8,7 +8,8 @@ import NVRTC
 /// cache unless `--no-cache`) and prints each kernel's ptxas resources. Needs NVRTC, not a GPU.
 ///
 /// Fails on a compile error, on any register spill, or when NVRTC is missing; a non-zero stack
-/// frame alone is reported but is not a failure.
+/// frame alone is reported but is not a failure. `FLASHMLA_KERNEL_OPTIONS` adds NVRTC options as
+/// it does for the backend, so a variant's registers and spills can be read before it is run.
 struct CompileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compile",
@@ -44,6 +45,8 @@ struct CompileCommand: ParsableCommand {
         let targets = architectures.isEmpty ? [Self.defaultArchitecture()] : architectures
         print("NVRTC \(library.version.major).\(library.version.minor) at \(library.path)")
         print(noCache ? "cache: bypassed (--no-cache)" : "cache: \(cache.directory.path)")
+        let extraOptions = KernelCatalog.environmentOptions
+        if !extraOptions.isEmpty { print("options (FLASHMLA_KERNEL_OPTIONS): \(extraOptions.joined(separator: " "))") }
 
         var table = TextTable(headers: ["arch", "unit", "kernel", "regs", "smem", "stack", "spill st", "spill ld",
                                         "cache", "time"],
@@ -53,7 +56,8 @@ struct CompileCommand: ParsableCommand {
         let clock = ContinuousClock()
         for arch in targets {
             for unit in KernelCatalog.Unit.allCases where unit.supports(architecture: arch) {
-                let request = KernelCatalog.request(for: unit, architecture: arch)
+                var request = KernelCatalog.request(for: unit, architecture: arch)
+                request.options += extraOptions
                 let started = clock.now
                 let program: CompiledProgram, cacheState: String
                 do {

@@ -32,6 +32,14 @@ import Testing
         }
     }
 
+    /// `FLASHMLA_KERNEL_OPTIONS` splits on spaces into separate NVRTC options; unset is none.
+    @Test func kernelOptionsSplitOnSpaces() {
+        #expect(KernelCatalog.extraOptions(environment: nil) == [])
+        #expect(KernelCatalog.extraOptions(environment: "") == [])
+        #expect(KernelCatalog.extraOptions(environment: "-DFMLA_ISSUE_WARPS=2") == ["-DFMLA_ISSUE_WARPS=2"])
+        #expect(KernelCatalog.extraOptions(environment: "-DA=1  -DB=2 ") == ["-DA=1", "-DB=2"])
+    }
+
     /// The combine kernel's block-wide reductions assume the block size the host launches.
     @Test func combineBlockEqualsTheKernels() throws {
         let combine = KernelMacros([try #require(KernelCatalog.sources["combine.cu"])])
@@ -164,13 +172,20 @@ import Testing
                                     sharedMemoryLimit: 166_912, preference: .automatic) == .portable(DecodeTile(rows: 64, stages: 1)))
     }
 
-    @Test func preferenceComesFromTheEnvironmentValue() {
-        #expect(DecodeKernel.Preference(environment: "sm80") == .portable)
-        #expect(DecodeKernel.Preference(environment: "sm90") == .hopper)
-        #expect(DecodeKernel.Preference(environment: "sm90-lockstep") == .hopperLockstep)
-        #expect(DecodeKernel.Preference(environment: "sm90-seesaw") == .hopperSeesaw)
-        #expect(DecodeKernel.Preference(environment: nil) == .automatic)
-        #expect(DecodeKernel.Preference(environment: "other") == .automatic)
+    @Test func preferenceComesFromTheEnvironmentValue() throws {
+        #expect(try DecodeKernel.Preference(environment: "sm80") == .portable)
+        #expect(try DecodeKernel.Preference(environment: "sm90") == .hopper)
+        #expect(try DecodeKernel.Preference(environment: "sm90-lockstep") == .hopperLockstep)
+        #expect(try DecodeKernel.Preference(environment: "sm90-seesaw") == .hopperSeesaw)
+        #expect(try DecodeKernel.Preference(environment: nil) == .automatic)
+        #expect(try DecodeKernel.Preference(environment: "") == .automatic)
+    }
+
+    @Test func anUnknownKernelNameIsAnErrorNamingTheVariable() {
+        #expect(throws: MLAError.invalidArgument(argument: "FLASHMLA_KERNEL", expected: DecodeKernel.Preference.environmentValues,
+                                                 given: "\"sm90-seesw\"")) {
+            try DecodeKernel.Preference(environment: "sm90-seesw")
+        }
     }
 
     @Test func programmaticLaunchNeedsSM90AndCanBeTurnedOff() {

@@ -48,7 +48,7 @@ public final class CUDABackend: @unchecked Sendable {
         stream = try cuda { () throws(CUDAError) in try Stream(device: device) }
         workspace = try Workspace(device: device)
         kernels = KernelLibrary(device: device)
-        kernelPreference = DecodeKernel.Preference(environment: getenv("FLASHMLA_KERNEL").map { String(cString: $0) })
+        kernelPreference = try DecodeKernel.Preference(environment: getenv("FLASHMLA_KERNEL").map { String(cString: $0) })
         programmaticLaunch = Self.programmaticLaunch(computeCapabilityMajor: device.computeCapability.major,
                                                      environment: getenv("FLASHMLA_PDL").map { String(cString: $0) })
     }

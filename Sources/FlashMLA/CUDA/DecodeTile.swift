@@ -106,17 +106,24 @@ enum DecodeKernel: Equatable {
 
     /// A choice forced through `FLASHMLA_KERNEL`, for testing and measurement: `sm80` (the
     /// portable kernel), `sm90` (a Hopper kernel for every row count, picked by rows),
-    /// `sm90-lockstep` or `sm90-seesaw`.
+    /// `sm90-lockstep` or `sm90-seesaw`; unset or empty is the automatic choice.
     enum Preference: Equatable {
         case automatic, portable, hopper, hopperLockstep, hopperSeesaw
 
-        init(environment value: String?) {
+        /// The values `FLASHMLA_KERNEL` takes, as the error for any other names them.
+        static let environmentValues = "sm80, sm90, sm90-lockstep, sm90-seesaw, or unset"
+
+        /// The preference `FLASHMLA_KERNEL=value` names; any other value is an error rather than
+        /// a silent automatic choice, so that a misspelt kernel is not measured as another.
+        init(environment value: String?) throws(MLAError) {
             switch value {
+            case nil, "": self = .automatic
             case "sm80": self = .portable
             case "sm90": self = .hopper
             case "sm90-lockstep": self = .hopperLockstep
             case "sm90-seesaw": self = .hopperSeesaw
-            default: self = .automatic
+            case let other?:
+                throw .invalidArgument(argument: "FLASHMLA_KERNEL", expected: Self.environmentValues, given: "\"\(other)\"")
             }
         }
     }

@@ -1,4 +1,7 @@
 import NVRTC
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The library's version, part of every compile-cache key.
 public enum FlashMLAVersion {
@@ -44,6 +47,18 @@ public enum KernelCatalog {
         var files = headers
         files[unit.rawValue] = sources[unit.rawValue]
         return CompileRequest(mainFile: unit.rawValue, sources: files, architecture: architecture)
+    }
+
+    /// Extra NVRTC options from the value of `FLASHMLA_KERNEL_OPTIONS` (space-separated, e.g.
+    /// `-DFMLA_ISSUE_WARPS=2`): a way to try kernel variants without rebuilding. Every kernel the
+    /// backend compiles and `flashmla compile` takes them; they are part of the cache key.
+    public static func extraOptions(environment value: String?) -> [String] {
+        value.map { $0.split(separator: " ").map(String.init) } ?? []
+    }
+
+    /// ``extraOptions(environment:)`` of this process's `FLASHMLA_KERNEL_OPTIONS`.
+    public static var environmentOptions: [String] {
+        extraOptions(environment: getenv("FLASHMLA_KERNEL_OPTIONS").map { String(cString: $0) })
     }
 
     /// The requests for every unit that compiles for `architecture`.

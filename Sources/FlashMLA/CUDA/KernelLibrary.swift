@@ -13,14 +13,13 @@ final class KernelLibrary: @unchecked Sendable {
     private var modules: [KernelCatalog.Unit: Module] = [:]
     private var functions: [String: Function] = [:]
 
-    /// Extra NVRTC options from `FLASHMLA_KERNEL_OPTIONS` (space-separated, e.g. `-DNAME=1`):
-    /// a way to try kernel variants without rebuilding. They are part of the cache key.
+    /// Extra NVRTC options from `FLASHMLA_KERNEL_OPTIONS` (``KernelCatalog/environmentOptions``).
     private let extraOptions: [String]
 
     init(device: Device) {
         self.device = device
         architecture = device.nvrtcArchitecture
-        extraOptions = getenv("FLASHMLA_KERNEL_OPTIONS").map { String(cString: $0).split(separator: " ").map(String.init) } ?? []
+        extraOptions = KernelCatalog.environmentOptions
     }
 
     /// The kernel `name` of `unit`, with its dynamic shared-memory limit raised to `sharedMemory`.
