@@ -52,7 +52,6 @@ __device__ __forceinline__ void decode_sm90_lockstep(
     const int kvh = blockIdx.y;
     const int g = h_q / h_kv, rows = s_q * g;
     const int tile_row0 = blockIdx.x * 64;
-    const int last_row = min(rows, tile_row0 + 64) - 1;
     const int ra = warp * 16 + lane / 4, rb = ra + 8;         // this thread's accumulator rows
     const int qa = (tile_row0 + ra) / g, qb = (tile_row0 + rb) / g;
 
@@ -81,10 +80,8 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             mbar_arrive_expect_tx(bar, 0);                    // completes the phase; the page is zeroed below
         }
     };
-    // A piece's first two pages (thread 0) and its query tile (every thread's cp.async, one commit
-    // group). The first piece's start before its loop; every later one's as soon as the piece
-    // before it has finished its products (its last page's barrier: both stages and sQ are free),
-    // so that these loads overlap that piece's epilogue.
+    // A piece's loads (when they start: tile.cuh, "A worker's pieces"): its first two pages by
+    // thread 0, its query tile by every thread.
     auto start_piece = [&](int req, const Piece& pc) {
         if (pc.n_pages == 0) return;
         if (tid == 0) {
@@ -92,17 +89,13 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             if (pc.n_pages > 1) issue_page(req, pc.first_page + 1, 1);
         }
         load_q_tile<T>(sQ, q, q_batch_stride, q_seq_stride, q_head_stride, req, kvh, g, rows, tile_row0);
-        cp_async_commit();
     };
     auto piece_at = [&](int req) {
-        return piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag);
+        return tile_piece(part, req, seqlens, num_splits, max_pages, s_q, causal, rows, g, tile_row0, error_flag);
     };
 
     Piece piece;
-    if (part.begin_req <= part.end_req) {
-        piece = piece_at(part.begin_req);
-        start_piece(part.begin_req, piece);
-    }
+    begin_next_piece(part.begin_req - 1, part.end_req, piece, piece_at, start_piece);
     for (int req = part.begin_req; req <= part.end_req; ++req) {
         const int seqlen = piece.seqlen, split = piece.split;
         const int first_page = piece.first_page, n_pages = piece.n_pages;
@@ -115,11 +108,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
         for (int i = 0; i < 128; ++i) o[i] = 0.f;
         float m_a = -FMLA_INF, m_b = -FMLA_INF, l_a = 0.f, l_b = 0.f;
 
-        // The query tile has landed (a no-op for a piece with no page, which started nothing), and
-        // the previous piece's row sums have been read before this piece's are posted.
-        cp_async_wait<0>();
-        fence_proxy_async();
-        __syncthreads();
+        wait_piece_start();
 
         for (int p = 0; p < n_pages; ++p) {
             const int page = first_page + p, stage = p & 1;
@@ -269,12 +258,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
         l_b = sRed[rb] + sRed[64 + rb];
 
         const float l[2] = {l_a, l_b}, m[2] = {m_a, m_b};
-        if (req < part.end_req) {
-            piece = piece_at(req + 1);
-            start_piece(req + 1, piece);
-        } else {
-            launch_dependents();                               // the combine may be scheduled
-        }
+        begin_next_piece(req, part.end_req, piece, piece_at, start_piece);
         store_tile<T>(o, l, m, single, ((i64)(num_splits[req] + split) * h_kv + kvh) * rows, out, lse, oaccum, lseaccum,
                       req, s_q, h_q, kvh, g, rows, tile_row0, wg, ra, lane);
     }

@@ -84,9 +84,6 @@ static_assert(8 * FMLA_SEESAW_NBARS <= 256, "the mbarriers outgrow their 256 byt
 
 // Shared-memory accesses by 32-bit shared-window address: generic pointers into shared memory
 // would hold two registers each across the page loop, where every register is taken.
-__device__ __forceinline__ void st_shared_u32(u32 addr, u32 v) {
-    asm volatile("st.shared.u32 [%0], %1;\n" :: "r"(addr), "r"(v) : "memory");
-}
 __device__ __forceinline__ void st_shared_f32(u32 addr, float v) {
     asm volatile("st.shared.f32 [%0], %1;\n" :: "r"(addr), "f"(v) : "memory");
 }
@@ -296,10 +293,8 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             tma_load_4d(base + (1 + stage) * FMLA_TILE + b * FMLA_BOX, kmap, bar, b * 64, kvh, 0, id, policy);
         }
     };
-    // A piece's first pair of pages (issued by warpgroup 0) and its query tile (every thread's
-    // cp.async, one commit group). The first piece's start before its loop; every later one's as
-    // soon as the piece before it has finished its products (the row-sum barrier: both stages
-    // and sQ are free), so that these loads overlap that piece's epilogue.
+    // A piece's loads (when they start: tile.cuh, "A worker's pieces"): its first pair of pages
+    // by warpgroup 0, its query tile by every thread.
     auto start_piece = [&](int req, const Piece& pc) {
         if (pc.n_pages == 0) return;
         if (wg == 0) {
@@ -307,20 +302,13 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             if (pc.n_pages > 1) issue(req, pc.first_page + 1, 1, 0, 9);
         }
         load_q_tile<T>(sQ, q, q_batch_stride, q_seq_stride, q_head_stride, req, kvh, g, rows, tile_row0);
-        cp_async_commit();
     };
-    // The tile's last row (computed here rather than held across the page loop) bounds the pages a
-    // causal piece needs.
     auto piece_at = [&](int req) {
-        const int last_row = min(rows, tile_row0 + 64) - 1;
-        return piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag);
+        return tile_piece(part, req, seqlens, num_splits, max_pages, s_q, causal, rows, g, tile_row0, error_flag);
     };
 
     Piece piece;
-    if (part.begin_req <= part.end_req) {
-        piece = piece_at(part.begin_req);
-        start_piece(part.begin_req, piece);
-    }
+    begin_next_piece(part.begin_req - 1, part.end_req, piece, piece_at, start_piece);
     for (int req = part.begin_req; req <= part.end_req; ++req) {
         const int seqlen = piece.seqlen, first_page = piece.first_page, n_pages = piece.n_pages;
         const int lim[2] = {visible_end(piece, s_q, causal, qa), visible_end(piece, s_q, causal, qb)};
@@ -330,11 +318,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             return (id >= 0 && id < num_pages) ? min(FMLA_PAGE, seqlen - page * FMLA_PAGE) : 0;
         };
 
-        // The query tile has landed (a no-op for a piece with no page, which started nothing), and
-        // the previous piece's row sums have been read before this piece's are posted.
-        cp_async_wait<0>();
-        fence_proxy_async();
-        __syncthreads();
+        wait_piece_start();
         float s[32];
         if (n_pages > 0 && (wg == 0 || n_pages > 1)) {
             // The first pair's products: S0 on warpgroup 0, S1 on warpgroup 1.
@@ -515,12 +499,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
         // The piece's split and kind, read again rather than held in registers across the page loop.
         const int split = req == sched[blockIdx.z * FMLA_SCHED_FIELDS] ? sched[blockIdx.z * FMLA_SCHED_FIELDS + 4] : 0;
         const bool single = num_splits[req + 1] - num_splits[req] == 1;
-        if (req < part.end_req) {
-            piece = piece_at(req + 1);
-            start_piece(req + 1, piece);
-        } else {
-            launch_dependents();                               // the combine may be scheduled
-        }
+        begin_next_piece(req, part.end_req, piece, piece_at, start_piece);
         store_tile<T>(o, l, m_run, single, ((i64)(num_splits[req] + split) * h_kv + kvh) * rows, out, lse, oaccum, lseaccum,
                       req, s_q, h_q, kvh, g, rows, tile_row0, wg, ra, lane);
     }

@@ -36,8 +36,8 @@ __device__ __forceinline__ u32 sw128(int row, int chunk) {
 // of the KV head's rows R = qi·g + gi (query qi, head kvh·g + gi), zero-filled past `rows`. The
 // block's 256 threads take four a row (r = thread / 4), thread t the 16-byte chunks t % 4 + 4·j,
 // so that each finds its row's query and head once; a warp's copy j writes 8 rows × 64 bytes, the
-// rows' swizzles differing, without bank conflicts. The caller commits, waits, fences for the
-// async proxy and syncs.
+// rows' swizzles differing, without bank conflicts. One commit group; the caller waits, fences
+// for the async proxy and syncs (wait_piece_start).
 template <typename T>
 __device__ __forceinline__ void load_q_tile(u32 sQ, const T* q, i64 q_batch_stride, i64 q_seq_stride,
                                             i64 q_head_stride, int req, int kvh, int g, int rows, int tile_row0) {
@@ -47,6 +47,43 @@ __device__ __forceinline__ void load_q_tile(u32 sQ, const T* q, i64 q_batch_stri
                       : q;
 #pragma unroll
     for (int j = 0; j < 18; ++j) cp_async_16(sQ + sw128(r, c0 + 4 * j), src + (ok ? (c0 + 4 * j) * 8 : 0), ok);
+    cp_async_commit();
+}
+
+// ---- A worker's pieces, as both Hopper kernels walk them ----
+// The first piece's loads (its query tile, its first pages) start before the loop, and each later
+// piece's at the row-sum barrier of the piece before it, where every product of that piece is done
+// and both stages and sQ are free: the loads overlap that piece's epilogue. Each piece begins by
+// waiting for its query tile.
+
+// The piece of request `req` this tile computes; the tile's last row bounds a causal piece's pages.
+__device__ __forceinline__ Piece tile_piece(const SchedPart& part, int req, const int* seqlens, const int* num_splits,
+                                            int max_pages, int s_q, int causal, int rows, int g, int tile_row0,
+                                            int* error_flag) {
+    const int last_row = min(rows, tile_row0 + 64) - 1;
+    return piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag);
+}
+
+// After piece `req` (or, with req = begin_req − 1, before the first): the next piece into `piece`
+// and start(next, piece) of its loads, or, past the worker's last piece, the combine may be
+// scheduled.
+template <typename At, typename Start>
+__device__ __forceinline__ void begin_next_piece(int req, int end_req, Piece& piece, const At& piece_at, const Start& start) {
+    if (req < end_req) {
+        piece = piece_at(req + 1);
+        start(req + 1, piece);
+    } else {
+        launch_dependents();
+    }
+}
+
+// The top of a piece: its query tile has landed (a no-op for a piece with no page, which started
+// nothing) and is visible to wgmma; the barrier also keeps the previous piece's reads of shared
+// row sums ahead of this piece's writes.
+__device__ __forceinline__ void wait_piece_start() {
+    cp_async_wait<0>();
+    fence_proxy_async();
+    __syncthreads();
 }
 
 // Writes warpgroup wg's 256 output columns of this thread's rows ra and ra + 8 (h = 0, 1), divided
