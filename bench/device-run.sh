@@ -2,7 +2,7 @@
 # One device call: the static flashmla binary travels gzipped in .device/ (with a copy of
 # ../shared/anchor); nothing is built there. Steps run in the order given:
 #   info compile check gridcheck sanitize check90 racelog bench bench80 bench90 benchold bench16
-#   ceilings ab ncucmp profile python pybench benchnopdl benchbase probes
+#   ceilings ab ncucmp profile python pybench benchnopdl benchbase probes latency kernels
 # `check90` checks each Hopper kernel forced; `racelog` groups racecheck's hazards on the seesaw
 # kernel by instruction; `ab` times FLASHMLA_KERNEL_OPTIONS variants (AB_OPTIONS) on chosen
 # configurations (AB_ONLY) against the baseline; `ncucmp` keeps full ncu reports of our kernel and
@@ -10,6 +10,10 @@
 # `benchnopdl` times our build with programmatic dependent launch off (FLASHMLA_PDL=0), `benchbase`
 # with the kernels' defaults when FLASHMLA_KERNEL_OPTIONS is set for the other steps; `probes`
 # runs racecheck on bench/probes/handoff_racecheck.cu and on one call of FlashMLA's kernel.
+# `latency` times FlashMLA and the Python bridge
+# with pages from DRAM and from a pool that stays in L2 (bench/probes/latency_probe.py; LATENCY_ONLY:
+# '/'-separated configuration filters, default h_q=128; needs the bridge's library, as pybench);
+# `kernels` lists each kernel's time, SM clock and instructions under ncu (KERNELS_ONLY).
 # `benchold` times .device/flashmla-old.gz (an earlier build, for A/B in one call); `bench16`
 # times our fp16 path on the same grid; `ceilings` measures the copy and GEMM rates; `profile` is a
 # short ncu of the Hopper kernel; `python` runs pytest; `pybench` times the Python bridge with
@@ -101,6 +105,42 @@ for what in "$@"; do
       $BIN bench --grid "$ANCHOR/grid.json" --dtype fp16 --json > "$OUT/ours-fp16.jsonl" 2> "$OUT/ours-fp16.err" || status=1
       python3 bench/compare.py "$OUT/ours-fp16.jsonl" "$OUT/ours-auto.jsonl" > "$OUT/compare-fp16-vs-bf16.txt" || status=1
       tail -1 "$OUT/compare-fp16-vs-bf16.txt" ;;
+    latency) step "latency probe: pages from DRAM against pages from a pool that stays in L2 (${LATENCY_ONLY:-h_q=128})"
+      IFS='/' read -ra sets <<< "${LATENCY_ONLY:-h_q=128}"
+      for only in "${sets[@]}"; do
+        PYTHONPATH=$PWD/python python3 bench/probes/latency_probe.py "$ANCHOR" --only "$only" >> "$OUT/latency.jsonl" 2>> "$OUT/latency.err" || status=1
+      done
+      python3 - "$OUT/latency.jsonl" <<'PY'
+import json, sys, collections
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')]
+t = collections.defaultdict(dict)
+for r in rows:
+    key = (r['s_q'], r['mean_sk'], r['h_q'], r['varlen'])
+    if 'impl' in r: t[key][(r['mode'], r['impl'])] = r['ms']
+    else: t[key][(r['mode'], 'agree')] = r['cos_diff_between']
+print('s_q mean_sk h_q varlen | dram: fm ours fm/ours | pool: fm ours fm/ours | cos-diff dram pool')
+for k, v in t.items():
+    f = lambda m: (v[(m, 'flash_mla')], v[(m, 'ours')], v[(m, 'flash_mla')] / v[(m, 'ours')])
+    print(*k, '| %.4f %.4f %.3f' % f('dram'), '| %.4f %.4f %.3f' % f('pool'), '| %.1e %.1e' % (v[('dram', 'agree')], v[('pool', 'agree')]))
+PY
+      ;;
+    kernels) # Each kernel's own time, clock and instruction count (ncu, clocks as they run), ours
+        # (bf16 and fp16) and FlashMLA's, on KERNELS_ONLY ('/'-separated configurations).
+      m=gpu__time_duration.sum,sm__cycles_elapsed.avg.per_second,sm__cycles_elapsed.max,smsp__inst_executed.sum,dram__bytes_read.sum
+      IFS='/' read -ra sets <<< "${KERNELS_ONLY:-s_q=2,mean_sk=4096,h_q=128,varlen=false}"
+      for only in "${sets[@]}"; do
+        for dt in bf16 fp16; do
+          step "ncu kernels: ours $dt $only"
+          ncu --csv --print-units base --clock-control none --kernel-name regex:'flashmla_(decode|combine)' --launch-skip 6 --launch-count 6 --metrics $m \
+            $BIN bench --grid "$ANCHOR/grid.json" --only "$only" --dtype $dt --iterations 5 > $TMP/k.csv 2> "$OUT/kernels.err"
+          python3 bench/probes/ncu_kernels.py "ours-$dt $only" $TMP/k.csv | tee -a "$OUT/kernels.txt"
+        done
+        fm=$(echo "$only" | sed 's/=false/=False/; s/=true/=True/')
+        step "ncu kernels: FlashMLA bf16 $fm"
+        (cd "$ANCHOR" && ncu --csv --print-units base --clock-control none --kernel-name regex:'flash_fwd_splitkv|combine' --launch-skip 6 --launch-count 6 --metrics $m \
+          python3 bench_grid.py --only "$fm") > $TMP/k.csv 2>> "$OUT/kernels.err"
+        python3 bench/probes/ncu_kernels.py "flashmla-bf16 $only" $TMP/k.csv | tee -a "$OUT/kernels.txt"
+      done ;;
     ceilings) step "ceilings: copy and bf16 GEMM"; python3 bench/ceilings.py | tee "$OUT/ceilings.json" || status=1 ;;
     racelog) step "racecheck sm90-seesaw: hazards grouped by the instructions involved"
       FLASHMLA_KERNEL=sm90-seesaw compute-sanitizer --tool racecheck --racecheck-report hazard --print-limit 5000 $BIN check --backend cuda \

@@ -40,9 +40,11 @@ import Testing
         #expect(KernelCatalog.extraOptions(environment: "-DA=1  -DB=2 ") == ["-DA=1", "-DB=2"])
     }
 
-    /// The combine kernel's block-wide reductions assume the block size the host launches.
+    /// The combine kernel finds a block's rows from the rows per block the host launches with,
+    /// and the host launches as many threads as the kernel's warps need.
     @Test func combineBlockEqualsTheKernels() throws {
         let combine = KernelMacros([try #require(KernelCatalog.sources["combine.cu"])])
+        #expect(combine.evaluate("FMLA_COMBINE_ROWS") == CUDABackend.combineRowsPerBlock)
         #expect(combine.evaluate("FMLA_COMBINE_THREADS") == CUDABackend.combineThreads)
     }
 
@@ -73,7 +75,7 @@ import Testing
         #expect(tile[tile.index(tile.startIndex, offsetBy: next)...].contains("launch_dependents();"))
         let combine = try #require(sources["combine.cu"])
         let wait = try #require(offset(of: "grid_dependency_wait();", in: combine))
-        let firstPartial = try #require(offset(of: "split_lse(s)", in: combine))
+        let firstPartial = try #require(offset(of: "lseaccum[(first", in: combine))
         #expect(wait < firstPartial, "combine.cu reads a partial before it waits")
         #expect(!combine.contains("__restrict__ lseaccum") && !combine.contains("__restrict__ oaccum"),
                 "partials written while the combine is resident must not take the read-only path")

@@ -87,9 +87,12 @@ extension CUDABackend {
         }
     }
 
-    /// Threads of one combine block (`FMLA_COMBINE_THREADS` in `combine.cu`: its block-wide
-    /// reductions assume exactly this many).
-    static let combineThreads = 128
+    /// Query rows one combine block merges, a warp each (`FMLA_COMBINE_ROWS` in `combine.cu`,
+    /// which finds a block's rows from this count).
+    static let combineRowsPerBlock = 8
+
+    /// Threads of one combine block (`FMLA_COMBINE_THREADS` in `combine.cu`).
+    static let combineThreads = 32 * combineRowsPerBlock
 
     /// The merge of split partials into `out` and `lse` (`combine.cu`); with programmatic
     /// launch its blocks are scheduled as the decode kernel's last pieces end.
@@ -107,7 +110,8 @@ extension CUDABackend {
         arguments.append(Int32(problem.queryLength))
         arguments.append(Int32(problem.kvHeads))
         try cuda { () throws(CUDAError) in
-            try combine.launch(grid: (problem.batchSize * problem.queryHeads * problem.queryLength, 1, 1), block: (Self.combineThreads, 1, 1),
+            let blocksPerHead = (problem.rowsPerKVHead + Self.combineRowsPerBlock - 1) / Self.combineRowsPerBlock
+            try combine.launch(grid: (problem.batchSize * problem.kvHeads * blocksPerHead, 1, 1), block: (Self.combineThreads, 1, 1),
                                clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
                                stream: stream, arguments: &arguments)
         }
