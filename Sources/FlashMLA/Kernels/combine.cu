@@ -13,6 +13,7 @@
 // time (one a lane) and reduced with shuffles; a split's weight is shuffled from the lane that
 // computed it. No block-wide barrier: a warp past the last row just returns. Two splits' rows
 // (eight float4 loads a lane) are in flight before the first is used.
+//
 // Launched after the decode kernel with programmatic dependent launch (sm_90 and newer), a
 // block may start while the decode kernel still runs: it reads the schedule's split counts
 // (written by a kernel that completed before the decode kernel began), then waits for the
