@@ -3,9 +3,11 @@ import CUDADriver
 extension CUDABackend {
     /// Queues the split-KV attention and the combine for `problem` on `stream`.
     ///
-    /// Allocation-free and sync-free unless `workspace` must grow for this shape (see
-    /// ``Workspace``) or the chosen kernel is used for the first time on this device (it is
-    /// compiled or read from the cache and loaded).
+    /// No device allocation and no synchronization unless `workspace` must grow for this shape
+    /// (see ``Workspace``) or the chosen kernel is used for the first time on this device (it is
+    /// compiled or read from the cache and loaded). On the host it builds each launch's argument
+    /// buffer and, for the Hopper kernels, the cache's tensor map: a few small heap allocations a
+    /// call, none of them device memory.
     func launchDecode(_ problem: DecodeProblem, workspace: Workspace, stream: ExecutionStream) throws(MLAError) {
         guard workspace.device.ordinal == device.ordinal, stream.device.ordinal == device.ordinal else {
             throw .invalidArgument(argument: workspace.device.ordinal == device.ordinal ? "stream" : "workspace",
