@@ -3,7 +3,8 @@
 
 Usage: python3 bench/table.py ours.jsonl flashmla.jsonl ceilings.json ANCHOR_DIR [ours-fp16.jsonl]
 
-Per configuration: the kernel the backend picks (by query rows per KV head), the floor
+Per configuration: the kernel that ran (the bench's `kernel` field; for results older than that
+field, the backend's automatic choice by query rows per KV head), the floor
 max(bytes / copy rate, FLOPs / GEMM rate) with both rates from ceilings.json (same call), our
 time and its % of the floor, FlashMLA's time in the same call and FlashMLA / ours, the best peer
 of ANCHOR_DIR/best-peer-h100.jsonl scaled by FlashMLA's time here over its time in
@@ -19,7 +20,10 @@ def load(path):
 
 
 def kernel(row):
-    # The automatic choice of DecodeKernel.choose on an H100 (bench JSON does not say which ran).
+    # The kernel the bench reports; results written before it reported one get the automatic
+    # choice of DecodeKernel.choose on an H100 by query rows per KV head.
+    if "kernel" in row:
+        return row["kernel"].replace("-", " ")
     rows = row["h_q"] // row.get("h_kv", 1) * row["s_q"]
     return "sm80" if rows <= 16 else "sm90 lockstep" if rows <= 64 else "sm90 seesaw"
 

@@ -6,6 +6,8 @@ struct BenchResult: Sendable, Equatable {
     var config: BenchConfig
     /// `cpu` or `cuda`.
     var backend: String
+    /// The kernel that ran (`sm80`, `sm90-lockstep`, `sm90-seesaw`; `cpu` on the CPU backend).
+    var kernel: String
     /// The device's name (the CPU model on the CPU backend).
     var device: String
     /// `bf16` or `fp16`.
@@ -32,7 +34,7 @@ struct BenchResult: Sendable, Equatable {
     var gigabytesPerSecond: Double { BenchMath.gigabytesPerSecond(bytes, milliseconds: milliseconds) }
 
     /// One JSON object on one line, keys in a fixed order: `b, s_q, mean_sk, h_q, h_kv, d, dv,
-    /// causal, varlen, impl, backend, device, dtype, total_seqlens, ms, tflops, gbps`
+    /// causal, varlen, impl, backend, kernel, device, dtype, total_seqlens, ms, tflops, gbps`
     /// (ms with 4 decimals, tflops and gbps with 1).
     var jsonLine: String {
         let fields: [(String, String)] = [
@@ -40,7 +42,7 @@ struct BenchResult: Sendable, Equatable {
             ("h_q", "\(config.hQ)"), ("h_kv", "\(config.hKV)"), ("d", "\(config.d)"), ("dv", "\(config.dv)"),
             ("causal", "\(config.causal)"), ("varlen", "\(config.varlen)"),
             ("impl", JSONText.string("swift_flash_mla")), ("backend", JSONText.string(backend)),
-            ("device", JSONText.string(device)), ("dtype", JSONText.string(dtype.rawValue)),
+            ("kernel", JSONText.string(kernel)), ("device", JSONText.string(device)), ("dtype", JSONText.string(dtype.rawValue)),
             ("total_seqlens", "\(totalSeqlens)"),
             ("ms", JSONText.number(milliseconds, decimals: 4)),
             ("tflops", JSONText.number(teraflops, decimals: 1)),

@@ -161,6 +161,22 @@ import Testing
         }
     }
 
+    /// The name `flashmla bench` reports for a kernel is the `FLASHMLA_KERNEL` value that forces
+    /// that kernel, whatever the row count.
+    @Test func aKernelsNameForcesThatKernel() throws {
+        let h100 = (major: 9, minor: 0), limit = 232_448
+        for rows in [1, 16, 17, 64, 65, 256] {
+            let chosen = try #require(DecodeKernel.choose(rowsPerKVHead: rows, computeCapability: h100, sharedMemoryLimit: limit,
+                                                          preference: .automatic))
+            for name in ["sm80", "sm90-lockstep", "sm90-seesaw"] {
+                let forced = try #require(DecodeKernel.choose(rowsPerKVHead: rows, computeCapability: h100, sharedMemoryLimit: limit,
+                                                              preference: try DecodeKernel.Preference(environment: name)))
+                #expect(forced.name == name, "rows \(rows), FLASHMLA_KERNEL=\(name)")
+            }
+            #expect(chosen.name == (rows <= 16 ? "sm80" : rows <= 64 ? "sm90-lockstep" : "sm90-seesaw"))
+        }
+    }
+
     @Test func bothHopperKernelsFitAnH100() {
         #expect(DecodeKernel.lockstepSharedMemoryBytes <= 232_448)
         #expect(DecodeKernel.seesawSharedMemoryBytes <= 232_448)

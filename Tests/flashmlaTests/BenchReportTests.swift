@@ -7,7 +7,7 @@ import Testing
     static let config = BenchConfig(b: 4, sQ: 2, meanSk: 250, hQ: 16, varlen: true, cacheSeqlens: [100, 200, 300, 400])
 
     static func result(ms: Double, device: String = "NVIDIA H100 80GB HBM3", dtype: BenchDType = .bf16) -> BenchResult {
-        BenchResult(config: config, backend: "cuda", device: device, dtype: dtype, totalSeqlens: 1000, milliseconds: ms)
+        BenchResult(config: config, backend: "cuda", kernel: "sm90-lockstep", device: device, dtype: dtype, totalSeqlens: 1000, milliseconds: ms)
     }
 
     /// The keys of a one-line JSON object, in the order written.
@@ -20,13 +20,14 @@ import Testing
     @Test func jsonLineHasDocumentedKeysInOrder() throws {
         let line = Self.result(ms: 0.123456).jsonLine
         #expect(keys(line) == ["b", "s_q", "mean_sk", "h_q", "h_kv", "d", "dv", "causal", "varlen", "impl", "backend",
-                               "device", "dtype", "total_seqlens", "ms", "tflops", "gbps"])
+                               "kernel", "device", "dtype", "total_seqlens", "ms", "tflops", "gbps"])
         #expect(!line.contains("\n"))
         // flops = 2·2·1000·16·1088 = 69 632 000 in 0.123456 ms → 0.564 TFLOPS;
         // bytes = 2·(1000·576 + 4·2·16·1088) = 1 430 528 → 11.587 GB/s.
         #expect(line == """
         {"b": 4, "s_q": 2, "mean_sk": 250, "h_q": 16, "h_kv": 1, "d": 576, "dv": 512, "causal": true, \
-        "varlen": true, "impl": "swift_flash_mla", "backend": "cuda", "device": "NVIDIA H100 80GB HBM3", \
+        "varlen": true, "impl": "swift_flash_mla", "backend": "cuda", "kernel": "sm90-lockstep", \
+        "device": "NVIDIA H100 80GB HBM3", \
         "dtype": "bf16", "total_seqlens": 1000, "ms": 0.1235, "tflops": 0.6, "gbps": 11.6}
         """)
     }
@@ -34,7 +35,8 @@ import Testing
     @Test func jsonLineParses() throws {
         let line = Self.result(ms: 1.5, dtype: .fp16).jsonLine
         let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-        #expect(object.count == 17)
+        #expect(object.count == 18)
+        #expect(object["kernel"] as? String == "sm90-lockstep")
         #expect(object["ms"] as? Double == 1.5)
         #expect(object["dtype"] as? String == "fp16")
         #expect(object["impl"] as? String == "swift_flash_mla")

@@ -15,11 +15,7 @@ extension CUDABackend {
                                    given: "cuda:\(workspace.device.ordinal == device.ordinal ? stream.device.ordinal : workspace.device.ordinal)")
         }
         try Self.checkAlignment(problem)
-        let capability = device.computeCapability
-        guard let kernel = DecodeKernel.choose(rowsPerKVHead: problem.rowsPerKVHead,
-                                               computeCapability: (capability.major, capability.minor),
-                                               sharedMemoryLimit: device.maxSharedMemoryPerBlockOptin,
-                                               preference: kernelPreference) else {
+        guard let kernel = decodeKernel(rowsPerKVHead: problem.rowsPerKVHead) else {
             throw .unsupportedDevice(device: device.name, reason: "\(device.maxSharedMemoryPerBlockOptin) bytes of shared memory per block is less than the smallest tile needs")
         }
         let queryRows = problem.queryHeads * problem.queryLength
@@ -35,6 +31,21 @@ extension CUDABackend {
                              accumulators: accumulators, workspace: workspace, stream: stream)
         }
         try launchCombine(problem, accumulators: accumulators, stream: stream)
+    }
+
+    /// The decode kernel this device runs for `rowsPerKVHead` query rows per KV head
+    /// (s_q · h_q / h_kv), with `FLASHMLA_KERNEL`'s preference: `sm80`, `sm90-lockstep` or
+    /// `sm90-seesaw`, or nil when no kernel fits the device. What `flashmla bench` reports.
+    public func decodeKernelName(rowsPerKVHead: Int) -> String? {
+        decodeKernel(rowsPerKVHead: rowsPerKVHead)?.name
+    }
+
+    /// The kernel a decode call launches (``DecodeKernel/choose(rowsPerKVHead:computeCapability:sharedMemoryLimit:preference:)``
+    /// for this device and preference).
+    private func decodeKernel(rowsPerKVHead: Int) -> DecodeKernel? {
+        let capability = device.computeCapability
+        return DecodeKernel.choose(rowsPerKVHead: rowsPerKVHead, computeCapability: (capability.major, capability.minor),
+                                   sharedMemoryLimit: device.maxSharedMemoryPerBlockOptin, preference: kernelPreference)
     }
 
     /// The split-KV attention on the portable kernel (`sm80/decode.cu`).

@@ -76,6 +76,15 @@ enum DecodeKernel: Equatable {
         }
     }
 
+    /// The kernel's name in `FLASHMLA_KERNEL`'s terms: `sm80`, `sm90-lockstep` or `sm90-seesaw`.
+    var name: String {
+        switch self {
+        case .portable: "sm80"
+        case .hopperLockstep: "sm90-lockstep"
+        case .hopperSeesaw: "sm90-seesaw"
+        }
+    }
+
     /// The translation unit that defines the kernel.
     var unit: KernelCatalog.Unit {
         switch self {
