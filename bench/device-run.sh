@@ -110,20 +110,7 @@ for what in "$@"; do
       for only in "${sets[@]}"; do
         PYTHONPATH=$PWD/python python3 bench/probes/latency_probe.py "$ANCHOR" --only "$only" >> "$OUT/latency.jsonl" 2>> "$OUT/latency.err" || status=1
       done
-      python3 - "$OUT/latency.jsonl" <<'PY'
-import json, sys, collections
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')]
-t = collections.defaultdict(dict)
-for r in rows:
-    key = (r['s_q'], r['mean_sk'], r['h_q'], r['varlen'])
-    if 'impl' in r: t[key][(r['mode'], r['impl'])] = r['ms']
-    else: t[key][(r['mode'], 'agree')] = r['cos_diff_between']
-print('s_q mean_sk h_q varlen | dram: fm ours fm/ours | pool: fm ours fm/ours | cos-diff dram pool')
-for k, v in t.items():
-    f = lambda m: (v[(m, 'flash_mla')], v[(m, 'ours')], v[(m, 'flash_mla')] / v[(m, 'ours')])
-    print(*k, '| %.4f %.4f %.3f' % f('dram'), '| %.4f %.4f %.3f' % f('pool'), '| %.1e %.1e' % (v[('dram', 'agree')], v[('pool', 'agree')]))
-PY
-      ;;
+      python3 bench/probes/latency_probe.py --summarize "$OUT/latency.jsonl" ;;
     kernels) # Each kernel's own time, clock and instruction count (ncu, clocks as they run), ours
         # (bf16 and fp16) and FlashMLA's, on KERNELS_ONLY ('/'-separated configurations).
       m=gpu__time_duration.sum,sm__cycles_elapsed.avg.per_second,sm__cycles_elapsed.max,smsp__inst_executed.sum,dram__bytes_read.sum

@@ -102,7 +102,7 @@ struct BenchCommand: ParsableCommand {
             let milliseconds = try measure(config, lengths: lengths, elementType: type.elementType,
                                            engine: engine, timer: timer, iterations: runs,
                                            inputSeed: seed ^ (UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15), tag: tag)
-            let kernel = engine.cudaBackend.map { $0.decodeKernelName(rowsPerKVHead: config.sQ * config.hQ / config.hKV) ?? "none" } ?? "cpu"
+            let kernel = engine.cudaBackend.map { $0.decodeKernelName(rowsPerKVHead: config.rowsPerKVHead) ?? "none" } ?? "cpu"
             let result = BenchResult(config: config, backend: backendName, kernel: kernel, device: deviceName, dtype: type,
                                      totalSeqlens: lengths.reduce(0) { $0 + Int($1) }, milliseconds: milliseconds)
             StandardError.line("\(tag): \(JSONText.number(result.milliseconds, decimals: 4)) ms, "
@@ -132,7 +132,7 @@ struct BenchCommand: ParsableCommand {
             + String(format: "%.2f s", WallClockTimer.milliseconds(clock.now - started) / 1000))
 
         let metadata = try engine.getMLAMetadata(cacheSeqlens: operands.cacheSeqlens.view,
-                                                 queryHeadsPerKVHead: config.sQ * config.hQ / config.hKV,
+                                                 queryHeadsPerKVHead: config.rowsPerKVHead,
                                                  kvHeads: config.hKV)
         let call = { () throws -> Void in
             try engine.flashMLAWithKVCache(

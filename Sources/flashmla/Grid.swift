@@ -63,6 +63,10 @@ struct BenchConfig: Codable, Sendable, Equatable {
     /// Every request's length, when the grid fixes them.
     var cacheSeqlens: [Int]?
 
+    /// Query rows per KV head, s_q · h_q / h_kv: what the metadata call takes and what picks the
+    /// decode kernel.
+    var rowsPerKVHead: Int { sQ * hQ / hKV }
+
     enum CodingKeys: String, CodingKey, CaseIterable {
         case b, sQ = "s_q", meanSk = "mean_sk", hQ = "h_q", hKV = "h_kv", d, dv, causal, varlen
         case pageBlockSize = "page_block_size", cacheSeqlens = "cache_seqlens"

@@ -11,16 +11,16 @@ each other (cos-diff) so that neither is timed computing nothing.
 
 Usage on the GPU machine:
     PYTHONPATH=python python3 bench/probes/latency_probe.py ANCHOR_DIR [--only h_q=128] [--dtype bf16]
-Prints one JSON line per configuration, mode and implementation."""
-import argparse, importlib, json, os, sys
-
-import torch
-import triton
+Prints one JSON line per configuration, mode and implementation, and one per configuration and
+mode with the two outputs' cos-diff. `latency_probe.py --summarize FILE` prints those lines as a
+table (anywhere; no GPU needed)."""
+import argparse, collections, importlib, json, os, sys
 
 POOL = 64  # pages in the pool mode: 64 × 64 × 576 × 2 bytes = 4.7 MB
 
 
 def build(cfg, mode, dtype):
+    import torch, triton  # noqa: E401
     b, s_q, h_q, h_kv, d = cfg["b"], cfg["s_q"], cfg["h_q"], cfg["h_kv"], cfg["d"]
     page = cfg.get("page_block_size", 64)
     seqlens = cfg["cache_seqlens"]
@@ -36,13 +36,33 @@ def build(cfg, mode, dtype):
     return q, kcache, table, torch.tensor(seqlens, dtype=torch.int32, device="cuda")
 
 
+def summarize(path):
+    """The JSON lines of `path` (this probe's output) as one row per configuration."""
+    table = collections.defaultdict(dict)
+    for row in (json.loads(l) for l in open(path) if l.startswith("{")):
+        key = (row["s_q"], row["mean_sk"], row["h_q"], row["varlen"])
+        table[key][(row["mode"], row.get("impl", "agree"))] = row["ms"] if "impl" in row else row["cos_diff_between"]
+    print("s_q mean_sk h_q varlen | dram: fm ours fm/ours | pool: fm ours fm/ours | cos-diff dram pool")
+    for key, v in table.items():
+        times = lambda m: (v[(m, "flash_mla")], v[(m, "ours")], v[(m, "flash_mla")] / v[(m, "ours")])
+        print(*key, "| %.4f %.4f %.3f" % times("dram"), "| %.4f %.4f %.3f" % times("pool"),
+              "| %.1e %.1e" % (v[("dram", "agree")], v[("pool", "agree")]))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("anchor")
+    ap.add_argument("anchor", nargs="?")
     ap.add_argument("--only", default="h_q=128")
     ap.add_argument("--dtype", default="bf16", choices=["bf16", "fp16"])
+    ap.add_argument("--summarize", metavar="FILE", help="print FILE (this probe's output) as a table and exit")
     args = ap.parse_args()
+    if args.summarize:
+        return summarize(args.summarize)
+    if not args.anchor:
+        ap.error("ANCHOR_DIR is needed to time")
+    import torch, triton  # noqa: E401 (here, so that --summarize runs without them)
     sys.path.insert(0, args.anchor)
+    torch.set_grad_enabled(False)
     mods = {"flash_mla": importlib.import_module("flash_mla"), "ours": importlib.import_module("flashmla_swift")}
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float16
     grid = json.load(open(os.path.join(args.anchor, "grid.json")))
@@ -70,5 +90,4 @@ def main():
 
 
 if __name__ == "__main__":
-    with torch.inference_mode():
-        main()
+    main()
