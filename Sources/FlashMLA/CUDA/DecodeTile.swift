@@ -46,10 +46,11 @@ enum DecodeKernel: Equatable {
     /// exchange, the two P halves, and 1024 bytes to align the base (`FMLA_SMEM_LOCKSTEP`; a
     /// test holds the two equal).
     static let lockstepSharedMemoryBytes = 3 * 9 * 8192 + 16 + 2 * 64 * 4 + 2 * 64 * 72 + 1024
-    /// Dynamic shared memory of the seesaw kernel: Q, two pages, 256 bytes of mbarriers (one per
-    /// box of each page and one per handoff), the row maxima and sums of both warpgroups, and 1024
-    /// bytes to align the base (`FMLA_SMEM_SEESAW`; a test holds the two equal).
-    static let seesawSharedMemoryBytes = 3 * 9 * 8192 + 256 + 4 * 64 * 4 + 1024
+    /// Dynamic shared memory of the seesaw kernel: Q, two pages, the box that hands P1 over, 256
+    /// bytes of mbarriers (one per box of each page and one per handoff), the row maxima and sums
+    /// of both warpgroups, and 1024 bytes to align the base (`FMLA_SMEM_SEESAW`; a test holds the
+    /// two equal).
+    static let seesawSharedMemoryBytes = 3 * 9 * 8192 + 8192 + 256 + 4 * 64 * 4 + 1024
 
     /// The kernel for `rowsPerKVHead` query rows on a device of `computeCapability` with
     /// `sharedMemoryLimit` bytes per block, unless `preference` says otherwise. On sm_90 the

@@ -13,10 +13,19 @@ struct SchedPart {
     int begin_req, begin_token, end_req, end_token, begin_split;
 };
 
+// Field i of worker `part`'s schedule, loaded where it is called (volatile): a kernel short of
+// registers re-reads its schedule at each piece boundary (an L1 hit) instead of holding it.
+__device__ __forceinline__ int sched_field(const int* sched, int part, int i) {
+    int v;
+    asm volatile("ld.global.nc.b32 %0, [%1];\n" : "=r"(v) : "l"(sched + part * FMLA_SCHED_FIELDS + i));
+    return v;
+}
+
 __device__ __forceinline__ SchedPart load_part(const int* sched, int part) {
-    const int* p = sched + part * FMLA_SCHED_FIELDS;
     SchedPart s;
-    s.begin_req = p[0]; s.begin_token = p[1]; s.end_req = p[2]; s.end_token = p[3]; s.begin_split = p[4];
+    s.begin_req = sched_field(sched, part, 0); s.begin_token = sched_field(sched, part, 1);
+    s.end_req = sched_field(sched, part, 2); s.end_token = sched_field(sched, part, 3);
+    s.begin_split = sched_field(sched, part, 4);
     return s;
 }
 

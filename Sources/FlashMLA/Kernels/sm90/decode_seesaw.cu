@@ -24,8 +24,10 @@
 // Shared memory (tiles in the swizzled boxes of sm90/tile.cuh):
 //   sQ    9 boxes   the query tile, columns 64·b … 64·b+63 in box b (cp.async, once per piece)
 //   sK    2 stages × 9 boxes: one page each; boxes 0–7 are also V. Box 8 (the rope columns,
-//         read only by Q·Kᵀ) is free once S of its page is done and then holds that page's
-//         P as a 64 × 64 K-major box, the A operand of the other warpgroup's P·V.
+//         read only by Q·Kᵀ) is free once S of its page is done: stage 0's then holds P0' as
+//         a 64 × 64 K-major box, the A operand of warpgroup 1's P0'·V0_R, and stage 1's is
+//         refilled at once with the rope columns of the page after next
+//   sP1   1 box: P1, the A operand of warpgroup 0's P1·V1_L (the one box left in 227 KiB)
 //   bars  2 × 9 mbarriers, one per box: armed with 8 KiB, completed by TMA, so Q·Kᵀ starts
 //         on the first box while the rest are in flight
 //   sMax  [2][64] fp32: m0 (posted by wg0), m1 (posted by wg1)
@@ -33,7 +35,7 @@
 //
 // Synchronization inside a pair: five handoff mbarriers, each with one producer warpgroup whose
 // 128 threads arrive (release) and one consumer that waits (acquire): MAX0 (m0 posted), MAX1
-// (m1 posted), P0 (P0' in box 8 of stage 0), P1 (P1 in box 8 of stage 1), ISSUED (warpgroup 1
+// (m1 posted), P0 (P0' in box 8 of stage 0), P1 (P1 in sP1), ISSUED (warpgroup 1
 // has issued both its P·V, so they run on the tensor cores before warpgroup 0's P1·V1_L and
 // Q·Kᵀ; warpgroup 1 then refills its boxes and starts its Q·Kᵀ sooner). Named barriers (a
 // producer's bar.arrive, the consumer's bar.sync) order the same exchanges and are what
@@ -46,12 +48,17 @@
 // Each box is refilled for the next pair by the warpgroup whose wgmma read it last, right after
 // its wgmma wait, so no barrier is needed:
 //   stage 0: boxes 0–3 by wg0 (after O_L += P0·V0_L), boxes 4–8 by wg1 (after O_R += P0'·V0_R);
-//   stage 1: boxes 0–3 and 8 by wg0 (after O_L += P1·V1_L), boxes 4–7 by wg1 (after O_R += P1·V1_R).
-// Warpgroup 1 computes S1 from boxes 4–7 first, the ones refilled earliest. A stage's boxes
+//   stage 1: boxes 0–3 by wg0 (after O_L += P1·V1_L), boxes 4–7 by wg1 (after O_R += P1·V1_R),
+//            box 8 by wg1 a pair early, as soon as S1 is done.
+// The next pair's block ids are loaded at the top of a pair, so no refill waits for them.
+// Warpgroup 1 computes S1 from boxes 4–7 and 8 first, the ones refilled earliest. A stage's boxes
 // complete once per pair; each thread keeps the parity it waits for next. Pages come from DRAM
 // with an evict-first hint (the query tiles' blocks of one worker read the same pages at about
 // the same time, so one of them fetches and the others hit L2); prefetching pages into L2 a
 // pair ahead cost more L2 bandwidth than it saved in latency (bench/NOTES.md, version 7).
+//
+// The page loop's body is one pair; the steady pairs (not a piece's first, with a page 1 and a
+// next pair of two pages) run a copy of it compiled with every case test folded away.
 //
 // Slots past a sequence's end (which may hold NaN) are masked in S, and each warpgroup zeroes
 // them in its own half of V before its P·V, so 0·NaN never reaches O. A block id out of range
@@ -62,13 +69,14 @@
 #define FMLA_ISSUE_WARPS 4
 #endif
 
-// Byte offsets from the 1024-aligned base: Q and the two pages, 23 mbarriers in 256 bytes (18 for
-// the boxes, then the 5 handoffs), sMax, sRed. The dynamic shared memory the host reserves,
+// Byte offsets from the 1024-aligned base: Q and the two pages, sP1, 23 mbarriers in 256 bytes (18
+// for the boxes, then the 5 handoffs), sMax, sRed. The dynamic shared memory the host reserves,
 // DecodeKernel.seesawSharedMemoryBytes, is FMLA_SMEM_SEESAW: the layout and 1024 bytes to align
 // the base (a test holds the two equal).
 #define FMLA_SEESAW_NBARS 23
 static_assert(8 * FMLA_SEESAW_NBARS <= 256, "the mbarriers outgrow their 256 bytes");
-#define FMLA_SEESAW_BARS (3 * FMLA_TILE)
+#define FMLA_SEESAW_P1 (3 * FMLA_TILE)
+#define FMLA_SEESAW_BARS (FMLA_SEESAW_P1 + FMLA_BOX)
 #define FMLA_SEESAW_MAX (FMLA_SEESAW_BARS + 256)
 #define FMLA_SEESAW_RED (FMLA_SEESAW_MAX + 2 * 64 * 4)
 #define FMLA_SMEM_SEESAW (FMLA_SEESAW_RED + 2 * 64 * 4 + 1024)
@@ -247,6 +255,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
     const u32 base = (smem_addr(smem_raw) + 1023) & ~1023u;
     const u32 sQ = base, st0 = base + FMLA_TILE, st1 = base + 2 * FMLA_TILE, bars = base + FMLA_SEESAW_BARS;
     const u32 sMax = base + FMLA_SEESAW_MAX, sRed = base + FMLA_SEESAW_RED;
+    const u32 sP1 = base + FMLA_SEESAW_P1;
 
     const int tid = threadIdx.x, wg = tid / 128, t = tid % 128, warp = t / 32, lane = tid % 32;
     const int kvh = blockIdx.y;
@@ -271,16 +280,15 @@ __device__ __forceinline__ void decode_sm90_seesaw(
     // pairs only: ISSUED waits on parity1.
     auto handoff = [&](int which) { return bars + 8 * which; };
 
-    const SchedPart part = load_part(sched, blockIdx.z);
+    // The worker's schedule is read again at each piece boundary, not held across the page loop.
     // Block-table entries are read where needed (an L1 hit) instead of holding a row pointer.
     auto block_id = [&](int req, int page) { return block_table[(i64)req * bt_stride + page]; };
 
     // Boxes b0 … b1−1 of page `page` of request `req` into `stage`, each completing on its own
     // mbarrier. Called by a whole warpgroup: lane 0 of warp w issues boxes b0 + w, b0 + w + 4, …
     // (a TMA instruction is issued one lane at a time, so four warps issue a page four times as fast).
-    auto issue = [&](int req, int page, int stage, int b0, int b1) {
+    auto issue_id = [&](int id, int stage, int b0, int b1) {
         if (lane != 0 || warp >= FMLA_ISSUE_WARPS) return;
-        int id = block_id(req, page);
         if (id < 0 || id >= num_pages) {
             atomicOr(error_flag, FMLA_ERR_BLOCK_ID);
             id = 0;                                            // counts as no valid key (valid_keys)
@@ -293,6 +301,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             tma_load_4d(base + (1 + stage) * FMLA_TILE + b * FMLA_BOX, kmap, bar, b * 64, kvh, 0, id, policy);
         }
     };
+    auto issue = [&](int req, int page, int stage, int b0, int b1) { issue_id(block_id(req, page), stage, b0, b1); };
     // A piece's loads (when they start: tile.cuh, "A worker's pieces"): its first pair of pages
     // by warpgroup 0, its query tile by every thread.
     auto start_piece = [&](int req, const Piece& pc) {
@@ -304,12 +313,13 @@ __device__ __forceinline__ void decode_sm90_seesaw(
         load_q_tile<T>(sQ, q, q_batch_stride, q_seq_stride, q_head_stride, req, kvh, g, rows, tile_row0);
     };
     auto piece_at = [&](int req) {
-        return tile_piece(part, req, seqlens, num_splits, max_pages, s_q, causal, rows, g, tile_row0, error_flag);
+        return tile_piece(load_part(sched, blockIdx.z), req, seqlens, num_splits, max_pages, s_q, causal, rows, g, tile_row0, error_flag);
     };
 
     Piece piece;
-    begin_next_piece(part.begin_req - 1, part.end_req, piece, piece_at, start_piece);
-    for (int req = part.begin_req; req <= part.end_req; ++req) {
+    const int begin_req = sched_field(sched, blockIdx.z, 0);
+    begin_next_piece(begin_req - 1, sched_field(sched, blockIdx.z, 2), piece, piece_at, start_piece);
+    for (int req = begin_req; req <= sched_field(sched, blockIdx.z, 2); ++req) {
         const int seqlen = piece.seqlen, first_page = piece.first_page, n_pages = piece.n_pages;
         const int lim[2] = {visible_end(piece, s_q, causal, qa), visible_end(piece, s_q, causal, qb)};
         // Keys of `page` whose V rows hold data; the rest are zeroed before P·V.
@@ -327,6 +337,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             wgmma_wait<0>();
             fence_registers(s);
             if (wg) parity1 ^= 1; else parity0 ^= 1;
+            if (wg == 1 && n_pages > 3) issue(req, first_page + 3, 1, 8, 9);   // box 8 is free once S1 is done
         }
 
         // O is written by each warpgroup's first P·V (overwrite), and zeroed here only for a piece
@@ -337,9 +348,11 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             for (int i = 0; i < 128; ++i) o[i] = 0.f;
         }
         float m_run[2] = {-FMLA_INF, -FMLA_INF}, l_run[2] = {0.f, 0.f};
-        for (int p = 0; p < n_pages; p += 2) {
+        // One pair of pages; the steady pairs get a copy of their own with the case tests folded away.
+        auto pair = [&](const int p, const bool first, const bool has1, const bool next0, const bool next1) {
             const int page0 = first_page + p, page1 = page0 + 1;
-            const bool has1 = p + 1 < n_pages, next0 = p + 2 < n_pages, next1 = p + 3 < n_pages;
+            // The next pair's block ids, loaded at the top so that no refill waits for them.
+            const int next_id0 = next0 ? block_id(req, page0 + 2) : 0, next_id1 = next1 ? block_id(req, page1 + 2) : 0;
             float mx[2], sum[2];
             u32 frag[4][4];
             if (wg == 0) {
@@ -355,16 +368,16 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                 pack_p<T>(s, one, frag);
 #pragma unroll
                 for (int h = 0; h < 2; ++h) l_run[h] = l_run[h] * alpha[h] + sum[h];
-                if (p > 0) scale_o(o, alpha);
+                if (!first) scale_o(o, alpha);
                 if (valid0 < FMLA_PAGE) zero_v_rows(st0, valid0, 0, t, 0);
 
                 // O_L = O_L·alpha + P0·V0_L (V read N-major: keys are rows of the page).
                 wgmma_fence();
-                pv_from_registers<T>(o, frag, st0, p == 0);
+                pv_from_registers<T>(o, frag, st0, first);
                 wgmma_commit();
                 wgmma_wait<0>();
                 fence_registers(o);
-                if (next0) issue(req, page0 + 2, 0, 0, 4);
+                if (next0) issue_id(next_id0, 0, 0, 4);
 
                 // Rescale P0 to m1 and hand it to warpgroup 1 in box 8 of stage 0.
                 mbar_wait(handoff(FMLA_HANDOFF_MAX1), parity0 ^ 1);
@@ -380,14 +393,14 @@ __device__ __forceinline__ void decode_sm90_seesaw(
 
                 mbar_wait(handoff(FMLA_HANDOFF_P1), parity0 ^ 1);
                 if (has1) {
-                    // O_L += P1·V1_L, P1 from box 8 of stage 1; then S0 of the next pair.
+                    // O_L += P1·V1_L, P1 from sP1; then S0 of the next pair.
                     mbar_wait(handoff(FMLA_HANDOFF_ISSUED), parity1);
                     for (int b = 0; b < 4; ++b) mbar_wait(bars + 8 * (9 + b), parity1);
                     parity1 ^= 1;
                     const int valid1 = valid_keys(page1);
                     if (valid1 < FMLA_PAGE) zero_v_rows(st1, valid1, 0, t, 0);
                     wgmma_fence();
-                    pv_from_shared<T>(o, st1 + 8 * FMLA_BOX, st1, false);
+                    pv_from_shared<T>(o, sP1, st1, false);
                     wgmma_commit();
                     // Each path issues and waits for its own products, so that ptxas sees no
                     // wgmma in flight across a branch (it would serialize every wgmma).
@@ -397,8 +410,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                         wgmma_wait<1>();
                         fence_registers(o);
                         if (next1) {
-                            issue(req, page1 + 2, 1, 0, 4);
-                            issue(req, page1 + 2, 1, 8, 9);
+                            issue_id(next_id1, 1, 0, 4);
                         }
                         qk_boxes<T, 4, 9, false>(s, sQ, st0, bars, parity0);
                         wgmma_commit();
@@ -435,11 +447,11 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                 if (has1) {
                     const float one[2] = {1.f, 1.f};
                     pack_p<T>(s, one, frag);
-                    store_p(st1 + 8 * FMLA_BOX, frag, warp, lane);
+                    store_p(sP1, frag, warp, lane);
                     fence_proxy_async();
                 }
                 mbar_arrive(handoff(FMLA_HANDOFF_P1));
-                if (p > 0) scale_o(o, c);                      // after the handoff: warpgroup 0 waits for P1
+                if (!first) scale_o(o, c);                      // after the handoff: warpgroup 0 waits for P1
                 // O_R += P0'·V0_R, P0' from box 8 of stage 0 (after P1·V1_R when there is a page 1).
                 auto pv0 = [&](bool overwrite) {
                     mbar_wait(handoff(FMLA_HANDOFF_P0), parity0);
@@ -455,32 +467,37 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                     // O_R = O_R·alpha·beta + P1·V1_R, P1 from registers.
                     if (valid1 < FMLA_PAGE) zero_v_rows(st1, valid1, 4, t, 1);
                     wgmma_fence();
-                    pv_from_registers<T>(o, frag, st1 + 4 * FMLA_BOX, p == 0);
+                    pv_from_registers<T>(o, frag, st1 + 4 * FMLA_BOX, first);
                     wgmma_commit();
                     pv0(false);
                     mbar_arrive(handoff(FMLA_HANDOFF_ISSUED));
                     wgmma_wait<1>();
-                    if (next1) issue(req, page1 + 2, 1, 4, 8);
+                    if (next1) issue_id(next_id1, 1, 4, 8);
                     wgmma_wait<0>();
                 } else {
-                    pv0(p == 0);
+                    pv0(first);
                     wgmma_wait<0>();
                 }
                 fence_registers(o);
-                if (next0) issue(req, page0 + 2, 0, 4, 9);
+                if (next0) issue_id(next_id0, 0, 4, 9);
                 if (next1) {
                     // S1 of the next pair.
-                    // Boxes 4–7 first: this warpgroup refilled them after P1·V1_R, before warpgroup 0
-                    // could refill 0–3 and 8 (after P1·V1_L).
+                    // Boxes 4–7 and 8 first: this warpgroup refilled them after P1·V1_R and a pair
+                    // ago, before warpgroup 0 could refill 0–3 (after P1·V1_L).
                     qk_boxes<T, 4, 8, true>(s, sQ, st1, bars + 72, parity1);
-                    qk_boxes<T, 0, 4, false>(s, sQ, st1, bars + 72, parity1);
                     qk_boxes<T, 8, 9, false>(s, sQ, st1, bars + 72, parity1);
+                    qk_boxes<T, 0, 4, false>(s, sQ, st1, bars + 72, parity1);
                     wgmma_commit();
                     wgmma_wait<0>();
                     fence_registers(s);
                     parity1 ^= 1;
+                    if (p + 5 < n_pages) issue(req, page1 + 4, 1, 8, 9);   // box 8 of the pair after next
                 }
             }
+        };
+        for (int p = 0; p < n_pages; p += 2) {
+            if (p > 0 && p + 3 < n_pages) pair(p, false, true, true, true);
+            else pair(p, p == 0, p + 1 < n_pages, p + 2 < n_pages, p + 3 < n_pages);
         }
 
         // Row sums: across the quad, then the two warpgroups' parts (both hold the same max).
@@ -497,9 +514,9 @@ __device__ __forceinline__ void decode_sm90_seesaw(
         const float l[2] = {ld_shared_f32(sRed + 4 * ra) + ld_shared_f32(sRed + 4 * (64 + ra)),
                             ld_shared_f32(sRed + 4 * rb) + ld_shared_f32(sRed + 4 * (64 + rb))};
         // The piece's split and kind, read again rather than held in registers across the page loop.
-        const int split = req == sched[blockIdx.z * FMLA_SCHED_FIELDS] ? sched[blockIdx.z * FMLA_SCHED_FIELDS + 4] : 0;
+        const int split = req == sched_field(sched, blockIdx.z, 0) ? sched_field(sched, blockIdx.z, 4) : 0;
         const bool single = num_splits[req + 1] - num_splits[req] == 1;
-        begin_next_piece(req, part.end_req, piece, piece_at, start_piece);
+        begin_next_piece(req, sched_field(sched, blockIdx.z, 2), piece, piece_at, start_piece);
         store_tile<T>(o, l, m_run, single, ((i64)(num_splits[req] + split) * h_kv + kvh) * rows, out, lse, oaccum, lseaccum,
                       req, s_q, h_q, kvh, g, rows, tile_row0, wg, ra, lane);
     }
