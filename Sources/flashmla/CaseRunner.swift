@@ -51,7 +51,8 @@ struct CaseRunner {
         let deviceSchedule = TileSchedule(
             int32Encoding: hostInt32(try cuda.download(run.metadata.tileSchedulerMetadata)),
             numSplits: hostInt32(try cuda.download(run.metadata.numSplits)))
-        let hostSchedule = TileSchedule(cacheSeqlens: config.cacheSeqlens, numSMParts: run.metadata.shape.numSMParts)
+        let hostSchedule = TileSchedule(cacheSeqlens: config.cacheSeqlens, numSMParts: run.metadata.shape.numSMParts,
+                                        queryHeadsPerKVHead: run.metadata.shape.queryHeadsPerKVHead)
         if deviceSchedule != hostSchedule { problems.append("device schedule differs from the host's") }
 
         let (out, lse) = try run.decode()

@@ -39,7 +39,8 @@ struct CUDABackendTests {
             int32Encoding: (0 ..< metadata.tileSchedulerMetadata.elementCount).map { encoded.int32(offset: $0) },
             numSplits: (0 ..< metadata.numSplits.elementCount).map { splits.int32(offset: $0) })
         let lengths = spec.lengths.map { Int32($0) }
-        #expect(deviceSchedule == TileSchedule(cacheSeqlens: lengths, numSMParts: metadata.shape.numSMParts),
+        #expect(deviceSchedule == TileSchedule(cacheSeqlens: lengths, numSMParts: metadata.shape.numSMParts,
+                                                        queryHeadsPerKVHead: metadata.shape.queryHeadsPerKVHead),
                 "\(spec), seed \(generator.seed)")
 
         let out = try cuda.allocate(elementType: spec.elementType, shape: [spec.batchSize, spec.queryLength, spec.queryHeads, 512])

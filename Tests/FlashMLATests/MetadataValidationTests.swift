@@ -45,7 +45,7 @@ import Testing
         withExtendedLifetime(seqlens) {}
         #expect(metadata.shape == MetadataShape(batchSize: 3, queryHeadsPerKVHead: 128, kvHeads: 1, numSMParts: 66))
         let schedule = try #require(metadata.hostSchedule)
-        #expect(schedule == TileSchedule(cacheSeqlens: lengths, numSMParts: 66))
+        #expect(schedule == TileSchedule(cacheSeqlens: lengths, numSMParts: 66, queryHeadsPerKVHead: 128))
         #expect(Validation.hostInt32(metadata.numSplits) == schedule.numSplits)
         #expect(Validation.hostInt32(metadata.tileSchedulerMetadata) == schedule.int32Encoding)
     }

@@ -3,50 +3,76 @@ import Testing
 
 /// The split-KV tile schedule: hand-computed examples and invariants on random batches.
 @Suite struct TileScheduleTests {
-    /// lengths [640, 192, 0, 100], 2 parts:
-    /// blocks [10, 3, 0, 2]; cost Σ(blocks + 5) = 15 + 8 + 5 + 7 = 35; payload ⌈35/2⌉ + 5 = 23.
-    /// Part 0 (payload 23): request 0 costs 15 → 8 left; request 1 costs 8 → 0 left;
-    ///   request 2 costs 5 > 0 and 0 − 5 ≤ 0 blocks would fit → stop. Ends after request 1, at 192.
-    /// Part 1: request 2 costs 5 → 18 left; request 3 costs 7 → 11 left; done, ends at 100.
-    /// No request is split: numSplits [0, 1, 2, 3, 4].
-    @Test func handComputedWithoutSplits() {
+    /// lengths [640, 192, 0, 100], 2 parts, 128 rows a KV head (fixed cost 5):
+    /// costs (blocks + 5) [15, 8, 5, 7], total 35; FlashMLA's payload ⌈35/2⌉ + 5 = 23, so whole
+    /// requests are tried up to capacity 23 + 5 = 28. They fit at 28 (15 + 8 + 5 | 7); the
+    /// smallest capacity that fits them is 20 (15 | 8 + 5 + 7; at 19 a third worker is needed).
+    /// Part 0 (20): request 0 costs 15 → 5 left; request 1 costs 8 > 5 → stop, not split.
+    /// Part 1 (20): requests 1, 2, 3 cost 8 + 5 + 7 = 20. No request is split.
+    /// (FlashMLA's walk at 23 would give parts of 23 and 12.)
+    @Test func handComputedWholeRequests() {
         let lengths: [Int32] = [640, 192, 0, 100]
-        let schedule = TileSchedule(cacheSeqlens: lengths, numSMParts: 2)
+        let schedule = TileSchedule(cacheSeqlens: lengths, numSMParts: 2, queryHeadsPerKVHead: 128)
         #expect(schedule.parts == [
-            .init(beginRequest: 0, beginToken: 0, endRequest: 1, endToken: 192, beginSplit: 0),
-            .init(beginRequest: 2, beginToken: 0, endRequest: 3, endToken: 100, beginSplit: 0),
+            .init(beginRequest: 0, beginToken: 0, endRequest: 0, endToken: 640, beginSplit: 0),
+            .init(beginRequest: 1, beginToken: 0, endRequest: 3, endToken: 100, beginSplit: 0),
         ])
         #expect(schedule.numSplits == [0, 1, 2, 3, 4])
     }
 
-    /// lengths [1280, 192, 0, 100], 3 parts:
-    /// blocks [20, 3, 0, 2]; cost 25 + 8 + 5 + 7 = 45; payload ⌈45/3⌉ + 5 = 20.
-    /// Part 0 (20): request 0 costs 25 > 20, so after its fixed 5 it takes 15 blocks
-    ///   (tokens 0..<960) as split 0. Part (0, 0, 0, 960, split 0).
-    /// Part 1 (20): the rest of request 0 costs 5 blocks + 5 = 10 → 10 left (request 0 has
-    ///   2 splits: numSplits[1] = 2); request 1 costs 8 → 2 left (numSplits[2] = 3);
-    ///   request 2 costs 5 > 2 → stop. Part (0, 960, 1, 192, split 1).
-    /// Part 2 (20): request 2 costs 5 → 15 left (numSplits[3] = 4); request 3 costs 7 → 8 left
-    ///   (numSplits[4] = 5). Part (2, 0, 3, 100, split 0).
+    /// lengths [1280, 192, 0, 100], 3 parts, 64 rows a KV head (fixed cost 2):
+    /// costs [22, 5, 2, 4], total 33; payload ⌈33/3⌉ + 2 = 13. Request 0 alone (22) exceeds
+    /// 13 + 5 = 18, so requests are cut.
+    /// Part 0 (13): request 0 costs 22 > 13, so after its fixed 2 it takes 11 blocks
+    ///   (tokens 0..<704) as split 0. Part (0, 0, 0, 704, split 0).
+    /// Part 1 (13): the rest of request 0 costs 9 blocks + 2 = 11 → 2 left (request 0 has
+    ///   2 splits: numSplits[1] = 2); request 1 costs 5 > 2, and 2 − 2 = 0 blocks would fit →
+    ///   stop. Part (0, 704, 0, 1280, split 1).
+    /// Part 2 (13): requests 1, 2, 3 cost 5 + 2 + 4 = 11 (numSplits 3, 4, 5). Part (1, 0, 3, 100, split 0).
     @Test func handComputedWithASplit() {
         let lengths: [Int32] = [1280, 192, 0, 100]
-        let schedule = TileSchedule(cacheSeqlens: lengths, numSMParts: 3)
+        let schedule = TileSchedule(cacheSeqlens: lengths, numSMParts: 3, queryHeadsPerKVHead: 64)
         #expect(schedule.parts == [
-            .init(beginRequest: 0, beginToken: 0, endRequest: 0, endToken: 960, beginSplit: 0),
-            .init(beginRequest: 0, beginToken: 960, endRequest: 1, endToken: 192, beginSplit: 1),
-            .init(beginRequest: 2, beginToken: 0, endRequest: 3, endToken: 100, beginSplit: 0),
+            .init(beginRequest: 0, beginToken: 0, endRequest: 0, endToken: 704, beginSplit: 0),
+            .init(beginRequest: 0, beginToken: 704, endRequest: 0, endToken: 1280, beginSplit: 1),
+            .init(beginRequest: 1, beginToken: 0, endRequest: 3, endToken: 100, beginSplit: 0),
         ])
         #expect(schedule.numSplits == [0, 2, 3, 4, 5])
-        #expect(schedule.pieces(ofPart: 0, cacheSeqlens: lengths) == [.init(request: 0, tokens: 0 ..< 960, split: 0)])
-        #expect(schedule.pieces(ofPart: 1, cacheSeqlens: lengths) == [
-            .init(request: 0, tokens: 960 ..< 1280, split: 1), .init(request: 1, tokens: 0 ..< 192, split: 0),
-        ])
+        #expect(schedule.pieces(ofPart: 0, cacheSeqlens: lengths) == [.init(request: 0, tokens: 0 ..< 704, split: 0)])
+        #expect(schedule.pieces(ofPart: 1, cacheSeqlens: lengths) == [.init(request: 0, tokens: 704 ..< 1280, split: 1)])
         #expect(schedule.pieces(ofPart: 2, cacheSeqlens: lengths) == [
-            .init(request: 2, tokens: 0 ..< 0, split: 0), .init(request: 3, tokens: 0 ..< 100, split: 0),
+            .init(request: 1, tokens: 0 ..< 192, split: 0), .init(request: 2, tokens: 0 ..< 0, split: 0),
+            .init(request: 3, tokens: 0 ..< 100, split: 0),
         ])
-        #expect(schedule.int32Encoding == [0, 0, 0, 960, 0, 0, 0, 0,
-                                           0, 960, 1, 192, 1, 0, 0, 0,
-                                           2, 0, 3, 100, 0, 0, 0, 0])
+        #expect(schedule.int32Encoding == [0, 0, 0, 704, 0, 0, 0, 0,
+                                           0, 704, 0, 1280, 1, 0, 0, 0,
+                                           1, 0, 3, 100, 0, 0, 0, 0])
+    }
+
+    /// Equal lengths, fixed cost 5: four requests of 10 blocks (cost 15) on 3 parts. Payload
+    /// ⌈60/3⌉ + 5 = 25; whole, they need capacity 30 (two a part), exactly 25 + 5: not split,
+    /// the third part idle. Five such requests on 4 parts: payload ⌈75/4⌉ + 5 = 24, whole they
+    /// need 30 > 29: FlashMLA's cuts.
+    @Test func equalLengthsAtTheSlack() {
+        let four = TileSchedule(cacheSeqlens: [640, 640, 640, 640], numSMParts: 3, queryHeadsPerKVHead: 128)
+        #expect(four.parts == [
+            .init(beginRequest: 0, beginToken: 0, endRequest: 1, endToken: 640, beginSplit: 0),
+            .init(beginRequest: 2, beginToken: 0, endRequest: 3, endToken: 640, beginSplit: 0),
+            .init(beginRequest: 4, beginToken: 0, endRequest: 3, endToken: 640, beginSplit: 0),
+        ])
+        #expect(four.numSplits == [0, 1, 2, 3, 4])
+        #expect(four.pieces(ofPart: 2, cacheSeqlens: [640, 640, 640, 640]).isEmpty)
+        // Part 0 (24): request 0 (15) → 9 left: 4 blocks of request 1 (tokens 0..<256).
+        let five = TileSchedule(cacheSeqlens: [640, 640, 640, 640, 640], numSMParts: 4, queryHeadsPerKVHead: 128)
+        #expect(five.parts[0] == .init(beginRequest: 0, beginToken: 0, endRequest: 1, endToken: 256, beginSplit: 0))
+        #expect(five.totalSplits > 5)
+    }
+
+    @Test func fixedCostByRows() {
+        #expect(TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: 16) == 2)
+        #expect(TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: 64) == 2)
+        #expect(TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: 65) == 5)
+        #expect(TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: 128) == 5)
     }
 
     @Test func numSMPartsFollowsFlashMLA() {
@@ -62,22 +88,50 @@ import Testing
         for _ in 0 ..< 10 {
             let batch = Int.random(in: 1 ... 300, using: &generator)
             let parts = Int.random(in: 1 ... 200, using: &generator)
+            // Every fourth batch has (nearly) equal lengths, where whole requests can balance.
+            let equal = Int32.random(in: 0 ... 20000, using: &generator)
+            let nearlyEqual = Int.random(in: 0 ..< 4, using: &generator) == 0
             let lengths = (0 ..< batch).map { _ -> Int32 in
+                if nearlyEqual { return equal + Int32.random(in: 0 ... 100, using: &generator) }
                 switch Int.random(in: 0 ..< 4, using: &generator) {
-                case 0: Int32.random(in: 0 ... 64, using: &generator)
-                case 1: Int32.random(in: 0 ... 40000, using: &generator)
-                default: Int32.random(in: 0 ... 2000, using: &generator)
+                case 0: return Int32.random(in: 0 ... 64, using: &generator)
+                case 1: return Int32.random(in: 0 ... 40000, using: &generator)
+                default: return Int32.random(in: 0 ... 2000, using: &generator)
                 }
             }
-            checkInvariants(lengths: lengths, parts: parts, context: "b \(batch), parts \(parts), seed \(generator.seed)")
+            let rows = [16, 64, 65, 128].randomElement(using: &generator)!
+            checkInvariants(lengths: lengths, parts: parts, rows: rows,
+                            context: "b \(batch), parts \(parts), rows \(rows), seed \(generator.seed)")
         }
     }
 
-    private func checkInvariants(lengths: [Int32], parts: Int, context: String) {
-        let schedule = TileSchedule(cacheSeqlens: lengths, numSMParts: parts)
-        let blockSize = TileSchedule.blockSize, fixed = TileSchedule.fixedCostBlocks
+    /// The smallest capacity up to `limit` at which the requests, in order and whole, fit
+    /// `parts` workers, by trying every capacity upward (independent of TileSchedule's binary
+    /// search); nil if none does.
+    private func smallestWholeCapacity(costs: [Int], parts: Int, limit: Int) -> Int? {
+        guard var capacity = costs.max() else { return nil }
+        while capacity <= limit {
+            var workers = 1, load = 0
+            for cost in costs {
+                if load + cost > capacity { workers += 1; load = cost } else { load += cost }
+            }
+            if workers <= parts { return capacity }
+            capacity += 1
+        }
+        return nil
+    }
+
+    private func checkInvariants(lengths: [Int32], parts: Int, rows: Int, context: String) {
+        let schedule = TileSchedule(cacheSeqlens: lengths, numSMParts: parts, queryHeadsPerKVHead: rows)
+        let blockSize = TileSchedule.blockSize, fixed = TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: rows)
         let blocks = lengths.map { (Int($0) + blockSize - 1) / blockSize }
-        let payload = (blocks.reduce(0) { $0 + $1 + fixed } + parts - 1) / parts + fixed
+        let splitPayload = (blocks.reduce(0) { $0 + $1 + fixed } + parts - 1) / parts + fixed
+        // Whole requests exactly when they fit within the slack; then the walk's payload is that capacity.
+        let whole = smallestWholeCapacity(costs: blocks.map { $0 + fixed }, parts: parts,
+                                          limit: splitPayload + TileSchedule.wholeRequestSlackBlocks)
+        let wholeChosen = whole != nil
+        let payload = whole ?? splitPayload
+        #expect((schedule.totalSplits == lengths.count) || !wholeChosen, "whole requests chosen, yet split — \(context)")
 
         #expect(schedule.numSMParts == parts, "\(context)")
         #expect(schedule.numSplits.count == lengths.count + 1 && schedule.numSplits.first == 0, "\(context)")

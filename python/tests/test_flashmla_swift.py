@@ -3,6 +3,7 @@
 Run on the GPU machine, from python/:  python3 -m pytest -q tests
 (the shared library must be in python/flashmla_swift/ or at $FLASHMLA_SWIFT_LIB).
 """
+import itertools
 import random
 
 import pytest
@@ -99,11 +100,22 @@ def check_against_reference(problem, out, lse, causal, scale=D ** -0.5):
         assert cos_diff(out.float(), ref_out) < 1e-5
 
 
-def tile_schedule(seqlens, parts):
-    """The split-KV schedule the library computes (FlashMLA's scheme), on the host."""
-    fixed = 5
+def tile_schedule(seqlens, parts, rows_per_kv_head):
+    """The split-KV schedule the library computes, on the host: FlashMLA's scheme with a fixed
+    cost of 2 blocks up to 64 rows a KV head (5 above), and no request cut when the requests,
+    whole and in order, fit the workers at a capacity within 5 blocks of the payload."""
+    fixed = 2 if rows_per_kv_head <= 64 else 5
     blocks = [(max(n, 0) + PAGE - 1) // PAGE for n in seqlens]
-    payload = (sum(x + fixed for x in blocks) + parts - 1) // parts + fixed
+    costs = [x + fixed for x in blocks]
+    payload = (sum(costs) + parts - 1) // parts + fixed
+    cut = True
+    for capacity in range(max(costs, default=payload + 6), payload + 6):
+        workers, load = 1, 0
+        for cost in costs:
+            workers, load = (workers + 1, cost) if load + cost > capacity else (workers, load + cost)
+        if workers <= parts:
+            payload, cut = capacity, False
+            break
     rows, splits = [], [0] * (len(seqlens) + 1)
     req = blk = split = so_far = 0
     for _ in range(parts):
@@ -117,7 +129,7 @@ def tile_schedule(seqlens, parts):
                 remaining -= left + fixed
                 req, blk, split = req + 1, 0, 0
             else:
-                if remaining - fixed > 0:
+                if cut and remaining - fixed > 0:
                     blk += remaining - fixed
                     split += 1
                 break
@@ -197,16 +209,17 @@ def test_softmax_scale():
 
 
 def test_metadata_shapes_and_schedule():
-    seqlens = [0, 1, 63, 64, 65, 4000, 128, 9000, 17]
+    varied = [0, 1, 63, 64, 65, 4000, 128, 9000, 17]
     sm_count = torch.cuda.get_device_properties(0).multi_processor_count
-    for h_q, s_q, h_kv in [(128, 1, 1), (128, 2, 1), (16, 1, 1), (64, 1, 4)]:
+    equal = [4096] * 128   # whole requests on every configuration below
+    for (h_q, s_q, h_kv), seqlens in itertools.product([(128, 1, 1), (128, 2, 1), (16, 1, 1), (64, 1, 4)], [varied, equal]):
         per_k = s_q * h_q // h_kv
         cache_seqlens = torch.tensor(seqlens, dtype=torch.int32, device="cuda")
         meta, splits = fm.get_mla_metadata(cache_seqlens, per_k, h_kv)
         parts = max(1, sm_count // h_kv // ((per_k + 63) // 64))
         assert meta.dtype == torch.int32 and meta.shape == (parts, 8) and meta.is_cuda
         assert splits.dtype == torch.int32 and splits.shape == (len(seqlens) + 1,) and splits.is_cuda
-        rows, expected_splits = tile_schedule(seqlens, parts)
+        rows, expected_splits = tile_schedule(seqlens, parts, per_k)
         assert meta.cpu().tolist() == rows
         assert splits.cpu().tolist() == expected_splits
 

@@ -52,7 +52,8 @@ public final class MLAEngine: @unchecked Sendable {
                                                 queryHeadsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads)
             let shape = MetadataShape(batchSize: lengths.count, queryHeadsPerKVHead: queryHeadsPerKVHead,
                                       kvHeads: kvHeads, numSMParts: parts)
-            return MLAMetadata(shape: shape, hostSchedule: TileSchedule(cacheSeqlens: lengths, numSMParts: parts))
+            let schedule = TileSchedule(cacheSeqlens: lengths, numSMParts: parts, queryHeadsPerKVHead: queryHeadsPerKVHead)
+            return MLAMetadata(shape: shape, hostSchedule: schedule)
         case .cuda:
             return try cuda!.metadata(cacheSeqlens: cacheSeqlens, queryHeadsPerKVHead: queryHeadsPerKVHead,
                                       kvHeads: kvHeads)

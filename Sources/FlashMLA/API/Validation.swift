@@ -202,7 +202,8 @@ extension DecodeProblem {
                 try Validation.checkBlockIDs(blockTable, lengths: lengths, numPages: numPages)
             }
             if backend == .cpu, let schedule = metadata.hostSchedule,
-               schedule != TileSchedule(cacheSeqlens: lengths, numSMParts: metadata.shape.numSMParts) {
+               schedule != TileSchedule(cacheSeqlens: lengths, numSMParts: metadata.shape.numSMParts,
+                                        queryHeadsPerKVHead: metadata.shape.queryHeadsPerKVHead) {
                 throw .invalidArgument(argument: "metadata", expected: "the schedule of these cacheSeqlens",
                                        given: "a schedule of other lengths (numSplits \(schedule.numSplits))")
             }

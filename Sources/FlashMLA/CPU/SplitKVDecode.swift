@@ -1,5 +1,5 @@
 extension CPUBackend {
-    /// The split-KV mode, FlashMLA's scheme on the host.
+    /// The split-KV mode on the host: the GPU's tile schedule (``TileSchedule``), then the merge.
     ///
     /// 1. Every piece of every worker part of `metadata.hostSchedule` (a request, a token
     ///    range, a split index), for every KV head, is a ``PartialAttention``. A request with

@@ -42,6 +42,8 @@ extension CUDABackend {
         arguments.append(cacheSeqlens.deviceAddress!)
         arguments.append(Int32(batch))
         arguments.append(Int32(parts))
+        arguments.append(Int32(TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: queryHeadsPerKVHead)))
+        arguments.append(Int32(TileSchedule.wholeRequestSlackBlocks))
         arguments.append(tileSchedulerMetadata.deviceAddress!)
         arguments.append(numSplits.deviceAddress!)
         try cuda { () throws(CUDAError) in

@@ -3,24 +3,59 @@
 //
 // One thread walks the requests exactly as TileSchedule.init does on the host (the walk is
 // inherently sequential and costs a few microseconds for thousands of requests); the
-// other threads of the block first compute the total cost in parallel.
+// other threads of the block first compute the total and the largest cost in parallel.
+// The host passes the policy's two numbers (TileSchedule.fixedCostBlocks and
+// wholeRequestSlackBlocks), so the rule lives in one place.
 #include "common/schedule.cuh"
 
+__device__ __forceinline__ int request_cost(const int* seqlens, int i, int fixed) {
+    return (max(seqlens[i], 0) + FMLA_PAGE - 1) / FMLA_PAGE + fixed;
+}
+
+// Whether the requests, in order and whole, fit `parts` workers of `capacity` blocks each.
+__device__ bool fits_whole(const int* seqlens, int batch, int parts, int fixed, int capacity) {
+    int workers = 1, load = 0;
+    for (int i = 0; i < batch; ++i) {
+        const int cost = request_cost(seqlens, i, fixed);
+        if (cost > capacity) return false;
+        if (load + cost > capacity) { ++workers; load = cost; } else { load += cost; }
+    }
+    return workers <= parts;
+}
+
 extern "C" __global__ void __launch_bounds__(256)
-flashmla_get_metadata(const int* __restrict__ seqlens, int batch, int num_parts,
+flashmla_get_metadata(const int* __restrict__ seqlens, int batch, int num_parts, int fixed, int slack,
                       int* __restrict__ sched, int* __restrict__ num_splits) {
-    __shared__ int partial[256];
-    int local = 0;
+    __shared__ int partial[256], largest[256];
+    int local = 0, local_max = 0;
     for (int i = threadIdx.x; i < batch; i += blockDim.x) {
-        int len = max(seqlens[i], 0);
-        local += (len + FMLA_PAGE - 1) / FMLA_PAGE + FMLA_FIXED_COST;
+        const int cost = request_cost(seqlens, i, fixed);
+        local += cost;
+        local_max = max(local_max, cost);
     }
     partial[threadIdx.x] = local;
+    largest[threadIdx.x] = local_max;
     __syncthreads();
     if (threadIdx.x != 0) return;
-    int total = 0;
-    for (int i = 0; i < (int)blockDim.x; ++i) total += partial[i];
-    const int payload = (total + num_parts - 1) / num_parts + FMLA_FIXED_COST;
+    int total = 0, max_cost = 0;
+    for (int i = 0; i < (int)blockDim.x; ++i) {
+        total += partial[i];
+        max_cost = max(max_cost, largest[i]);
+    }
+    const int even = (total + num_parts - 1) / num_parts;
+    int payload = even + fixed;
+    bool splits = true;
+    // Whole requests when the smallest capacity that fits them is within `slack` of the payload.
+    const int limit = payload + slack;
+    if (batch > 0 && max_cost <= limit && fits_whole(seqlens, batch, num_parts, fixed, limit)) {
+        int low = max(max_cost, even), high = limit;
+        while (low < high) {
+            const int middle = (low + high) / 2;
+            if (fits_whole(seqlens, batch, num_parts, fixed, middle)) high = middle; else low = middle + 1;
+        }
+        payload = high;
+        splits = false;
+    }
 
     int req = 0, block = 0, split = 0, splits_so_far = 0;
     num_splits[0] = 0;
@@ -30,16 +65,15 @@ flashmla_get_metadata(const int* __restrict__ seqlens, int batch, int num_parts,
         out[5] = 0; out[6] = 0; out[7] = 0;
         int remaining = payload;
         while (req < batch) {
-            int blocks = (max(seqlens[req], 0) + FMLA_PAGE - 1) / FMLA_PAGE;
-            int left = blocks - block;
-            if (remaining >= left + FMLA_FIXED_COST) {
+            const int left = request_cost(seqlens, req, fixed) - fixed - block;
+            if (remaining >= left + fixed) {
                 splits_so_far += split + 1;
                 num_splits[req + 1] = splits_so_far;
-                remaining -= left + FMLA_FIXED_COST;
+                remaining -= left + fixed;
                 ++req; block = 0; split = 0;
             } else {
-                if (remaining - FMLA_FIXED_COST > 0) {
-                    block += remaining - FMLA_FIXED_COST;
+                if (splits && remaining - fixed > 0) {
+                    block += remaining - fixed;
                     ++split;
                 }
                 break;

@@ -1,14 +1,15 @@
 /// The split-KV tile schedule: which worker computes which tokens of which request.
 ///
-/// ## The scheme (FlashMLA's)
+/// ## The scheme (FlashMLA's, with two changes)
 /// A decode step has `b` requests; request `i` holds `cacheSeqlens[i]` tokens in pages of
-/// ``blockSize`` (64). Its work is counted as `⌈len/64⌉` blocks plus ``fixedCostBlocks``
-/// (5), the cost of starting a request (reading its queries, writing its output).
+/// ``blockSize`` (64). Its work is counted as `⌈len/64⌉` blocks plus a fixed cost `F`, the
+/// cost of starting a piece of it (reading its queries, filling the page pipeline, writing its
+/// output): ``fixedCostBlocks(queryHeadsPerKVHead:)``.
 ///
 /// The GPU runs ``numSMParts(multiprocessors:queryHeadsPerKVHead:kvHeads:)`` workers per
 /// (query tile, KV head), so that all tiles and heads together fill the chip once. The
 /// requests, in order, are cut into that many consecutive pieces of at most
-/// `payload = ⌈Σ(blocks + fixed)/parts⌉ + fixed` units each, the cuts falling on 64-token
+/// `payload = ⌈Σ(blocks + F)/parts⌉ + F` units each, the cuts falling on 64-token
 /// block boundaries. A worker takes whole requests while its payload lasts; where the next
 /// request does not fit, it takes as many of its blocks as fit after paying the fixed cost
 /// and leaves the rest to the next worker. A request cut into `k` pieces has `k` splits:
@@ -17,13 +18,30 @@
 /// at rows `numSplits[i] ..< numSplits[i+1]` of the accumulators; a request with one split
 /// is written straight to the output.
 ///
+/// ## Where it differs from FlashMLA's
+/// - **Whole requests when they balance.** A split costs more than its fixed cost: its fp32
+///   partial output is written, read back and merged by the combine kernel. So before cutting,
+///   the scheduler finds the smallest capacity `C` at which the requests, in order and whole,
+///   fit the workers (each taking requests while their costs sum to at most `C`). If `C` is at
+///   most ``wholeRequestSlackBlocks`` above the payload, no request is split. This is the
+///   common case of a batch of equal lengths: `b` requests of `n` blocks on `parts ≈ b` workers.
+/// - **A smaller fixed cost for memory-bound tiles.** At most 64 query rows per KV head, a
+///   piece's start costs about a page or two (measured on H100: 2 balances varied lengths
+///   better than 5); above 64 rows, FlashMLA's 5.
+///
 /// The GPU computes the same schedule in `Kernels/scheduler.cu`; the two must agree
 /// exactly (a test holds them equal).
 public struct TileSchedule: Equatable, Sendable {
     /// Tokens per KV-cache page, and per schedule block.
     public static let blockSize = 64
-    /// The fixed cost of a request, in blocks.
-    public static let fixedCostBlocks = 5
+    /// The fixed cost of a piece in blocks, for `queryHeadsPerKVHead` query rows per KV head:
+    /// 2 up to 64 rows (the memory-bound kernels), FlashMLA's 5 above.
+    public static func fixedCostBlocks(queryHeadsPerKVHead: Int) -> Int {
+        queryHeadsPerKVHead <= queryTileRows ? 2 : 5
+    }
+    /// How far above the payload (in blocks) the capacity that fits every request whole may be
+    /// for the schedule to split none.
+    public static let wholeRequestSlackBlocks = 5
     /// Rows of one query tile: the `s_q·h_q/h_kv` query rows of a KV head are cut into tiles of this many.
     public static let queryTileRows = 64
     /// `Int32` values per worker in ``int32Encoding``.
@@ -74,13 +92,19 @@ public struct TileSchedule: Equatable, Sendable {
         return max(1, multiprocessors / max(kvHeads, 1) / max(tiles, 1))
     }
 
-    /// Builds the schedule of `cacheSeqlens` over `numSMParts` workers.
-    public init(cacheSeqlens: [Int32], numSMParts: Int) {
-        precondition(numSMParts >= 1)
-        let fixed = TileSchedule.fixedCostBlocks
-        let blocks = cacheSeqlens.map { (Int($0) + TileSchedule.blockSize - 1) / TileSchedule.blockSize }
-        let total = blocks.reduce(0) { $0 + $1 + fixed }
-        let payload = (total + numSMParts - 1) / numSMParts + fixed
+    /// Builds the schedule of `cacheSeqlens` over `numSMParts` workers for tiles of
+    /// `queryHeadsPerKVHead` query rows per KV head (which sets the fixed cost).
+    public init(cacheSeqlens: [Int32], numSMParts: Int, queryHeadsPerKVHead: Int) {
+        self.init(cacheSeqlens: cacheSeqlens, numSMParts: numSMParts,
+                  fixedCost: TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: queryHeadsPerKVHead))
+    }
+
+    /// Builds the schedule of `cacheSeqlens` over `numSMParts` workers with a fixed cost of
+    /// `fixedCost` blocks a piece.
+    public init(cacheSeqlens: [Int32], numSMParts: Int, fixedCost fixed: Int) {
+        precondition(numSMParts >= 1 && fixed >= 0)
+        let costs = cacheSeqlens.map { (max(Int($0), 0) + TileSchedule.blockSize - 1) / TileSchedule.blockSize + fixed }
+        let plan = TileSchedule.plan(costs: costs, parts: numSMParts, fixedCost: fixed)
 
         var parts: [Part] = []
         parts.reserveCapacity(numSMParts)
@@ -88,9 +112,9 @@ public struct TileSchedule: Equatable, Sendable {
         var request = 0, block = 0, split = 0, splitsSoFar: Int32 = 0
         for _ in 0..<numSMParts {
             let begin = (request, block * TileSchedule.blockSize, split)
-            var remaining = payload
+            var remaining = plan.payload
             while request < cacheSeqlens.count {
-                let left = blocks[request] - block
+                let left = costs[request] - fixed - block
                 if remaining >= left + fixed {
                     splitsSoFar += Int32(split + 1)
                     numSplits[request + 1] = splitsSoFar
@@ -99,7 +123,7 @@ public struct TileSchedule: Equatable, Sendable {
                     block = 0
                     split = 0
                 } else {
-                    if remaining - fixed > 0 {
+                    if plan.splits && remaining - fixed > 0 {
                         block += remaining - fixed
                         split += 1
                     }
@@ -108,12 +132,45 @@ public struct TileSchedule: Equatable, Sendable {
             }
             let endRequest = block > 0 ? request : request - 1
             let endToken = block > 0 ? block * TileSchedule.blockSize
-                : (request > 0 ? Int(cacheSeqlens[request - 1]) : 0)
+                : (request > 0 ? max(Int(cacheSeqlens[request - 1]), 0) : 0)
             parts.append(Part(beginRequest: begin.0, beginToken: begin.1,
                               endRequest: endRequest, endToken: endToken, beginSplit: begin.2))
         }
         self.parts = parts
         self.numSplits = numSplits
+    }
+
+    /// The walk's payload and whether it may cut requests, for requests of `costs` (blocks plus
+    /// the fixed cost) over `parts` workers: whole requests at the smallest capacity that fits
+    /// them, when that is within ``wholeRequestSlackBlocks`` of the splitting payload.
+    static func plan(costs: [Int], parts: Int, fixedCost: Int) -> (payload: Int, splits: Bool) {
+        let total = costs.reduce(0, +)
+        let payload = (total + parts - 1) / parts + fixedCost
+        let limit = payload + wholeRequestSlackBlocks
+        guard let largest = costs.max(), largest <= limit, fitsWhole(costs, parts: parts, capacity: limit) else {
+            return (payload, true)
+        }
+        var low = max(largest, (total + parts - 1) / parts), high = limit   // fitsWhole(high) holds
+        while low < high {
+            let middle = (low + high) / 2
+            if fitsWhole(costs, parts: parts, capacity: middle) { high = middle } else { low = middle + 1 }
+        }
+        return (high, false)
+    }
+
+    /// Whether the requests, in order and whole, fit `parts` workers of `capacity` each.
+    static func fitsWhole(_ costs: [Int], parts: Int, capacity: Int) -> Bool {
+        var workers = 1, load = 0
+        for cost in costs {
+            if cost > capacity { return false }
+            if load + cost > capacity {
+                workers += 1
+                load = cost
+            } else {
+                load += cost
+            }
+        }
+        return workers <= parts
     }
 
     /// Rebuilds a schedule from its `Int32` encoding (as the GPU writes it) and `numSplits`.

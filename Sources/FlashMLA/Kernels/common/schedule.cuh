@@ -4,7 +4,6 @@
 #include "common/types.cuh"
 
 #define FMLA_PAGE 64              // tokens per KV-cache page and per schedule block
-#define FMLA_FIXED_COST 5         // a request's fixed cost, in blocks
 #define FMLA_SCHED_FIELDS 8       // int32 values per worker in the metadata
 
 // One worker's range: from (begin_req, begin_token) to (end_req, end_token), the first
