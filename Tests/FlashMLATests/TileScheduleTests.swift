@@ -4,9 +4,10 @@ import Testing
 /// The split-KV tile schedule: hand-computed examples and invariants on random batches.
 @Suite struct TileScheduleTests {
     /// lengths [640, 192, 0, 100], 2 parts, 128 rows a KV head (fixed cost 5):
-    /// costs (blocks + 5) [15, 8, 5, 7], total 35; FlashMLA's payload ⌈35/2⌉ + 5 = 23, so whole
-    /// requests are tried up to capacity 23 + 5 = 28. They fit at 28 (15 + 8 + 5 | 7); the
-    /// smallest capacity that fits them is 20 (15 | 8 + 5 + 7; at 19 a third worker is needed).
+    /// costs (blocks + 5) [15, 8, 5, 7], total 35; FlashMLA's payload ⌈35/2⌉ + 5 = 23, and the
+    /// slack min(12, 23/32) = 0, so whole requests are tried up to capacity 23. They fit at 23
+    /// (15 + 8 | 5 + 7); the smallest capacity that fits them is 20 (15 | 8 + 5 + 7; at 19 a
+    /// third worker is needed).
     /// Part 0 (20): request 0 costs 15 → 5 left; request 1 costs 8 > 5 → stop, not split.
     /// Part 1 (20): requests 1, 2, 3 cost 8 + 5 + 7 = 20. No request is split.
     /// (FlashMLA's walk at 23 would give parts of 23 and 12.)
@@ -21,8 +22,8 @@ import Testing
     }
 
     /// lengths [1280, 192, 0, 100], 3 parts, 64 rows a KV head (fixed cost 2):
-    /// costs [22, 5, 2, 4], total 33; payload ⌈33/3⌉ + 2 = 13. Request 0 alone (22) exceeds
-    /// 13 + 5 = 18, so requests are cut.
+    /// costs [22, 5, 2, 4], total 33; payload ⌈33/3⌉ + 2 = 13, slack min(12, 13/32) = 0.
+    /// Request 0 alone (22) exceeds 13, so requests are cut.
     /// Part 0 (13): request 0 costs 22 > 13, so after its fixed 2 it takes 11 blocks
     ///   (tokens 0..<704) as split 0. Part (0, 0, 0, 704, split 0).
     /// Part 1 (13): the rest of request 0 costs 9 blocks + 2 = 11 → 2 left (request 0 has
@@ -49,23 +50,32 @@ import Testing
                                            1, 0, 3, 100, 0, 0, 0, 0])
     }
 
-    /// Equal lengths, fixed cost 5: four requests of 10 blocks (cost 15) on 3 parts. Payload
-    /// ⌈60/3⌉ + 5 = 25; whole, they need capacity 30 (two a part), exactly 25 + 5: not split,
-    /// the third part idle. Five such requests on 4 parts: payload ⌈75/4⌉ + 5 = 24, whole they
-    /// need 30 > 29: FlashMLA's cuts.
-    @Test func equalLengthsAtTheSlack() {
-        let four = TileSchedule(cacheSeqlens: [640, 640, 640, 640], numSMParts: 3, queryHeadsPerKVHead: 128)
-        #expect(four.parts == [
-            .init(beginRequest: 0, beginToken: 0, endRequest: 1, endToken: 640, beginSplit: 0),
-            .init(beginRequest: 2, beginToken: 0, endRequest: 3, endToken: 640, beginSplit: 0),
-            .init(beginRequest: 4, beginToken: 0, endRequest: 3, endToken: 640, beginSplit: 0),
+    /// Fixed cost 5, 2 parts. Lengths of 212, 195 and 378 blocks cost 217, 200 and 383: payload
+    /// ⌈800/2⌉ + 5 = 405, slack min(12, 405/32) = 12. Whole, in order, they fit at 417
+    /// (217 + 200 | 383), exactly 405 + 12: not split. With 196 and 377 blocks (costs 201, 382,
+    /// total 800 again) they need 418: cut. Part 0 (405): request 0 (217) → 188 left: after the
+    /// fixed 5, 183 blocks of request 1 (tokens 0..<11712) as its split 0.
+    @Test func wholeRequestsAtTheSlack() {
+        let whole = TileSchedule(cacheSeqlens: [212 * 64, 195 * 64, 378 * 64], numSMParts: 2, queryHeadsPerKVHead: 128)
+        #expect(whole.parts == [
+            .init(beginRequest: 0, beginToken: 0, endRequest: 1, endToken: 195 * 64, beginSplit: 0),
+            .init(beginRequest: 2, beginToken: 0, endRequest: 2, endToken: 378 * 64, beginSplit: 0),
         ])
-        #expect(four.numSplits == [0, 1, 2, 3, 4])
-        #expect(four.pieces(ofPart: 2, cacheSeqlens: [640, 640, 640, 640]).isEmpty)
-        // Part 0 (24): request 0 (15) → 9 left: 4 blocks of request 1 (tokens 0..<256).
-        let five = TileSchedule(cacheSeqlens: [640, 640, 640, 640, 640], numSMParts: 4, queryHeadsPerKVHead: 128)
-        #expect(five.parts[0] == .init(beginRequest: 0, beginToken: 0, endRequest: 1, endToken: 256, beginSplit: 0))
-        #expect(five.totalSplits > 5)
+        #expect(whole.numSplits == [0, 1, 2, 3])
+        let cut = TileSchedule(cacheSeqlens: [212 * 64, 196 * 64, 377 * 64], numSMParts: 2, queryHeadsPerKVHead: 128)
+        #expect(cut.parts == [
+            .init(beginRequest: 0, beginToken: 0, endRequest: 1, endToken: 11712, beginSplit: 0),
+            .init(beginRequest: 1, beginToken: 11712, endRequest: 2, endToken: 377 * 64, beginSplit: 1),
+        ])
+        #expect(cut.numSplits == [0, 1, 3, 4])
+    }
+
+    /// The slack: 12 blocks at most, and at most a 32nd of the payload.
+    @Test func slackByPayload() {
+        #expect(TileSchedule.wholeRequestSlack(payload: 31) == 0)
+        #expect(TileSchedule.wholeRequestSlack(payload: 100) == 3)
+        #expect(TileSchedule.wholeRequestSlack(payload: 384) == 12)
+        #expect(TileSchedule.wholeRequestSlack(payload: 5000) == 12)
     }
 
     @Test func fixedCostByRows() {
@@ -128,7 +138,7 @@ import Testing
         let splitPayload = (blocks.reduce(0) { $0 + $1 + fixed } + parts - 1) / parts + fixed
         // Whole requests exactly when they fit within the slack; then the walk's payload is that capacity.
         let whole = smallestWholeCapacity(costs: blocks.map { $0 + fixed }, parts: parts,
-                                          limit: splitPayload + TileSchedule.wholeRequestSlackBlocks)
+                                          limit: splitPayload + min(12, splitPayload / 32))
         let wholeChosen = whole != nil
         let payload = whole ?? splitPayload
         #expect((schedule.totalSplits == lengths.count) || !wholeChosen, "whole requests chosen, yet split — \(context)")

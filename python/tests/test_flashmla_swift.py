@@ -103,13 +103,15 @@ def check_against_reference(problem, out, lse, causal, scale=D ** -0.5):
 def tile_schedule(seqlens, parts, rows_per_kv_head):
     """The split-KV schedule the library computes, on the host: FlashMLA's scheme with a fixed
     cost of 2 blocks up to 64 rows a KV head (5 above), and no request cut when the requests,
-    whole and in order, fit the workers at a capacity within 5 blocks of the payload."""
+    whole and in order, fit the workers at a capacity within min(12, payload // 32) blocks of
+    the payload."""
     fixed = 2 if rows_per_kv_head <= 64 else 5
     blocks = [(max(n, 0) + PAGE - 1) // PAGE for n in seqlens]
     costs = [x + fixed for x in blocks]
     payload = (sum(costs) + parts - 1) // parts + fixed
     cut = True
-    for capacity in range(max(costs, default=payload + 6), payload + 6):
+    limit = payload + min(12, payload // 32)
+    for capacity in range(max(costs, default=limit + 1), limit + 1):
         workers, load = 1, 0
         for cost in costs:
             workers, load = (workers + 1, cost) if load + cost > capacity else (workers, load + cost)

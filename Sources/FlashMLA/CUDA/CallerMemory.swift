@@ -44,6 +44,7 @@ extension CUDABackend {
         arguments.append(Int32(parts))
         arguments.append(Int32(TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: queryHeadsPerKVHead)))
         arguments.append(Int32(TileSchedule.wholeRequestSlackBlocks))
+        arguments.append(Int32(TileSchedule.wholeRequestSlackDivisor))
         arguments.append(tileSchedulerMetadata.deviceAddress!)
         arguments.append(numSplits.deviceAddress!)
         try cuda { () throws(CUDAError) in

@@ -4,8 +4,8 @@
 // One thread walks the requests exactly as TileSchedule.init does on the host (the walk is
 // inherently sequential and costs a few microseconds for thousands of requests); the
 // other threads of the block first compute the total and the largest cost in parallel.
-// The host passes the policy's two numbers (TileSchedule.fixedCostBlocks and
-// wholeRequestSlackBlocks), so the rule lives in one place.
+// The host passes the policy's numbers (TileSchedule.fixedCostBlocks, wholeRequestSlackBlocks
+// and wholeRequestSlackDivisor), so the rule lives in one place.
 #include "common/schedule.cuh"
 
 __device__ __forceinline__ int request_cost(const int* seqlens, int i, int fixed) {
@@ -25,6 +25,7 @@ __device__ bool fits_whole(const int* seqlens, int batch, int parts, int fixed, 
 
 extern "C" __global__ void __launch_bounds__(256)
 flashmla_get_metadata(const int* __restrict__ seqlens, int batch, int num_parts, int fixed, int slack,
+                      int slack_divisor,
                       int* __restrict__ sched, int* __restrict__ num_splits) {
     __shared__ int partial[256], largest[256];
     int local = 0, local_max = 0;
@@ -45,8 +46,8 @@ flashmla_get_metadata(const int* __restrict__ seqlens, int batch, int num_parts,
     const int even = (total + num_parts - 1) / num_parts;
     int payload = even + fixed;
     bool splits = true;
-    // Whole requests when the smallest capacity that fits them is within `slack` of the payload.
-    const int limit = payload + slack;
+    // Whole requests when the smallest capacity that fits them is within the slack of the payload.
+    const int limit = payload + min(slack, payload / slack_divisor);
     if (batch > 0 && max_cost <= limit && fits_whole(seqlens, batch, num_parts, fixed, limit)) {
         int low = max(max_cost, even), high = limit;
         while (low < high) {
