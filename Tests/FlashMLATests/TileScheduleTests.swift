@@ -150,9 +150,11 @@ import Testing
 
         var covered = [[Range<Int>]](repeating: [], count: lengths.count)
         var splitsSeen = [Int](repeating: 0, count: lengths.count)
+        var largestCost = 0
         for part in 0 ..< parts {
             let pieces = schedule.pieces(ofPart: part, cacheSeqlens: lengths)
             let cost = pieces.reduce(0) { $0 + ($1.tokens.count + blockSize - 1) / blockSize + fixed }
+            largestCost = max(largestCost, cost)
             #expect(cost <= payload, "part \(part) costs \(cost) > payload \(payload) — \(context)")
             for piece in pieces {
                 #expect(piece.split == splitsSeen[piece.request],
@@ -174,6 +176,8 @@ import Testing
             }
             #expect(next == Int(lengths[request]), "request \(request) covered up to \(next) of \(lengths[request]) — \(context)")
         }
+        // The smallest capacity is reached: greedy packing that peaks below it would fit at its peak.
+        if let whole { #expect(largestCost == whole, "whole requests: largest part \(largestCost), capacity \(whole) — \(context)") }
         let decoded = TileSchedule(int32Encoding: schedule.int32Encoding, numSplits: schedule.numSplits)
         #expect(decoded == schedule, "int32Encoding round trip — \(context)")
     }

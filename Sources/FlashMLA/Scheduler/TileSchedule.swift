@@ -113,7 +113,7 @@ public struct TileSchedule: Equatable, Sendable {
 
     /// Builds the schedule of `cacheSeqlens` over `numSMParts` workers with a fixed cost of
     /// `fixedCost` blocks a piece.
-    public init(cacheSeqlens: [Int32], numSMParts: Int, fixedCost fixed: Int) {
+    private init(cacheSeqlens: [Int32], numSMParts: Int, fixedCost fixed: Int) {
         precondition(numSMParts >= 1 && fixed >= 0)
         let costs = cacheSeqlens.map { (max(Int($0), 0) + TileSchedule.blockSize - 1) / TileSchedule.blockSize + fixed }
         let plan = TileSchedule.plan(costs: costs, parts: numSMParts, fixedCost: fixed)

@@ -15,15 +15,6 @@ typedef long long          i64;
 struct bf16 { u16 bits; };
 struct fp16 { u16 bits; };
 
-__device__ __forceinline__ float to_float(bf16 v) {
-    return __uint_as_float(((u32)v.bits) << 16);
-}
-__device__ __forceinline__ float to_float(fp16 v) {
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v.bits));
-    return f;
-}
-
 // Two floats rounded and packed into one 32-bit register, `lo` in the low half: the
 // operand layout of mma.sync and the order of two neighbouring elements in memory.
 template <typename T> __device__ __forceinline__ u32 pack2(float lo, float hi);
