@@ -2,7 +2,7 @@
 # One device call: the static flashmla binary travels gzipped in .device/ (with a copy of
 # ../shared/anchor); nothing is built there. Steps run in the order given:
 #   info compile check gridcheck sanitize check90 racelog bench bench80 bench90 benchold bench16
-#   ceilings ab ncucmp profile python pybench benchnopdl benchbase probes latency kernels
+#   ceilings ab ncucmp profile python pybench benchnopdl benchbase probes latency timeline l2probe kernels
 # `check90` checks each Hopper kernel forced; `racelog` groups racecheck's hazards on the seesaw
 # kernel by instruction; `ab` times FLASHMLA_KERNEL_OPTIONS variants (AB_OPTIONS) on chosen
 # configurations (AB_ONLY) against the baseline; `ncucmp` keeps full ncu reports of our kernel and
@@ -13,6 +13,8 @@
 # `latency` times FlashMLA and the Python bridge
 # with pages from DRAM and from a pool that stays in L2 (bench/probes/latency_probe.py; LATENCY_ONLY:
 # '/'-separated configuration filters, default h_q=128; needs the bridge's library, as pybench);
+# `timeline` reads each call's kernels from a CUPTI trace (bench/probes/timeline_probe.py; TIMELINE_ONLY);
+# `l2probe` times a streaming read by L2 policy after a dirty and a clean flush (bench/probes/l2_dirty_probe.cu);
 # `kernels` lists each kernel's time, SM clock and instructions under ncu (KERNELS_ONLY).
 # `benchold` times .device/flashmla-old.gz (an earlier build, for A/B in one call); `bench16`
 # times our fp16 path on the same grid; `ceilings` measures the copy and GEMM rates; `profile` is a
@@ -111,6 +113,14 @@ for what in "$@"; do
         PYTHONPATH=$PWD/python python3 bench/probes/latency_probe.py "$ANCHOR" --only "$only" >> "$OUT/latency.jsonl" 2>> "$OUT/latency.err" || status=1
       done
       python3 bench/probes/latency_probe.py --summarize "$OUT/latency.jsonl" ;;
+    l2probe) step "L2 probe: a 608 MB read after a dirty and a clean flush, by cache policy (bench/probes/l2_dirty_probe.cu)"
+      if nvcc -arch=sm_90a -O3 -o $TMP/l2probe bench/probes/l2_dirty_probe.cu > "$OUT/l2probe.txt" 2>&1; then
+        $TMP/l2probe | tee -a "$OUT/l2probe.txt" || status=1
+      else cat "$OUT/l2probe.txt"; status=1; fi ;;
+    timeline) step "timeline probe: each call's kernels as they ran, after a dirty and a clean flush (${TIMELINE_ONLY:-s_q=1,mean_sk=4096,h_q=32,varlen=False})"
+      PYTHONPATH=$PWD/python python3 bench/probes/timeline_probe.py "$ANCHOR" --only "${TIMELINE_ONLY:-s_q=1,mean_sk=4096,h_q=32,varlen=False}" \
+        > "$OUT/timeline.txt" 2> "$OUT/timeline.err" || status=1
+      sed -n '/^s_q sk/,$p' "$OUT/timeline.txt" ;;
     kernels) # Each kernel's own time, clock and instruction count (ncu, clocks as they run), ours
         # (bf16 and fp16) and FlashMLA's, on KERNELS_ONLY ('/'-separated configurations).
       m=gpu__time_duration.sum,sm__cycles_elapsed.avg.per_second,sm__cycles_elapsed.max,smsp__inst_executed.sum,dram__bytes_read.sum
@@ -141,7 +151,7 @@ for what in "$@"; do
         for round in $(seq 1 ${AB_ROUNDS:-2}); do
           for v in "" "${variants[@]}" old; do
             [ "$v" = old ] && [ ! -x .device/flashmla-old ] && continue
-            name=$(echo "$only-$v" | tr -c 'A-Za-z0-9_=\n' '_')
+            name=$(echo "$only-$v" | tr -c 'A-Za-z0-9_\n' '_')   # no '=': the device tool refuses such names
             bin=$BIN; opts=$v; [ "$v" = old ] && { bin=$PWD/.device/flashmla-old; opts=; }
             FLASHMLA_KERNEL_OPTIONS="$opts" $bin bench --grid "$ANCHOR/grid.json" --only "$only" --json \
               > "$OUT/ab-$round-$name.jsonl" 2>> "$OUT/ab.err" || status=1

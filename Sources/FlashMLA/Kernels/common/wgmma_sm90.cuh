@@ -71,10 +71,17 @@ __device__ __forceinline__ void mbar_wait(u32 bar, u32 phase) {
                  "@!done bra wait_%=;\n}\n" :: "r"(bar), "r"(phase) : "memory");
 }
 
-// ---- TMA: a 4-d box into shared memory, completing on an mbarrier, evict-first in L2 ----
+// ---- TMA: a 4-d box into shared memory, completing on an mbarrier, with an L2 policy ----
+// The policies a page stream may carry. Which kernel takes which was measured (bench/NOTES.md,
+// version 15): evict-first where several blocks read each page, normal where one does.
 __device__ __forceinline__ u64 l2_evict_first_policy() {
     u64 policy;
     asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
+    return policy;
+}
+__device__ __forceinline__ u64 l2_evict_normal_policy() {
+    u64 policy;
+    asm volatile("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;\n" : "=l"(policy));
     return policy;
 }
 __device__ __forceinline__ void tma_load_4d(u32 dst, const void* tensor_map, u32 bar, int c0, int c1, int c2, int c3, u64 policy) {

@@ -24,7 +24,9 @@
 //   sP   [2][64][36]    each warpgroup's P half, bf16, rows padded to 72 bytes (fewer bank conflicts)
 //
 // Pipeline: page p+1 is in flight while page p is computed; when both warpgroups are done
-// with page p (a block barrier), thread 0 issues page p+2 into the freed stage. Slots past
+// with page p (a block barrier), thread 0 issues page p+2 into the freed stage. Pages carry
+// the L2's normal policy: each is read by one block only, and evict-first cost 3% on H100
+// (more when the L2 holds dirty lines, as after bench's flush: bench/NOTES.md, version 15). Slots past
 // a sequence's end (which may hold NaN) are zeroed in shared memory before use: their keys
 // are masked in S, and a zero V row keeps 0·NaN out of P·V.
 #include "sm90/tile.cuh"
@@ -62,7 +64,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
     }
     __syncthreads();
     grid_dependency_wait();                                   // everything below may read the previous kernel's output
-    const u64 policy = l2_evict_first_policy();
+    const u64 policy = l2_evict_normal_policy();
     u32 phases = 0;                                           // bit s: the parity stage s waits for next
 
     const SchedPart part = load_part(sched, blockIdx.z);

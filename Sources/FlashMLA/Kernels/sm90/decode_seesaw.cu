@@ -54,8 +54,9 @@
 // Warpgroup 1 computes S1 from boxes 4–7 and 8 first, the ones refilled earliest. A stage's boxes
 // complete once per pair; each thread keeps the parity it waits for next. Pages come from DRAM
 // with an evict-first hint (the query tiles' blocks of one worker read the same pages at about
-// the same time, so one of them fetches and the others hit L2); prefetching pages into L2 a
-// pair ahead cost more L2 bandwidth than it saved in latency (bench/NOTES.md, version 7).
+// the same time, so one of them fetches and the others hit L2; the normal policy, which the
+// lockstep kernel uses, was 2.5–3.5% slower here); prefetching pages into L2 a pair ahead cost
+// more L2 bandwidth than it saved in latency (bench/NOTES.md, versions 7 and 15).
 //
 // The page loop's body is one pair; the steady pairs (not a piece's first, with a page 1 and a
 // next pair of two pages) run a copy of it compiled with every case test folded away.
