@@ -56,8 +56,7 @@ struct CompileCommand: ParsableCommand {
         let clock = ContinuousClock()
         for arch in targets {
             for unit in KernelCatalog.Unit.allCases where unit.supports(architecture: arch) {
-                var request = KernelCatalog.request(for: unit, architecture: arch)
-                request.options += extraOptions
+                let request = KernelCatalog.request(for: unit, architecture: arch, options: extraOptions)
                 let started = clock.now
                 let program: CompiledProgram, cacheState: String
                 do {

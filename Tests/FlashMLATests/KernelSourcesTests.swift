@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import FlashMLA
+import NVRTC
 
 /// The kernels reach the library through the build plugin; these tests hold the embedded
 /// copies equal to the files in Sources/FlashMLA/Kernels.
@@ -38,6 +39,19 @@ import Testing
         #expect(KernelCatalog.extraOptions(environment: "") == [])
         #expect(KernelCatalog.extraOptions(environment: "-DFMLA_ISSUE_WARPS=2") == ["-DFMLA_ISSUE_WARPS=2"])
         #expect(KernelCatalog.extraOptions(environment: "-DA=1  -DB=2 ") == ["-DA=1", "-DB=2"])
+    }
+
+    /// A request carries the options it is given after its own, so they reach NVRTC and the
+    /// cache key; without FLASHMLA_KERNEL_OPTIONS set, the default adds none.
+    @Test func requestsCarryExtraOptions() {
+        let plain = KernelCatalog.request(for: .combine, architecture: "sm_90a", options: [])
+        let variant = KernelCatalog.request(for: .combine, architecture: "sm_90a", options: ["-DFMLA_ISSUE_WARPS=2"])
+        #expect(variant.options == plain.options + ["-DFMLA_ISSUE_WARPS=2"])
+        let cache = CompileCache(directory: URL(fileURLWithPath: "/nonexistent"), packageVersion: "test")
+        #expect(cache.key(for: variant, compilerIdentity: "nvrtc") != cache.key(for: plain, compilerIdentity: "nvrtc"))
+        if getenv("FLASHMLA_KERNEL_OPTIONS") == nil {
+            #expect(KernelCatalog.request(for: .combine, architecture: "sm_90a") == plain)
+        }
     }
 
     /// The combine kernel finds a block's rows from the rows per block the host launches with,

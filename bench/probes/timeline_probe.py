@@ -15,19 +15,9 @@ Usage on the GPU machine:
 Prints one JSON line per configuration, implementation and flush, then a table."""
 import argparse, importlib, json, os, statistics, sys, tempfile
 
+from latency_probe import build   # the inputs bench_grid.py builds (pages shuffled over the cache)
+
 FLUSH_BYTES = 256 << 20
-
-
-def build(cfg, dtype):
-    import torch, triton  # noqa: E401
-    b, s_q, h_q, h_kv, d = cfg["b"], cfg["s_q"], cfg["h_q"], cfg["h_kv"], cfg["d"]
-    page = cfg.get("page_block_size", 64)
-    seqlens = cfg["cache_seqlens"]
-    max_pages = triton.cdiv(max(seqlens), page)
-    q = torch.randn(b, s_q, h_q, d, dtype=dtype, device="cuda")
-    table = torch.randperm(b * max_pages, dtype=torch.int32, device="cuda").view(b, max_pages)
-    kcache = torch.randn(b * max_pages, page, h_kv, d, dtype=dtype, device="cuda")
-    return q, kcache, table, torch.tensor(seqlens, dtype=torch.int32, device="cuda")
 
 
 def event_median(call, flush, reps=60):
@@ -99,7 +89,7 @@ def main():
             if any(str(cfg.get(k)) != v for k, v in filters):
                 continue
             s_q, h_q, h_kv, dv = cfg["s_q"], cfg["h_q"], cfg["h_kv"], cfg["dv"]
-            q, kcache, table, seqlens = build(cfg, torch.bfloat16)
+            q, kcache, table, seqlens = build(cfg, "dram", torch.bfloat16)
             outs = {}
             for name, mod in mods.items():
                 meta, splits = mod.get_mla_metadata(seqlens, s_q * h_q // h_kv, h_kv)

@@ -41,12 +41,17 @@ public enum KernelCatalog {
     /// Every kernel source file, keyed by its path under `Kernels/`.
     public static var sources: [String: String] { EmbeddedKernelSources.files }
 
-    /// The NVRTC request that compiles `unit` for `architecture` (e.g. `sm_90a`, `sm_80`).
-    public static func request(for unit: Unit, architecture: String) -> CompileRequest {
+    /// The NVRTC request that compiles `unit` for `architecture` (e.g. `sm_90a`, `sm_80`), with
+    /// `options` added (by default this process's `FLASHMLA_KERNEL_OPTIONS`, so that the backend
+    /// and `flashmla compile` build the same variant).
+    public static func request(for unit: Unit, architecture: String,
+                               options: [String] = environmentOptions) -> CompileRequest {
         let headers = sources.filter { $0.key.hasSuffix(".cuh") }
         var files = headers
         files[unit.rawValue] = sources[unit.rawValue]
-        return CompileRequest(mainFile: unit.rawValue, sources: files, architecture: architecture)
+        var request = CompileRequest(mainFile: unit.rawValue, sources: files, architecture: architecture)
+        request.options += options
+        return request
     }
 
     /// Extra NVRTC options from the value of `FLASHMLA_KERNEL_OPTIONS` (space-separated, e.g.

@@ -13,13 +13,9 @@ final class KernelLibrary: @unchecked Sendable {
     private var modules: [KernelCatalog.Unit: Module] = [:]
     private var functions: [String: Function] = [:]
 
-    /// Extra NVRTC options from `FLASHMLA_KERNEL_OPTIONS` (``KernelCatalog/environmentOptions``).
-    private let extraOptions: [String]
-
     init(device: Device) {
         self.device = device
         architecture = device.nvrtcArchitecture
-        extraOptions = KernelCatalog.environmentOptions
     }
 
     /// The kernel `name` of `unit`, with its dynamic shared-memory limit raised to `sharedMemory`.
@@ -44,8 +40,8 @@ final class KernelLibrary: @unchecked Sendable {
         do {
             let compiler = NVRTCCompiler(library: try NVRTCLibrary.load())
             let cache = CompileCache(directory: CompileCache.defaultDirectory(), packageVersion: FlashMLAVersion.string)
-            var request = KernelCatalog.request(for: unit, architecture: architecture)
-            request.options += extraOptions
+            // With FLASHMLA_KERNEL_OPTIONS, which are part of the cache key.
+            let request = KernelCatalog.request(for: unit, architecture: architecture)
             program = try cache.program(for: request, compiler: compiler).program
         } catch {
             throw .backend("compiling \(unit.rawValue) for \(architecture): \(error)")

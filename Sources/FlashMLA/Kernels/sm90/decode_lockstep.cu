@@ -69,9 +69,10 @@ __device__ __forceinline__ void decode_sm90_lockstep(
     u32 phases = 0;                                           // bit s: the parity stage s waits for next
 
     const SchedPart part = load_part(sched, blockIdx.z);
+    auto block_id = [&](int req, int page) { return block_table[(i64)req * bt_stride + page]; };
     // Thread 0 arms a stage's barrier and starts the 9 box copies of page `page` of request `req`.
     auto issue_page = [&](int req, int page, int stage) {
-        const int id = block_table[(i64)req * bt_stride + page];
+        const int id = block_id(req, page);
         const u32 bar = bars + 8 * stage;
         if (id >= 0 && id < num_pages) {
             mbar_arrive_expect_tx(bar, FMLA_TILE);
@@ -104,7 +105,6 @@ __device__ __forceinline__ void decode_sm90_lockstep(
         const int first_page = piece.first_page, n_pages = piece.n_pages;
         const bool single = piece.single;
         const int lim_a = visible_end(piece, s_q, causal, qa), lim_b = visible_end(piece, s_q, causal, qb);
-        const int* bt_row = block_table + (i64)req * bt_stride;
 
         float o[128];
 #pragma unroll
@@ -121,7 +121,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
 
             // Zero the rows no key of this page may contribute through V (past the sequence's
             // end), or the whole page when its block id was out of range.
-            const int id = bt_row[page];
+            const int id = block_id(req, page);
             const int valid = (id >= 0 && id < num_pages) ? min(FMLA_PAGE, seqlen - page * FMLA_PAGE) : 0;
             if (valid < FMLA_PAGE) {
                 const int boxes = valid > 0 ? 8 : 9;
