@@ -3,6 +3,7 @@
 # ../shared/anchor); nothing is built there. Steps run in the order given:
 #   info compile check gridcheck sanitize check90 racelog bench bench80 bench90 benchold bench16
 #   ceilings ab ncucmp profile python pybench benchnopdl benchbase probes latency timeline l2probe kernels
+#   interleave coldstart
 # `check90` checks each Hopper kernel forced; `racelog` groups racecheck's hazards on the seesaw
 # kernel by instruction; `ab` times FLASHMLA_KERNEL_OPTIONS variants (AB_OPTIONS) on chosen
 # configurations (AB_ONLY) against the baseline; `ncucmp` keeps full ncu reports of our kernel and
@@ -137,6 +138,25 @@ for what in "$@"; do
         (cd "$ANCHOR" && ncu --csv --print-units base --clock-control none --kernel-name regex:'flash_fwd_splitkv|combine' --launch-skip 6 --launch-count 6 --metrics $m \
           python3 bench_grid.py --only "$fm") > $TMP/k.csv 2>> "$OUT/kernels.err"
         python3 bench/probes/ncu_kernels.py "flashmla-bf16 $only" $TMP/k.csv | tee -a "$OUT/kernels.txt"
+      done ;;
+    interleave) # FlashMLA and the Python bridge timed on the same inputs, configuration by configuration,
+        # INTERLEAVE_ROUNDS times with the order rotating (bench/interleave.py); INTERLEAVE_ONLY filters,
+        # INTERLEAVE_NAME names the run, INTERLEAVE_DTYPE bf16|fp16 (fp16: ours only), FLASHMLA_KERNEL applies to ours.
+      name=${INTERLEAVE_NAME:-auto}; dt=${INTERLEAVE_DTYPE:-bf16}
+      mods="--module flash_mla --module flashmla_swift"; [ "$dt" = fp16 ] && mods="--module flashmla_swift"
+      step "interleave ($name, $dt${INTERLEAVE_ONLY:+, $INTERLEAVE_ONLY})"
+      (cd "$ANCHOR" && PYTHONPATH=$OLDPWD/python python3 $OLDPWD/bench/interleave.py . $mods --rounds ${INTERLEAVE_ROUNDS:-3} \
+        --dtype $dt ${INTERLEAVE_ONLY:+--only $INTERLEAVE_ONLY} ${INTERLEAVE_CHECK:+--check}) > "$OUT/interleave-$name.jsonl" 2> "$OUT/interleave-$name.err" || status=1
+      grep summary "$OUT/interleave-$name.jsonl" ;;
+    coldstart) # The first decode call through the Python bridge from an empty compile cache, then from the
+        # warm one (bench/probes/coldstart.py), on the seesaw shape (s_q 2, h_q 128) and a lockstep one (h_q 64).
+      for shape in "--s-q 2 --h-q 128" "--s-q 1 --h-q 64"; do
+        cold=$TMP/cold-cache-$RANDOM
+        for run in cold warm; do
+          step "coldstart $run $shape"
+          FLASHMLA_CACHE_DIR=$cold PYTHONPATH=$PWD/python python3 bench/probes/coldstart.py "$ANCHOR" $shape \
+            | tee -a "$OUT/coldstart.jsonl" || status=1
+        done
       done ;;
     ceilings) step "ceilings: copy and bf16 GEMM"; python3 bench/ceilings.py | tee "$OUT/ceilings.json" || status=1 ;;
     racelog) step "racecheck sm90-seesaw: hazards grouped by the instructions involved"

@@ -119,6 +119,8 @@ typealias PFNStreamCreate = @convention(c) (UnsafeMutablePointer<OpaquePointer?>
 typealias PFNHandleOnly = @convention(c) (OpaquePointer?) -> CUresult
 /// cuStreamBeginCapture_v2(CUstream, CUstreamCaptureMode)
 typealias PFNStreamBeginCapture = @convention(c) (OpaquePointer?, Int32) -> CUresult
+/// cuStreamIsCapturing(CUstream, CUstreamCaptureStatus*)
+typealias PFNStreamIsCapturing = @convention(c) (OpaquePointer?, UnsafeMutablePointer<Int32>?) -> CUresult
 /// cuStreamEndCapture(CUstream, CUgraph*)
 typealias PFNStreamEndCapture = @convention(c) (OpaquePointer?, UnsafeMutablePointer<OpaquePointer?>?) -> CUresult
 /// cuGraphInstantiateWithFlags(CUgraphExec*, CUgraph, unsigned long long flags)

@@ -75,6 +75,7 @@ struct DriverSymbols: Sendable {
     let cuTensorMapEncodeTiled: Symbol<PFNTensorMapEncodeTiled>
     let cuStreamBeginCapture: Symbol<PFNStreamBeginCapture>
     let cuStreamEndCapture: Symbol<PFNStreamEndCapture>
+    let cuStreamIsCapturing: Symbol<PFNStreamIsCapturing>
     let cuGraphInstantiateWithFlags: Symbol<PFNGraphInstantiateWithFlags>
     let cuGraphLaunch: Symbol<PFNEventRecord>
     let cuGraphExecDestroy: Symbol<PFNHandleOnly>
@@ -129,6 +130,7 @@ struct DriverSymbols: Sendable {
         cuTensorMapEncodeTiled = Symbol(["cuTensorMapEncodeTiled"], resolve)
         cuStreamBeginCapture = Symbol(["cuStreamBeginCapture_v2"], resolve)
         cuStreamEndCapture = Symbol(["cuStreamEndCapture"], resolve)
+        cuStreamIsCapturing = Symbol(["cuStreamIsCapturing"], resolve)
         cuGraphInstantiateWithFlags = Symbol(["cuGraphInstantiateWithFlags"], resolve)
         cuGraphLaunch = Symbol(["cuGraphLaunch"], resolve)
         cuGraphExecDestroy = Symbol(["cuGraphExecDestroy"], resolve)

@@ -48,4 +48,17 @@ public final class Stream: @unchecked Sendable {
         try driver.makeCurrent(device)
         try driver.call(driver.symbols.cuStreamSynchronize) { $0(handle) }
     }
+
+    /// Whether work queued on the stream is being recorded into a graph rather than run
+    /// (`cuStreamIsCapturing` reports a capture active or invalidated). A host query: it does not
+    /// wait for the stream and may be called during capture.
+    public var isCapturing: Bool {
+        get throws(CUDAError) {
+            let driver = try CUDADriver.shared()
+            try driver.makeCurrent(device)
+            var status: Int32 = 0
+            try driver.call(driver.symbols.cuStreamIsCapturing) { $0(handle, &status) }
+            return status != 0
+        }
+    }
 }

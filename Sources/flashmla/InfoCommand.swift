@@ -58,6 +58,12 @@ struct InfoCommand: ParsableCommand {
             print("    L2 cache:                  \(ByteText.format(device.l2CacheSize))")
             print("    memory:                    \(ByteText.format(device.totalMemory))")
             print("    NVRTC architecture:        \(device.nvrtcArchitecture)")
+            do {
+                let table = try DecodeKernelTable.table(for: device, cacheDirectory: CompileCache.defaultDirectory())
+                print("    kernel table:              \(table?.source ?? "none (the rule: sm90 lockstep up to 64 rows per KV head, seesaw above)")")
+            } catch {
+                print("    kernel table:              unusable: \(error)")
+            }
         }
     }
 

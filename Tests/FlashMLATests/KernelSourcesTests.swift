@@ -140,7 +140,8 @@ import NVRTC
         func auto(_ rows: Int) -> DecodeKernel? {
             DecodeKernel.choose(rowsPerKVHead: rows, computeCapability: h100, sharedMemoryLimit: limit, preference: .automatic)
         }
-        #expect(auto(16) == .portable(DecodeTile(rows: 16, stages: 2)))
+        #expect(auto(1) == .hopperLockstep)
+        #expect(auto(16) == .hopperLockstep)
         #expect(auto(17) == .hopperLockstep)
         #expect(auto(64) == .hopperLockstep)
         #expect(auto(65) == .hopperSeesaw)
@@ -152,6 +153,34 @@ import NVRTC
         #expect(DecodeKernel.choose(rowsPerKVHead: 128, computeCapability: h100, sharedMemoryLimit: limit, preference: .hopper) == .hopperSeesaw)
         #expect(DecodeKernel.choose(rowsPerKVHead: 1, computeCapability: h100, sharedMemoryLimit: limit, preference: .hopperSeesaw) == .hopperSeesaw)
         #expect(DecodeKernel.choose(rowsPerKVHead: 256, computeCapability: h100, sharedMemoryLimit: limit, preference: .hopperLockstep) == .hopperLockstep)
+    }
+
+    /// A device's table changes the automatic choice where it covers the row count, and only there.
+    @Test func aTableOverridesTheRuleWhereItHasAnEntry() throws {
+        let hopper = (major: 9, minor: 0), limit = 232_448
+        let h100 = try #require(DecodeKernelTable.shipped.first { $0.deviceName == "NVIDIA H100 80GB HBM3" })
+        func auto(_ rows: Int, _ table: DecodeKernelTable?, limit: Int = limit) -> DecodeKernel? {
+            DecodeKernel.choose(rowsPerKVHead: rows, computeCapability: hopper, sharedMemoryLimit: limit, preference: .automatic, table: table)
+        }
+        #expect(auto(16, h100) == .portable(DecodeTile(rows: 16, stages: 2)))
+        #expect(auto(17, h100) == .hopperLockstep)
+        #expect(auto(128, h100) == .hopperSeesaw)
+        let odd = DecodeKernelTable(deviceName: "x", multiprocessors: 1, computeCapability: "9.0", source: "test",
+                                    entries: [.init(maxRowsPerKVHead: 128, kernel: "sm90-lockstep"), .init(maxRowsPerKVHead: 32, kernel: "sm90-seesaw")])
+        #expect(auto(32, odd) == .hopperSeesaw)        // entries are sorted by bound
+        #expect(auto(100, odd) == .hopperLockstep)
+        #expect(auto(200, odd) == .hopperSeesaw)       // past the last entry: the rule
+        // A table naming a kernel that does not fit the device, or an unknown name, falls back to the rule.
+        #expect(auto(100, odd, limit: 101_376) == DecodeTile.choose(rowsPerKVHead: 100, sharedMemoryLimit: 101_376).map { .portable($0) })
+        let unknown = DecodeKernelTable(deviceName: "x", multiprocessors: 1, computeCapability: "9.0", source: "test",
+                                        entries: [.init(maxRowsPerKVHead: 64, kernel: "sm99")])
+        #expect(auto(16, unknown) == .hopperLockstep)
+        // Off Hopper a table cannot pick a Hopper kernel.
+        #expect(DecodeKernel.choose(rowsPerKVHead: 16, computeCapability: (8, 0), sharedMemoryLimit: 166_912,
+                                    preference: .automatic, table: odd) == DecodeTile.choose(rowsPerKVHead: 16, sharedMemoryLimit: 166_912).map { .portable($0) })
+        // FLASHMLA_KERNEL still wins over the table.
+        #expect(DecodeKernel.choose(rowsPerKVHead: 16, computeCapability: hopper, sharedMemoryLimit: limit,
+                                    preference: .hopperSeesaw, table: h100) == .hopperSeesaw)
     }
 
     /// Every kernel the backend may pick is defined, under the name it launches, in the unit it loads.
@@ -188,7 +217,7 @@ import NVRTC
                                                               preference: try DecodeKernel.Preference(environment: name)))
                 #expect(forced.name == name, "rows \(rows), FLASHMLA_KERNEL=\(name)")
             }
-            #expect(chosen.name == (rows <= 16 ? "sm80" : rows <= 64 ? "sm90-lockstep" : "sm90-seesaw"))
+            #expect(chosen.name == (rows <= 64 ? "sm90-lockstep" : "sm90-seesaw"))
         }
     }
 

@@ -1,4 +1,6 @@
 import CUDADriver
+import FoundationEssentials
+import NVRTC
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,6 +21,9 @@ public final class CUDABackend: @unchecked Sendable {
     let kernels: KernelLibrary
     /// The decode kernel choice, `FLASHMLA_KERNEL` (`sm80`, `sm90`, `sm90-lockstep`, `sm90-seesaw`) or automatic.
     let kernelPreference: DecodeKernel.Preference
+    /// The device's kernel table: the one `flashmla tune` stored for it beside the compile cache,
+    /// else the one shipped for its card, else nil (the rule; ``DecodeKernelTable``).
+    public let kernelTable: DecodeKernelTable?
     /// Whether a decode call's kernels are launched with programmatic dependent launch (sm_90
     /// and newer, unless `FLASHMLA_PDL=0`): the decode kernel's blocks start while the kernel
     /// ahead of it on the stream finishes, the combine's while the decode kernel finishes, and
@@ -47,8 +52,10 @@ public final class CUDABackend: @unchecked Sendable {
         self.device = device
         stream = try cuda { () throws(CUDAError) in try Stream(device: device) }
         workspace = try Workspace(device: device)
-        kernels = KernelLibrary(device: device)
+        kernels = KernelLibrary(device: device,
+                                tiering: try CompileTiering(environment: getenv("FLASHMLA_COMPILE").map { String(cString: $0) }))
         kernelPreference = try DecodeKernel.Preference(environment: getenv("FLASHMLA_KERNEL").map { String(cString: $0) })
+        kernelTable = try DecodeKernelTable.table(for: device, cacheDirectory: CompileCache.defaultDirectory())
         programmaticLaunch = Self.programmaticLaunch(computeCapabilityMajor: device.computeCapability.major,
                                                      environment: getenv("FLASHMLA_PDL").map { String(cString: $0) })
     }
@@ -57,6 +64,14 @@ public final class CUDABackend: @unchecked Sendable {
     /// measurement).
     static func programmaticLaunch(computeCapabilityMajor: Int, environment: String?) -> Bool {
         computeCapabilityMajor >= 9 && environment != "0"
+    }
+
+    /// Blocks until every kernel build running in the background (the optimized builds that
+    /// replace quick ones on a cold cache; see `FLASHMLA_COMPILE` in the README) has finished and
+    /// is loaded, so that later calls run the optimized kernels. Benchmarks call this after their
+    /// first call; a decode call never needs to.
+    public func waitForOptimizedKernels() throws(MLAError) {
+        try kernels.waitForOptimizedBuilds()
     }
 
     /// Waits until all work queued on the default stream is done.

@@ -37,7 +37,7 @@ extension CUDABackend {
             throw .invalidArgument(argument: "stream", expected: "a stream of cuda:\(device.ordinal)",
                                    given: "a stream of cuda:\(stream.device.ordinal)")
         }
-        let function = try kernels.function("flashmla_get_metadata", in: .scheduler)
+        let function = try kernels.function("flashmla_get_metadata", in: .scheduler, elementType: nil)
         var arguments = KernelArguments()
         arguments.append(cacheSeqlens.deviceAddress!)
         arguments.append(Int32(batch))

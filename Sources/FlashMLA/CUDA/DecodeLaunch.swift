@@ -21,8 +21,13 @@ extension CUDABackend {
         let queryRows = problem.queryHeads * problem.queryLength
         try workspace.reserve(for: problem.metadata, queryRows: queryRows)
         let accumulators = workspace.accumulatorAddresses()
+        // A graph being captured keeps the kernel it records: it must be the optimized one.
+        let mayBeQuick = kernels.tiering != .optimized && kernel.unit.quickTierOptions != nil
+        var capturing = false
+        if mayBeQuick { capturing = try cuda { () throws(CUDAError) in try stream.isCapturing } }
         let decode = try kernels.function(kernel.functionName(problem.elementType), in: kernel.unit,
-                                          sharedMemory: kernel.sharedMemoryBytes)
+                                          elementType: problem.elementType, sharedMemory: kernel.sharedMemoryBytes,
+                                          optimizedOnly: capturing)
         switch kernel {
         case let .portable(tile):
             try launchPortable(problem, decode: decode, tile: tile, accumulators: accumulators, workspace: workspace, stream: stream)
@@ -45,7 +50,8 @@ extension CUDABackend {
     private func decodeKernel(rowsPerKVHead: Int) -> DecodeKernel? {
         let capability = device.computeCapability
         return DecodeKernel.choose(rowsPerKVHead: rowsPerKVHead, computeCapability: (capability.major, capability.minor),
-                                   sharedMemoryLimit: device.maxSharedMemoryPerBlockOptin, preference: kernelPreference)
+                                   sharedMemoryLimit: device.maxSharedMemoryPerBlockOptin, preference: kernelPreference,
+                                   table: kernelTable)
     }
 
     /// The split-KV attention on the portable kernel (`sm80/decode.cu`).
@@ -112,7 +118,7 @@ extension CUDABackend {
     private func launchCombine(_ problem: DecodeProblem, accumulators: (out: UInt64, lse: UInt64),
                                stream: ExecutionStream) throws(MLAError) {
         let combine = try kernels.function(problem.elementType == .bfloat16 ? "flashmla_combine_bf16" : "flashmla_combine_fp16",
-                                           in: .combine)
+                                           in: .combine, elementType: problem.elementType)
         var arguments = KernelArguments()
         arguments.append(accumulators.lse)
         arguments.append(accumulators.out)

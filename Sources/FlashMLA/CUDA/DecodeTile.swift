@@ -53,16 +53,17 @@ enum DecodeKernel: Equatable {
     static let seesawSharedMemoryBytes = 3 * 9 * 8192 + 8192 + 256 + 4 * 64 * 4 + 1024
 
     /// The kernel for `rowsPerKVHead` query rows on a device of `computeCapability` with
-    /// `sharedMemoryLimit` bytes per block, unless `preference` says otherwise. On sm_90 the
-    /// portable kernel takes up to 16 rows (memory-bound, where its small tiles waste nothing),
-    /// the lockstep kernel 17 … 64 and the seesaw kernel more (compute-bound); elsewhere the
-    /// portable kernel takes everything.
+    /// `sharedMemoryLimit` bytes per block, unless `preference` says otherwise. Automatic: the
+    /// device's `table` where it covers the row count and names a kernel that fits, else the
+    /// rule (``DecodeKernelTable``): on sm_90 the lockstep kernel up to 64 rows (memory-bound) and
+    /// the seesaw kernel above (compute-bound); elsewhere the portable kernel.
     static func choose(rowsPerKVHead: Int, computeCapability: (major: Int, minor: Int), sharedMemoryLimit: Int,
-                       preference: Preference) -> DecodeKernel? {
+                       preference: Preference, table: DecodeKernelTable? = nil) -> DecodeKernel? {
         let hopper = computeCapability == (9, 0)
         let lockstepFits = hopper && sharedMemoryLimit >= lockstepSharedMemoryBytes
         let seesawFits = hopper && sharedMemoryLimit >= seesawSharedMemoryBytes
         let hopperByRows: DecodeKernel? = rowsPerKVHead > 64 ? (seesawFits ? .hopperSeesaw : nil) : (lockstepFits ? .hopperLockstep : nil)
+        let portable = DecodeTile.choose(rowsPerKVHead: rowsPerKVHead, sharedMemoryLimit: sharedMemoryLimit).map { DecodeKernel.portable($0) }
         switch preference {
         case .hopperLockstep where lockstepFits:
             return .hopperLockstep
@@ -70,10 +71,15 @@ enum DecodeKernel: Equatable {
             return .hopperSeesaw
         case .hopper where hopperByRows != nil:
             return hopperByRows
-        case .automatic where rowsPerKVHead > 16 && hopperByRows != nil:
-            return hopperByRows
+        case .automatic:
+            switch table?.kernelName(rowsPerKVHead: rowsPerKVHead) {
+            case "sm80"?: return portable
+            case "sm90-lockstep"? where lockstepFits: return .hopperLockstep
+            case "sm90-seesaw"? where seesawFits: return .hopperSeesaw
+            default: return hopperByRows ?? portable
+            }
         default:
-            return DecodeTile.choose(rowsPerKVHead: rowsPerKVHead, sharedMemoryLimit: sharedMemoryLimit).map { .portable($0) }
+            return portable
         }
     }
 

@@ -110,10 +110,10 @@ __device__ __forceinline__ void combine_row(const float* lseaccum, const float* 
 }
 
 #define FMLA_COMBINE(NAME, T)                                                                       \
-    extern "C" __global__ void __launch_bounds__(FMLA_COMBINE_THREADS)                              \
+    FMLA_IF_##T(extern "C" __global__ void __launch_bounds__(FMLA_COMBINE_THREADS)                  \
     NAME(const float* lseaccum, const float* oaccum, const int* num_splits, T* out, float* lse,      \
          int h_q, int s_q, int h_kv) {                                                              \
         combine_row<T>(lseaccum, oaccum, num_splits, out, lse, h_q, s_q, h_kv);                     \
-    }
+    })
 FMLA_COMBINE(flashmla_combine_bf16, bf16)
 FMLA_COMBINE(flashmla_combine_fp16, fp16)

@@ -58,5 +58,23 @@ __device__ __forceinline__ void launch_dependents() {
 #endif
 }
 
+// Which element types a translation unit defines entry points for. A decode call compiles only
+// what it launches: the host passes -DFMLA_ONLY_BF16 or -DFMLA_ONLY_FP16 (halving the compile of a
+// unit); `flashmla compile` passes neither and gets both. FMLA_IF_<type>(declaration) expands to
+// the declaration when that type is wanted, to nothing otherwise.
+#if defined(FMLA_ONLY_BF16) && defined(FMLA_ONLY_FP16)
+#error "FMLA_ONLY_BF16 and FMLA_ONLY_FP16 exclude each other"
+#endif
+#ifndef FMLA_ONLY_FP16
+#define FMLA_IF_bf16(...) __VA_ARGS__
+#else
+#define FMLA_IF_bf16(...)
+#endif
+#ifndef FMLA_ONLY_BF16
+#define FMLA_IF_fp16(...) __VA_ARGS__
+#else
+#define FMLA_IF_fp16(...)
+#endif
+
 #define FMLA_INF __int_as_float(0x7f800000)
 #define FMLA_LN2 0.69314718055994530942f

@@ -320,5 +320,5 @@ __device__ __forceinline__ void decode_sm80(
     FMLA_DECODE(flashmla_decode_sm80_##SUFFIX##_m32_s2, T, 32, 2)   \
     FMLA_DECODE(flashmla_decode_sm80_##SUFFIX##_m64_s1, T, 64, 1)   \
     FMLA_DECODE(flashmla_decode_sm80_##SUFFIX##_m64_s2, T, 64, 2)
-FMLA_DECODE_ALL(bf16, bf16)
-FMLA_DECODE_ALL(fp16, fp16)
+FMLA_IF_bf16(FMLA_DECODE_ALL(bf16, bf16))
+FMLA_IF_fp16(FMLA_DECODE_ALL(fp16, fp16))

@@ -134,8 +134,9 @@ __device__ __forceinline__ void store_tile(const float (&o)[128], const float (&
         q_batch_stride, q_seq_stride, q_head_stride, bt_stride, s_q, h_q, h_kv, num_pages, max_pages,       \
         scale_log2, causal
 
-// The extern "C" entry point NAME for element type T, calling FN<T>; both kernels take the same
-// arguments, so the Swift host launches either the same way.
+// The extern "C" entry point NAME for element type T, calling FN<T>, unless the unit is compiled
+// for the other type only (common/types.cuh); both kernels take the same arguments, so the Swift
+// host launches either the same way.
 #define FMLA_DECODE_SM90(NAME, T, FN)                                                                      \
-    extern "C" __global__ void __launch_bounds__(256, 1)                                                   \
-    NAME(const __grid_constant__ TensorMap kmap, FMLA_SM90_PARAMS(T, )) { FN<T>(&kmap, FMLA_SM90_ARGS); }
+    FMLA_IF_##T(extern "C" __global__ void __launch_bounds__(256, 1)                                       \
+    NAME(const __grid_constant__ TensorMap kmap, FMLA_SM90_PARAMS(T, )) { FN<T>(&kmap, FMLA_SM90_ARGS); })
