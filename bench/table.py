@@ -1,22 +1,28 @@
 #!/usr/bin/env python3
 """The issue's table for one device call, in Markdown.
 
-Usage: python3 bench/table.py ours.jsonl flashmla.jsonl ceilings.json ANCHOR_DIR [ours-fp16.jsonl]
+Usage: python3 bench/table.py ours.jsonl flashmla.jsonl ceilings.json ANCHOR_DIR [ours-fp16.jsonl] [--card h100|h200]
 
 Per configuration: the kernel that ran (the bench's `kernel` field; for results older than that
 field, the backend's automatic choice by query rows per KV head), the floor
 max(bytes / copy rate, FLOPs / GEMM rate) with both rates from ceilings.json (same call), our
 time and its % of the floor, FlashMLA's time in the same call and FlashMLA / ours, the best peer
-of ANCHOR_DIR/best-peer-h100.jsonl scaled by FlashMLA's time here over its time in
-ANCHOR_DIR/flashmla-h100.jsonl, and (with a fp16 file) fp16 / bf16 time. Summary lines last.
+of ANCHOR_DIR/best-peer-CARD.jsonl scaled by FlashMLA's time here over its time in
+ANCHOR_DIR/flashmla-CARD.jsonl (CARD h100 unless --card says), and (with a fp16 file) fp16 / bf16
+time. A file may hold several implementations' rows (bench/interleave.py's): ours are the rows
+whose impl is not flash_mla, FlashMLA's those whose impl is. Summary lines last.
 """
 import json, math, sys
 
 KEY = ("s_q", "mean_sk", "h_q", "varlen")
 
 
-def load(path):
-    return {tuple(r[k] for k in KEY): r for r in (json.loads(l) for l in open(path) if l.strip().startswith("{"))}
+def load(path, flashmla=None):
+    rows = (json.loads(l) for l in open(path) if l.strip().startswith("{"))
+    rows = (r for r in rows if "summary" not in r)
+    if flashmla is not None:
+        rows = (r for r in rows if (r.get("impl") == "flash_mla") == flashmla)
+    return {tuple(r[k] for k in KEY): r for r in rows}
 
 
 def kernel(row):
@@ -33,11 +39,16 @@ def geo(values):
 
 
 def main():
-    ours, theirs = load(sys.argv[1]), load(sys.argv[2])
-    ceil = json.load(open(sys.argv[3]))
-    anchor = sys.argv[4]
-    fm_ref, best = load(f"{anchor}/flashmla-h100.jsonl"), load(f"{anchor}/best-peer-h100.jsonl")
-    fp16 = load(sys.argv[5]) if len(sys.argv) > 5 else {}
+    args = sys.argv[1:]
+    card = "h100"
+    if "--card" in args:
+        card = args[args.index("--card") + 1]
+        del args[args.index("--card"):args.index("--card") + 2]
+    ours, theirs = load(args[0], flashmla=False), load(args[1], flashmla=True)
+    ceil = json.load(open(args[2]))
+    anchor = args[3]
+    fm_ref, best = load(f"{anchor}/flashmla-{card}.jsonl"), load(f"{anchor}/best-peer-{card}.jsonl")
+    fp16 = load(args[4], flashmla=False) if len(args) > 4 else {}
     print(f"Ceilings in this call: copy {ceil['copy_gbps']} GB/s, bf16 GEMM {ceil['gemm_tflops']} TFLOPS ({ceil['device']}).\n")
     head = "| s_q | mean_sk | h_q | varlen | kernel | floor ms | ours ms | % of floor | FlashMLA ms | FlashMLA / ours | best peer (scaled) ms | best / ours |"
     if fp16:
@@ -53,7 +64,7 @@ def main():
         scaled = best[key]["ms"] * fm / fm_ref[key]["ms"]
         ratios.append(fm / ms); best_ratios.append(scaled / ms); fractions.append(floor / ms)
         line = (f"| {key[0]} | {key[1]} | {key[2]} | {'yes' if key[3] else 'no'} | {kernel(r)} | {floor:.3f} | {ms:.4f} | "
-                f"{100 * floor / ms:.0f}% | {fm:.4f} | {fm / ms:.3f} | {scaled:.4f} ({best[key]['best_impl']}) | {scaled / ms:.3f} |")
+                f"{100 * floor / ms:.0f}% | {fm:.4f} | {fm / ms:.3f} | {scaled:.4f} ({best[key].get('best_impl', best[key]['impl'])}) | {scaled / ms:.3f} |")
         if fp16:
             f = fp16[key]["ms"]
             fp16_ratios.append(f / ms)

@@ -20,7 +20,7 @@ def main():
     ap.add_argument("anchor")
     ap.add_argument("--s-q", type=int, default=2)
     ap.add_argument("--h-q", type=int, default=128)
-    ap.add_argument("--settle", type=float, default=12.0)
+    ap.add_argument("--settle", type=float, default=8.0)
     args = ap.parse_args()
     sys.path.insert(0, os.path.abspath(args.anchor))
     import bench_grid
