@@ -4,8 +4,8 @@
 Usage (on the GPU machine): python3 bench/interleave.py ANCHOR [--module NAME ...] [--rounds 3]
         [--only key=value,...] [--dtype bf16|fp16] [--check]
 
-Why: on the H200 the same kernel timed a whole grid apart differs by up to 15% (bench/NOTES.md,
-"Noise on the H200"), more than most differences worth measuring. Here each configuration's
+Why: on the H200 the same kernel timed a whole grid apart differs by up to 15% (bench/BENCHMARKS.md,
+"H200, this session"), more than most differences worth measuring. Here each configuration's
 inputs are made once (bench_grid.py's: shuffled pages, NaN past each sequence's end), and every
 module is timed on them in turn, `rounds` times, the order rotating each round; each module's
 time is the median of its rounds (each round triton's do_bench median, L2 flushed before each
