@@ -20,8 +20,12 @@ public enum KernelCatalog {
         case scheduler = "scheduler.cu"
         /// The log-sum-exp merge of splits.
         case combine = "combine.cu"
-        /// The portable split-KV attention (sm_80 and newer).
+        /// The portable split-KV attention (sm_80 and newer), caches in `q`'s type with 64-token pages.
         case decodeSM80 = "sm80/decode.cu"
+        /// The portable split-KV attention for caches in `q`'s type with pages of any size.
+        case decodeSM80Paged = "sm80/decode_paged.cu"
+        /// The portable split-KV attention for FP8 caches (per-tensor and DeepSeek-V3.2), any page size.
+        case decodeSM80FP8 = "sm80/decode_fp8.cu"
         /// The Hopper split-KV attention for up to 64 query rows per KV head: TMA and wgmma,
         /// both warpgroups on each page (sm_90a only).
         case decodeSM90Lockstep = "sm90/decode_lockstep.cu"
