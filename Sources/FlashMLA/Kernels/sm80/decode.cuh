@@ -73,7 +73,9 @@ __device__ __forceinline__ u32 swz64(int row, int chunk) {
 }
 
 // Converts raw stage `raw` (64 tokens, PITCH bytes apart) into the T page at shared address `dst`
-// (swizzled like sK). A unit is 16 raw bytes: 16 codes → two T chunks, or 8 RoPE bf16 → one.
+// (swizzled like sK). A unit is 16 raw bytes: 16 codes → two T chunks (values 16u … 16u+15), or,
+// for DS, 8 RoPE bf16 (raw bytes 528 + 16·(u − 32)) → one (values 512 + 8·(u − 32) …). A DS
+// token's scales (raw bytes 512 … 527) are read by the units of their 128 codes.
 // Lanes alternate between two neighbouring tokens (unit i: token 2·(i / (2U)) + (i & 1), unit
 // (i / 2) % U of it, U units a token), so a warp's raw reads fall in distinct banks (tokens
 // 16 banks apart) and its first 16-byte stores land in even and odd swizzle slots alike.
@@ -85,7 +87,8 @@ __device__ __forceinline__ void convert_page(const u8* raw, u32 dst, int tid) {
 #pragma unroll 1
     for (int i = tid; i < 64 * U; i += 256) {
         const int t = 2 * (i / (2 * U)) + (i & 1), u = (i % (2 * U)) >> 1;
-        const u8* src = raw + t * PITCH + u * 16;
+        // Raw chunk: the codes' u, or for DS RoPE units past the 16 bytes of scales.
+        const u8* src = raw + t * PITCH + u * 16 + (KV == FMLA_KV_FP8DS && u >= 32 ? 16 : 0);
         const uint4 w = *reinterpret_cast<const uint4*>(src);
         if (KV == FMLA_KV_FP8DS && u >= 32) {            // 8 RoPE values, bf16 → T
             st_shared_v4(dst + swz576(t, 64 + (u - 32)), bf16x2_to<T>(w.x), bf16x2_to<T>(w.y),
