@@ -270,7 +270,7 @@ class _Workspace:
         self.last_stream: Optional[torch.cuda.Stream] = None
 
     def __del__(self):
-        if self.handle and not sys.is_finalizing():
+        if getattr(self, "handle", None) and not sys.is_finalizing():
             _lib.flashmla_swift_workspace_destroy(self.handle)
         self.handle = None
 
@@ -489,9 +489,11 @@ def quantize_fp8_ds_mla(k_cache: torch.Tensor) -> torch.Tensor:
     return out.reshape(blocks, page, 1, 656)
 
 
-def dequantize_fp8_ds_mla(cache: torch.Tensor, dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
+def dequantize_fp8_ds_mla(cache: torch.Tensor, dtype=None) -> torch.Tensor:
     """The values the decode computes with for a ``"fp8_ds_mla"`` cache: [..., 1, 576] in
-    ``dtype`` (NoPE code * scale as float32 rounded to ``dtype``, RoPE bf16 rounded to it)."""
+    ``dtype`` (q's dtype; default torch.bfloat16): NoPE code * scale as float32 rounded to
+    ``dtype``, RoPE bf16 rounded to it."""
+    dtype = torch.bfloat16 if dtype is None else dtype
     raw = cache.view(torch.uint8).reshape(-1, 656)
     codes = raw[:, :512].contiguous().view(torch.float8_e4m3fn).float().reshape(-1, 4, 128)
     scales = raw[:, 512:528].contiguous().view(torch.float32)           # [tokens, 4]

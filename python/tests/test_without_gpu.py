@@ -228,15 +228,30 @@ def test_kv_cache_dtype_and_page_size_arguments():
         expect(fm.InvalidArgumentError, "invalid argument 'kv_cache_dtype'", fp8, kv_cache_dtype="fp8")
         expect(fm.InvalidArgumentError, "invalid argument 'k_scale'", ds, kv_cache_dtype="fp8_ds_mla", k_scale=2.0)
         expect(fm.InvalidArgumentError, "invalid argument 'k_scale'", Tensor([4, 64, 1, 576], bf, cuda), k_scale=2.0)
-        # The library's.
+        # The library's, through the ABI (a well-formed call stops at the absent device first).
+        dev = torch.device(cuda)
+        out = Tensor([2, 1, 16, 512], bf, cuda)
+        lse = Tensor([2, 16, 1], torch.float32, cuda)
+
+        def decode_kv(k, kv_format, k_scale=1.0):
+            d = fm._Descriptors(8)
+            p = [d.add(t, "any", dev, "any") for t in (q, k, bt, sl, meta, splits, out, lse)]
+            status = fm._lib.flashmla_swift_decode_kv(999, None, p[0], p[1], p[2], p[3], p[4], p[5], 512,
+                                                      576 ** -0.5, 1, kv_format, k_scale, p[6], p[7], None)
+            return status, fm._lib.flashmla_swift_last_error().decode()
+
+        assert decode_kv(fp8, 1, 0.25)[0] == 4
+        assert decode_kv(ds, 2)[0] == 4
         for scale in (0.0, -1.0, float("nan"), float("inf")):
-            expect(fm.InvalidArgumentError, "invalid argument 'kScale': expected finite and > 0", fp8,
-                   kv_cache_dtype="fp8_e4m3", k_scale=scale)
-        expect(fm.InvalidArgumentError, "'kCache': expected bfloat16, given float8_e4m3", fp8)
-        expect(fm.InvalidArgumentError, "'kCache': expected float8_e4m3, given uint8",
-               Tensor([4, 16, 1, 576], torch.uint8, cuda), kv_cache_dtype="fp8_e4m3")
-        expect(fm.InvalidArgumentError, "656 elements (656 bytes) a token", Tensor([4, 64, 1, 576], torch.uint8, cuda),
-               kv_cache_dtype="fp8_ds_mla")
-        expect(fm.InvalidArgumentError, "1...256", Tensor([4, 257, 1, 576], bf, cuda))
-        expect(fm.InvalidArgumentError, "h_kv = 1", Tensor([4, 64, 2, 656], torch.uint8, cuda), kv_cache_dtype="fp8_ds_mla")
+            status, message = decode_kv(fp8, 1, scale)
+            assert status == 1 and "invalid argument 'kScale': expected finite and > 0" in message, message
+        checks = [(fp8, 0, "'kCache': expected bfloat16, given float8_e4m3"),
+                  (Tensor([4, 16, 1, 576], torch.uint8, cuda), 1, "'kCache': expected float8_e4m3, given uint8"),
+                  (Tensor([4, 64, 1, 576], torch.uint8, cuda), 2, "656 elements (656 bytes) a token"),
+                  (Tensor([4, 257, 1, 576], bf, cuda), 0, "1...256"),
+                  (Tensor([4, 64, 2, 656], torch.uint8, cuda), 2, "h_kv = 1"),
+                  (fp8, 3, "'kvFormat'")]
+        for k, kv_format, fragment in checks:
+            status, message = decode_kv(k, kv_format)
+            assert status == 1 and fragment in message, message
     ''')
