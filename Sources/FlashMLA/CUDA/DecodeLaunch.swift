@@ -17,7 +17,7 @@ extension CUDABackend {
         try Self.checkAlignment(problem)
         let cache = PortableCache(format: problem.kvFormat, pageSize: problem.pageSize)
         guard let kernel = decodeKernel(rowsPerKVHead: problem.rowsPerKVHead, cache: cache) else {
-            throw .unsupportedDevice(device: device.name, reason: "\(device.maxSharedMemoryPerBlockOptin) bytes of shared memory per block is less than the smallest tile needs")
+            throw .unsupportedDevice(device: device.name, reason: "\(device.maxSharedMemoryPerBlockOptin) bytes of shared memory per block is less than the smallest tile for a \(problem.kvFormat) cache needs (FP8: 131,584)")
         }
         let queryRows = problem.queryHeads * problem.queryLength
         try workspace.reserve(for: problem.metadata, queryRows: queryRows)
