@@ -31,9 +31,12 @@ enum PortableCache: Equatable, CaseIterable {
         }
     }
 
-    /// The stage counts the unit defines for a tile of `rows`, most first.
+    /// The stage counts the unit defines for a tile of `rows`, most first: FP8 16-row tiles up to
+    /// three raw stages; the paged 16-bit unit's 64-row tiles one stage (two would spill on sm_90a).
     func stageChoices(rows: Int) -> [Int] {
-        isFP8 && rows == 16 ? [3, 2, 1] : [2, 1]
+        if isFP8 && rows == 16 { return [3, 2, 1] }
+        if self == .paged && rows == 64 { return [1] }
+        return [2, 1]
     }
 
     /// The translation unit.

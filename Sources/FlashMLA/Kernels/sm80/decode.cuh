@@ -190,7 +190,9 @@ __device__ __forceinline__ void decode_sm80(
                     cp_async_16(dst + swz576(t, c), ok ? base + t * k_token_stride + c * 8 : kcache, ok);
                 }
             } else {
-                // Token t of the block: four threads, one block-table read and one division.
+                // Token t of the block: four threads, one block-table read and one division. A slot
+                // that is not read (past the end, or a bad page id) is zero-filled from an address
+                // inside the cache's first token (base = kcache), which cp.async does not read.
                 const u8* kcache = static_cast<const u8*>(kcache_raw);
                 const int t = tid >> 2, sub = tid & 3, token = page * FMLA_PAGE + t;
                 bool ok = token < seqlen;
@@ -199,8 +201,9 @@ __device__ __forceinline__ void decode_sm80(
                     const int column = token / page_size;
                     const int id = bt_row[column];
                     if (id >= 0 && id < num_pages) {
-                        base = kcache + (i64)id * k_page_stride + (i64)(token - column * page_size) * k_token_stride
-                               + (i64)kvh * k_head_stride;
+                        // 32-bit offset inside the page: the host keeps token and head strides below 2³¹ bytes.
+                        base = kcache + (i64)id * k_page_stride
+                               + (u32)((token - column * page_size) * (u32)k_token_stride + kvh * (u32)k_head_stride);
                     } else {
                         ok = false;
                         atomicOr(error_flag, FMLA_ERR_BLOCK_ID);
@@ -211,14 +214,14 @@ __device__ __forceinline__ void decode_sm80(
 #pragma unroll
                     for (int j = 0; j < FMLA_CHUNKS / 4; ++j) {
                         const int c = sub + 4 * j;
-                        cp_async_16(dst + swz576(t, c), ok ? base + c * 16 : kcache, ok);
+                        cp_async_16(dst + swz576(t, c), base + c * 16, ok);
                     }
                 } else {
                     const u32 dst = smem_addr(sRaw) + stage * 64 * RAW_PITCH + t * RAW_PITCH;
 #pragma unroll
                     for (int j = 0; j < (RAW_CHUNKS + 3) / 4; ++j) {
                         const int c = sub + 4 * j;
-                        if (c < RAW_CHUNKS) cp_async_16(dst + c * 16, ok ? base + c * 16 : kcache, ok);
+                        if (c < RAW_CHUNKS) cp_async_16(dst + c * 16, base + c * 16, ok);
                     }
                 }
             }

@@ -16,13 +16,14 @@
             bt_stride, s_q, h_q, h_kv, num_pages, max_pages, scale_log2, causal, page_size, out_scale);    \
     }
 
-// The same tiles and stages as sm80/decode.cu.
+// The tiles and stages of sm80/decode.cu but one: 64 rows with two stages needs a register
+// more than 255 on sm_90a (its 128 accumulators live across the next page's per-token
+// addressing) and would spill, so 64-row tiles of this unit take one stage (DecodeTile.choose).
 #define FMLA_DECODE_PAGED_ALL(T, SUFFIX)                                        \
     FMLA_DECODE_PAGED(flashmla_decode_sm80_paged_##SUFFIX##_m16_s1, T, 16, 1)   \
     FMLA_DECODE_PAGED(flashmla_decode_sm80_paged_##SUFFIX##_m16_s2, T, 16, 2)   \
     FMLA_DECODE_PAGED(flashmla_decode_sm80_paged_##SUFFIX##_m32_s1, T, 32, 1)   \
     FMLA_DECODE_PAGED(flashmla_decode_sm80_paged_##SUFFIX##_m32_s2, T, 32, 2)   \
-    FMLA_DECODE_PAGED(flashmla_decode_sm80_paged_##SUFFIX##_m64_s1, T, 64, 1)   \
-    FMLA_DECODE_PAGED(flashmla_decode_sm80_paged_##SUFFIX##_m64_s2, T, 64, 2)
+    FMLA_DECODE_PAGED(flashmla_decode_sm80_paged_##SUFFIX##_m64_s1, T, 64, 1)
 FMLA_DECODE_PAGED_ALL(bf16, bf16)
 FMLA_DECODE_PAGED_ALL(fp16, fp16)
