@@ -106,5 +106,8 @@ import FlashMLA
         expectInvalid(call, "'kCache'", "16-byte aligned", "16 elements")
         call.kCache = Descriptor(Code.float8E4M3, [4, 64, 1, 576], strides: [64 * 592, 592, 592, 1])
         expectAccepted(call)
+        // Token strides past 2³¹ − 1 bytes: the paged and FP8 kernels address inside a page in 32 bits.
+        call.kCache = Descriptor(Code.float8E4M3, [4, 2, 1, 576], strides: [1 << 33, 1 << 31, 576, 1])
+        expectInvalid(call, "'kCache'", "at most 2147483647 bytes", "2147483648 bytes")
     }
 }

@@ -178,5 +178,12 @@ extension CUDABackend {
                                        given: "address \(view.deviceAddress!), strides \(view.strides)")
             }
         }
+        // The kernels for other page sizes and FP8 address a token inside its page in 32 bits.
+        let cache = problem.kCache, bytes = cache.elementType.byteCount
+        if PortableCache(format: problem.kvFormat, pageSize: problem.pageSize) != .page64,
+           let large = cache.strides[1 ... 2].first(where: { $0 * bytes > Int(Int32.max) }) {
+            throw .invalidArgument(argument: "kCache", expected: "token and head strides of at most \(Int32.max) bytes",
+                                   given: "a stride of \(large * bytes) bytes (strides \(cache.strides))")
+        }
     }
 }
