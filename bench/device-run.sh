@@ -3,7 +3,7 @@
 # ../shared/anchor); nothing is built there. Steps run in the order given:
 #   info compile check gridcheck sanitize check90 racelog bench bench80 bench90 benchold bench16
 #   ceilings ab ncucmp profile python pybench benchnopdl benchbase probes latency timeline l2probe kernels
-#   interleave coldstart
+#   interleave coldstart hostoverhead fp8
 # `check90` checks each Hopper kernel forced; `racelog` groups racecheck's hazards on the seesaw
 # kernel by instruction; `ab` times FLASHMLA_KERNEL_OPTIONS variants (AB_OPTIONS) on chosen
 # configurations (AB_ONLY) against the baseline; `ncucmp` keeps full ncu reports of our kernel and
@@ -141,12 +141,14 @@ for what in "$@"; do
       done ;;
     interleave) # FlashMLA and the Python bridge timed on the same inputs, configuration by configuration,
         # INTERLEAVE_ROUNDS times with the order rotating (bench/interleave.py); INTERLEAVE_ONLY filters,
-        # INTERLEAVE_NAME names the run, INTERLEAVE_DTYPE bf16|fp16 (fp16: ours only), FLASHMLA_KERNEL applies to ours.
+        # INTERLEAVE_NAME names the run, INTERLEAVE_DTYPE bf16|fp16 (fp16: ours only), INTERLEAVE_GRAPH=1 times
+        # CUDA-graph replays; FLASHMLA_KERNEL applies to ours.
       name=${INTERLEAVE_NAME:-auto}; dt=${INTERLEAVE_DTYPE:-bf16}
       mods="--module flash_mla --module flashmla_swift"; [ "$dt" = fp16 ] && mods="--module flashmla_swift"
       step "interleave ($name, $dt${INTERLEAVE_ONLY:+, $INTERLEAVE_ONLY})"
       (cd "$ANCHOR" && PYTHONPATH=$OLDPWD/python python3 $OLDPWD/bench/interleave.py . $mods --rounds ${INTERLEAVE_ROUNDS:-3} \
-        --dtype $dt ${INTERLEAVE_ONLY:+--only $INTERLEAVE_ONLY} ${INTERLEAVE_CHECK:+--check}) > "$OUT/interleave-$name.jsonl" 2> "$OUT/interleave-$name.err" || status=1
+        --dtype $dt ${INTERLEAVE_ONLY:+--only $INTERLEAVE_ONLY} ${INTERLEAVE_CHECK:+--check} ${INTERLEAVE_GRAPH:+--graph}) \
+        > "$OUT/interleave-$name.jsonl" 2> "$TMP/interleave-$name.err" || { status=1; tail -5 "$TMP/interleave-$name.err"; }
       grep summary "$OUT/interleave-$name.jsonl" ;;
     coldstart) # The first decode call through the Python bridge from an empty compile cache, then from the
         # warm one (bench/probes/coldstart.py), on the seesaw shape (s_q 2, h_q 128) and a lockstep one (h_q 64).
@@ -157,6 +159,21 @@ for what in "$@"; do
           FLASHMLA_CACHE_DIR=$cold PYTHONPATH=$PWD/python python3 bench/probes/coldstart.py "$ANCHOR" $shape \
             | tee -a "$OUT/coldstart.jsonl" || status=1
         done
+      done ;;
+    hostoverhead) step "host time per call, FlashMLA and the bridge (bench/probes/host_overhead.py)"
+      PYTHONPATH=$PWD/python python3 bench/probes/host_overhead.py "$ANCHOR" > "$OUT/host-overhead.txt" 2>&1 || status=1
+      grep -E "^\{|tottime" -A4 "$OUT/host-overhead.txt" | head -12 ;;
+    fp8) # FP8 caches and page sizes: checks against the reference on the dequantized cache, then the
+        # grid timed with the native, per-tensor FP8 and DeepSeek FP8 caches (one file; see BENCHMARKS.md).
+      for args in "--page-size random" "--kv-format fp8 --page-size random" "--kv-format fp8-ds --page-size random" \
+                  "--kv-format fp8 --page-size 64" "--kv-format fp8-ds --page-size 64"; do
+        step "check $CASES cases $args"
+        $BIN check --backend cuda --cases "$CASES" $args > $TMP/fp8check.txt 2>&1 || status=1
+        { echo "== check $args"; summary $TMP/fp8check.txt 2; } | tee -a "$OUT/fp8-checks.txt"
+      done
+      for args in "--kv-format fp8" "--kv-format fp8-ds" "--page-size 16" "--page-size 1"; do
+        step "bench $args"
+        $BIN bench --grid "$ANCHOR/grid.json" --json $args ${FP8_ONLY:+--only $FP8_ONLY} 2> /dev/null | sed "s/^{/{\"layout\": \"$args\", /" >> "$OUT/fp8-bench.jsonl" || status=1
       done ;;
     ceilings) step "ceilings: copy and bf16 GEMM"; python3 bench/ceilings.py | tee "$OUT/ceilings.json" || status=1 ;;
     racelog) step "racecheck sm90-seesaw: hazards grouped by the instructions involved"

@@ -2,7 +2,7 @@
 """Times several flash_mla-API modules on the same inputs, interleaved, configuration by configuration.
 
 Usage (on the GPU machine): python3 bench/interleave.py ANCHOR [--module NAME ...] [--rounds 3]
-        [--only key=value,...] [--dtype bf16|fp16] [--check]
+        [--only key=value,...] [--dtype bf16|fp16] [--check] [--graph]
 
 Why: on the H200 the same kernel timed a whole grid apart differs by up to 15% (bench/BENCHMARKS.md,
 "H200, this session"), more than most differences worth measuring. Here each configuration's
@@ -10,6 +10,10 @@ inputs are made once (bench_grid.py's: shuffled pages, NaN past each sequence's 
 module is timed on them in turn, `rounds` times, the order rotating each round; each module's
 time is the median of its rounds (each round triton's do_bench median, L2 flushed before each
 call). A module's ratio against the first is taken per configuration, from times seconds apart.
+
+With --graph each module's call is captured once in a torch CUDA graph and the replay is timed:
+the GPU's time alone, as an engine that captures its decode step sees it. Without it the call is
+timed as bench_grid.py times it, which also counts host work that outlasts the L2 flush before it.
 
 One JSON line per configuration and module, as bench_grid.py's (plus "rounds_ms"), then a
 summary line per module: geometric mean of first-module ms / this module's ms.
@@ -30,6 +34,7 @@ def main():
     ap.add_argument("--dtype", default="bf16", choices=["bf16", "fp16"])
     ap.add_argument("--only", default=None, help="comma list of key=value filters")
     ap.add_argument("--check", action="store_true", help="cos-diff of every module against the float32 reference")
+    ap.add_argument("--graph", action="store_true", help="time CUDA-graph replays of each call")
     args = ap.parse_args()
     sys.path.insert(0, os.path.abspath(args.anchor))
     import bench_grid  # the anchor's inputs and reference, so both harnesses build the same problem
@@ -44,7 +49,7 @@ def main():
     for cfg in grid["configs"]:
         if any(str(cfg.get(k)) != v for k, v in filters):
             continue
-        calls, row0 = inputs(cfg, mods, dtype, args.check, bench_grid)
+        calls, row0 = inputs(cfg, mods, dtype, args.check, bench_grid, args.graph)
         times = {n: [] for n in names}
         for r in range(args.rounds):
             order = names[r % len(names):] + names[:r % len(names)]
@@ -66,7 +71,22 @@ def main():
                               "min": round(min(rs), 4), "max": round(max(rs), 4), "configs": len(rs)}), flush=True)
 
 
-def inputs(cfg, mods, dtype, check, bench_grid):
+def graphed(call):
+    """`call` captured in a CUDA graph (after one eager call outside capture); returns the replay."""
+    call()
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        call()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        call()
+    torch.cuda.synchronize()
+    return graph.replay
+
+
+def inputs(cfg, mods, dtype, check, bench_grid, graph=False):
     """Each module's decode call on one set of inputs (bench_grid.run's), and its check fields."""
     b, s_q, h_q, h_kv, d, dv = cfg["b"], cfg["s_q"], cfg["h_q"], cfg["h_kv"], cfg["d"], cfg["dv"]
     page = cfg.get("page_block_size", 64)
@@ -93,10 +113,10 @@ def inputs(cfg, mods, dtype, check, bench_grid):
             out, lse = call()
             extra = {"cos_diff_out": bench_grid.cos_diff(out, ref[0]), "cos_diff_lse": bench_grid.cos_diff(lse, ref[1]),
                      "nan_out": bool(torch.isnan(out).any().item())}
-        calls[mod.__name__] = (call, extra)
+        calls[mod.__name__] = (graphed(call) if graph else call, extra)
     total = int(sum(lens))
     row = {k: cfg[k] for k in ("b", "s_q", "mean_sk", "h_q", "h_kv", "d", "dv", "causal", "varlen")}
-    row.update(dtype=str(dtype).replace("torch.", ""), total_seqlens=total,
+    row.update(dtype=str(dtype).replace("torch.", ""), total_seqlens=total, timing="graph" if graph else "eager",
                flops=2 * s_q * total * h_q * (d + dv),
                bytes=(total * h_kv * d + b * s_q * h_q * (d + dv)) * (torch.finfo(dtype).bits // 8))
     return calls, row

@@ -91,8 +91,23 @@ public func flashmla_swift_decode(
     _ headDimV: Int64, _ softmaxScale: Float, _ causal: Int32,
     _ out: UnsafeRawPointer?, _ lse: UnsafeRawPointer?, _ workspace: OpaquePointer?
 ) -> Int32 {
+    flashmla_swift_decode_kv(device, stream, q, kCache, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits,
+                             headDimV, softmaxScale, causal, KVFormatCode.native, 1, out, lse, workspace)
+}
+
+/// `flashmla_swift_decode` with the cache's format (`FLASHMLA_SWIFT_KV_*`) and, for per-tensor
+/// FP8, its scale. See `include/flashmla_swift.h`.
+@_cdecl("flashmla_swift_decode_kv")
+public func flashmla_swift_decode_kv(
+    _ device: Int32, _ stream: UnsafeMutableRawPointer?,
+    _ q: UnsafeRawPointer?, _ kCache: UnsafeRawPointer?, _ blockTable: UnsafeRawPointer?,
+    _ cacheSeqlens: UnsafeRawPointer?, _ tileSchedulerMetadata: UnsafeRawPointer?, _ numSplits: UnsafeRawPointer?,
+    _ headDimV: Int64, _ softmaxScale: Float, _ causal: Int32, _ kvFormat: Int32, _ kScale: Float,
+    _ out: UnsafeRawPointer?, _ lse: UnsafeRawPointer?, _ workspace: OpaquePointer?
+) -> Int32 {
     abiCall { () throws(ABIFailure) in
         let ordinal = try Devices.ordinal(device)
+        let format = try KVFormatCode.format(kvFormat, kScale: kScale)
         let qView = try TensorDescriptor.view(q, "q", device: ordinal)
         let cacheView = try TensorDescriptor.view(kCache, "kCache", device: ordinal)
         let tableView = try TensorDescriptor.view(blockTable, "blockTable", device: ordinal)
@@ -107,7 +122,7 @@ public func flashmla_swift_decode(
             try CUDABackend.checkDecodeArguments(
                 device: ordinal, q: qView, kCache: cacheView, blockTable: tableView, cacheSeqlens: seqlensView,
                 headDimV: valueDim, metadata: metadata, softmaxScale: softmaxScale, causal: causal != 0,
-                out: outView, lse: lseView)
+                kvFormat: format, out: outView, lse: lseView)
         }
         let workspaceObject = workspace.map { Unmanaged<Workspace>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
         let executionStream = Stream(borrowingAddress: UInt(bitPattern: stream), device: backend.device)
@@ -116,7 +131,7 @@ public func flashmla_swift_decode(
             try engine.flashMLAWithKVCache(
                 q: qView, kCache: cacheView, blockTable: tableView, cacheSeqlens: seqlensView,
                 headDimV: valueDim, metadata: metadata, softmaxScale: softmaxScale, causal: causal != 0,
-                out: outView, lse: lseView, workspace: workspaceObject, stream: executionStream)
+                kvFormat: format, out: outView, lse: lseView, workspace: workspaceObject, stream: executionStream)
         }
     }
 }
@@ -229,6 +244,23 @@ enum Heads {
         }
         guard range.contains(numHeadsK) else {
             throw .invalid("kvHeads", expected: "1...\(Int32.max)", given: "\(numHeadsK)")
+        }
+    }
+}
+
+/// The cache format codes (`FLASHMLA_SWIFT_KV_*`).
+enum KVFormatCode {
+    /// `FLASHMLA_SWIFT_KV_NATIVE`.
+    static let native: Int32 = 0
+
+    /// The format `code` names, with `kScale` for per-tensor FP8 (ignored by the others).
+    static func format(_ code: Int32, kScale: Float) throws(ABIFailure) -> KVCacheFormat {
+        switch code {
+        case 0: return .native
+        case 1: return .fp8PerTensor(scale: kScale)
+        case 2: return .fp8DeepSeek
+        default:
+            throw .invalid("kvFormat", expected: "0 (native), 1 (fp8_e4m3) or 2 (fp8_ds_mla)", given: "\(code)")
         }
     }
 }

@@ -43,11 +43,13 @@ enum DTypeCode {
         case 2: .float16
         case 3: .float32
         case 4: .int32
+        case 5: .float8E4M3
+        case 6: .uint8
         default: nil
         }
     }
 
-    static let accepted = "1 (bfloat16), 2 (float16), 3 (float32) or 4 (int32)"
+    static let accepted = "1 (bfloat16), 2 (float16), 3 (float32), 4 (int32), 5 (float8_e4m3) or 6 (uint8)"
 }
 
 /// The layout of `flashmla_swift_tensor`: `uint64_t data; int32_t dtype; int32_t rank;

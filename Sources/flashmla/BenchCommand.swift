@@ -52,10 +52,17 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Seed of the random inputs.")
     var seed: UInt64 = 0
 
+    @Option(name: .customLong("kv-format"), help: "The cache format: native, fp8 (per-tensor E4M3) or fp8-ds (DeepSeek-V3.2, 656 bytes a token; h_kv must be 1).")
+    var kvFormat: KVFormatChoice = .native
+
+    @Option(name: .customLong("page-size"), help: "Tokens a cache page, 1…256 (default 64, FlashMLA's layout).")
+    var pageSize: Int = TileSchedule.blockSize
+
     func validate() throws {
         if let iterations, iterations < 1 { throw ValidationError("--iterations must be >= 1") }
         guard warmupMilliseconds >= 0 else { throw ValidationError("--warmup-ms must be >= 0") }
         guard device >= 0 else { throw ValidationError("--device must be >= 0") }
+        guard (1...KVCacheFormat.maxPageSize).contains(pageSize) else { throw ValidationError("--page-size must be in 1...256") }
     }
 
     func run() throws {
@@ -102,7 +109,10 @@ struct BenchCommand: ParsableCommand {
             let milliseconds = try measure(config, lengths: lengths, elementType: type.elementType,
                                            engine: engine, timer: timer, iterations: runs,
                                            inputSeed: seed ^ (UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15), tag: tag)
-            let kernel = engine.cudaBackend.map { $0.decodeKernelName(rowsPerKVHead: config.rowsPerKVHead) ?? "none" } ?? "cpu"
+            let layout = (kvFormat == .native ? "" : "+\(kvFormat.rawValue)") + (pageSize == TileSchedule.blockSize ? "" : "+p\(pageSize)")
+            let kernel = (engine.cudaBackend.map {
+                $0.decodeKernelName(rowsPerKVHead: config.rowsPerKVHead, kvFormat: kvFormat.format(scale: 1), pageSize: pageSize) ?? "none"
+            } ?? "cpu") + layout
             let result = BenchResult(config: config, backend: backendName, kernel: kernel, device: deviceName, dtype: type,
                                      totalSeqlens: lengths.reduce(0) { $0 + Int($1) }, milliseconds: milliseconds)
             StandardError.line("\(tag): \(JSONText.number(result.milliseconds, decimals: 4)) ms, "
@@ -127,7 +137,7 @@ struct BenchCommand: ParsableCommand {
         let clock = ContinuousClock()
         let started = clock.now
         let operands = try BenchOperands(config: config, cacheSeqlens: lengths, elementType: elementType,
-                                         seed: inputSeed, engine: engine)
+                                         seed: inputSeed, engine: engine, pageSize: pageSize, kvFormat: kvFormat)
         StandardError.line("\(tag): inputs \(ByteText.format(operands.inputBytes)) ready in "
             + String(format: "%.2f s", WallClockTimer.milliseconds(clock.now - started) / 1000))
 
@@ -138,7 +148,7 @@ struct BenchCommand: ParsableCommand {
             try engine.flashMLAWithKVCache(
                 q: operands.q.view, kCache: operands.kCache.view, blockTable: operands.blockTable.view,
                 cacheSeqlens: operands.cacheSeqlens.view, headDimV: config.dv, metadata: metadata,
-                causal: config.causal, out: operands.out.view, lse: operands.lse.view)
+                causal: config.causal, kvFormat: operands.kvFormat, out: operands.out.view, lse: operands.lse.view)
         }
         let times: [Double]
         if let timer {
@@ -161,12 +171,23 @@ struct BenchOperands {
     let cacheSeqlens: Tensor
     let out: Tensor
     let lse: Tensor
+    /// How `kCache` stores a token.
+    let kvFormat: KVCacheFormat
     /// Bytes of the four inputs.
     let inputBytes: Int
 
+    /// FlashMLA's inputs (``BenchInputs``), or with another page size or format the cache and
+    /// block table of ``BenchCacheLayout``.
     init(config: BenchConfig, cacheSeqlens lengths: [Int32], elementType: ElementType, seed: UInt64,
-         engine: MLAEngine) throws {
-        let host = BenchInputs(config: config, cacheSeqlens: lengths, elementType: elementType, seed: seed)
+         engine: MLAEngine, pageSize: Int = TileSchedule.blockSize, kvFormat format: KVFormatChoice = .native) throws {
+        var host = BenchInputs(config: config, cacheSeqlens: lengths, elementType: elementType, seed: seed)
+        kvFormat = format.format(scale: 1.0 / 64)
+        if pageSize != TileSchedule.blockSize || format != .native {
+            let layout = BenchCacheLayout(lengths: lengths, kvHeads: config.hKV, pageSize: pageSize, format: format,
+                                          elementType: elementType, seed: seed ^ 0x1A40)
+            host.kCache = layout.kCache
+            host.blockTable = layout.blockTable
+        }
         inputBytes = [host.q, host.kCache, host.blockTable, host.cacheSeqlens]
             .reduce(0) { $0 + $1.view.elementCount * $1.elementType.byteCount }
         let outShape = [config.b, config.sQ, config.hQ, config.dv], lseShape = [config.b, config.hQ, config.sQ]
@@ -218,8 +239,8 @@ struct BenchOperands {
 /// Generation runs on all cores; the values depend only on the seed.
 struct BenchInputs {
     let q: Tensor
-    let kCache: Tensor
-    let blockTable: Tensor
+    var kCache: Tensor
+    var blockTable: Tensor
     let cacheSeqlens: Tensor
 
     /// `⌈maxSeqlen/256⌉·256`, at least 256.

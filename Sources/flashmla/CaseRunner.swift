@@ -41,7 +41,8 @@ struct CaseRunner {
             HostElements(lse.view).fill(.nan)
             try engine.flashMLAWithKVCache(q: problem.q.view, kCache: problem.kCache.view, blockTable: problem.blockTable.view,
                                            cacheSeqlens: problem.cacheSeqlens.view, headDimV: DecodeProblem.headDimV,
-                                           metadata: metadata, causal: config.causal, out: out.view, lse: lse.view)
+                                           metadata: metadata, causal: config.causal, kvFormat: problem.kvFormat,
+                                           out: out.view, lse: lse.view)
             return (out, lse, [])
         }
 

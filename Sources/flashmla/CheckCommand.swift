@@ -10,7 +10,8 @@ struct CheckCommand: ParsableCommand {
         abstract: "Run random decode problems on a backend and compare with a Float64 reference.",
         discussion: """
             Each case draws b, s_q, h_q, h_kv, causal, the element type and the lengths (0, 1, 63, 64, 65 \
-            among them), shuffles the pages, puts NaN in every unused cache slot and poisons the outputs. \
+            among them), shuffles the pages (of --page-size tokens; FP8 caches with --kv-format are the \
+            quantized random cache, compared with the reference on their dequantized values), puts NaN in every unused cache slot and poisons the outputs. \
             Large cases are compared on a sample of query rows; every output is checked for NaN. On CUDA \
             each case also checks the device schedule against the host's and that a second run is \
             bit-identical. Exits non-zero on any mismatch.
@@ -26,6 +27,10 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Largest sequence length drawn.") var maxLength: Int = 32768
     @Option(help: "A grid file: check each of its configurations (in each --dtype) instead of random ones.")
     var grid: String?
+    @Option(name: .customLong("kv-format"), help: "The cache format: native, fp8 (per-tensor E4M3) or fp8-ds (DeepSeek-V3.2, h_kv forced to 1).")
+    var kvFormat: KVFormatChoice = .native
+    @Option(name: .customLong("page-size"), help: "Tokens a cache page, 1…256, or random (one of \(PageSizeChoice.drawn) per case).")
+    var pageSize: PageSizeChoice = .fixed(TileSchedule.blockSize)
     @Flag(help: "Print every case.") var verbose = false
 
     func run() throws {
@@ -64,10 +69,12 @@ struct CheckCommand: ParsableCommand {
 
     /// Every configuration of `grid` in every requested element type.
     private func gridConfigs(_ grid: BenchGrid) -> [ProblemConfig] {
-        elementTypes.flatMap { type in
+        var rng = InputRandom(seed: 0x9A6E)
+        return elementTypes.flatMap { type in
             grid.configs.map { config in
                 ProblemConfig(cacheSeqlens: config.resolvedCacheSeqlens(seed: 0), queryLength: config.sQ,
-                              queryHeads: config.hQ, kvHeads: config.hKV, causal: config.causal, elementType: type)
+                              queryHeads: config.hQ, kvHeads: kvFormat == .fp8DS ? 1 : config.hKV, causal: config.causal,
+                              elementType: type, pageSize: pageSize.draw(using: &rng), kvFormat: kvFormat)
             }
         }
     }
@@ -75,7 +82,7 @@ struct CheckCommand: ParsableCommand {
     private func randomConfig(_ rng: inout InputRandom, index: Int, budget: Int) -> ProblemConfig {
         let types = elementTypes
         return ProblemConfig.random(using: &rng, tokenBudget: budget, maxLength: maxLength,
-                                    elementType: types[index % types.count])
+                                    elementType: types[index % types.count], pageSize: pageSize, kvFormat: kvFormat)
     }
 }
 

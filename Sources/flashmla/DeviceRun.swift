@@ -8,6 +8,7 @@ struct DeviceRun {
     let cuda: CUDABackend
     let config: ProblemConfig
     let q: Tensor, kCache: Tensor, blockTable: Tensor, cacheSeqlens: Tensor
+    let kvFormat: KVCacheFormat
     let metadata: MLAMetadata
 
     /// Uploads `problem` to the engine's device and computes its metadata there.
@@ -18,6 +19,7 @@ struct DeviceRun {
         config = problem.config
         q = try cuda.upload(problem.q.view)
         kCache = try cuda.upload(problem.kCache.view)
+        kvFormat = problem.kvFormat
         blockTable = try cuda.upload(problem.blockTable.view)
         cacheSeqlens = try cuda.upload(problem.cacheSeqlens.view)
         metadata = try engine.getMLAMetadata(cacheSeqlens: cacheSeqlens.view,
@@ -38,7 +40,8 @@ struct DeviceRun {
         let call = {
             try engine.flashMLAWithKVCache(q: q.view, kCache: kCache.view, blockTable: blockTable.view,
                                            cacheSeqlens: cacheSeqlens.view, headDimV: DecodeProblem.headDimV,
-                                           metadata: metadata, causal: config.causal, out: out.view, lse: lse.view)
+                                           metadata: metadata, causal: config.causal, kvFormat: kvFormat,
+                                           out: out.view, lse: lse.view)
         }
         if graphReplays == 0 {
             try call()

@@ -9,6 +9,10 @@ struct ProblemConfig: CustomStringConvertible {
     var kvHeads: Int
     var causal: Bool
     var elementType: ElementType
+    /// Tokens a cache page (1…256).
+    var pageSize = TileSchedule.blockSize
+    /// How the cache stores a token.
+    var kvFormat = KVFormatChoice.native
 
     var batchSize: Int { cacheSeqlens.count }
 
@@ -17,8 +21,10 @@ struct ProblemConfig: CustomStringConvertible {
     /// and 65 drawn often, causal three times in four. Lengths are drawn up to `tokenBudget / (b·h_kv)`,
     /// so Σlengths·h_kv stays within the budget when that bound is at least 65 (budgets from
     /// 66,560 on); the special lengths and the minimum of 1 ignore smaller budgets.
-    static func random(using rng: inout InputRandom, tokenBudget: Int, maxLength: Int, elementType: ElementType) -> ProblemConfig {
-        let kvHeads = [1, 2, 8].randomElement(using: &rng)!
+    static func random(using rng: inout InputRandom, tokenBudget: Int, maxLength: Int, elementType: ElementType,
+                       pageSize: PageSizeChoice = .fixed(TileSchedule.blockSize), kvFormat: KVFormatChoice = .native) -> ProblemConfig {
+        let kvHeads = kvFormat == .fp8DS ? 1 : [1, 2, 8].randomElement(using: &rng)!
+        let page = pageSize.draw(using: &rng)
         let queryHeads = [1, 2, 3, 8, 16, 32, 64, 128].filter { $0 % kvHeads == 0 }.randomElement(using: &rng)!
         let batch = rng.next() % 2 == 0 ? Int.random(in: 1...16, using: &rng) : Int.random(in: 1...128, using: &rng)
         let longest = max(1, min(maxLength, tokenBudget / (batch * kvHeads)))
@@ -28,22 +34,32 @@ struct ProblemConfig: CustomStringConvertible {
         }
         return ProblemConfig(cacheSeqlens: lengths, queryLength: Int.random(in: 1...4, using: &rng),
                              queryHeads: queryHeads, kvHeads: kvHeads, causal: rng.next() % 4 != 0,
-                             elementType: elementType)
+                             elementType: elementType, pageSize: page, kvFormat: kvFormat)
     }
     var description: String {
         let lengths = cacheSeqlens.count <= 6 ? "\(cacheSeqlens)"
             : "[\(cacheSeqlens.prefix(3).map(String.init).joined(separator: ", ")), … Σ=\(cacheSeqlens.reduce(0) { $0 + Int($1) })]"
-        return "b=\(batchSize) s_q=\(queryLength) h_q=\(queryHeads) h_kv=\(kvHeads) causal=\(causal) \(elementType) seqlens=\(lengths)"
+        let layout = (pageSize == TileSchedule.blockSize ? "" : " page=\(pageSize)")
+            + (kvFormat == .native ? "" : " kv=\(kvFormat.rawValue)")
+        return "b=\(batchSize) s_q=\(queryLength) h_q=\(queryHeads) h_kv=\(kvHeads) causal=\(causal) \(elementType)\(layout) seqlens=\(lengths)"
     }
 }
 
 /// Host inputs of one decode problem, drawn at random the way FlashMLA's tests draw them:
 /// pages handed out in shuffled order, NaN in every cache slot past a sequence's end and in
 /// pages no request uses, and block-table entries past a request's pages holding garbage.
+/// An FP8 cache is the quantized random cache (NaN slots become NaN codes, or NaN scales);
+/// the reference reads its dequantized values.
 struct RandomProblem {
     let config: ProblemConfig
     let q: Tensor
+    /// The cache the backend reads, in `kvFormat`.
     let kCache: Tensor
+    /// `[numPages, P, h_kv, 576]`: the values `kCache` stands for (the cache itself when native,
+    /// else its dequantized Float32 values), read through `HostElements`.
+    let referenceCache: Tensor
+    /// The format to pass with `kCache`.
+    let kvFormat: KVCacheFormat
     let blockTable: Tensor
     let cacheSeqlens: Tensor
     let numPages: Int
@@ -51,7 +67,7 @@ struct RandomProblem {
     init(_ config: ProblemConfig, seed: UInt64, sparePages: Int = 3) {
         self.config = config
         var rng = InputRandom(seed: seed)
-        let page = TileSchedule.blockSize, d = DecodeProblem.headDim
+        let page = config.pageSize, d = DecodeProblem.headDim
         let pagesPerRequest = config.cacheSeqlens.map { (Int($0) + page - 1) / page }
         let usedPages = pagesPerRequest.reduce(0, +)
         let numPages = usedPages + sparePages
@@ -81,13 +97,23 @@ struct RandomProblem {
 
         q = Tensor(hostElementType: config.elementType, shape: [config.batchSize, config.queryLength, config.queryHeads, d])
         RandomProblem.fill(q.view, seed: rng.next()) { _ in true }
-        kCache = Tensor(hostElementType: config.elementType, shape: [numPages, page, config.kvHeads, d])
+        let values = Tensor(hostElementType: config.elementType, shape: [numPages, page, config.kvHeads, d])
         let rowsPerPage = page * config.kvHeads * d
         let validTokens = tokenOfSlot
-        RandomProblem.fill(kCache.view, seed: rng.next()) { offset in
+        RandomProblem.fill(values.view, seed: rng.next()) { offset in
             let pageIndex = offset / rowsPerPage
             let token = (offset % rowsPerPage) / (config.kvHeads * d)
             return token < Int(validTokens[pageIndex])
+        }
+        if config.kvFormat == .native {
+            kvFormat = .native
+            kCache = values
+            referenceCache = values
+        } else {
+            let largest = HostElements(values.view).load().reduce(Float(0)) { $1.isNaN ? $0 : max($0, $1.magnitude) }
+            kvFormat = config.kvFormat.format(scale: FP8Quantizer.perTensorScale(maxMagnitude: largest))
+            kCache = try! FP8Quantizer.quantize(values.view, format: kvFormat)
+            referenceCache = FP8Reference.dequantize(kCache, format: kvFormat, roundingTo: config.elementType)
         }
     }
 

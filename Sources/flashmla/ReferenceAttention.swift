@@ -2,7 +2,8 @@ import Foundation
 import FlashMLA
 
 /// Float64 attention for single query rows, written plainly: the oracle `check` holds
-/// every backend to. It reads the same rounded inputs the backend read.
+/// every backend to. It reads the same rounded inputs the backend read (for an FP8 cache, the
+/// values its codes stand for), token t of a request in slot t % P of page blockTable[t / P].
 struct ReferenceAttention {
     let problem: RandomProblem
     let softmaxScale: Double
@@ -10,12 +11,12 @@ struct ReferenceAttention {
     /// The output (512 values) and natural-log lse of query token `qi`, head `head` of `request`.
     func row(request: Int, qi: Int, head: Int) -> (out: [Double], lse: Double) {
         let config = problem.config
-        let d = DecodeProblem.headDim, dv = DecodeProblem.headDimV, page = TileSchedule.blockSize
+        let d = DecodeProblem.headDim, dv = DecodeProblem.headDimV, page = config.pageSize
         let seqlen = Int(config.cacheSeqlens[request])
         let visible = config.causal ? min(max(seqlen - config.queryLength + qi + 1, 0), seqlen) : seqlen
         guard visible > 0 else { return ([Double](repeating: 0, count: dv), .infinity) }
         let kvHead = head / (config.queryHeads / config.kvHeads)
-        let q = HostElements(problem.q.view), k = HostElements(problem.kCache.view)
+        let q = HostElements(problem.q.view), k = HostElements(problem.referenceCache.view)
         let table = HostElements(problem.blockTable.view)
         let qBase = q.offset([request, qi, head, 0])
         let query = (0..<d).map { Double(q[offset: qBase + $0]) }

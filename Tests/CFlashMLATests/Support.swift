@@ -34,6 +34,8 @@ enum Code {
     static let float16: Int32 = 2
     static let float32: Int32 = 3
     static let int32: Int32 = 4
+    static let float8E4M3: Int32 = 5
+    static let uint8: Int32 = 6
 }
 
 /// A device ordinal that exists on no machine: calls on it never reach a GPU, so these tests
@@ -55,13 +57,23 @@ struct DecodeCall {
     var causal: Int32 = 1
     var out: Descriptor? = Descriptor(Code.bfloat16, [2, 1, 16, 512], data: 0x7f00_6000_0000)
     var lse: Descriptor? = Descriptor(Code.float32, [2, 16, 1], data: 0x7f00_7000_0000)
+    /// `FLASHMLA_SWIFT_KV_*` for `flashmla_swift_decode_kv`; nil calls `flashmla_swift_decode`.
+    var kvFormat: Int32?
+    var kScale: Float = 1
 
-    /// Calls `flashmla_swift_decode`; returns its status and the thread's last error.
+    /// Calls `flashmla_swift_decode` (or `_decode_kv`); returns its status and the thread's last error.
     func run() -> (status: Int32, message: String) {
-        let status = flashmla_swift_decode(
-            device, nil, q?.raw, kCache?.raw, blockTable?.raw, cacheSeqlens?.raw,
-            tileSchedulerMetadata?.raw, numSplits?.raw, headDimV, softmaxScale, causal,
-            out?.raw, lse?.raw, nil)
+        let status = if let kvFormat {
+            flashmla_swift_decode_kv(
+                device, nil, q?.raw, kCache?.raw, blockTable?.raw, cacheSeqlens?.raw,
+                tileSchedulerMetadata?.raw, numSplits?.raw, headDimV, softmaxScale, causal, kvFormat, kScale,
+                out?.raw, lse?.raw, nil)
+        } else {
+            flashmla_swift_decode(
+                device, nil, q?.raw, kCache?.raw, blockTable?.raw, cacheSeqlens?.raw,
+                tileSchedulerMetadata?.raw, numSplits?.raw, headDimV, softmaxScale, causal,
+                out?.raw, lse?.raw, nil)
+        }
         return (status, String(cString: flashmla_swift_last_error()))
     }
 }

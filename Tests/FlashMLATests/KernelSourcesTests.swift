@@ -75,7 +75,7 @@ import NVRTC
         func offset(of needle: String, in text: String) -> Int? {
             text.range(of: needle).map { text.distance(from: text.startIndex, to: $0.lowerBound) }
         }
-        for name in ["sm80/decode.cu", "sm90/decode_lockstep.cu", "sm90/decode_seesaw.cu"] {
+        for name in ["sm80/decode.cuh", "sm90/decode_lockstep.cu", "sm90/decode_seesaw.cu"] {
             let text = try #require(sources[name])
             let wait = try #require(offset(of: "grid_dependency_wait();", in: text), "\(name) never waits")
             // The schedule is read whole (load_part) or a field at a time (sched_field).
@@ -100,10 +100,21 @@ import NVRTC
     /// must equal the sizes the kernel sources define.
     @Test func hostSharedMemorySizesEqualTheKernels() throws {
         let sources = KernelCatalog.sources
-        let sm80 = KernelMacros([try #require(sources["sm80/decode.cu"])])
+        let sm80 = KernelMacros([try #require(sources["sm80/decode.cuh"])])
         for rows in [16, 32, 64] {
             for stages in [1, 2] {
                 #expect(sm80.evaluate("FMLA_SMEM(\(rows), \(stages))") == DecodeTile(rows: rows, stages: stages).sharedMemoryBytes)
+                if PortableCache.paged.stageChoices(rows: rows).contains(stages) {
+                    #expect(sm80.evaluate("FMLA_SMEM(\(rows), \(stages))")
+                            == DecodeTile(rows: rows, stages: stages, cache: .paged).sharedMemoryBytes)
+                }
+            }
+            for stages in PortableCache.fp8.stageChoices(rows: rows) {
+                for (cache, pitch) in [(PortableCache.fp8, "FMLA_FP8_PITCH"), (.fp8DeepSeek, "FMLA_FP8DS_PITCH")] {
+                    #expect(sm80.evaluate(pitch) == cache.rawPitch)
+                    #expect(sm80.evaluate("FMLA_SMEM_FP8(\(rows), \(stages), \(pitch))")
+                            == DecodeTile(rows: rows, stages: stages, cache: cache).sharedMemoryBytes)
+                }
             }
         }
         let tile = try #require(sources["sm90/tile.cuh"])

@@ -68,7 +68,7 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
         .init("kCache float16 with bfloat16 q", "kCache", "float16") { a, _ in
             a.kCache = a.tensor(.float16, [6, 64, 2, 576])
         },
-        .init("kCache pages of 32", "kCache", "32") { a, _ in a.kCache = a.tensor(.bfloat16, [12, 32, 2, 576]) },
+        .init("kCache pages of 300", "kCache", "300") { a, _ in a.kCache = a.tensor(.bfloat16, [2, 300, 2, 576]) },
         .init("kCache head dim 512", "kCache", "512") { a, _ in a.kCache = a.tensor(.bfloat16, [6, 64, 2, 512]) },
         .init("h_kv not dividing h_q", "kCache", "h_kv = 3") { a, _ in a.kCache = a.tensor(.bfloat16, [6, 64, 3, 576]) },
         .init("kCache without KV heads", "kCache", "[6, 64, 0, 576]") { a, _ in

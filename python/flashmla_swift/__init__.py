@@ -34,6 +34,9 @@ import torch
 __all__ = [
     "get_mla_metadata",
     "flash_mla_with_kvcache",
+    "quantize_fp8_per_tensor",
+    "quantize_fp8_ds_mla",
+    "dequantize_fp8_ds_mla",
     "FlashMLASwiftError",
     "InvalidArgumentError",
     "UnsupportedDeviceError",
@@ -135,6 +138,11 @@ def _load() -> ctypes.CDLL:
     lib.flashmla_swift_get_metadata.restype = ctypes.c_int
     lib.flashmla_swift_decode.argtypes = [i32, vp, vp, vp, vp, vp, vp, vp, i64, ctypes.c_float, i32, vp, vp, vp]
     lib.flashmla_swift_decode.restype = ctypes.c_int
+    if not hasattr(lib, "flashmla_swift_decode_kv"):
+        raise ImportError(f"flashmla_swift: {path} predates flashmla_swift_decode_kv (FP8 caches): rebuild it")
+    lib.flashmla_swift_decode_kv.argtypes = [i32, vp, vp, vp, vp, vp, vp, vp, i64, ctypes.c_float, i32, i32,
+                                             ctypes.c_float, vp, vp, vp]
+    lib.flashmla_swift_decode_kv.restype = ctypes.c_int
     lib.flashmla_swift_workspace_create.argtypes = [i32, ctypes.POINTER(vp)]
     lib.flashmla_swift_workspace_create.restype = ctypes.c_int
     lib.flashmla_swift_workspace_reserve.argtypes = [vp, i64, i64]
@@ -167,7 +175,11 @@ def _check(status: int) -> None:
 # flashmla_swift_tensor: uint64 data; int32 dtype; int32 rank; int64 shape[8]; int64 strides[8].
 _DESCRIPTOR = struct.Struct("=Qii8q8q")
 assert _DESCRIPTOR.size == 144
-_DTYPE_CODES = {torch.bfloat16: 1, torch.float16: 2, torch.float32: 3, torch.int32: 4}
+_DTYPE_CODES = {torch.bfloat16: 1, torch.float16: 2, torch.float32: 3, torch.int32: 4, torch.uint8: 6}
+if hasattr(torch, "float8_e4m3fn"):
+    _DTYPE_CODES[torch.float8_e4m3fn] = 5
+# kv_cache_dtype → FLASHMLA_SWIFT_KV_* (flashmla_swift.h).
+_KV_FORMATS = {"auto": 0, "fp8_e4m3": 1, "fp8_ds_mla": 2}
 _ZEROS = (0,) * _MAX_RANK
 
 
@@ -258,7 +270,7 @@ class _Workspace:
         self.last_stream: Optional[torch.cuda.Stream] = None
 
     def __del__(self):
-        if self.handle and not sys.is_finalizing():
+        if getattr(self, "handle", None) and not sys.is_finalizing():
             _lib.flashmla_swift_workspace_destroy(self.handle)
         self.handle = None
 
@@ -358,11 +370,17 @@ def flash_mla_with_kvcache(
     num_splits: torch.Tensor,
     softmax_scale: Optional[float] = None,
     causal: bool = False,
+    kv_cache_dtype: str = "auto",
+    k_scale: Optional[float] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """
     Arguments:
         q: (batch_size, seq_len_q, num_heads_q, head_dim), bfloat16 or float16.
-        k_cache: (num_blocks, page_block_size, num_heads_k, head_dim), q's dtype.
+        k_cache: (num_blocks, page_block_size, num_heads_k, head_dim), q's dtype; any
+            page_block_size from 1 to 256 (token t of a request is slot t % page_block_size of
+            block block_table[t // page_block_size]). With kv_cache_dtype:
+            "fp8_e4m3": torch.float8_e4m3fn, the same shape;
+            "fp8_ds_mla": torch.uint8 (or float8_e4m3fn bytes) (num_blocks, page_block_size, 1, 656).
         block_table: (batch_size, max_num_blocks_per_seq), torch.int32.
         cache_seqlens: (batch_size), torch.int32.
         head_dim_v: Head dimension of v (512).
@@ -370,6 +388,12 @@ def flash_mla_with_kvcache(
         num_splits: (batch_size + 1), torch.int32, returned by get_mla_metadata.
         softmax_scale: float. The scale of QK^T before applying softmax. Default to 1 / sqrt(head_dim).
         causal: bool. Whether to apply causal attention mask.
+        kv_cache_dtype: "auto" (k_cache in q's dtype), "fp8_e4m3" (per-tensor FP8: a value is
+            code * k_scale) or "fp8_ds_mla" (DeepSeek-V3.2's 656 bytes a token: 512 E4M3 codes,
+            4 float32 scales, one per 128 codes, 64 bfloat16 RoPE values; NoPE values are
+            code * scale rounded to q's dtype). Not in FlashMLA, whose dense decode has no FP8.
+        k_scale: the per-tensor scale of "fp8_e4m3" (a float or a one-element tensor, read on
+            the host; default 1.0); must be None for the other formats.
 
     Returns:
         out: (batch_size, seq_len_q, num_heads_q, head_dim_v), q's dtype.
@@ -383,9 +407,15 @@ def flash_mla_with_kvcache(
     index = device.index
     if softmax_scale is None:
         softmax_scale = q.shape[-1] ** (-0.5)
+    kv_format = _KV_FORMATS.get(kv_cache_dtype)
+    if kv_format is None:
+        raise _invalid("kv_cache_dtype", '"auto", "fp8_e4m3" or "fp8_ds_mla"', repr(kv_cache_dtype))
+    if k_scale is not None and kv_format != 1:
+        raise _invalid("k_scale", f'None for kv_cache_dtype="{kv_cache_dtype}"', repr(k_scale))
+    scale_k = 1.0 if k_scale is None else float(k_scale)
     descriptors = _Descriptors(8)
     q_d = descriptors.add(q, "q", device, "bfloat16 or float16")
-    k_d = descriptors.add(k_cache, "kCache", device, "bfloat16 or float16")
+    k_d = descriptors.add(k_cache, "kCache", device, "bfloat16, float16, float8_e4m3fn or uint8")
     t_d = descriptors.add(block_table, "blockTable", device, "int32")
     s_d = descriptors.add(cache_seqlens, "cacheSeqlens", device, "int32")
     m_d = descriptors.add(tile_scheduler_metadata, "tileSchedulerMetadata", device, "int32")
@@ -395,8 +425,8 @@ def flash_mla_with_kvcache(
     causal_flag = 1 if causal else 0
     if q.dim() != 4 or tile_scheduler_metadata.dim() != 2:
         # Let the library name the problem (q's rank, the metadata's) before anything is allocated.
-        _check(_lib.flashmla_swift_decode(index, None, q_d, k_d, t_d, s_d, m_d, n_d, head_dim_v, scale,
-                                          causal_flag, q_d, q_d, None))
+        _check(_lib.flashmla_swift_decode_kv(index, None, q_d, k_d, t_d, s_d, m_d, n_d, head_dim_v, scale,
+                                             causal_flag, kv_format, scale_k, q_d, q_d, None))
         raise _invalid("q", "rank 4 [b, s_q, h_q, 576]", f"shape {list(q.shape)}")
     b, s_q, h_q = q.shape[0], q.shape[1], q.shape[2]
     with _OnDevice(index):
@@ -409,7 +439,64 @@ def flash_mla_with_kvcache(
         needed_rows = (b + tile_scheduler_metadata.shape[0]) * h_q * s_q
         with _lock:
             workspace = _workspace_for(index, needed_rows, stream, capturing)
-            _check(_lib.flashmla_swift_decode(index, stream.cuda_stream, q_d, k_d, t_d, s_d, m_d, n_d,
-                                              head_dim_v, scale, causal_flag, o_d, l_d, workspace.handle))
+            _check(_lib.flashmla_swift_decode_kv(index, stream.cuda_stream, q_d, k_d, t_d, s_d, m_d, n_d,
+                                                 head_dim_v, scale, causal_flag, kv_format, scale_k, o_d, l_d,
+                                                 workspace.handle))
             workspace.capacity_rows = max(workspace.capacity_rows, needed_rows)
     return out, lse
+
+
+# ---- FP8 quantizers (host or device, torch only) ---------------------------------------
+
+_E4M3_MAX = 448.0
+
+
+def quantize_fp8_per_tensor(k_cache: torch.Tensor, k_scale: Optional[float] = None) -> Tuple[torch.Tensor, float]:
+    """A per-tensor FP8 copy of ``k_cache`` for ``kv_cache_dtype="fp8_e4m3"``.
+
+    Returns ``(codes, k_scale)``: ``codes`` = E4M3(k_cache / k_scale) as torch.float8_e4m3fn
+    (rounded to nearest even, saturated to ±448), ``k_scale`` = max|k_cache| / 448 unless given
+    (1.0 for an all-zero cache). NaN stays NaN.
+    """
+    if k_scale is None:
+        largest = float(k_cache.float().nan_to_num(0.0).abs().max()) if k_cache.numel() else 0.0
+        k_scale = largest / _E4M3_MAX if largest > 0 else 1.0
+    scaled = (k_cache.float() / k_scale).clamp(-_E4M3_MAX, _E4M3_MAX)
+    return scaled.to(torch.float8_e4m3fn), float(k_scale)
+
+
+def quantize_fp8_ds_mla(k_cache: torch.Tensor) -> torch.Tensor:
+    """DeepSeek-V3.2's FP8 layout of ``k_cache`` [num_blocks, page_block_size, 1, 576] for
+    ``kv_cache_dtype="fp8_ds_mla"``: torch.uint8 [num_blocks, page_block_size, 1, 656].
+
+    Per token: for each group of 128 of the first 512 values, scale = max|x| / 448 (float32),
+    codes E4M3(x / scale) (zero codes for a group of zeros); the 4 scales as float32; the last
+    64 values as bfloat16.
+    """
+    if k_cache.dim() != 4 or k_cache.shape[2] != 1 or k_cache.shape[3] != 576:
+        raise _invalid("k_cache", "[num_blocks, page_block_size, 1, 576]", f"shape {list(k_cache.shape)}")
+    blocks, page = k_cache.shape[0], k_cache.shape[1]
+    x = k_cache.float().reshape(-1, 576)
+    nope = x[:, :512].reshape(-1, 4, 128)
+    scales = nope.abs().amax(dim=-1) / _E4M3_MAX                       # [tokens, 4]
+    safe = torch.where(scales > 0, scales, torch.ones_like(scales))
+    codes = (nope / safe[..., None]).clamp(-_E4M3_MAX, _E4M3_MAX).to(torch.float8_e4m3fn)
+    codes = torch.where((scales > 0)[..., None], codes.view(torch.uint8), torch.zeros_like(codes.view(torch.uint8)))
+    rope = x[:, 512:].to(torch.bfloat16).contiguous()
+    out = torch.cat([codes.reshape(-1, 512),
+                     scales.contiguous().view(torch.uint8).reshape(-1, 16),
+                     rope.view(torch.uint8).reshape(-1, 128)], dim=1)
+    return out.reshape(blocks, page, 1, 656)
+
+
+def dequantize_fp8_ds_mla(cache: torch.Tensor, dtype=None) -> torch.Tensor:
+    """The values the decode computes with for a ``"fp8_ds_mla"`` cache: [..., 1, 576] in
+    ``dtype`` (q's dtype; default torch.bfloat16): NoPE code * scale as float32 rounded to
+    ``dtype``, RoPE bf16 rounded to it."""
+    dtype = torch.bfloat16 if dtype is None else dtype
+    raw = cache.view(torch.uint8).reshape(-1, 656)
+    codes = raw[:, :512].contiguous().view(torch.float8_e4m3fn).float().reshape(-1, 4, 128)
+    scales = raw[:, 512:528].contiguous().view(torch.float32)           # [tokens, 4]
+    nope = (codes * scales[..., None]).reshape(-1, 512).to(dtype)
+    rope = raw[:, 528:].contiguous().view(torch.bfloat16).to(dtype)
+    return torch.cat([nope, rope], dim=1).reshape(*cache.shape[:-1], 576)

@@ -56,7 +56,7 @@ STAND_IN = textwrap.dedent('''
         def dim(self): return len(self.shape)
 
     torch = types.ModuleType("torch")
-    for name in ("bfloat16", "float16", "float32", "int32", "int64"):
+    for name in ("bfloat16", "float16", "float32", "int32", "int64", "uint8", "float8_e4m3fn"):
         setattr(torch, name, dtype(name))
     torch.device, torch.Tensor = device, Tensor
     torch.empty = lambda shape, dtype=None, device=None: Tensor(shape, dtype, device)
@@ -188,4 +188,70 @@ def test_decode_errors_and_descriptor_layout():
                q=Tensor([2, 16, 576], bf, cuda))
         expect("invalid argument 'tileSchedulerMetadata'", tile_scheduler_metadata=Tensor([132], torch.int32, cuda))
         expect("invalid argument 'q': expected a torch.Tensor, given list", q=[1, 2])
+    ''')
+
+
+def test_kv_cache_dtype_and_page_size_arguments():
+    run('''
+        import flashmla_swift as fm
+        from torch import Tensor
+        import torch
+        cuda = "cuda:999"
+        bf = torch.bfloat16
+        q = Tensor([2, 1, 16, 576], bf, cuda)
+        bt = Tensor([2, 300], torch.int32, cuda)
+        sl = Tensor([2], torch.int32, cuda)
+        meta = Tensor([132, 8], torch.int32, cuda)
+        splits = Tensor([3], torch.int32, cuda)
+
+        def call(k, **kwargs):
+            return fm.flash_mla_with_kvcache(q, k, bt, sl, 512, meta, splits, causal=True, **kwargs)
+
+        def expect(error, fragment, k, **kwargs):
+            try:
+                call(k, **kwargs)
+            except error as raised:
+                assert fragment in str(raised), str(raised)
+                return
+            raise AssertionError(f"no {error.__name__} for {fragment}")
+
+        fp8 = Tensor([4, 16, 1, 576], torch.float8_e4m3fn, cuda)
+        ds = Tensor([4, 64, 1, 656], torch.uint8, cuda)
+        # Well-formed calls reach the device check: the page size comes from k_cache.shape[1].
+        for page in (1, 16, 48, 64, 256):
+            expect(fm.NoDeviceError, "cuda", Tensor([4, page, 1, 576], bf, cuda))
+        expect(fm.NoDeviceError, "cuda", fp8, kv_cache_dtype="fp8_e4m3", k_scale=0.25)
+        expect(fm.NoDeviceError, "cuda", fp8, kv_cache_dtype="fp8_e4m3")            # k_scale defaults to 1
+        expect(fm.NoDeviceError, "cuda", ds, kv_cache_dtype="fp8_ds_mla")
+        expect(fm.NoDeviceError, "cuda", Tensor([4, 64, 1, 656], torch.float8_e4m3fn, cuda), kv_cache_dtype="fp8_ds_mla")
+        # Python's own checks.
+        expect(fm.InvalidArgumentError, "invalid argument 'kv_cache_dtype'", fp8, kv_cache_dtype="fp8")
+        expect(fm.InvalidArgumentError, "invalid argument 'k_scale'", ds, kv_cache_dtype="fp8_ds_mla", k_scale=2.0)
+        expect(fm.InvalidArgumentError, "invalid argument 'k_scale'", Tensor([4, 64, 1, 576], bf, cuda), k_scale=2.0)
+        # The library's, through the ABI (a well-formed call stops at the absent device first).
+        dev = torch.device(cuda)
+        out = Tensor([2, 1, 16, 512], bf, cuda)
+        lse = Tensor([2, 16, 1], torch.float32, cuda)
+
+        def decode_kv(k, kv_format, k_scale=1.0):
+            d = fm._Descriptors(8)
+            p = [d.add(t, "any", dev, "any") for t in (q, k, bt, sl, meta, splits, out, lse)]
+            status = fm._lib.flashmla_swift_decode_kv(999, None, p[0], p[1], p[2], p[3], p[4], p[5], 512,
+                                                      576 ** -0.5, 1, kv_format, k_scale, p[6], p[7], None)
+            return status, fm._lib.flashmla_swift_last_error().decode()
+
+        assert decode_kv(fp8, 1, 0.25)[0] == 4
+        assert decode_kv(ds, 2)[0] == 4
+        for scale in (0.0, -1.0, float("nan"), float("inf")):
+            status, message = decode_kv(fp8, 1, scale)
+            assert status == 1 and "invalid argument 'kScale': expected finite and > 0" in message, message
+        checks = [(fp8, 0, "'kCache': expected bfloat16, given float8_e4m3"),
+                  (Tensor([4, 16, 1, 576], torch.uint8, cuda), 1, "'kCache': expected float8_e4m3, given uint8"),
+                  (Tensor([4, 64, 1, 576], torch.uint8, cuda), 2, "656 elements (656 bytes) a token"),
+                  (Tensor([4, 257, 1, 576], bf, cuda), 0, "1...256"),
+                  (Tensor([4, 64, 2, 656], torch.uint8, cuda), 2, "h_kv = 1"),
+                  (fp8, 3, "'kvFormat'")]
+        for k, kv_format, fragment in checks:
+            status, message = decode_kv(k, kv_format)
+            assert status == 1 and fragment in message, message
     ''')

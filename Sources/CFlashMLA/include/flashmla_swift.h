@@ -27,7 +27,9 @@
  * on Hopper up to 16, 17 to 64, and more each use another kernel.
  *
  * Versioning: FLASHMLA_SWIFT_ABI_VERSION changes whenever a declaration here changes
- * incompatibly; compare it with flashmla_swift_abi_version() after loading.
+ * incompatibly; compare it with flashmla_swift_abi_version() after loading. Additions keep
+ * it (flashmla_swift_decode_kv and the FP8 dtype codes were added in 0.1 at version 1: look
+ * the symbol up to tell an older library).
  */
 #ifndef FLASHMLA_SWIFT_H
 #define FLASHMLA_SWIFT_H
@@ -64,6 +66,27 @@ extern "C" {
 #define FLASHMLA_SWIFT_DTYPE_FLOAT32 3
 /** 32-bit signed integer (torch.int32). */
 #define FLASHMLA_SWIFT_DTYPE_INT32 4
+/** OCP FP8 E4M3, 1 byte (torch.float8_e4m3fn): a per-tensor FP8 cache, or DeepSeek-V3.2 bytes. */
+#define FLASHMLA_SWIFT_DTYPE_FLOAT8_E4M3 5
+/** Unsigned byte (torch.uint8): a DeepSeek-V3.2 FP8 cache. */
+#define FLASHMLA_SWIFT_DTYPE_UINT8 6
+
+/* ---- KV cache formats (flashmla_swift_decode_kv's kv_format) ------------------------- */
+
+/** k_cache in q's type, [num_pages, page_size, h_kv, 576]. */
+#define FLASHMLA_SWIFT_KV_NATIVE 0
+/**
+ * Per-tensor FP8: float8_e4m3 [num_pages, page_size, h_kv, 576]; a value is code * k_scale
+ * (k_scale finite and > 0).
+ */
+#define FLASHMLA_SWIFT_KV_FP8_E4M3 1
+/**
+ * DeepSeek-V3.2's FP8 layout: uint8 (or float8_e4m3 bytes) [num_pages, page_size, 1, 656];
+ * per token 512 E4M3 codes, 4 little-endian float32 scales (one per 128 codes), 64 bf16 RoPE
+ * values. NoPE value i is code[i] * scale[i / 128] (float32) rounded to q's type; V is the
+ * first 512 values. h_kv must be 1.
+ */
+#define FLASHMLA_SWIFT_KV_FP8_DS_MLA 2
 
 /** The most dimensions a tensor descriptor holds. */
 #define FLASHMLA_SWIFT_MAX_RANK 8
@@ -149,10 +172,12 @@ int flashmla_swift_get_metadata(int32_t device, void *stream,
  *
  * q:            [b, s_q, h_q, 576], bfloat16 or float16; any strides with innermost 1,
  *               the others multiples of 8, data 16-byte aligned.
- * k_cache:      [num_pages, 64, h_kv, 576], q's type; the same layout rules as q.
- *               Values are its first 512 channels. h_kv divides h_q.
+ * k_cache:      [num_pages, page_size, h_kv, 576], q's type, page_size in 1 ... 256 (token t
+ *               of a request is slot t % page_size of page block_table[t / page_size]); the
+ *               same layout rules as q (strides multiples of 16 bytes). Values are its first
+ *               512 channels. h_kv divides h_q. (FP8 caches: flashmla_swift_decode_kv.)
  * block_table:  int32 [b, max_pages], innermost stride 1.
- * cache_seqlens: int32 [b], contiguous; each in 0 ... max_pages * 64.
+ * cache_seqlens: int32 [b], contiguous; each in 0 ... max_pages * page_size.
  * tile_scheduler_metadata, num_splits: from flashmla_swift_get_metadata for these
  *               cache_seqlens with num_heads_per_head_k = s_q * h_q / h_kv and
  *               num_heads_k = h_kv; contiguous.
@@ -182,6 +207,29 @@ int flashmla_swift_decode(int32_t device, void *stream,
                           const flashmla_swift_tensor *out,
                           const flashmla_swift_tensor *lse,
                           flashmla_swift_workspace *workspace);
+
+/**
+ * flashmla_swift_decode for a cache in `kv_format` (FLASHMLA_SWIFT_KV_*): with
+ * FLASHMLA_SWIFT_KV_NATIVE it is flashmla_swift_decode (k_scale ignored); with
+ * FLASHMLA_SWIFT_KV_FP8_E4M3 k_cache is float8_e4m3 with the per-tensor scale `k_scale`; with
+ * FLASHMLA_SWIFT_KV_FP8_DS_MLA k_cache holds DeepSeek-V3.2's 656-byte tokens (k_scale ignored).
+ * q, out and lse are as for flashmla_swift_decode; the kernel dequantizes the cache into q's
+ * type (per-tensor: the codes exactly, k_scale applied to the scores and the output).
+ * An unknown kv_format, a cache whose type or bytes a token do not match the format, or a
+ * k_scale that is not finite and > 0 is FLASHMLA_SWIFT_ERROR_INVALID_ARGUMENT.
+ */
+int flashmla_swift_decode_kv(int32_t device, void *stream,
+                             const flashmla_swift_tensor *q,
+                             const flashmla_swift_tensor *k_cache,
+                             const flashmla_swift_tensor *block_table,
+                             const flashmla_swift_tensor *cache_seqlens,
+                             const flashmla_swift_tensor *tile_scheduler_metadata,
+                             const flashmla_swift_tensor *num_splits,
+                             int64_t head_dim_v, float softmax_scale, int32_t causal,
+                             int32_t kv_format, float k_scale,
+                             const flashmla_swift_tensor *out,
+                             const flashmla_swift_tensor *lse,
+                             flashmla_swift_workspace *workspace);
 
 /* ---- Workspaces --------------------------------------------------------------------- */
 

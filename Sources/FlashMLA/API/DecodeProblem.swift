@@ -1,6 +1,6 @@
 /// One validated decode call: every size and flag, checked once, as typed values.
 ///
-/// Validation (``DecodeProblem/init(q:kCache:blockTable:cacheSeqlens:headDimV:metadata:softmaxScale:causal:out:lse:backend:)``)
+/// Validation (``DecodeProblem/init(q:kCache:blockTable:cacheSeqlens:headDimV:metadata:softmaxScale:causal:kvFormat:out:lse:backend:)``)
 /// builds it; the backends read it and never re-derive or re-check a shape.
 public struct DecodeProblem: Sendable {
     /// The key (and query) head dimension: 576.
@@ -18,9 +18,14 @@ public struct DecodeProblem: Sendable {
     public var kvHeads: Int
     /// Pages in the cache.
     public var numPages: Int
+    /// Tokens a page, `P` (1 … 256): dimension 1 of `kCache`. Token `t` of a request lives in
+    /// page `blockTable[t / P]`, slot `t % P`.
+    public var pageSize: Int
+    /// How the cache stores a token.
+    public var kvFormat: KVCacheFormat
     /// Entries per block-table row.
     public var maxPagesPerRequest: Int
-    /// The type of `q`, `kCache` and `out`.
+    /// The type of `q` and `out` (and of `kCache` in the native format).
     public var elementType: ElementType
     /// The factor applied to `q·k` before the softmax.
     public var softmaxScale: Float
@@ -29,7 +34,7 @@ public struct DecodeProblem: Sendable {
 
     /// `[b, s_q, h_q, 576]`.
     public var q: TensorView
-    /// `[numPages, 64, h_kv, 576]`.
+    /// `[numPages, P, h_kv, 576]` (native, per-tensor FP8) or uint8 `[numPages, P, 1, 656]`.
     public var kCache: TensorView
     /// Int32 `[b, maxPagesPerRequest]`.
     public var blockTable: TensorView

@@ -62,17 +62,22 @@ public final class MLAEngine: @unchecked Sendable {
 
     /// FlashMLA's `flash_mla_with_kvcache`, allocating `out` and `lse` beside `q`.
     ///
+    /// `kCache` is `[numPages, P, h_kv, 576]` with any page size `P` in 1 … 256 (token `t` of a
+    /// request in page `blockTable[t / P]`, slot `t % P`), in `q`'s type or, with `kvFormat`,
+    /// FP8 (``KVCacheFormat``).
+    ///
     /// - Returns: `out` `[b, s_q, h_q, 512]` in `q`'s type and `lse` Float32 `[b, h_q, s_q]`
     ///   (natural log; `+∞` for a row that sees no key).
     public func flashMLAWithKVCache(
         q: TensorView, kCache: TensorView, blockTable: TensorView, cacheSeqlens: TensorView,
-        headDimV: Int, metadata: MLAMetadata, softmaxScale: Float? = nil, causal: Bool = false
+        headDimV: Int, metadata: MLAMetadata, softmaxScale: Float? = nil, causal: Bool = false,
+        kvFormat: KVCacheFormat = .native
     ) throws(MLAError) -> (out: Tensor, lse: Tensor) {
         guard q.rank == 4, headDimV == DecodeProblem.headDimV else {
             // Let validation name the argument; nothing is allocated for shapes it rejects.
             _ = try DecodeProblem(q: q, kCache: kCache, blockTable: blockTable, cacheSeqlens: cacheSeqlens,
                                   headDimV: headDimV, metadata: metadata, softmaxScale: softmaxScale, causal: causal,
-                                  out: q, lse: q, backend: backend)
+                                  kvFormat: kvFormat, out: q, lse: q, backend: backend)
             throw .invalidArgument(argument: "q", expected: "rank 4", given: q.shapeDescription)
         }
         let b = q.shape[0], sQ = q.shape[1], hQ = q.shape[2]
@@ -88,7 +93,7 @@ public final class MLAEngine: @unchecked Sendable {
         }
         try flashMLAWithKVCache(q: q, kCache: kCache, blockTable: blockTable, cacheSeqlens: cacheSeqlens,
                                 headDimV: headDimV, metadata: metadata, softmaxScale: softmaxScale, causal: causal,
-                                out: out.view, lse: lse.view)
+                                kvFormat: kvFormat, out: out.view, lse: lse.view)
         return (out, lse)
     }
 
@@ -104,11 +109,13 @@ public final class MLAEngine: @unchecked Sendable {
     public func flashMLAWithKVCache(
         q: TensorView, kCache: TensorView, blockTable: TensorView, cacheSeqlens: TensorView,
         headDimV: Int, metadata: MLAMetadata, softmaxScale: Float? = nil, causal: Bool = false,
+        kvFormat: KVCacheFormat = .native,
         out: TensorView, lse: TensorView, workspace: Workspace? = nil, stream: ExecutionStream? = nil
     ) throws(MLAError) {
         let problem = try DecodeProblem(
             q: q, kCache: kCache, blockTable: blockTable, cacheSeqlens: cacheSeqlens, headDimV: headDimV,
-            metadata: metadata, softmaxScale: softmaxScale, causal: causal, out: out, lse: lse, backend: backend)
+            metadata: metadata, softmaxScale: softmaxScale, causal: causal, kvFormat: kvFormat,
+            out: out, lse: lse, backend: backend)
         switch backend {
         case .cpu:
             CPUBackend.decode(problem, mode: .splitKV)

@@ -49,6 +49,9 @@ public final class Tensor: @unchecked Sendable {
 }
 
 /// Reads and writes the elements of a host ``TensorView`` as `Float`, honouring strides.
+///
+/// Writing rounds to the element type: to nearest even for the floating-point types (E4M3
+/// saturating to ±448), to the nearest integer clamped to the type's range for the integers.
 public struct HostElements: @unchecked Sendable {
     /// The viewed tensor; its storage must be host memory.
     public let view: TensorView
@@ -77,6 +80,8 @@ public struct HostElements: @unchecked Sendable {
             case .float16: Float(base.load(fromByteOffset: offset * 2, as: Float16.self))
             case .float32: base.load(fromByteOffset: offset * 4, as: Float.self)
             case .int32: Float(base.load(fromByteOffset: offset * 4, as: Int32.self))
+            case .float8E4M3: Float8E4M3(bitPattern: base.load(fromByteOffset: offset, as: UInt8.self)).floatValue
+            case .uint8: Float(base.load(fromByteOffset: offset, as: UInt8.self))
             }
         }
         nonmutating set {
@@ -85,6 +90,9 @@ public struct HostElements: @unchecked Sendable {
             case .float16: base.storeBytes(of: Float16(newValue), toByteOffset: offset * 2, as: Float16.self)
             case .float32: base.storeBytes(of: newValue, toByteOffset: offset * 4, as: Float.self)
             case .int32: base.storeBytes(of: HostElements.int32(saturating: newValue), toByteOffset: offset * 4, as: Int32.self)
+            case .float8E4M3: base.storeBytes(of: Float8E4M3(newValue).bitPattern, toByteOffset: offset, as: UInt8.self)
+            case .uint8: base.storeBytes(of: UInt8(newValue.isNaN ? 0 : min(max(newValue.rounded(), 0), 255)),
+                                         toByteOffset: offset, as: UInt8.self)
             }
         }
     }

@@ -110,25 +110,27 @@ extension DecodeProblem {
     /// Validates the arguments of `flashMLAWithKVCache` for `backend` and records them.
     ///
     /// Checks ranks, shapes, element types, layouts (`out` and `lse` contiguous; `q`,
-    /// `kCache` and `blockTable` with a unit innermost stride), that every tensor lives in
-    /// `backend`'s memory, that `metadata` was made for these shapes, and that the softmax
-    /// scale is finite and positive. When `cacheSeqlens` and `blockTable` are in host memory
+    /// `kCache` and `blockTable` with a unit innermost stride), the cache against `kvFormat`
+    /// (its type, a page size in 1 … 256, its bytes a token; see ``Validation/checkCacheShape(_:format:queryType:)``),
+    /// that every tensor lives in `backend`'s memory, that `metadata` was made for these
+    /// shapes, and that the softmax scale is finite and positive. When `cacheSeqlens` and `blockTable` are in host memory
     /// it also checks their contents: each length fits its block-table row and every page
     /// a request uses is a page of `kCache`.
     ///
-    /// - Parameter softmaxScale: `nil` for the default `1/√576`.
+    /// - Parameters:
+    ///   - softmaxScale: `nil` for the default `1/√576`.
+    ///   - kvFormat: how `kCache` stores a token (default: in `q`'s type).
     /// - Throws: ``MLAError/invalidArgument(argument:expected:given:)`` for the first failed check.
     init(
         q: TensorView, kCache: TensorView, blockTable: TensorView, cacheSeqlens: TensorView,
-        headDimV: Int, metadata: MLAMetadata, softmaxScale: Float?, causal: Bool,
+        headDimV: Int, metadata: MLAMetadata, softmaxScale: Float?, causal: Bool, kvFormat: KVCacheFormat = .native,
         out: TensorView, lse: TensorView, backend: Backend
     ) throws(MLAError) {
         let headDim = DecodeProblem.headDim, valueDim = DecodeProblem.headDimV
-        let pageSize = TileSchedule.blockSize
 
         // Ranks and element types.
         try Validation.checkRank(q, "q", 4, layout: "[b, s_q, h_q, \(headDim)]")
-        try Validation.checkRank(kCache, "kCache", 4, layout: "[numPages, \(pageSize), h_kv, \(headDim)]")
+        try Validation.checkRank(kCache, "kCache", 4, layout: "[numPages, pageSize, h_kv, \(kvFormat == .fp8DeepSeek ? KVCacheFormat.deepSeekTokenBytes : headDim)]")
         try Validation.checkRank(blockTable, "blockTable", 2, layout: "[b, maxPages]")
         try Validation.checkRank(cacheSeqlens, "cacheSeqlens", 1, layout: "[b]")
         try Validation.checkRank(out, "out", 4, layout: "[b, s_q, h_q, \(valueDim)]")
@@ -136,7 +138,7 @@ extension DecodeProblem {
         guard q.elementType.isHalfPrecision else {
             throw .invalidArgument(argument: "q", expected: "bfloat16 or float16", given: "\(q.elementType)")
         }
-        try Validation.checkType(kCache, "kCache", q.elementType)
+        try Validation.checkCacheType(kCache, format: kvFormat, queryType: q.elementType)
         try Validation.checkType(blockTable, "blockTable", .int32)
         try Validation.checkType(cacheSeqlens, "cacheSeqlens", .int32)
         try Validation.checkType(out, "out", q.elementType)
@@ -151,11 +153,8 @@ extension DecodeProblem {
         guard headDimV == valueDim else {
             throw .invalidArgument(argument: "headDimV", expected: "\(valueDim)", given: "\(headDimV)")
         }
-        let numPages = kCache.shape[0], hKV = kCache.shape[2]
-        guard kCache.shape[1] == pageSize, kCache.shape[3] == headDim, hKV >= 1 else {
-            throw .invalidArgument(argument: "kCache", expected: "[numPages, \(pageSize), h_kv, \(headDim)] with h_kv >= 1",
-                                   given: kCache.shapeDescription)
-        }
+        let numPages = kCache.shape[0], pageSize = kCache.shape[1], hKV = kCache.shape[2]
+        try Validation.checkCacheShape(kCache, format: kvFormat, queryType: q.elementType)
         guard hQ % hKV == 0 else {
             throw .invalidArgument(argument: "kCache", expected: "h_kv dividing h_q = \(hQ)",
                                    given: "h_kv = \(hKV) in \(kCache.shapeDescription)")
@@ -199,7 +198,7 @@ extension DecodeProblem {
                                        given: "\(length)")
             }
             if blockTable.hostPointer != nil {
-                try Validation.checkBlockIDs(blockTable, lengths: lengths, numPages: numPages)
+                try Validation.checkBlockIDs(blockTable, lengths: lengths, numPages: numPages, pageSize: pageSize)
             }
             if backend == .cpu, let schedule = metadata.hostSchedule,
                schedule != TileSchedule(cacheSeqlens: lengths, numSMParts: metadata.shape.numSMParts,
@@ -210,7 +209,7 @@ extension DecodeProblem {
         }
 
         self.init(batchSize: b, queryLength: sQ, queryHeads: hQ, kvHeads: hKV, numPages: numPages,
-                  maxPagesPerRequest: maxPages, elementType: q.elementType, softmaxScale: scale, causal: causal,
+                  pageSize: pageSize, kvFormat: kvFormat, maxPagesPerRequest: maxPages, elementType: q.elementType, softmaxScale: scale, causal: causal,
                   q: q, kCache: kCache, blockTable: blockTable, cacheSeqlens: cacheSeqlens,
                   out: out, lse: lse, metadata: metadata)
     }
@@ -250,11 +249,11 @@ extension Validation {
     }
 
     /// Throws unless every page that a request of length `lengths[i]` uses — entries
-    /// `0 ..< ⌈lengths[i]/64⌉` of its row — names a page of the cache.
-    static func checkBlockIDs(_ blockTable: TensorView, lengths: [Int32], numPages: Int) throws(MLAError) {
+    /// `0 ..< ⌈lengths[i]/pageSize⌉` of its row — names a page of the cache.
+    static func checkBlockIDs(_ blockTable: TensorView, lengths: [Int32], numPages: Int, pageSize: Int) throws(MLAError) {
         let table = HostElements(blockTable)
         for (request, length) in lengths.enumerated() {
-            let used = (Int(length) + TileSchedule.blockSize - 1) / TileSchedule.blockSize
+            let used = (Int(length) + pageSize - 1) / pageSize
             for page in 0..<used {
                 let id = table.int32(offset: table.offset([request, page]))
                 guard id >= 0, Int(id) < numPages else {

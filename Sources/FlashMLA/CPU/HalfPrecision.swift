@@ -22,7 +22,12 @@ enum HalfPrecision {
                 destination[index] = start.load(fromByteOffset: index * 4, as: Float.self)
                 index += 1
             }
-        case .int32:
+        case .float8E4M3:
+            while index < count {
+                destination[index] = Float8E4M3(bitPattern: start.load(fromByteOffset: index, as: UInt8.self)).floatValue
+                index += 1
+            }
+        case .int32, .uint8:
             preconditionFailure("not a floating-point type")
         }
     }
@@ -48,8 +53,8 @@ enum HalfPrecision {
                 start.storeBytes(of: values[index], toByteOffset: index * 4, as: Float.self)
                 index += 1
             }
-        case .int32:
-            preconditionFailure("not a floating-point type")
+        case .int32, .uint8, .float8E4M3:
+            preconditionFailure("not an output type")
         }
     }
 }

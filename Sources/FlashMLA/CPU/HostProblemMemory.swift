@@ -56,20 +56,28 @@ struct HostProblemMemory: @unchecked Sendable {
         }
     }
 
-    /// Writes the 576 cached values of each token of `tokens` (which lie in one page) for
-    /// `kvHead` of `request`, as `Float`, to `destination`, one token after the other.
+    /// Writes the 576 cached values of each token of `tokens` for `kvHead` of `request`, as
+    /// `Float`, to `destination`, one token after the other. Token `t` is read from slot
+    /// `t % P` of page `blockTable[t / P]` and dequantized as ``KVCacheFormat`` states
+    /// (``CacheDequantizer``).
     func loadKeys(request: Int, tokens: Range<Int>, kvHead: Int, into destination: UnsafeMutablePointer<Float>) {
-        let pageSize = TileSchedule.blockSize, dim = DecodeProblem.headDim
-        let page = tokens.lowerBound / pageSize
-        precondition(tokens.isEmpty || (tokens.upperBound - 1) / pageSize == page, "tokens span pages")
-        let tableStrides = problem.blockTable.strides
-        let block = Int(blockTable.load(fromByteOffset: (request * tableStrides[0] + page * tableStrides[1]) * 4,
-                                        as: Int32.self))
-        let strides = problem.kCache.strides
+        let pageSize = problem.pageSize, dim = DecodeProblem.headDim
+        let tableStrides = problem.blockTable.strides, strides = problem.kCache.strides
+        let elementBytes = problem.kCache.elementType.byteCount
         for (index, token) in tokens.enumerated() {
+            let column = token / pageSize
+            let block = Int(blockTable.load(fromByteOffset: (request * tableStrides[0] + column * tableStrides[1]) * 4,
+                                            as: Int32.self))
             let offset = block * strides[0] + (token % pageSize) * strides[1] + kvHead * strides[2]
-            HalfPrecision.load(problem.elementType, from: kCache, offset: offset, count: dim,
-                               into: destination + index * dim)
+            let row = destination + index * dim
+            switch problem.kvFormat {
+            case .native:
+                HalfPrecision.load(problem.elementType, from: kCache, offset: offset, count: dim, into: row)
+            case let .fp8PerTensor(scale):
+                CacheDequantizer.perTensor(kCache + offset * elementBytes, scale: scale, into: row)
+            case .fp8DeepSeek:
+                CacheDequantizer.deepSeek(kCache + offset * elementBytes, roundingTo: problem.elementType, into: row)
+            }
         }
     }
 

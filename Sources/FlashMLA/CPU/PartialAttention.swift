@@ -9,8 +9,8 @@ import Glibc
 /// - `lse_r = log Σ_{k∈K} exp(s_k)`, `−∞` when `K` is empty;
 /// - `out_r = Σ_{k∈K} exp(s_k − lse_r) · v_k` (normalized), zero when `K` is empty.
 ///
-/// The keys are taken a page at a time with a running maximum (an online softmax), in
-/// Float32. A key a row does not see — past its causal limit or past the request's length —
+/// The keys are taken a 64-token block of the sequence at a time (the schedule's unit, whatever
+/// the cache's page size) with a running maximum (an online softmax), in Float32. A key a row does not see — past its causal limit or past the request's length —
 /// is never read for that row, so whatever such cache slots hold (NaN included) cannot
 /// reach the result.
 struct PartialAttention {
@@ -25,21 +25,21 @@ struct PartialAttention {
     init(_ memory: HostProblemMemory, request: Int, kvHead: Int, tokens: Range<Int>) {
         let problem = memory.problem
         let rows = problem.rowsPerKVHead, dim = DecodeProblem.headDim, valueDim = DecodeProblem.headDimV
-        let pageSize = TileSchedule.blockSize
+        let blockSize = TileSchedule.blockSize
         let range = tokens.clamped(to: 0 ..< memory.seqlens[request])
         let limits = (0 ..< rows).map { memory.visibleKeyCount(row: $0, request: request) }
         let furthest = min(range.upperBound, limits.max() ?? 0)
 
         let queries = UnsafeMutablePointer<Float>.allocate(capacity: rows * dim)
-        let keys = UnsafeMutablePointer<Float>.allocate(capacity: pageSize * dim)
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: pageSize)
+        let keys = UnsafeMutablePointer<Float>.allocate(capacity: blockSize * dim)
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)
         defer { queries.deallocate(); keys.deallocate(); scores.deallocate() }
         memory.loadQueries(request: request, kvHead: kvHead, into: queries)
 
         let state = OnlineSoftmax(rows: rows, width: valueDim)
         var pageStart = range.lowerBound
         while pageStart < furthest {
-            let pageEnd = min(furthest, (pageStart / pageSize + 1) * pageSize)
+            let pageEnd = min(furthest, (pageStart / blockSize + 1) * blockSize)
             memory.loadKeys(request: request, tokens: pageStart ..< pageEnd, kvHead: kvHead, into: keys)
             for row in 0 ..< rows {
                 let count = min(pageEnd, limits[row]) - pageStart

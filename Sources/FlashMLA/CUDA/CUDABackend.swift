@@ -53,7 +53,7 @@ public final class CUDABackend: @unchecked Sendable {
         stream = try cuda { () throws(CUDAError) in try Stream(device: device) }
         workspace = try Workspace(device: device)
         kernels = KernelLibrary(device: device,
-                                tiering: try CompileTiering(environment: getenv("FLASHMLA_COMPILE").map { String(cString: $0) }))
+                                coldStart: try ColdStart(environment: getenv("FLASHMLA_COLD_START").map { String(cString: $0) }))
         kernelPreference = try DecodeKernel.Preference(environment: getenv("FLASHMLA_KERNEL").map { String(cString: $0) })
         kernelTable = try DecodeKernelTable.table(for: device, cacheDirectory: CompileCache.defaultDirectory())
         programmaticLaunch = Self.programmaticLaunch(computeCapabilityMajor: device.computeCapability.major,
@@ -66,12 +66,11 @@ public final class CUDABackend: @unchecked Sendable {
         computeCapabilityMajor >= 9 && environment != "0"
     }
 
-    /// Blocks until every kernel build running in the background (the optimized builds that
-    /// replace quick ones on a cold cache; see `FLASHMLA_COMPILE` in the README) has finished and
-    /// is loaded, so that later calls run the optimized kernels. Benchmarks call this after their
-    /// first call; a decode call never needs to.
-    public func waitForOptimizedKernels() throws(MLAError) {
-        try kernels.waitForOptimizedBuilds()
+    /// Blocks until every kernel compile running in the background (started on a cold cache
+    /// while a substitute kernel ran; `FLASHMLA_COLD_START` in the README) has finished and is
+    /// loaded, so that later calls run the kernels a warm process runs. A decode call never needs to.
+    public func waitForBackgroundCompiles() throws(MLAError) {
+        try kernels.waitForBackgroundBuilds()
     }
 
     /// Waits until all work queued on the default stream is done.

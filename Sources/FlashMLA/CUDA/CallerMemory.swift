@@ -82,15 +82,16 @@ extension CUDABackend {
     }
 
     /// Checks the arguments of a decode call on device `ordinal` without touching any device:
-    /// everything ``MLAEngine/flashMLAWithKVCache(q:kCache:blockTable:cacheSeqlens:headDimV:metadata:softmaxScale:causal:out:lse:workspace:stream:)``
+    /// everything ``MLAEngine/flashMLAWithKVCache(q:kCache:blockTable:cacheSeqlens:headDimV:metadata:softmaxScale:causal:kvFormat:out:lse:workspace:stream:)``
     /// checks before it queues work, the kernels' alignment rules included.
     public static func checkDecodeArguments(
         device ordinal: Int, q: TensorView, kCache: TensorView, blockTable: TensorView, cacheSeqlens: TensorView,
-        headDimV: Int, metadata: MLAMetadata, softmaxScale: Float?, causal: Bool, out: TensorView, lse: TensorView
+        headDimV: Int, metadata: MLAMetadata, softmaxScale: Float?, causal: Bool, kvFormat: KVCacheFormat = .native,
+        out: TensorView, lse: TensorView
     ) throws(MLAError) {
         let problem = try DecodeProblem(
             q: q, kCache: kCache, blockTable: blockTable, cacheSeqlens: cacheSeqlens, headDimV: headDimV,
-            metadata: metadata, softmaxScale: softmaxScale, causal: causal, out: out, lse: lse,
+            metadata: metadata, softmaxScale: softmaxScale, causal: causal, kvFormat: kvFormat, out: out, lse: lse,
             backend: .cuda(device: ordinal))
         try checkAlignment(problem)
     }

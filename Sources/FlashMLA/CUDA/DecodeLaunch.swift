@@ -15,19 +15,14 @@ extension CUDABackend {
                                    given: "cuda:\(workspace.device.ordinal == device.ordinal ? stream.device.ordinal : workspace.device.ordinal)")
         }
         try Self.checkAlignment(problem)
-        guard let kernel = decodeKernel(rowsPerKVHead: problem.rowsPerKVHead) else {
-            throw .unsupportedDevice(device: device.name, reason: "\(device.maxSharedMemoryPerBlockOptin) bytes of shared memory per block is less than the smallest tile needs")
+        let cache = PortableCache(format: problem.kvFormat, pageSize: problem.pageSize)
+        guard let chosen = decodeKernel(rowsPerKVHead: problem.rowsPerKVHead, cache: cache) else {
+            throw .unsupportedDevice(device: device.name, reason: "\(device.maxSharedMemoryPerBlockOptin) bytes of shared memory per block is less than the smallest tile for a \(problem.kvFormat) cache needs (FP8: 131,584)")
         }
         let queryRows = problem.queryHeads * problem.queryLength
         try workspace.reserve(for: problem.metadata, queryRows: queryRows)
         let accumulators = workspace.accumulatorAddresses()
-        // A graph being captured keeps the kernel it records: it must be the optimized one.
-        let mayBeQuick = kernels.tiering != .optimized && kernel.unit.quickTierOptions != nil
-        var capturing = false
-        if mayBeQuick { capturing = try cuda { () throws(CUDAError) in try stream.isCapturing } }
-        let decode = try kernels.function(kernel.functionName(problem.elementType), in: kernel.unit,
-                                          elementType: problem.elementType, sharedMemory: kernel.sharedMemoryBytes,
-                                          optimizedOnly: capturing)
+        let (kernel, decode) = try decodeFunction(chosen, elementType: problem.elementType, stream: stream)
         switch kernel {
         case let .portable(tile):
             try launchPortable(problem, decode: decode, tile: tile, accumulators: accumulators, workspace: workspace, stream: stream)
@@ -38,34 +33,68 @@ extension CUDABackend {
         try launchCombine(problem, accumulators: accumulators, stream: stream)
     }
 
-    /// The decode kernel this device runs for `rowsPerKVHead` query rows per KV head
-    /// (s_q · h_q / h_kv), with `FLASHMLA_KERNEL`'s preference: `sm80`, `sm90-lockstep` or
-    /// `sm90-seesaw`, or nil when no kernel fits the device. What `flashmla bench` reports.
-    public func decodeKernelName(rowsPerKVHead: Int) -> String? {
-        decodeKernel(rowsPerKVHead: rowsPerKVHead)?.name
+    /// The kernel to launch for `chosen` and its function. On a cold compile cache a kernel with a
+    /// ``DecodeKernel/coldStartSubstitute`` that is not compiled yet is built in the background
+    /// while the substitute (compiled in a second, computing the same function) runs in its
+    /// place; a stream being captured into a graph, or ``ColdStart/wait``, waits for the chosen
+    /// kernel instead, so that no graph keeps the substitute.
+    private func decodeFunction(_ chosen: DecodeKernel, elementType: ElementType,
+                                stream: ExecutionStream) throws(MLAError) -> (DecodeKernel, Function) {
+        func function(_ kernel: DecodeKernel) throws(MLAError) -> Function {
+            try kernels.function(kernel.functionName(elementType), in: kernel.unit, elementType: elementType,
+                                 sharedMemory: kernel.sharedMemoryBytes)
+        }
+        guard let substitute = chosen.coldStartSubstitute, kernels.coldStart == .substitute,
+              substitute.sharedMemoryBytes <= device.maxSharedMemoryPerBlockOptin else {
+            return (chosen, try function(chosen))
+        }
+        if let ready = try kernels.readyFunction(chosen.functionName(elementType), in: chosen.unit, elementType: elementType,
+                                                 sharedMemory: chosen.sharedMemoryBytes) {
+            return (chosen, ready)
+        }
+        let capturing = try cuda { () throws(CUDAError) in try stream.isCapturing }
+        return capturing ? (chosen, try function(chosen)) : (substitute, try function(substitute))
     }
 
-    /// The kernel a decode call launches (``DecodeKernel/choose(rowsPerKVHead:computeCapability:sharedMemoryLimit:preference:)``
+    /// The decode kernel this device runs for `rowsPerKVHead` query rows per KV head
+    /// (s_q · h_q / h_kv) and a cache in `kvFormat` with `pageSize`-token pages, with
+    /// `FLASHMLA_KERNEL`'s preference: `sm80`, `sm90-lockstep` or `sm90-seesaw`, or nil when no
+    /// kernel fits the device. What `flashmla bench` reports.
+    public func decodeKernelName(rowsPerKVHead: Int, kvFormat: KVCacheFormat = .native,
+                                 pageSize: Int = TileSchedule.blockSize) -> String? {
+        decodeKernel(rowsPerKVHead: rowsPerKVHead, cache: PortableCache(format: kvFormat, pageSize: pageSize))?.name
+    }
+
+    /// The kernel a decode call launches (``DecodeKernel/choose(rowsPerKVHead:computeCapability:sharedMemoryLimit:preference:cache:)``
     /// for this device and preference).
-    private func decodeKernel(rowsPerKVHead: Int) -> DecodeKernel? {
+    private func decodeKernel(rowsPerKVHead: Int, cache: PortableCache) -> DecodeKernel? {
         let capability = device.computeCapability
         return DecodeKernel.choose(rowsPerKVHead: rowsPerKVHead, computeCapability: (capability.major, capability.minor),
                                    sharedMemoryLimit: device.maxSharedMemoryPerBlockOptin, preference: kernelPreference,
-                                   table: kernelTable)
+                                   table: kernelTable, cache: cache)
     }
 
-    /// The split-KV attention on the portable kernel (`sm80/decode.cu`).
+    /// The split-KV attention on the portable kernel (`sm80/decode*.cu`). The 64-token-page
+    /// kernels take the cache's strides in elements; the others in bytes, then the page size and
+    /// the output's scale (the per-tensor FP8 scale, else 1).
     private func launchPortable(_ problem: DecodeProblem, decode: Function, tile: DecodeTile,
                                 accumulators: (out: UInt64, lse: UInt64), workspace: Workspace,
                                 stream: ExecutionStream) throws(MLAError) {
         var arguments = KernelArguments()
         Self.appendPointers(problem, accumulators: accumulators, workspace: workspace, to: &arguments)
-        for stride in [problem.q.strides[0], problem.q.strides[1], problem.q.strides[2],
-                       problem.kCache.strides[0], problem.kCache.strides[1], problem.kCache.strides[2],
-                       problem.blockTable.strides[0]] {
+        let cacheUnit = tile.cache == .page64 ? 1 : problem.kCache.elementType.byteCount
+        for stride in [problem.q.strides[0], problem.q.strides[1], problem.q.strides[2]] {
             arguments.append(Int64(stride))
         }
+        for stride in problem.kCache.strides.prefix(3) {
+            arguments.append(Int64(stride * cacheUnit))
+        }
+        arguments.append(Int64(problem.blockTable.strides[0]))
         Self.appendScalars(problem, to: &arguments)
+        if tile.cache != .page64 {
+            arguments.append(Int32(problem.pageSize))
+            arguments.append(problem.kvFormat.valueScale)
+        }
         let tiles = (problem.rowsPerKVHead + tile.rows - 1) / tile.rows
         try cuda { () throws(CUDAError) in
             try decode.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
@@ -148,24 +177,35 @@ extension CUDABackend {
         }
     }
 
-    /// The scalar arguments both decode kernels take last.
+    /// The scalar arguments every decode kernel takes after the strides. The score scale, in
+    /// log2 units, carries a per-tensor FP8 scale (the kernel multiplies the exact codes); for
+    /// the other formats that factor is 1.
     private static func appendScalars(_ problem: DecodeProblem, to arguments: inout KernelArguments) {
         for value in [problem.queryLength, problem.queryHeads, problem.kvHeads, problem.numPages, problem.maxPagesPerRequest] {
             arguments.append(Int32(value))
         }
-        arguments.append(problem.softmaxScale * Float(1.4426950408889634))
+        arguments.append(problem.softmaxScale * Float(1.4426950408889634) * problem.kvFormat.valueScale)
         arguments.append(Int32(problem.causal ? 1 : 0))
     }
 
     /// The kernels copy 16 bytes at a time: base addresses and the strides of q and kCache
-    /// must be multiples of 16 bytes (8 elements).
+    /// must be multiples of 16 bytes (8 elements of 16 bits, 16 of FP8 or bytes).
     static func checkAlignment(_ problem: DecodeProblem) throws(MLAError) {
         for (name, view) in [("q", problem.q), ("kCache", problem.kCache)] {
-            let aligned = view.deviceAddress! % 16 == 0 && view.strides.dropLast().allSatisfy { $0 % 8 == 0 }
+            let bytes = view.elementType.byteCount
+            let aligned = view.deviceAddress! % 16 == 0 && view.strides.dropLast().allSatisfy { ($0 * bytes) % 16 == 0 }
             guard aligned else {
-                throw .invalidArgument(argument: name, expected: "a 16-byte aligned base and strides that are multiples of 8 elements",
+                throw .invalidArgument(argument: name,
+                                       expected: "a 16-byte aligned base and strides that are multiples of 16 bytes (\(16 / bytes) elements)",
                                        given: "address \(view.deviceAddress!), strides \(view.strides)")
             }
+        }
+        // The kernels for other page sizes and FP8 address a token inside its page in 32 bits.
+        let cache = problem.kCache, bytes = cache.elementType.byteCount
+        if PortableCache(format: problem.kvFormat, pageSize: problem.pageSize) != .page64,
+           let large = cache.strides[1 ... 2].first(where: { $0 * bytes > Int(Int32.max) }) {
+            throw .invalidArgument(argument: "kCache", expected: "token and head strides of at most \(Int32.max) bytes",
+                                   given: "a stride of \(large * bytes) bytes (strides \(cache.strides))")
         }
     }
 }

@@ -1,29 +1,97 @@
+/// How the portable kernel finds and reads the cache's tokens: which translation unit and
+/// entry points serve a problem (see `Kernels/sm80/decode.cuh`).
+enum PortableCache: Equatable, CaseIterable {
+    /// `q`'s type, 64-token pages: FlashMLA's layout (`sm80/decode.cu`).
+    case page64
+    /// `q`'s type, pages of any size (`sm80/decode_paged.cu`).
+    case paged
+    /// Per-tensor FP8 (`sm80/decode_fp8.cu`).
+    case fp8
+    /// DeepSeek-V3.2's 656-byte FP8 tokens (`sm80/decode_fp8.cu`).
+    case fp8DeepSeek
+
+    /// The reading a problem with this format and page size needs.
+    init(format: KVCacheFormat, pageSize: Int) {
+        switch format {
+        case .native: self = pageSize == TileSchedule.blockSize ? .page64 : .paged
+        case .fp8PerTensor: self = .fp8
+        case .fp8DeepSeek: self = .fp8DeepSeek
+        }
+    }
+
+    /// Whether raw FP8 bytes are staged and converted (`stages` then counts raw stages).
+    var isFP8: Bool { self == .fp8 || self == .fp8DeepSeek }
+
+    /// Bytes between two staged raw tokens in shared memory (`FMLA_FP8_PITCH`, `FMLA_FP8DS_PITCH`).
+    var rawPitch: Int {
+        switch self {
+        case .page64, .paged: 0
+        case .fp8: 576
+        case .fp8DeepSeek: 704
+        }
+    }
+
+    /// The stage counts the unit defines for a tile of `rows`, most first: FP8 16-row tiles up to
+    /// three raw stages; the paged 16-bit unit's 64-row tiles one stage (two would spill on sm_90a).
+    func stageChoices(rows: Int) -> [Int] {
+        if isFP8 && rows == 16 { return [3, 2, 1] }
+        if self == .paged && rows == 64 { return [1] }
+        return [2, 1]
+    }
+
+    /// The translation unit.
+    var unit: KernelCatalog.Unit {
+        switch self {
+        case .page64: .decodeSM80
+        case .paged: .decodeSM80Paged
+        case .fp8, .fp8DeepSeek: .decodeSM80FP8
+        }
+    }
+
+    /// The part of the entry point's name after `flashmla_decode_sm80_`, before the type.
+    var namePrefix: String {
+        switch self {
+        case .page64: ""
+        case .paged: "paged_"
+        case .fp8: "fp8_"
+        case .fp8DeepSeek: "fp8ds_"
+        }
+    }
+}
+
 /// The shape of one decode block of the portable kernel: how many query rows it takes and
-/// how many pages it keeps in flight. Mirrors `FMLA_SMEM` in `Kernels/sm80/decode.cu`.
+/// how many pages it keeps in flight. Mirrors `FMLA_SMEM` and `FMLA_SMEM_FP8` in
+/// `Kernels/sm80/decode.cuh`.
 struct DecodeTile: Equatable {
     /// Query rows per block: 16, 32 or 64.
     var rows: Int
-    /// Pages in the cp.async ring: 2, or 1 where shared memory is short.
+    /// Pages in the cp.async ring: 2, or 1 where shared memory is short. For FP8 caches, raw
+    /// 64-token stages ahead of the one converted page: up to 3 (16 rows) or 2.
     var stages: Int
+    /// How the cache is read.
+    var cache: PortableCache = .page64
 
-    /// Dynamic shared memory, in bytes: Q tile, page ring, probabilities, row exchange.
+    /// Dynamic shared memory, in bytes: Q tile, page ring (FP8: one page and the raw stages),
+    /// probabilities, row exchange.
     var sharedMemoryBytes: Int {
         let rowBytes = DecodeProblem.headDim * 2
-        return rows * rowBytes + stages * TileSchedule.blockSize * rowBytes + rows * 128 + (8 / (rows / 16)) * rows * 4
+        let pages = cache.isFP8 ? TileSchedule.blockSize * rowBytes + stages * TileSchedule.blockSize * cache.rawPitch
+                                : stages * TileSchedule.blockSize * rowBytes
+        return rows * rowBytes + pages + rows * 128 + (8 / (rows / 16)) * rows * 4
     }
 
-    /// The kernel's name for `elementType`.
+    /// The kernel's name for `elementType` (`q`'s type).
     func kernelName(_ elementType: ElementType) -> String {
-        "flashmla_decode_sm80_\(elementType == .bfloat16 ? "bf16" : "fp16")_m\(rows)_s\(stages)"
+        "flashmla_decode_sm80_\(cache.namePrefix)\(elementType == .bfloat16 ? "bf16" : "fp16")_m\(rows)_s\(stages)"
     }
 
-    /// The smallest tile that holds `rowsPerKVHead` rows (at most 64), with two stages if
+    /// The smallest tile that holds `rowsPerKVHead` rows (at most 64), with the most stages
     /// `sharedMemoryLimit` allows; smaller tiles where even one stage does not fit.
-    static func choose(rowsPerKVHead: Int, sharedMemoryLimit: Int) -> DecodeTile? {
+    static func choose(rowsPerKVHead: Int, sharedMemoryLimit: Int, cache: PortableCache = .page64) -> DecodeTile? {
         let wanted = rowsPerKVHead <= 16 ? 16 : rowsPerKVHead <= 32 ? 32 : 64
         for rows in [64, 32, 16] where rows <= wanted {
-            for stages in [2, 1] {
-                let tile = DecodeTile(rows: rows, stages: stages)
+            for stages in cache.stageChoices(rows: rows) {
+                let tile = DecodeTile(rows: rows, stages: stages, cache: cache)
                 if tile.sharedMemoryBytes <= sharedMemoryLimit { return tile }
             }
         }
@@ -56,14 +124,17 @@ enum DecodeKernel: Equatable {
     /// `sharedMemoryLimit` bytes per block, unless `preference` says otherwise. Automatic: the
     /// device's `table` where it covers the row count and names a kernel that fits, else the
     /// rule (``DecodeKernelTable``): on sm_90 the lockstep kernel up to 64 rows (memory-bound) and
-    /// the seesaw kernel above (compute-bound); elsewhere the portable kernel.
+    /// the seesaw kernel above (compute-bound); elsewhere the portable kernel. The Hopper kernels
+    /// read the cache through a tensor map of 64-token pages in `q`'s type: for any other `cache`
+    /// (another page size, FP8) the portable kernel runs, whatever `preference` or `table` ask.
     static func choose(rowsPerKVHead: Int, computeCapability: (major: Int, minor: Int), sharedMemoryLimit: Int,
-                       preference: Preference, table: DecodeKernelTable? = nil) -> DecodeKernel? {
-        let hopper = computeCapability == (9, 0)
+                       preference: Preference, table: DecodeKernelTable? = nil, cache: PortableCache = .page64) -> DecodeKernel? {
+        let hopper = computeCapability == (9, 0) && cache == .page64
         let lockstepFits = hopper && sharedMemoryLimit >= lockstepSharedMemoryBytes
         let seesawFits = hopper && sharedMemoryLimit >= seesawSharedMemoryBytes
         let hopperByRows: DecodeKernel? = rowsPerKVHead > 64 ? (seesawFits ? .hopperSeesaw : nil) : (lockstepFits ? .hopperLockstep : nil)
-        let portable = DecodeTile.choose(rowsPerKVHead: rowsPerKVHead, sharedMemoryLimit: sharedMemoryLimit).map { DecodeKernel.portable($0) }
+        let portable = DecodeTile.choose(rowsPerKVHead: rowsPerKVHead, sharedMemoryLimit: sharedMemoryLimit, cache: cache)
+            .map { DecodeKernel.portable($0) }
         switch preference {
         case .hopperLockstep where lockstepFits:
             return .hopperLockstep
@@ -83,6 +154,14 @@ enum DecodeKernel: Equatable {
         }
     }
 
+    /// What runs in this kernel's place while it is compiled on a cold cache: the seesaw kernel's
+    /// optimized build takes 5–6 s of NVRTC, the lockstep kernel's under 1 s, and the lockstep
+    /// kernel computes any row count (in tiles of 64 rows) with the same arguments, about 1.3×
+    /// slower on compute-bound rows (H200, `flashmla tune`). Nil: the kernel compiles quickly.
+    var coldStartSubstitute: DecodeKernel? {
+        self == .hopperSeesaw ? .hopperLockstep : nil
+    }
+
     /// The kernel's name in `FLASHMLA_KERNEL`'s terms: `sm80`, `sm90-lockstep` or `sm90-seesaw`.
     var name: String {
         switch self {
@@ -95,7 +174,7 @@ enum DecodeKernel: Equatable {
     /// The translation unit that defines the kernel.
     var unit: KernelCatalog.Unit {
         switch self {
-        case .portable: .decodeSM80
+        case let .portable(tile): tile.cache.unit
         case .hopperLockstep: .decodeSM90Lockstep
         case .hopperSeesaw: .decodeSM90Seesaw
         }

@@ -20,22 +20,18 @@ public enum KernelCatalog {
         case scheduler = "scheduler.cu"
         /// The log-sum-exp merge of splits.
         case combine = "combine.cu"
-        /// The portable split-KV attention (sm_80 and newer).
+        /// The portable split-KV attention (sm_80 and newer), caches in `q`'s type with 64-token pages.
         case decodeSM80 = "sm80/decode.cu"
+        /// The portable split-KV attention for caches in `q`'s type with pages of any size.
+        case decodeSM80Paged = "sm80/decode_paged.cu"
+        /// The portable split-KV attention for FP8 caches (per-tensor and DeepSeek-V3.2), any page size.
+        case decodeSM80FP8 = "sm80/decode_fp8.cu"
         /// The Hopper split-KV attention for up to 64 query rows per KV head: TMA and wgmma,
         /// both warpgroups on each page (sm_90a only).
         case decodeSM90Lockstep = "sm90/decode_lockstep.cu"
         /// The Hopper split-KV attention for more rows: TMA and wgmma, the warpgroups on
         /// alternate pages out of phase (sm_90a only).
         case decodeSM90Seesaw = "sm90/decode_seesaw.cu"
-
-        /// NVRTC options of the unit's quick tier, or nil where it has none: the seesaw kernel's
-        /// optimized compile takes 5–6 s (most of it ptxas on its unrolled pair bodies), so on a
-        /// cold cache a call first gets a build with `-Ofc=mid` (about 1.5 s, slower code, the same
-        /// results) while the optimized one compiles in the background (``KernelLibrary``).
-        public var quickTierOptions: [String]? {
-            self == .decodeSM90Seesaw ? ["-Ofc=mid"] : nil
-        }
 
         /// Whether the unit compiles for `architecture` (wgmma exists only on sm_90a).
         public func supports(architecture: String) -> Bool {
@@ -49,21 +45,12 @@ public enum KernelCatalog {
     /// Every kernel source file, keyed by its path under `Kernels/`.
     public static var sources: [String: String] { EmbeddedKernelSources.files }
 
-    /// How much optimization a compile asks for.
-    public enum Tier: String, Sendable, CaseIterable {
-        /// The unit's ``Unit/quickTierOptions``: a usable kernel soon, while the optimized one builds.
-        case quick
-        /// The kernels as measured and shipped.
-        case optimized
-    }
-
     /// The NVRTC request that compiles `unit` for `architecture` (e.g. `sm_90a`, `sm_80`): with
     /// only `elementType`'s entry points when one is given (`-DFMLA_ONLY_BF16` / `-DFMLA_ONLY_FP16`,
-    /// half the compile), the quick tier's options for `tier` `.quick`, and `options` added (by
-    /// default this process's `FLASHMLA_KERNEL_OPTIONS`, so that the backend and `flashmla compile`
-    /// build the same variant).
+    /// half the compile), and `options` added (by default this process's `FLASHMLA_KERNEL_OPTIONS`,
+    /// so that the backend and `flashmla compile` build the same variant).
     public static func request(for unit: Unit, architecture: String, elementType: ElementType? = nil,
-                               tier: Tier = .optimized, options: [String] = environmentOptions) -> CompileRequest {
+                               options: [String] = environmentOptions) -> CompileRequest {
         let headers = sources.filter { $0.key.hasSuffix(".cuh") }
         var files = headers
         files[unit.rawValue] = sources[unit.rawValue]
@@ -73,7 +60,6 @@ public enum KernelCatalog {
         case .float16?: request.options.append("-DFMLA_ONLY_FP16")
         default: break
         }
-        if tier == .quick { request.options += unit.quickTierOptions ?? [] }
         request.options += options
         return request
     }

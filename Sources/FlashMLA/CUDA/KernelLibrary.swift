@@ -6,129 +6,109 @@ import Glibc
 #endif
 
 /// The compiled kernels of one device: each translation unit compiled by NVRTC for the
-/// device's architecture (through the on-disk cache), for the element type a call needs, and
-/// loaded once.
+/// device's architecture (through the on-disk cache), with only the entry points of the element
+/// type a call needs, and loaded once.
 ///
-/// ## Tiers
-/// A unit with a quick tier (``KernelCatalog/Unit/quickTierOptions``, the seesaw kernel) is, on
-/// a cold cache, first compiled quickly while its optimized build runs on a background queue;
-/// calls use the quick kernel until the optimized one is ready, then the optimized one (both
-/// compute the same function). A call whose stream is being captured into a graph waits for the
-/// optimized build instead, so that no graph keeps the slower kernel; so does every call when
-/// ``CompileTiering/optimized`` is chosen (`FLASHMLA_COMPILE=optimized`, what `flashmla check`
-/// and `bench` use). A warm cache loads the optimized kernel at once.
+/// ``function(_:in:elementType:sharedMemory:)`` compiles what is missing and waits for it;
+/// ``readyFunction(_:in:elementType:sharedMemory:)`` never waits for a compile: it returns a
+/// kernel that is loaded or cached on disk, and otherwise starts its compile on a background
+/// queue and returns nil, so that the caller can run a substitute meanwhile (the launch's cold
+/// start, ``ColdStart``).
 final class KernelLibrary: @unchecked Sendable {
     let device: Device
     let architecture: String
-    let tiering: CompileTiering
+    /// Whether a launch may run a substitute while a slow kernel compiles (`FLASHMLA_COLD_START`).
+    let coldStart: ColdStart
     private let lock = Mutex()
     private var modules: [ModuleKey: Module] = [:]
-    /// The best function loaded so far for each entry-point name, and its tier.
-    private var functions: [String: (function: Function, tier: KernelCatalog.Tier)] = [:]
-    /// Optimized builds running in the background, by the module they will become.
+    private var functions: [String: Function] = [:]
+    /// Compiles running in the background, by the module they will become.
     private var builds: [ModuleKey: BackgroundBuild] = [:]
     private var toolchain: (compiler: NVRTCCompiler, cache: CompileCache)?
 
-    /// A loaded (or loadable) module: a unit compiled for one element type (nil: all) at one tier.
+    /// A module: a unit compiled with the entry points of one element type (nil: all).
     struct ModuleKey: Hashable {
         var unit: KernelCatalog.Unit
         var elementType: ElementType?
-        var tier: KernelCatalog.Tier
     }
 
-    init(device: Device, tiering: CompileTiering) {
+    init(device: Device, coldStart: ColdStart) {
         self.device = device
         architecture = device.nvrtcArchitecture
-        self.tiering = tiering
+        self.coldStart = coldStart
     }
 
-    /// The kernel `name` of `unit` (compiled with only `elementType`'s entry points, or all when
-    /// nil), with its dynamic shared-memory limit raised to `sharedMemory`: the optimized build
-    /// when it is ready or `optimizedOnly` asks to wait for it, else the quick one (see the type's
-    /// documentation).
-    func function(_ name: String, in unit: KernelCatalog.Unit, elementType: ElementType?, sharedMemory: Int = 0,
-                  optimizedOnly: Bool = false) throws(MLAError) -> Function {
+    /// The kernel `name` of `unit` compiled for `elementType` (all types when nil), with its
+    /// dynamic shared-memory limit raised to `sharedMemory`: loaded, from the disk cache, from a
+    /// background compile (waited for) or compiled now.
+    func function(_ name: String, in unit: KernelCatalog.Unit, elementType: ElementType?,
+                  sharedMemory: Int = 0) throws(MLAError) -> Function {
         try lock.withLock { () throws(MLAError) -> Function in
-            if let known = functions[name], known.tier == .optimized { return known.function }
-            let tiered = tiering != .optimized && !optimizedOnly && unit.quickTierOptions != nil
-            if tiering == .quick && !optimizedOnly && unit.quickTierOptions != nil {
-                return try loadFunction(name, from: ModuleKey(unit: unit, elementType: elementType, tier: .quick),
-                                        sharedMemory: sharedMemory)
-            }
-            let optimizedKey = ModuleKey(unit: unit, elementType: elementType, tier: .optimized)
-            if try optimizedModule(optimizedKey, wait: !tiered) != nil {
-                return try loadFunction(name, from: optimizedKey, sharedMemory: sharedMemory)
-            }
-            if let known = functions[name] { return known.function }
-            return try loadFunction(name, from: ModuleKey(unit: unit, elementType: elementType, tier: .quick),
+            if let function = functions[name] { return function }
+            return try loadFunction(name, from: try module(ModuleKey(unit: unit, elementType: elementType), wait: true)!,
                                     sharedMemory: sharedMemory)
         }
     }
 
-    /// Blocks until every optimized build started in the background has finished and is loaded
-    /// (for measurements, which must time the optimized kernels).
-    func waitForOptimizedBuilds() throws(MLAError) {
-        try lock.withLock { () throws(MLAError) in
-            for key in Array(builds.keys) { _ = try optimizedModule(key, wait: true) }
+    /// The kernel, as ``function(_:in:elementType:sharedMemory:)`` gives it, when no compile
+    /// has to be waited for; else nil, after starting the compile in the background (once).
+    func readyFunction(_ name: String, in unit: KernelCatalog.Unit, elementType: ElementType?,
+                       sharedMemory: Int = 0) throws(MLAError) -> Function? {
+        try lock.withLock { () throws(MLAError) -> Function? in
+            if let function = functions[name] { return function }
+            guard let module = try module(ModuleKey(unit: unit, elementType: elementType), wait: false) else { return nil }
+            return try loadFunction(name, from: module, sharedMemory: sharedMemory)
         }
     }
 
-    /// Whether an optimized build is still running in the background.
-    var hasBackgroundBuilds: Bool { lock.withLock { !builds.isEmpty } }
+    /// Blocks until every compile running in the background has finished and is loaded (for
+    /// measurements, which must time the kernels a warm process runs).
+    func waitForBackgroundBuilds() throws(MLAError) {
+        try lock.withLock { () throws(MLAError) in
+            for key in Array(builds.keys) { _ = try module(key, wait: true) }
+        }
+    }
 
     // MARK: Under the lock
 
-    /// The optimized module of `key`: loaded already, finished in the background, in the disk cache,
-    /// or (when `wait`) compiled now or awaited; nil when it is still being built, after starting a
-    /// background build if none was running.
-    private func optimizedModule(_ key: ModuleKey, wait: Bool) throws(MLAError) -> Module? {
+    /// The module `key`: loaded already, finished in the background, in the disk cache, or (when
+    /// `wait`) awaited or compiled now; nil when it is being compiled, after starting a background
+    /// compile if none was running.
+    private func module(_ key: ModuleKey, wait: Bool) throws(MLAError) -> Module? {
         if let module = modules[key] { return module }
         if let build = builds[key] {
             guard wait || build.isFinished else { return nil }
             builds[key] = nil
             return try load(build.result(), key: key)
         }
-        let request = self.request(for: key)
+        let request = KernelCatalog.request(for: key.unit, architecture: architecture, elementType: key.elementType)
         let (compiler, cache) = try tools(for: key.unit)
         if let cached = cache.cachedProgram(forKey: cache.key(for: request, compilerIdentity: compiler.identity)) {
             return try load(cached, key: key)
         }
-        if wait { return try load(compile(request, unit: key.unit), key: key) }
+        let architecture = self.architecture
+        let compile = { @Sendable () throws(MLAError) -> CompiledProgram in
+            do { return try cache.program(for: request, compiler: compiler).program } catch {
+                throw .backend("compiling \(key.unit.rawValue) for \(architecture): \(error)")
+            }
+        }
+        if wait { return try load(compile(), key: key) }
         let build = BackgroundBuild()
         builds[key] = build
-        let architecture = self.architecture
-        DispatchQueue.global(qos: .utility).async {
-            let outcome = Result { () throws(MLAError) -> CompiledProgram in
-                do { return try cache.program(for: request, compiler: compiler).program } catch {
-                    throw .backend("compiling \(key.unit.rawValue) for \(architecture): \(error)")
-                }
-            }
-            build.finish(outcome)
-        }
+        DispatchQueue.global(qos: .utility).async { build.finish(Result(catching: compile)) }
         return nil
     }
 
-    /// The function `name` of the module `key` (compiled or loaded now if need be), remembered as
-    /// the best so far for its name.
-    private func loadFunction(_ name: String, from key: ModuleKey, sharedMemory: Int) throws(MLAError) -> Function {
-        let module: Module
-        if let loaded = modules[key] {
-            module = loaded
-        } else {
-            module = try load(compile(request(for: key), unit: key.unit), key: key)
-        }
+    /// The function `name` of `module`, remembered for later calls.
+    private func loadFunction(_ name: String, from module: Module, sharedMemory: Int) throws(MLAError) -> Function {
         do {
             let function = try module.function(named: name)
             if sharedMemory > 48 * 1024 { try function.setMaxDynamicSharedMemory(sharedMemory) }
-            functions[name] = (function, key.tier)
+            functions[name] = function
             return function
         } catch {
             throw .backend("\(error)")
         }
-    }
-
-    private func request(for key: ModuleKey) -> CompileRequest {
-        KernelCatalog.request(for: key.unit, architecture: architecture, elementType: key.elementType, tier: key.tier)
     }
 
     private func tools(for unit: KernelCatalog.Unit) throws(MLAError) -> (compiler: NVRTCCompiler, cache: CompileCache) {
@@ -138,16 +118,6 @@ final class KernelLibrary: @unchecked Sendable {
                         CompileCache(directory: CompileCache.defaultDirectory(), packageVersion: FlashMLAVersion.string))
             toolchain = made
             return made
-        } catch {
-            throw .backend("compiling \(unit.rawValue) for \(architecture): \(error)")
-        }
-    }
-
-    /// `request` compiled through the disk cache.
-    private func compile(_ request: CompileRequest, unit: KernelCatalog.Unit) throws(MLAError) -> CompiledProgram {
-        let (compiler, cache) = try tools(for: unit)
-        do {
-            return try cache.program(for: request, compiler: compiler).program
         } catch {
             throw .backend("compiling \(unit.rawValue) for \(architecture): \(error)")
         }
@@ -164,30 +134,29 @@ final class KernelLibrary: @unchecked Sendable {
     }
 }
 
-/// How a cold cache is compiled (`FLASHMLA_COMPILE`).
-public enum CompileTiering: String, Sendable, CaseIterable {
-    /// Quick build first where a unit has a quick tier, the optimized one in the background (the default).
-    case tiered
-    /// Always wait for the optimized build (measurements, bit-for-bit checks).
-    case optimized
-    /// Only the quick builds of units that have one (to check them).
-    case quick
+/// What a launch does when its kernel is not compiled yet and compiles slowly (`FLASHMLA_COLD_START`).
+public enum ColdStart: String, Sendable, CaseIterable {
+    /// Compile it in the background and run its substitute meanwhile (the default; see
+    /// `DecodeKernel.coldStartSubstitute`).
+    case substitute
+    /// Compile it and wait (measurements, bit-for-bit checks).
+    case wait
 
-    /// The values `FLASHMLA_COMPILE` takes, as the error for any other names them.
-    static let environmentValues = "tiered, optimized, quick, or unset"
+    /// The values `FLASHMLA_COLD_START` takes, as the error for any other names them.
+    static let environmentValues = "substitute, wait, or unset"
 
-    /// The tiering `FLASHMLA_COMPILE=value` names: unset or empty is ``tiered``; any other value is
-    /// an error rather than a silent default.
+    /// The choice `FLASHMLA_COLD_START=value` names: unset or empty is ``substitute``; any other
+    /// value is an error rather than a silent default.
     init(environment value: String?) throws(MLAError) {
-        guard let value, !value.isEmpty else { self = .tiered; return }
-        guard let tiering = CompileTiering(rawValue: value) else {
-            throw .invalidArgument(argument: "FLASHMLA_COMPILE", expected: Self.environmentValues, given: "\"\(value)\"")
+        guard let value, !value.isEmpty else { self = .substitute; return }
+        guard let choice = ColdStart(rawValue: value) else {
+            throw .invalidArgument(argument: "FLASHMLA_COLD_START", expected: Self.environmentValues, given: "\"\(value)\"")
         }
-        self = tiering
+        self = choice
     }
 }
 
-/// One optimized compile running on a background queue, and its outcome once finished.
+/// One compile running on a background queue, and its outcome once finished.
 private final class BackgroundBuild: @unchecked Sendable {
     private let lock = Mutex()
     private let finished = DispatchSemaphore(value: 0)

@@ -63,7 +63,7 @@ public final class Workspace: @unchecked Sendable {
             try errorFlag.buffer.fill(byte: 0)
         }
         var problems: [String] = []
-        if flag & 1 != 0 { problems.append("a cacheSeqlens entry was outside 0...maxPages·64") }
+        if flag & 1 != 0 { problems.append("a cacheSeqlens entry was outside 0...maxPages·pageSize") }
         if flag & 2 != 0 { problems.append("a blockTable entry was outside 0..<numPages") }
         return problems
     }

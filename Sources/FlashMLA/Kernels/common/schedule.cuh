@@ -28,12 +28,12 @@ __device__ __forceinline__ SchedPart load_part(const int* sched, int part) {
     return s;
 }
 
-#define FMLA_ERR_SEQLEN 1         // a cacheSeqlens entry outside 0...maxPages·64
+#define FMLA_ERR_SEQLEN 1         // a cacheSeqlens entry outside 0...maxPages·pageSize
 #define FMLA_ERR_BLOCK_ID 2       // a block-table entry outside 0..<numPages
 
 // What a block computes of request `req` of its part.
 struct Piece {
-    int seqlen;                   // the request's length, clamped into 0 … max_pages·64
+    int seqlen;                   // the request's length, clamped into 0 … max_pages·page_size
     int start, end;               // the piece's keys: start ≤ key < end
     int split;                    // which split of the request this piece is
     bool single;                  // the request has one split: the block writes the final output
@@ -42,14 +42,18 @@ struct Piece {
 
 // `last_qi` is the query index of the tile's last row: with the causal mask no row sees a key
 // past seqlen − s_q + last_qi, so the pages after it are not read. An out-of-range length
-// raises FMLA_ERR_SEQLEN in `error_flag` and is clamped.
+// raises FMLA_ERR_SEQLEN in `error_flag` and is clamped. `page_size` is the cache's tokens a
+// page (a block-table row holds max_pages · page_size tokens); `first_page` and `n_pages` count
+// 64-token blocks of the sequence whatever it is.
 __device__ __forceinline__ Piece piece_of(const SchedPart& part, int req, const int* seqlens, const int* num_splits,
-                                          int max_pages, int s_q, int causal, int last_qi, int* error_flag) {
+                                          int max_pages, int s_q, int causal, int last_qi, int* error_flag,
+                                          int page_size = FMLA_PAGE) {
     Piece piece;
     int seqlen = seqlens[req];
-    if (seqlen < 0 || seqlen > max_pages * FMLA_PAGE) {
+    const int max_tokens = max_pages * page_size;
+    if (seqlen < 0 || seqlen > max_tokens) {
         if (threadIdx.x == 0) atomicOr(error_flag, FMLA_ERR_SEQLEN);
-        seqlen = min(max(seqlen, 0), max_pages * FMLA_PAGE);
+        seqlen = min(max(seqlen, 0), max_tokens);
     }
     const bool first = req == part.begin_req;
     piece.seqlen = seqlen;

@@ -1,0 +1,32 @@
+/// The CPU backend's reading of FP8 cache tokens (``KVCacheFormat``): the values the GPU
+/// kernels compute with, so that both are compared with a reference on the same cache.
+enum CacheDequantizer {
+    /// The 576 values of a per-tensor FP8 token at `bytes`: `e4m3 · scale` in Float32.
+    static func perTensor(_ bytes: UnsafeRawPointer, scale: Float, into destination: UnsafeMutablePointer<Float>) {
+        for index in 0 ..< DecodeProblem.headDim {
+            destination[index] = Float8E4M3(bitPattern: bytes.load(fromByteOffset: index, as: UInt8.self)).floatValue * scale
+        }
+    }
+
+    /// The 576 values of a DeepSeek-V3.2 token at `bytes` (656 bytes): NoPE value `i` is
+    /// `e4m3[i] · scale[i / 128]` (a Float32 product) rounded to `type`, a RoPE value its bf16
+    /// rounded to `type`.
+    static func deepSeek(_ bytes: UnsafeRawPointer, roundingTo type: ElementType,
+                         into destination: UnsafeMutablePointer<Float>) {
+        let nope = KVCacheFormat.deepSeekNoPEBytes, group = KVCacheFormat.deepSeekGroupSize
+        for index in 0 ..< nope {
+            let scaleBits = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: nope + 4 * (index / group), as: UInt32.self))
+            let code = Float8E4M3(bitPattern: bytes.load(fromByteOffset: index, as: UInt8.self))
+            destination[index] = round(code.floatValue * Float(bitPattern: scaleBits), to: type)
+        }
+        for index in 0 ..< DecodeProblem.headDim - DecodeProblem.headDimV {
+            let bits = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: nope + 16 + 2 * index, as: UInt16.self))
+            destination[DecodeProblem.headDimV + index] = round(BFloat16(bitPattern: bits).floatValue, to: type)
+        }
+    }
+
+    /// `value` rounded to nearest even in `type` (bf16 or fp16).
+    static func round(_ value: Float, to type: ElementType) -> Float {
+        type == .bfloat16 ? BFloat16(value).floatValue : Float(Float16(value))
+    }
+}

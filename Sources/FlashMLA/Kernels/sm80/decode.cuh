@@ -1,0 +1,439 @@
+// The portable split-KV MLA decode kernel: tensor cores through mma.sync (sm_80 and newer).
+// This header holds its body; sm80/decode.cu instantiates it for bf16/fp16 caches of 64-token
+// pages, sm80/decode_paged.cu for any page size, sm80/decode_fp8.cu for the FP8 caches.
+//
+// Grid: (query tiles, KV heads, workers). A block takes one tile of BLOCK_M query rows of
+// one KV head (row R = qi·g + gi, g = h_q/h_kv: the s_q·g rows sharing the head) and walks
+// the pieces of its worker's part of the schedule (common/schedule.cuh). For each piece it
+// streams the request's pages through shared memory, keeps the running softmax in fp32,
+// and writes either the final output (a request with one split) or a partial output and
+// lse for the combine kernel.
+//
+// Shared memory (bytes), every [rows][576] tile stored as 72 16-byte chunks a row with the
+// chunk index XOR-swizzled by (row & 7) inside each group of 8, so that the 8 row addresses
+// of an ldmatrix fall in 8 different bank groups:
+//   sQ  [BLOCK_M][576]         the query tile, loaded once per piece
+//   sK  [STAGES][64][576]      pages of K (its first 512 columns are V), cp.async ring
+//   sP  [BLOCK_M][64]          softmax probabilities in the input type (8 chunks a row, swizzled)
+//   sRed[WARPS_N][BLOCK_M]     row maxima, then row sums, exchanged between warps
+//
+// Warps: 8. WARPS_M = BLOCK_M/16 warps split the rows; WARPS_N = 8/WARPS_M split the 64
+// keys of a page for Q·Kᵀ and the 512 value columns for P·V. Each thread holds its rows'
+// running max and a partial row sum over its own columns; only maxima cross warps per page,
+// the sums once at the end.
+//
+// Per page, four barriers: [A] page landed, [B] row maxima posted, [C] P posted,
+// [D] everyone done with the page (its stage may be refilled).
+//
+// "Page" below is a 64-token block of the sequence, the schedule's unit. How its tokens are
+// found and loaded depends on the cache format KV:
+//   FMLA_KV_PAGE64  q's type, cache pages of 64 tokens: the block is cache page block_table[blk],
+//                   loaded by 72 chunks a token; strides in elements. The original kernel.
+//   FMLA_KV_PAGED   q's type, pages of any P tokens (1 … 256): token t = blk·64 + i lives in slot
+//                   t % P of page block_table[t / P]. Four threads a token (each its 18 chunks)
+//                   so that one block-table read and one division serve a thread's whole token.
+//                   Strides in bytes. Same pipeline as FMLA_KV_PAGE64.
+//   FMLA_KV_FP8     E4M3 codes, 576 bytes a token, one per-tensor scale (folded: scale_log2
+//                   carries it for S, out_scale for O, so the codes convert exactly).
+//   FMLA_KV_FP8DS   DeepSeek-V3.2's 656-byte tokens (512 codes, 4 fp32 scales, 64 bf16 RoPE).
+// The FP8 formats stream raw token bytes by cp.async (addressed as FMLA_KV_PAGED does) into a
+// ring of STAGES raw stages, sRaw [STAGES][64][RAW_PITCH], and convert one block at a time into
+// a single T page sK [1][64][576], which the mma code below reads exactly as the 16-bit page:
+//   [A] raw block p landed (and everyone is done with page p − 1 in sK) → convert into sK
+//   [A'] sK holds block p, raw stage p % STAGES is free → refill it with block p + STAGES
+// then [B], [C] as above; [A] of the next block stands in for [D]. Slots past the sequence's end
+// are zero-filled by cp.async (their bytes, NaN codes included, are never read), as they are
+// for the 16-bit cache.
+#include "common/fp8.cuh"
+#include "common/mma_sm80.cuh"
+#include "common/schedule.cuh"
+
+#define FMLA_KV_PAGE64 0
+#define FMLA_KV_PAGED 1
+#define FMLA_KV_FP8 2
+#define FMLA_KV_FP8DS 3
+#define FMLA_FP8_TOKEN_BYTES 576      // per-tensor FP8: one code a value
+#define FMLA_FP8DS_TOKEN_BYTES 656    // DeepSeek-V3.2: 512 codes, 4 fp32 scales, 64 bf16
+// Bytes between raw tokens in shared memory: the token size, or for 656-byte tokens 704, so that
+// two neighbouring tokens start 16 banks apart (the conversion reads them in pairs).
+#define FMLA_FP8_PITCH 576
+#define FMLA_FP8DS_PITCH 704
+
+#define FMLA_D 576
+#define FMLA_DV 512
+#define FMLA_CHUNKS 72           // 16-byte chunks in a 576-element row
+#define FMLA_ROW_BYTES 1152
+
+
+__device__ __forceinline__ u32 swz576(int row, int chunk) {
+    return (u32)((row * FMLA_CHUNKS + ((chunk & ~7) | ((chunk ^ row) & 7))) * 16);
+}
+__device__ __forceinline__ u32 swz64(int row, int chunk) {
+    return (u32)(row * 128 + ((chunk ^ row) & 7) * 16);
+}
+
+// Converts raw stage `raw` (64 tokens, PITCH bytes apart) into the T page at shared address `dst`
+// (swizzled like sK). A unit is 16 raw bytes: 16 codes → two T chunks (values 16u … 16u+15), or,
+// for DS, 8 RoPE bf16 (raw bytes 528 + 16·(u − 32)) → one (values 512 + 8·(u − 32) …). A DS
+// token's scales (raw bytes 512 … 527) are read by the units of their 128 codes.
+// Lanes alternate between two neighbouring tokens (unit i: token 2·(i / (2U)) + (i & 1), unit
+// (i / 2) % U of it, U units a token), so a warp's raw reads fall in distinct banks (tokens
+// 16 banks apart) and its first 16-byte stores land in even and odd swizzle slots alike.
+template <typename T, int KV>
+__device__ __forceinline__ void convert_page(const u8* raw, u32 dst, int tid) {
+    constexpr int U = KV == FMLA_KV_FP8 ? 36 : 40;        // units a token (DS: 32 NoPE + 8 RoPE)
+    constexpr int PITCH = KV == FMLA_KV_FP8 ? FMLA_FP8_PITCH : FMLA_FP8DS_PITCH;
+    static_assert((64 * U) % 256 == 0, "whole units per thread");
+#pragma unroll 1
+    for (int i = tid; i < 64 * U; i += 256) {
+        const int t = 2 * (i / (2 * U)) + (i & 1), u = (i % (2 * U)) >> 1;
+        // Raw chunk: the codes' u, or for DS RoPE units past the 16 bytes of scales.
+        const u8* src = raw + t * PITCH + u * 16 + (KV == FMLA_KV_FP8DS && u >= 32 ? 16 : 0);
+        const uint4 w = *reinterpret_cast<const uint4*>(src);
+        if (KV == FMLA_KV_FP8DS && u >= 32) {            // 8 RoPE values, bf16 → T
+            st_shared_v4(dst + swz576(t, 64 + (u - 32)), bf16x2_to<T>(w.x), bf16x2_to<T>(w.y),
+                         bf16x2_to<T>(w.z), bf16x2_to<T>(w.w));
+            continue;
+        }
+        u32 a[4], b[4];                                  // values 16u … 16u+7, 16u+8 … 16u+15
+        if (KV == FMLA_KV_FP8) {
+            a[0] = e4m3x2_to<T>(w.x); a[1] = e4m3x2_to<T>(w.x >> 16);
+            a[2] = e4m3x2_to<T>(w.y); a[3] = e4m3x2_to<T>(w.y >> 16);
+            b[0] = e4m3x2_to<T>(w.z); b[1] = e4m3x2_to<T>(w.z >> 16);
+            b[2] = e4m3x2_to<T>(w.w); b[3] = e4m3x2_to<T>(w.w >> 16);
+        } else {
+            const float scale = *reinterpret_cast<const float*>(raw + t * PITCH + 512 + (u / 8) * 4);
+            a[0] = e4m3x2_scaled<T>(w.x, scale); a[1] = e4m3x2_scaled<T>(w.x >> 16, scale);
+            a[2] = e4m3x2_scaled<T>(w.y, scale); a[3] = e4m3x2_scaled<T>(w.y >> 16, scale);
+            b[0] = e4m3x2_scaled<T>(w.z, scale); b[1] = e4m3x2_scaled<T>(w.z >> 16, scale);
+            b[2] = e4m3x2_scaled<T>(w.w, scale); b[3] = e4m3x2_scaled<T>(w.w >> 16, scale);
+        }
+        st_shared_v4(dst + swz576(t, 2 * u), a[0], a[1], a[2], a[3]);
+        st_shared_v4(dst + swz576(t, 2 * u + 1), b[0], b[1], b[2], b[3]);
+    }
+}
+
+template <typename T, int BLOCK_M, int STAGES, int KV>
+__device__ __forceinline__ void decode_sm80(
+    const T* __restrict__ q, const void* __restrict__ kcache_raw, const int* __restrict__ block_table,
+    const int* __restrict__ seqlens, const int* __restrict__ sched, const int* __restrict__ num_splits,
+    T* __restrict__ out, float* __restrict__ lse, float* __restrict__ oaccum, float* __restrict__ lseaccum,
+    int* __restrict__ error_flag,
+    i64 q_batch_stride, i64 q_seq_stride, i64 q_head_stride,
+    i64 k_page_stride, i64 k_token_stride, i64 k_head_stride, i64 bt_stride,
+    int s_q, int h_q, int h_kv, int num_pages, int max_pages, float scale_log2, int causal,
+    int page_size, float out_scale) {
+    constexpr bool FP8 = KV == FMLA_KV_FP8 || KV == FMLA_KV_FP8DS;
+    constexpr int K_STAGES = FP8 ? 1 : STAGES;                          // T pages in sK
+    constexpr int RAW_PITCH = KV == FMLA_KV_FP8 ? FMLA_FP8_PITCH : KV == FMLA_KV_FP8DS ? FMLA_FP8DS_PITCH : 0;
+    constexpr int RAW_CHUNKS = (KV == FMLA_KV_FP8 ? FMLA_FP8_TOKEN_BYTES : FMLA_FP8DS_TOKEN_BYTES) / 16;
+    constexpr int WARPS_M = BLOCK_M / 16;
+    constexpr int WARPS_N = 8 / WARPS_M;
+    constexpr int SN = 64 / WARPS_N;       // score columns per warp
+    constexpr int NT = SN / 8;             // their n8 tiles
+    constexpr int ON = FMLA_DV / WARPS_N;  // output columns per warp
+    constexpr int OT = ON / 8;             // their n8 tiles
+    static_assert(NT >= 1 && OT % 2 == 0, "tile shape");
+
+    extern __shared__ __align__(128) u8 smem[];
+    u8* sQ = smem;
+    u8* sK = sQ + BLOCK_M * FMLA_ROW_BYTES;
+    u8* sRaw = sK + K_STAGES * 64 * FMLA_ROW_BYTES;                  // FP8 only: [STAGES][64][RAW_PITCH]
+    u8* sP = sRaw + (FP8 ? STAGES * 64 * RAW_PITCH : 0);
+    float* sRed = reinterpret_cast<float*>(sP + BLOCK_M * 128);
+    const u32 sQa = smem_addr(sQ), sKa = smem_addr(sK), sPa = smem_addr(sP);
+
+    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+    const int wm = warp % WARPS_M, wn = warp / WARPS_M;
+    const int kvh = blockIdx.y;
+    const int g = h_q / h_kv, rows = s_q * g;
+    const int tile_row0 = blockIdx.x * BLOCK_M;
+    const int last_row = min(rows, tile_row0 + BLOCK_M) - 1;
+    // This thread's two accumulator rows (within the tile) and their query index.
+    const int ra = wm * 16 + lane / 4, rb = ra + 8;
+    const int qa = (tile_row0 + ra) / g, qb = (tile_row0 + rb) / g;
+
+    // Per-thread ldmatrix addresses. Rows of every ldmatrix below have row & 7 == lane & 7;
+    // the chunk's low bit comes from lane bit 4 (A operands, V) or bit 3 (K for Q·Kᵀ).
+    const u32 xor_a = (u32)(((lane >> 4) ^ lane) & 7) * 16;
+    const u32 xor_b = (u32)((((lane >> 3) & 1) ^ lane) & 7) * 16;
+    const u32 q_rows = sQa + (wm * 16 + lane % 16) * FMLA_ROW_BYTES;
+    const u32 k_rows = (wn * SN + lane % 8 + (lane / 16) * 8) * FMLA_ROW_BYTES;
+    const u32 p_rows = sPa + (wm * 16 + lane % 16) * 128;
+    const u32 v_rows = (lane % 8 + ((lane / 8) % 2) * 8) * FMLA_ROW_BYTES + (wn * ON / 8) * 16;
+
+    grid_dependency_wait();                      // everything below may read the previous kernel's output
+    const SchedPart part = load_part(sched, blockIdx.z);
+    for (int req = part.begin_req; req <= part.end_req; ++req) {
+        const Piece piece = KV == FMLA_KV_PAGE64
+            ? piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag)
+            : piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag, page_size);
+        const int seqlen = piece.seqlen, split = piece.split;
+        const int first_page = piece.first_page, n_pages = piece.n_pages;
+        const bool single = piece.single;
+        const int lim_a = visible_end(piece, s_q, causal, qa), lim_b = visible_end(piece, s_q, causal, qb);
+        const int* bt_row = block_table + (i64)req * bt_stride;
+
+        // Block `page` of the sequence into T stage `stage` of sK (16-bit caches) or raw stage
+        // `stage` of sRaw (FP8).
+        auto load_page = [&](int page, int stage) {
+            if constexpr (KV == FMLA_KV_PAGE64) {
+                const T* kcache = static_cast<const T*>(kcache_raw);
+                int id = bt_row[page];
+                bool id_ok = id >= 0 && id < num_pages;
+                if (!id_ok && tid == 0) atomicOr(error_flag, FMLA_ERR_BLOCK_ID);
+                const T* base = kcache + (i64)(id_ok ? id : 0) * k_page_stride + (i64)kvh * k_head_stride;
+                const u32 dst = sKa + stage * 64 * FMLA_ROW_BYTES;
+                for (int i = tid; i < 64 * FMLA_CHUNKS; i += 256) {
+                    int t = i / FMLA_CHUNKS, c = i % FMLA_CHUNKS;
+                    bool ok = id_ok && page * FMLA_PAGE + t < seqlen;
+                    cp_async_16(dst + swz576(t, c), ok ? base + t * k_token_stride + c * 8 : kcache, ok);
+                }
+            } else {
+                // Token t of the block: four threads, one block-table read and one division. A slot
+                // that is not read (past the end, or a bad page id) is zero-filled from an address
+                // inside the cache's first token (base = kcache), which cp.async does not read.
+                const u8* kcache = static_cast<const u8*>(kcache_raw);
+                const int t = tid >> 2, sub = tid & 3, token = page * FMLA_PAGE + t;
+                bool ok = token < seqlen;
+                const u8* base = kcache;
+                if (ok) {
+                    const int column = token / page_size;
+                    const int id = bt_row[column];
+                    if (id >= 0 && id < num_pages) {
+                        // 32-bit offset inside the page: the host keeps token and head strides below 2³¹ bytes.
+                        base = kcache + (i64)id * k_page_stride
+                               + (u32)((token - column * page_size) * (u32)k_token_stride + kvh * (u32)k_head_stride);
+                    } else {
+                        ok = false;
+                        atomicOr(error_flag, FMLA_ERR_BLOCK_ID);
+                    }
+                }
+                if constexpr (KV == FMLA_KV_PAGED) {
+                    const u32 dst = sKa + stage * 64 * FMLA_ROW_BYTES;
+#pragma unroll
+                    for (int j = 0; j < FMLA_CHUNKS / 4; ++j) {
+                        const int c = sub + 4 * j;
+                        cp_async_16(dst + swz576(t, c), base + c * 16, ok);
+                    }
+                } else {
+                    const u32 dst = smem_addr(sRaw) + stage * 64 * RAW_PITCH + t * RAW_PITCH;
+#pragma unroll
+                    for (int j = 0; j < (RAW_CHUNKS + 3) / 4; ++j) {
+                        const int c = sub + 4 * j;
+                        if (c < RAW_CHUNKS) cp_async_16(dst + c * 16, base + c * 16, ok);
+                    }
+                }
+            }
+        };
+
+        float acc[OT][4];
+#pragma unroll
+        for (int t = 0; t < OT; ++t) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = 0.f;
+        float m_a = -FMLA_INF, m_b = -FMLA_INF, l_a = 0.f, l_b = 0.f;
+
+        if (n_pages > 0) {
+            for (int i = tid; i < BLOCK_M * FMLA_CHUNKS; i += 256) {
+                int r = i / FMLA_CHUNKS, c = i % FMLA_CHUNKS, R = tile_row0 + r;
+                bool ok = R < rows;
+                const T* src = ok ? q + (i64)req * q_batch_stride + (i64)(R / g) * q_seq_stride
+                                        + (i64)(kvh * g + R % g) * q_head_stride + c * 8
+                                  : q;
+                cp_async_16(sQa + swz576(r, c), src, ok);
+            }
+            load_page(first_page, 0);
+            cp_async_commit();
+            if constexpr (FP8) {
+#pragma unroll
+                for (int s = 1; s < STAGES; ++s) {
+                    if (s < n_pages) load_page(first_page + s, s);
+                    cp_async_commit();                    // one group a block, empty or not
+                }
+            }
+        }
+
+        for (int p = 0; p < n_pages; ++p) {
+            const int page = first_page + p;
+            int stage = 0;
+            if constexpr (FP8) {
+                // Groups committed: STAGES + p; the oldest p + 1 (blocks ≤ p) must be complete.
+                cp_async_wait<STAGES - 1>();
+                __syncthreads();                                                   // [A]
+                convert_page<T, KV>(sRaw + (p % STAGES) * 64 * RAW_PITCH, sKa, tid);
+                __syncthreads();                                                   // [A']
+                if (p + STAGES < n_pages) load_page(page + STAGES, p % STAGES);
+                cp_async_commit();
+            } else if (STAGES == 2) {
+                stage = p & 1;
+                if (p + 1 < n_pages) {
+                    load_page(page + 1, (p + 1) & 1);
+                    cp_async_commit();
+                    cp_async_wait<1>();
+                } else {
+                    cp_async_wait<0>();
+                }
+            } else {
+                if (p > 0) { load_page(page, 0); cp_async_commit(); }
+                cp_async_wait<0>();
+            }
+            if constexpr (!FP8) __syncthreads();                                  // [A]
+            const u32 kst = sKa + stage * 64 * FMLA_ROW_BYTES;
+
+            // S = Q·Kᵀ for rows wm·16.., keys wn·SN.. of this page. A chunk index 2·kk + bit
+            // (bit = which 8 columns of the 16-wide k step) lands, after the swizzle, at
+            // (2·kk & ~7) + ((2·kk & 7) ^ bit ^ (row & 7)); every ldmatrix row here has
+            // row & 7 == lane & 7, so the XOR pattern is one per-thread constant.
+            float s[NT][4];
+#pragma unroll
+            for (int j = 0; j < NT; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+#pragma unroll 4
+            for (int kk = 0; kk < FMLA_D / 16; ++kk) {
+                const u32 kchunk = (u32)(2 * kk & ~7) * 16, klow = (u32)(2 * kk & 7) * 16;
+                u32 a[4];
+                ldmatrix_x4(a, q_rows + kchunk + (klow ^ xor_a));
+                if (NT == 1) {
+                    u32 b[2];
+                    ldmatrix_x2(b, kst + k_rows + kchunk + (klow ^ xor_b));
+                    mma_16816<T>(s[0], a, b[0], b[1]);
+                } else {
+#pragma unroll
+                    for (int j = 0; j < NT; j += 2) {
+                        u32 b[4];
+                        ldmatrix_x4(b, kst + k_rows + j * 8 * FMLA_ROW_BYTES + kchunk + (klow ^ xor_b));
+                        mma_16816<T>(s[j], a, b[0], b[1]);
+                        mma_16816<T>(s[j + 1], a, b[2], b[3]);
+                    }
+                }
+            }
+
+            // Mask, scale to log2 units, and post this warp's row maxima.
+            float mx_a = -FMLA_INF, mx_b = -FMLA_INF;
+#pragma unroll
+            for (int j = 0; j < NT; ++j) {
+#pragma unroll
+                for (int e = 0; e < 2; ++e) {
+                    int key = page * FMLA_PAGE + wn * SN + j * 8 + 2 * (lane % 4) + e;
+                    s[j][e] = key < lim_a ? s[j][e] * scale_log2 : -FMLA_INF;
+                    s[j][2 + e] = key < lim_b ? s[j][2 + e] * scale_log2 : -FMLA_INF;
+                    mx_a = fmaxf(mx_a, s[j][e]);
+                    mx_b = fmaxf(mx_b, s[j][2 + e]);
+                }
+            }
+            mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffff, mx_a, 1));
+            mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffff, mx_a, 2));
+            mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 1));
+            mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 2));
+            if (WARPS_N > 1 && lane % 4 == 0) {
+                sRed[wn * BLOCK_M + ra] = mx_a;
+                sRed[wn * BLOCK_M + rb] = mx_b;
+            }
+            if (WARPS_N > 1) {
+                __syncthreads();                                                   // [B]
+#pragma unroll
+                for (int w = 0; w < WARPS_N; ++w) {
+                    mx_a = fmaxf(mx_a, sRed[w * BLOCK_M + ra]);
+                    mx_b = fmaxf(mx_b, sRed[w * BLOCK_M + rb]);
+                }
+            }
+
+            // Online softmax: new maxima, rescale, probabilities into sP.
+            const float new_a = fmaxf(m_a, mx_a), new_b = fmaxf(m_b, mx_b);
+            const float use_a = new_a == -FMLA_INF ? 0.f : new_a;
+            const float use_b = new_b == -FMLA_INF ? 0.f : new_b;
+            const float alpha_a = fast_exp2(m_a - use_a), alpha_b = fast_exp2(m_b - use_b);
+            m_a = new_a; m_b = new_b;
+            float sum_a = 0.f, sum_b = 0.f;
+#pragma unroll
+            for (int j = 0; j < NT; ++j) {
+                float p0 = fast_exp2(s[j][0] - use_a), p1 = fast_exp2(s[j][1] - use_a);
+                float p2 = fast_exp2(s[j][2] - use_b), p3 = fast_exp2(s[j][3] - use_b);
+                sum_a += p0 + p1;
+                sum_b += p2 + p3;
+                int col = wn * SN + j * 8 + 2 * (lane % 4);
+                *reinterpret_cast<u32*>(sP + swz64(ra, col / 8) + (col % 8) * 2) = pack2<T>(p0, p1);
+                *reinterpret_cast<u32*>(sP + swz64(rb, col / 8) + (col % 8) * 2) = pack2<T>(p2, p3);
+            }
+            l_a = l_a * alpha_a + sum_a;
+            l_b = l_b * alpha_b + sum_b;
+#pragma unroll
+            for (int t = 0; t < OT; ++t) {
+                acc[t][0] *= alpha_a; acc[t][1] *= alpha_a;
+                acc[t][2] *= alpha_b; acc[t][3] *= alpha_b;
+            }
+            __syncthreads();                                                       // [C]
+
+            // O += P·V for rows wm·16.., value columns wn·ON.. . V is read transposed from the
+            // page (rows = keys); its chunk (wn·ON/8 + t + bit) swizzles as in Q·Kᵀ.
+#pragma unroll (BLOCK_M == 64 ? 1 : 4)
+            for (int ks = 0; ks < 4; ++ks) {
+                u32 a[4];
+                ldmatrix_x4(a, p_rows + (((u32)(2 * ks) * 16) ^ xor_a));
+#pragma unroll
+                for (int t = 0; t < OT; t += 2) {
+                    u32 b[4];
+                    ldmatrix_x4_trans(b, kst + v_rows + ks * 16 * FMLA_ROW_BYTES + (u32)(t & ~7) * 16
+                                             + (((u32)(t & 7) * 16) ^ xor_a));
+                    mma_16816<T>(acc[t], a, b[0], b[1]);
+                    mma_16816<T>(acc[t + 1], a, b[2], b[3]);
+                }
+            }
+            if constexpr (!FP8) __syncthreads();                                  // [D]
+        }
+
+        // Row sums: across the quad, then across the WARPS_N warps sharing the rows.
+        l_a += __shfl_xor_sync(0xffffffff, l_a, 1);
+        l_a += __shfl_xor_sync(0xffffffff, l_a, 2);
+        l_b += __shfl_xor_sync(0xffffffff, l_b, 1);
+        l_b += __shfl_xor_sync(0xffffffff, l_b, 2);
+        if (WARPS_N > 1) {
+            if (lane % 4 == 0) {
+                sRed[wn * BLOCK_M + ra] = l_a;
+                sRed[wn * BLOCK_M + rb] = l_b;
+            }
+            __syncthreads();
+            l_a = 0.f; l_b = 0.f;
+#pragma unroll
+            for (int w = 0; w < WARPS_N; ++w) {
+                l_a += sRed[w * BLOCK_M + ra];
+                l_b += sRed[w * BLOCK_M + rb];
+            }
+        }
+
+        // Write: the final output for a single-split request, else this split's partial.
+        const int Ra = tile_row0 + ra, Rb = tile_row0 + rb;
+        float inv_a = l_a > 0.f ? 1.f / l_a : 0.f, inv_b = l_b > 0.f ? 1.f / l_b : 0.f;
+        if constexpr (KV == FMLA_KV_FP8) { inv_a *= out_scale; inv_b *= out_scale; }   // V's per-tensor scale
+        const float empty = single ? FMLA_INF : -FMLA_INF;
+        const float lse_a = l_a > 0.f ? (m_a + fast_log2(l_a)) * FMLA_LN2 : empty;
+        const float lse_b = l_b > 0.f ? (m_b + fast_log2(l_b)) * FMLA_LN2 : empty;
+        const i64 split_row0 = ((i64)(num_splits[req] + split) * h_kv + kvh) * rows;
+        if (req == part.end_req) launch_dependents();   // the combine may be scheduled
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+            const int R = half ? Rb : Ra;
+            if (R >= rows) continue;
+            const float inv = half ? inv_b : inv_a;
+            const int qi = R / g, head = kvh * g + R % g;
+            if (single) {
+                T* o = out + (((i64)req * s_q + qi) * h_q + head) * FMLA_DV + wn * ON + 2 * (lane % 4);
+#pragma unroll
+                for (int t = 0; t < OT; ++t)
+                    *reinterpret_cast<u32*>(o + t * 8) = pack2<T>(acc[t][2 * half] * inv, acc[t][2 * half + 1] * inv);
+                if (wn == 0 && lane % 4 == 0) lse[((i64)req * h_q + head) * s_q + qi] = half ? lse_b : lse_a;
+            } else {
+                float* o = oaccum + (split_row0 + R) * FMLA_DV + wn * ON + 2 * (lane % 4);
+#pragma unroll
+                for (int t = 0; t < OT; ++t)
+                    *reinterpret_cast<float2*>(o + t * 8) = make_float2(acc[t][2 * half] * inv, acc[t][2 * half + 1] * inv);
+                if (wn == 0 && lane % 4 == 0) lseaccum[split_row0 + R] = half ? lse_b : lse_a;
+            }
+        }
+        __syncthreads();   // sQ, sK and sRed are reused by the next request
+    }
+}
+
+// Shared memory a configuration needs, in bytes (the host computes the same): Q, the T pages,
+// P, the row exchange; for FP8, one T page and STAGES raw stages of PITCH bytes a token.
+#define FMLA_SMEM(BLOCK_M, STAGES) \
+    ((BLOCK_M) * FMLA_ROW_BYTES + (STAGES) * 64 * FMLA_ROW_BYTES + (BLOCK_M) * 128 + (8 / ((BLOCK_M) / 16)) * (BLOCK_M) * 4)
+#define FMLA_SMEM_FP8(BLOCK_M, STAGES, PITCH) (FMLA_SMEM(BLOCK_M, 1) + (STAGES) * 64 * (PITCH))
