@@ -44,7 +44,13 @@ struct CompileCommand: ParsableCommand {
         let cache = CompileCache(directory: CompileCache.defaultDirectory(), packageVersion: FlashMLAVersion.string)
         let targets = architectures.isEmpty ? [Self.defaultArchitecture()] : architectures
         print("NVRTC \(library.version.major).\(library.version.minor) at \(library.path)")
-        print(noCache ? "cache: bypassed (--no-cache)" : "cache: \(cache.directory.path)")
+        if noCache {
+            print("cache: bypassed (--no-cache)")
+        } else if let problem = cache.folderProblem() {
+            print("cache: \(cache.directory.path) (not used: \(problem))")
+        } else {
+            print("cache: \(cache.directory.path)")
+        }
         let extraOptions = KernelCatalog.environmentOptions
         if !extraOptions.isEmpty { print("options (FLASHMLA_KERNEL_OPTIONS): \(extraOptions.joined(separator: " "))") }
 
