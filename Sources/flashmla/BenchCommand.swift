@@ -139,7 +139,7 @@ struct BenchCommand: ParsableCommand {
         let count = plan.entries.count
         StandardError.line("\(benchGrid.name): \(count) configuration(s), \(type.rawValue), backend \(selected) (\(deviceName)), \(runs) timed call(s) each")
 
-        let progress = Progress()
+        let progress = ProgressLine()
         var results: [BenchResult] = []
         for (position, entry) in plan.entries.enumerated() {
             let config = entry.config, index = entry.index
@@ -179,7 +179,7 @@ struct BenchCommand: ParsableCommand {
     /// time of the decode call in milliseconds. Every tensor is released on return.
     private func measure(
         _ config: BenchConfig, lengths: [Int32], elementType: ElementType, engine: MLAEngine,
-        timer: CUDABenchTimer?, iterations: Int, inputSeed: UInt64, tag: String, progress: Progress
+        timer: CUDABenchTimer?, iterations: Int, inputSeed: UInt64, tag: String, progress: ProgressLine
     ) throws -> Double {
         let clock = ContinuousClock()
         let started = clock.now

@@ -103,7 +103,7 @@ struct CheckCommand: ParsableCommand {
             configs = (0..<cases).map { randomConfig(&rng, index: $0, budget: budget) }
         }
         print("check: backend \(engine.backend), \(configs.count) cases, seed \(seed)")
-        let progress = Progress()
+        let progress = ProgressLine()
         for (index, config) in configs.enumerated() {
             progress.start("case \(index + 1)/\(configs.count): b=\(config.batchSize) s_q=\(config.queryLength) "
                 + "h_q=\(config.queryHeads) h_kv=\(config.kvHeads) \(config.elementType)")

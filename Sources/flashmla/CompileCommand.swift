@@ -60,10 +60,18 @@ struct CompileCommand: ParsableCommand {
         var failures: [String] = []
         var stackNotes: [String] = []
         let clock = ContinuousClock()
-        for arch in targets {
-            for unit in KernelCatalog.Unit.allCases where unit.supports(architecture: arch) {
+        let work = targets.flatMap { arch in
+            KernelCatalog.Unit.allCases.filter { $0.supports(architecture: arch) }.map { (arch, $0) }
+        }
+        let progress = ProgressLine()
+        defer { progress.finish() }
+        for (position, (arch, unit)) in work.enumerated() {
+            do {
                 let request = KernelCatalog.request(for: unit, architecture: arch, options: extraOptions)
                 let started = clock.now
+                progress.start(Self.progressLabel(unit: unit.rawValue, architecture: arch, position: position,
+                                                  count: work.count, architectures: targets.count))
+                defer { progress.finish() }
                 let program: CompiledProgram, cacheState: String
                 do {
                     if noCache {
@@ -114,6 +122,11 @@ struct CompileCommand: ParsableCommand {
             throw ExitCode.failure
         }
         print("ok: \(targets.joined(separator: ", ")): no compile errors, no spills")
+    }
+
+    /// `compiling sm90/decode_seesaw.cu (3/5)`, with the architecture when there are several.
+    static func progressLabel(unit: String, architecture: String, position: Int, count: Int, architectures: Int) -> String {
+        "compiling \(unit)" + (architectures > 1 ? " for \(architecture)" : "") + " (\(position + 1)/\(count))"
     }
 
     /// Device 0's NVRTC architecture when a driver and a device are present, else `sm_90a`.

@@ -4,7 +4,7 @@ import Foundation
 /// A one-line status for long work (`compiling decode_seesaw.cu (3/5)… 12 s`), redrawn in place on
 /// standard error once a second while it lasts, and only when standard error is a terminal:
 /// piped or redirected, the status is never written, so logs hold only real lines (``note(_:)``).
-final class Progress: @unchecked Sendable {
+final class ProgressLine: @unchecked Sendable {
     /// Whether the status is drawn at all.
     let enabled: Bool
     private let write: @Sendable (String) -> Void
@@ -26,7 +26,7 @@ final class Progress: @unchecked Sendable {
     ///   - ticking: whether a timer redraws it each second (tests call ``tick()`` themselves).
     ///   - write: where the text goes (default: standard error, unbuffered).
     ///   - now: the clock, in seconds.
-    init(enabled: Bool = Progress.standardErrorIsTerminal, ticking: Bool = true,
+    init(enabled: Bool = ProgressLine.standardErrorIsTerminal, ticking: Bool = true,
          write: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) },
          now: @escaping @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
         self.enabled = enabled
