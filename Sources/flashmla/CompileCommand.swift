@@ -66,51 +66,50 @@ struct CompileCommand: ParsableCommand {
         let progress = ProgressLine()
         defer { progress.finish() }
         for (position, (arch, unit)) in work.enumerated() {
+            let request = KernelCatalog.request(for: unit, architecture: arch, options: extraOptions)
+            let started = clock.now
+            progress.start(Self.progressLabel(unit: unit.rawValue, architecture: arch, position: position,
+                                              count: work.count, architectures: targets.count))
+            let program: CompiledProgram, cacheState: String
             do {
-                let request = KernelCatalog.request(for: unit, architecture: arch, options: extraOptions)
-                let started = clock.now
-                progress.start(Self.progressLabel(unit: unit.rawValue, architecture: arch, position: position,
-                                                  count: work.count, architectures: targets.count))
-                defer { progress.finish() }
-                let program: CompiledProgram, cacheState: String
-                do {
-                    if noCache {
-                        program = try compiler.compile(request)
-                        cacheState = "bypassed"
-                    } else {
-                        let outcome = try cache.program(for: request, compiler: compiler)
-                        program = outcome.program
-                        cacheState = outcome.cacheHit ? "hit" : "miss"
-                    }
-                } catch {
-                    failures.append("\(unit.rawValue) (\(arch)): compile error")
-                    StandardError.line("error: \(unit.rawValue) for \(arch):\n\(error.description)")
-                    table.rows.append([arch, unit.rawValue, "(compile error)", "", "", "", "", "", "", ""])
-                    continue
+                if noCache {
+                    program = try compiler.compile(request)
+                    cacheState = "bypassed"
+                } else {
+                    let outcome = try cache.program(for: request, compiler: compiler)
+                    program = outcome.program
+                    cacheState = outcome.cacheHit ? "hit" : "miss"
                 }
-                let seconds = String(format: "%.2f s", WallClockTimer.milliseconds(clock.now - started) / 1000)
-                if verbose {
-                    print("── NVRTC log: \(unit.rawValue) (\(arch)) ──")
-                    print(program.log.isEmpty ? "(empty)" : program.log)
+            } catch {
+                progress.finish()
+                failures.append("\(unit.rawValue) (\(arch)): compile error")
+                StandardError.line("error: \(unit.rawValue) for \(arch):\n\(error.description)")
+                table.rows.append([arch, unit.rawValue, "(compile error)", "", "", "", "", "", "", ""])
+                continue
+            }
+            progress.finish()
+            let seconds = String(format: "%.2f s", WallClockTimer.milliseconds(clock.now - started) / 1000)
+            if verbose {
+                print("── NVRTC log: \(unit.rawValue) (\(arch)) ──")
+                print(program.log.isEmpty ? "(empty)" : program.log)
+            }
+            let functions = program.report.kernels.map { ($0, false) } + program.report.deviceFunctions.map { ($0, true) }
+            if functions.isEmpty {
+                table.rows.append([arch, unit.rawValue, "(no kernels reported)", "", "", "", "", "", cacheState, seconds])
+            }
+            for (function, isDeviceFunction) in functions {
+                let name = isDeviceFunction ? "\(function.name) (device fn)" : function.name
+                table.rows.append([arch, unit.rawValue, name,
+                                   isDeviceFunction ? "" : "\(function.registers)",
+                                   isDeviceFunction ? "" : "\(function.sharedMemoryBytes)",
+                                   "\(function.stackFrameBytes)", "\(function.spillStoreBytes)",
+                                   "\(function.spillLoadBytes)", cacheState, seconds])
+                if function.spills {
+                    failures.append("\(function.name) (\(arch)) spills \(function.spillStoreBytes) bytes stored, "
+                        + "\(function.spillLoadBytes) bytes loaded")
                 }
-                let functions = program.report.kernels.map { ($0, false) } + program.report.deviceFunctions.map { ($0, true) }
-                if functions.isEmpty {
-                    table.rows.append([arch, unit.rawValue, "(no kernels reported)", "", "", "", "", "", cacheState, seconds])
-                }
-                for (function, isDeviceFunction) in functions {
-                    let name = isDeviceFunction ? "\(function.name) (device fn)" : function.name
-                    table.rows.append([arch, unit.rawValue, name,
-                                       isDeviceFunction ? "" : "\(function.registers)",
-                                       isDeviceFunction ? "" : "\(function.sharedMemoryBytes)",
-                                       "\(function.stackFrameBytes)", "\(function.spillStoreBytes)",
-                                       "\(function.spillLoadBytes)", cacheState, seconds])
-                    if function.spills {
-                        failures.append("\(function.name) (\(arch)) spills \(function.spillStoreBytes) bytes stored, "
-                            + "\(function.spillLoadBytes) bytes loaded")
-                    }
-                    if function.stackFrameBytes > 0 {
-                        stackNotes.append("\(function.name) (\(arch)) has a \(function.stackFrameBytes)-byte stack frame")
-                    }
+                if function.stackFrameBytes > 0 {
+                    stackNotes.append("\(function.name) (\(arch)) has a \(function.stackFrameBytes)-byte stack frame")
                 }
             }
         }
