@@ -46,8 +46,8 @@ struct CompileCommand: ParsableCommand {
         print("NVRTC \(library.version.major).\(library.version.minor) at \(library.path)")
         if noCache {
             print("cache: bypassed (--no-cache)")
-        } else if let problem = cache.folderProblem() {
-            print("cache: \(cache.directory.path) (not used: \(problem))")
+        } else if cache.folderProblem() != nil {
+            print("cache: \(cache.directory.path) (not used: see the warning)")
         } else {
             print("cache: \(cache.directory.path)")
         }
@@ -78,7 +78,7 @@ struct CompileCommand: ParsableCommand {
                 } else {
                     let outcome = try cache.program(for: request, compiler: compiler)
                     program = outcome.program
-                    cacheState = outcome.cacheHit ? "hit" : "miss"
+                    cacheState = outcome.cacheHit ? "hit" : cache.folderProblem() != nil ? "unused" : "miss"
                 }
             } catch {
                 progress.finish()
