@@ -1,15 +1,23 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+// The C ABI as a shared library (python/build.sh builds it with FLASHMLA_C_LIBRARY=1). Declared only
+// when asked for: a dynamic library product is linked by every plain `swift build`, and with
+// `--static-swift-stdlib` SwiftPM links it against the shared runtime, which lacks the static-only
+// Foundation shims (`cannot find -l_FoundationCShims`), so the README's static build would fail.
+let cLibraryProducts: [Product] = ProcessInfo.processInfo.environment["FLASHMLA_C_LIBRARY"] == "1"
+    ? [.library(name: "FlashMLASwiftC", type: .dynamic, targets: ["CFlashMLA"])]
+    : []
 
 let package = Package(
     name: "swift-flash-mla",
     products: [
         .library(name: "FlashMLA", targets: ["FlashMLA"]),
         .executable(name: "flashmla", targets: ["flashmla"]),
-        .library(name: "FlashMLASwiftC", type: .dynamic, targets: ["CFlashMLA"]),
-    ],
+    ] + cLibraryProducts,
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],

@@ -22,6 +22,8 @@ HEADER="$ROOT/Sources/CFlashMLA/include/flashmla_swift.h"
 FLAGS=(-c release --product FlashMLASwiftC --scratch-path "$SCRATCH"
        -Xswiftc -static-stdlib
        -Xlinker "--version-script=$HERE/exports.map")
+# The manifest declares the FlashMLASwiftC product only with FLASHMLA_C_LIBRARY=1 (see Package.swift).
+export FLASHMLA_C_LIBRARY=1
 (cd "$ROOT" && swift build "${FLAGS[@]}")
 BIN="$(cd "$ROOT" && swift build "${FLAGS[@]}" --show-bin-path)"
 

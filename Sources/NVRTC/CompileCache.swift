@@ -17,14 +17,26 @@ import Darwin
 ///     payload:    UInt32 little-endian length N, then N bytes of JSON {key, log, report}, then the cubin
 ///
 /// An entry whose magic, length, hash or recorded key does not check out is never used: it is
-/// deleted and rebuilt. New entries are written to a uniquely named temporary file in the same
-/// directory and renamed over the final name, so readers see either no entry or a whole one, and
-/// racing writers both succeed (the last rename wins; both wrote the same program).
+/// deleted and rebuilt. New entries are written to a uniquely named temporary file (mode 0600) in
+/// the same folder and renamed over the final name, so readers see either no entry or a whole
+/// one, and racing writers both succeed (the last rename wins; both wrote the same program).
+///
+/// The cache loads code, so it trusts only what the current user alone can have written: the
+/// folder is created with mode 0700, and a folder or entry that is writable by group or others,
+/// owned by another user, or (for an entry) a symbolic link or not a regular file is refused
+/// (``CacheProblem``). The folder is opened once per call and every entry is reached through
+/// that descriptor (`openat` without following links, `fstat`, `renameat`), so what is checked is
+/// what is read. A refused or unusable cache fails nothing: the program is compiled in memory
+/// and the problem reported through ``reporter``.
 public struct CompileCache: Sendable {
     /// The folder holding the entries.
     public let directory: URL
     /// This package's version; part of every key, so an upgrade never reuses old cubins.
     public let packageVersion: String
+    /// Where problems with the cache are reported (default: standard error, once per process).
+    public let reporter: CacheReporter
+    /// The user the cache must belong to (default: the effective user of this process).
+    public let currentUser: UInt32
 
     /// The entry file's first eight bytes.
     static let magic = Array("FMLACUB1".utf8)
@@ -52,10 +64,13 @@ public struct CompileCache: Sendable {
             .appendingPathComponent("flashmla", isDirectory: true)
     }
 
-    /// A cache in `directory` (created on first write) for this `packageVersion`.
-    public init(directory: URL, packageVersion: String) {
+    /// A cache in `directory` (created, mode 0700, on first use) for this `packageVersion`.
+    public init(directory: URL, packageVersion: String, reporter: CacheReporter = .standardError,
+                currentUser: UInt32 = geteuid()) {
         self.directory = directory
         self.packageVersion = packageVersion
+        self.reporter = reporter
+        self.currentUser = currentUser
     }
 
     /// The cache key of `request` for a compiler: 64 hex digits of SHA-256 over a length-prefixed
@@ -89,59 +104,110 @@ public struct CompileCache: Sendable {
 
     /// Returns the cached program for `request`, compiling and storing it on a miss.
     ///
-    /// A corrupt or truncated entry is removed and rebuilt. Failing to store the new entry (a
-    /// read-only or missing-and-uncreatable directory, a full disk) does not fail the call: the
-    /// freshly compiled program is returned with `cacheHit == false` and the next call compiles again.
+    /// A corrupt or truncated entry is removed and rebuilt. A cache that cannot be used (a path
+    /// that is not a folder or cannot be created, a folder or entry that is not trusted, a full
+    /// disk) does not fail the call: the problem is reported, the freshly compiled program is
+    /// returned with `cacheHit == false`, and an untrusted entry in a trusted folder is replaced.
     /// - Throws: whatever `compiler` throws.
     public func program(
         for request: CompileRequest, compiler: some CubinCompiler
     ) throws(NVRTCError) -> (program: CompiledProgram, cacheHit: Bool) {
         let key = key(for: request, compilerIdentity: compiler.identity)
-        if let cached = cachedProgram(forKey: key) {
+        let folder: CacheFolder
+        switch CacheFolder.acquire(directory.path, create: true, currentUser: currentUser) {
+        case let .success(opened?):
+            folder = opened
+        case .success(nil):
+            return (try compiler.compile(request), false)
+        case let .failure(problem):
+            reporter.report(problem)
+            return (try compiler.compile(request), false)
+        }
+        if let cached = cachedProgram(forKey: key, in: folder) {
             return (cached, true)
         }
         let program = try compiler.compile(request)
-        try? store(program, forKey: key)
+        if case let .failure(problem) = store(program, forKey: key, in: folder) { reporter.report(problem) }
         return (program, false)
     }
 
-    /// The valid entry for `key`, or nil. An entry that exists but fails verification is deleted.
+    /// The valid entry for `key`, or nil. An entry that exists but fails verification is deleted;
+    /// an untrusted folder or entry is reported and not read.
     public func cachedProgram(forKey key: String) -> CompiledProgram? {
-        let url = entryURL(forKey: key)
-        guard let data = try? Data(contentsOf: url) else { return nil }
-        if let program = Self.decode(entry: [UInt8](data), key: key) {
-            return program
+        switch CacheFolder.acquire(directory.path, create: false, currentUser: currentUser) {
+        case let .success(folder?):
+            return cachedProgram(forKey: key, in: folder)
+        case .success(nil):
+            return nil
+        case let .failure(problem):
+            reporter.report(problem)
+            return nil
         }
-        try? FileManager.default.removeItem(at: url)
+    }
+
+    /// Writes the entry for `key` atomically: a unique temporary file (mode 0600) in the cache
+    /// folder, then `rename` over `<key>.cubin`. Creates the folder (mode 0700, with
+    /// intermediates) when missing.
+    /// - Throws: ``NVRTCError/cache(_:)`` when the folder is unusable or untrusted, or the file
+    ///   cannot be written.
+    public func store(_ program: CompiledProgram, forKey key: String) throws(NVRTCError) {
+        switch CacheFolder.acquire(directory.path, create: true, currentUser: currentUser) {
+        case let .success(folder?):
+            if case let .failure(problem) = store(program, forKey: key, in: folder) { throw .cache(problem.description) }
+        case .success(nil):
+            throw .cache("cannot prepare \(directory.path)")
+        case let .failure(problem):
+            throw .cache(problem.description)
+        }
+    }
+
+    /// Whether the folder, if it exists, can be used: nil when it is missing or trusted, else why
+    /// not. Creates nothing and reports nothing.
+    public func folderProblem() -> CacheProblem? {
+        if case let .failure(problem) = CacheFolder.acquire(directory.path, create: false, currentUser: currentUser) {
+            return problem
+        }
         return nil
     }
 
-    /// Writes the entry for `key` atomically: a unique temporary file in the cache directory, then
-    /// `rename` over `<key>.cubin`. Creates the directory (with intermediates) when missing.
-    /// - Throws: ``NVRTCError/cache(_:)`` when the directory or file cannot be written.
-    public func store(_ program: CompiledProgram, forKey key: String) throws(NVRTCError) {
+    /// Why a file with permission and type bits `mode`, owned by `owner`, may not be trusted by
+    /// `currentUser`, or nil: it must be a folder (`folder`) or a regular file, owned by
+    /// `currentUser`, and not writable by group or others.
+    public static func distrust(mode: UInt32, owner: UInt32, currentUser: UInt32,
+                                folder: Bool) -> CacheProblem.Distrust? {
+        let kind = mode & UInt32(S_IFMT)
+        if kind == UInt32(S_IFLNK) { return .symbolicLink }
+        if kind != UInt32(folder ? S_IFDIR : S_IFREG) { return .wrongKind(expected: folder ? "a folder" : "a regular file") }
+        if owner != currentUser { return .owner(uid: owner, currentUser: currentUser) }
+        if mode & 0o022 != 0 { return .writableByOthers(mode: mode & 0o7777) }
+        return nil
+    }
+
+    private func cachedProgram(forKey key: String, in folder: CacheFolder) -> CompiledProgram? {
+        let name = key + ".cubin"
+        switch folder.entryBytes(name) {
+        case let .success(bytes?):
+            if let program = Self.decode(entry: bytes, key: key) { return program }
+            folder.remove(name)
+            return nil
+        case .success(nil):
+            return nil
+        case let .failure(problem):
+            reporter.report(problem)
+            return nil
+        }
+    }
+
+    private func store(_ program: CompiledProgram, forKey key: String, in folder: CacheFolder) -> Result<Void, CacheProblem> {
         let entry: [UInt8]
         do {
             entry = try Self.encode(program, key: key)
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw .cache("cannot prepare \(directory.path): \(error)")
+            return .failure(.cannotStore(path: directory.path, reason: "\(error)"))
         }
         let pid = ProcessInfo.processInfo.processIdentifier
         let nonce = String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        let temporary = directory.appendingPathComponent(".\(key).\(pid).\(nonce).tmp", isDirectory: false)
-        do {
-            try Data(entry).write(to: temporary, options: .withoutOverwriting)
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw .cache("cannot write \(temporary.path): \(error)")
-        }
-        let final = entryURL(forKey: key)
-        guard rename(temporary.path, final.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw .cache("cannot rename \(temporary.path) to \(final.path): \(reason)")
-        }
+        return folder.writeAtomically(entry, temporary: ".\(key).\(pid).\(nonce).tmp", final: key + ".cubin")
     }
 
     // MARK: - Entry format

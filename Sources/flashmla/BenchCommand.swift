@@ -46,7 +46,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed calls per configuration (default: 100 on CUDA, 3 on the CPU).")
     var iterations: Int?
 
-    @Option(name: .customLong("warmup-ms"), help: "Warm-up time per configuration on CUDA, in milliseconds.")
+    @Option(name: .customLong("warmup-ms"), help: "Warm-up time per configuration on CUDA, in milliseconds (0…60000).")
     var warmupMilliseconds: Double = 25
 
     @Option(help: "Seed of the random inputs.")
@@ -58,14 +58,76 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("page-size"), help: "Tokens a cache page, 1…256 (default 64, FlashMLA's layout).")
     var pageSize: Int = TileSchedule.blockSize
 
+    @Option(name: .customLong("memory-limit-gib"),
+            help: "Most GiB of tensors one configuration may need; larger ones are refused before anything is allocated.")
+    var memoryLimitGiB: Int = MemoryEstimate.defaultLimitGiB
+
+    @Option(help: "Write an SVG chart of the run: per configuration our time, FlashMLA's (with --compare) and the floor.")
+    var chart: String?
+
+    @Option(help: "FlashMLA's JSON lines for the same grid (bench_grid.py's output), drawn beside ours in --chart.")
+    var compare: String?
+
+    @Option(name: .customLong("copy-gbps"), help: "The copy rate of the chart's floor, GB/s (default: an H200's).")
+    var copyGBps: Double = BenchChart.Rates.h200.copyGBps
+
+    @Option(name: .customLong("gemm-tflops"), help: "The GEMM rate of the chart's floor, TFLOPS (default: an H200's).")
+    var gemmTFLOPS: Double = BenchChart.Rates.h200.gemmTFLOPS
+
+    /// The most timed calls per configuration (each holds two CUDA events).
+    static let maxIterations = 100_000
+    /// The longest warm-up, in milliseconds.
+    static let maxWarmupMilliseconds = 60_000.0
+
+    /// Rejects bad flag values, as ArgumentParser's validation errors (exit status 2).
     func validate() throws {
-        if let iterations, iterations < 1 { throw ValidationError("--iterations must be >= 1") }
-        guard warmupMilliseconds >= 0 else { throw ValidationError("--warmup-ms must be >= 0") }
-        guard device >= 0 else { throw ValidationError("--device must be >= 0") }
-        guard (1...KVCacheFormat.maxPageSize).contains(pageSize) else { throw ValidationError("--page-size must be in 1...256") }
+        do {
+            try checkInputs()
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// Every flag's value checked.
+    /// - Throws: ``UsageError`` naming the first bad flag, what it must be and what it is.
+    func checkInputs() throws(UsageError) {
+        if let iterations, !(1...Self.maxIterations).contains(iterations) {
+            throw UsageError("--iterations", expected: "1…\(Self.maxIterations)", given: "\(iterations)")
+        }
+        guard (0...Self.maxWarmupMilliseconds).contains(warmupMilliseconds) else {
+            throw UsageError("--warmup-ms", expected: "0…\(Int(Self.maxWarmupMilliseconds))", given: "\(warmupMilliseconds)")
+        }
+        guard (0...Int(Int32.max)).contains(device) else {
+            throw UsageError("--device", expected: "a device ordinal, 0 or more", given: "\(device)")
+        }
+        try MemoryLimit.validate(memoryLimitGiB)
+        guard (1...KVCacheFormat.maxPageSize).contains(pageSize) else {
+            throw UsageError("--page-size", expected: "1…\(KVCacheFormat.maxPageSize)", given: "\(pageSize)")
+        }
+        for (flag, rate) in [("--copy-gbps", copyGBps), ("--gemm-tflops", gemmTFLOPS)] where !(rate.isFinite && rate > 0) {
+            throw UsageError(flag, expected: "a positive rate", given: "\(rate)")
+        }
+        if compare != nil, chart == nil {
+            throw UsageError("--compare", expected: "--chart FILE.svg beside it (the comparison is drawn there)", given: "no --chart")
+        }
+        if let chart { try ChartFile.validate(path: chart) }
+    }
+
+    /// The grid's configurations this run times, every field and size checked (nothing allocated).
+    /// - Throws: ``UsageError`` (or `ValidationError` for a malformed `--only`).
+    func plan() throws -> GridPlan {
+        let benchGrid = try grid.map { path throws(UsageError) in try BenchGrid.load(path: path) } ?? .builtIn
+        let type = dtype ?? benchGrid.dtype
+        return try GridPlan(grid: benchGrid, source: grid ?? "built-in grid", only: only, layout: .bench,
+                            elementBytes: type.elementType.byteCount,
+                            memoryLimitBytes: MemoryEstimate.bytes(gib: memoryLimitGiB)!,
+                            lengthSeed: { seed &+ UInt64($0) &* 0x2545_F491_4F6C_DD1D })
     }
 
     func run() throws {
+        let plan = try plan()
+        let baseline = try compare.map { path throws(UsageError) in try FlashMLABaseline.load(path: path) }
+        let benchGrid = plan.grid
         let selected: Backend
         switch backend {
         case .cpu: selected = .cpu
@@ -73,58 +135,55 @@ struct BenchCommand: ParsableCommand {
         case .auto: selected = Backend.automatic() == .cpu ? .cpu : .cuda(device: device)
         }
         let engine = try MLAEngine(backend: selected)
-
-        let filter = try only.map(ConfigFilter.init(parsing:)) ?? ConfigFilter()
-        let benchGrid: BenchGrid
-        if let grid {
-            benchGrid = try BenchGrid.load(path: grid)
-        } else {
-            benchGrid = .builtIn
-            if selected == .cpu {
-                StandardError.line(backend == .auto ? "no GPU: running the CPU backend on the small built-in grid"
-                                                    : "running the CPU backend on the small built-in grid")
-            }
+        if grid == nil, selected == .cpu {
+            StandardError.line(backend == .auto ? "no GPU: running the CPU backend on the small built-in grid"
+                                                : "running the CPU backend on the small built-in grid")
         }
-        // Keep each configuration's index in the grid: it seeds the inputs, so --only changes nothing else.
-        let configs = benchGrid.configs.enumerated().filter { filter.accepts($0.element) }
-        for (index, config) in configs {
-            let problems = config.problems()
-            guard problems.isEmpty else {
-                throw BenchError("configuration \(index + 1) of \(benchGrid.name) (\(config.summary)): \(problems.joined(separator: "; "))")
-            }
-        }
-        if configs.isEmpty { StandardError.line("no configuration of \(benchGrid.name) matches --only") }
 
         let type = dtype ?? benchGrid.dtype
         let runs = iterations ?? (selected == .cpu ? 3 : 100)
         let timer = try engine.cudaBackend.map { try CUDABenchTimer(backend: $0) }
         let deviceName = engine.cudaBackend?.device.name ?? HostInfo.cpuModelName()
         let backendName = selected == .cpu ? "cpu" : "cuda"
-        StandardError.line("\(benchGrid.name): \(configs.count) configuration(s), \(type.rawValue), backend \(selected) (\(deviceName)), \(runs) timed call(s) each")
+        let count = plan.entries.count
+        StandardError.line("\(benchGrid.name): \(count) configuration(s), \(type.rawValue), backend \(selected) (\(deviceName)), \(runs) timed call(s) each")
 
+        let progress = ProgressLine()
         var results: [BenchResult] = []
-        for (position, (index, config)) in configs.enumerated() {
-            let tag = "[\(position + 1)/\(configs.count)] \(config.summary)"
-            let lengths = config.resolvedCacheSeqlens(seed: seed &+ UInt64(index) &* 0x2545_F491_4F6C_DD1D)
-            let milliseconds = try measure(config, lengths: lengths, elementType: type.elementType,
+        for (position, entry) in plan.entries.enumerated() {
+            let config = entry.config, index = entry.index
+            let tag = "[\(position + 1)/\(count)] \(config.summary)"
+            let milliseconds = try measure(config, lengths: entry.lengths, elementType: type.elementType,
                                            engine: engine, timer: timer, iterations: runs,
-                                           inputSeed: seed ^ (UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15), tag: tag)
+                                           inputSeed: seed ^ (UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15), tag: tag,
+                                           progress: progress)
             let layout = (kvFormat == .native ? "" : "+\(kvFormat.rawValue)") + (pageSize == TileSchedule.blockSize ? "" : "+p\(pageSize)")
             let kernel = (engine.cudaBackend.map {
                 $0.decodeKernelName(rowsPerKVHead: config.rowsPerKVHead, kvFormat: kvFormat.format(scale: 1), pageSize: pageSize) ?? "none"
             } ?? "cpu") + layout
             let result = BenchResult(config: config, backend: backendName, kernel: kernel, device: deviceName, dtype: type,
-                                     totalSeqlens: lengths.reduce(0) { $0 + Int($1) }, milliseconds: milliseconds)
-            StandardError.line("\(tag): \(JSONText.number(result.milliseconds, decimals: 4)) ms, "
-                + "\(JSONText.number(result.teraflops, decimals: 1)) TFLOPS, "
-                + "\(JSONText.number(result.gigabytesPerSecond, decimals: 1)) GB/s")
+                                     totalSeqlens: entry.lengths.reduce(0) { $0 + Int($1) }, milliseconds: milliseconds)
+            progress.note("\(tag): \(JSONText.number(result.milliseconds, decimals: 4)) ms, "
+                + "\(JSONText.rate(result.teraflops)) TFLOPS, \(JSONText.rate(result.gigabytesPerSecond)) GB/s")
             print(result.jsonLine)
             fflush(nil)  // all output streams: stdout without touching the global
             results.append(result)
         }
+        progress.finish()
         if !json, !results.isEmpty {
             print("")
             print(BenchTable.render(results, gridName: benchGrid.name), terminator: "")
+        }
+        if let chart {
+            let rates = BenchChart.Rates(copyGBps: copyGBps, gemmTFLOPS: gemmTFLOPS)
+            let svg = BenchChart(results: results, baseline: baseline, rates: rates,
+                                 title: "\(benchGrid.name) · \(type.rawValue) · \(deviceName)").svg
+            do {
+                try Data(svg.utf8).write(to: URL(fileURLWithPath: chart), options: .atomic)
+            } catch {
+                throw BenchError("cannot write the chart \(chart): \(error.localizedDescription)")
+            }
+            StandardError.line("chart: \(chart)")
         }
     }
 
@@ -132,14 +191,16 @@ struct BenchCommand: ParsableCommand {
     /// time of the decode call in milliseconds. Every tensor is released on return.
     private func measure(
         _ config: BenchConfig, lengths: [Int32], elementType: ElementType, engine: MLAEngine,
-        timer: CUDABenchTimer?, iterations: Int, inputSeed: UInt64, tag: String
+        timer: CUDABenchTimer?, iterations: Int, inputSeed: UInt64, tag: String, progress: ProgressLine
     ) throws -> Double {
         let clock = ContinuousClock()
         let started = clock.now
+        progress.start("\(tag): building inputs")
         let operands = try BenchOperands(config: config, cacheSeqlens: lengths, elementType: elementType,
                                          seed: inputSeed, engine: engine, pageSize: pageSize, kvFormat: kvFormat)
-        StandardError.line("\(tag): inputs \(ByteText.format(operands.inputBytes)) ready in "
+        progress.note("\(tag): inputs \(ByteText.format(operands.inputBytes)) ready in "
             + String(format: "%.2f s", WallClockTimer.milliseconds(clock.now - started) / 1000))
+        progress.start("\(tag): timing \(iterations) call(s)")
 
         let metadata = try engine.getMLAMetadata(cacheSeqlens: operands.cacheSeqlens.view,
                                                  queryHeadsPerKVHead: config.rowsPerKVHead,
@@ -156,7 +217,7 @@ struct BenchCommand: ParsableCommand {
         } else {
             times = try WallClockTimer.measure(iterations: iterations, call)
         }
-        for warning in try operands.sanityWarnings(engine: engine) { StandardError.line("\(tag): warning: \(warning)") }
+        for warning in try operands.sanityWarnings(engine: engine) { progress.note("\(tag): warning: \(warning)") }
         guard let median = BenchMath.median(times) else { throw BenchError("no timed calls") }
         return median
     }

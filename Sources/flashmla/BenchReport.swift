@@ -35,7 +35,8 @@ struct BenchResult: Sendable, Equatable {
 
     /// One JSON object on one line, keys in a fixed order: `b, s_q, mean_sk, h_q, h_kv, d, dv,
     /// causal, varlen, impl, backend, kernel, device, dtype, total_seqlens, ms, tflops, gbps`
-    /// (ms with 4 decimals, tflops and gbps with 1).
+    /// (ms with 4 decimals, tflops and gbps as ``JSONText/rate(_:)`` writes them: one decimal from
+    /// 1 up, three significant digits below, so a CPU run's 0.011 is not written as 0.0).
     var jsonLine: String {
         let fields: [(String, String)] = [
             ("b", "\(config.b)"), ("s_q", "\(config.sQ)"), ("mean_sk", "\(config.meanSk)"),
@@ -45,8 +46,8 @@ struct BenchResult: Sendable, Equatable {
             ("kernel", JSONText.string(kernel)), ("device", JSONText.string(device)), ("dtype", JSONText.string(dtype.rawValue)),
             ("total_seqlens", "\(totalSeqlens)"),
             ("ms", JSONText.number(milliseconds, decimals: 4)),
-            ("tflops", JSONText.number(teraflops, decimals: 1)),
-            ("gbps", JSONText.number(gigabytesPerSecond, decimals: 1)),
+            ("tflops", JSONText.rate(teraflops)),
+            ("gbps", JSONText.rate(gigabytesPerSecond)),
         ]
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
     }
@@ -69,6 +70,15 @@ enum JSONText {
             }
         }
         return out + "\""
+    }
+
+    /// A rate (TFLOP/s, GB/s): one decimal from 1 up (`82.5`), else three significant digits
+    /// without an exponent (`0.564`, `0.0114`, `0.000123`); `0.0` for zero; `null` when not finite.
+    static func rate(_ value: Double) -> String {
+        guard value.isFinite else { return "null" }
+        guard value != 0, abs(value) < 1 else { return String(format: "%.1f", value) }
+        let decimals = min(20, 2 - Int(log10(abs(value)).rounded(.down)))
+        return String(format: "%.\(decimals)f", value)
     }
 
     /// `value` with `decimals` digits after the point; `null` when not finite.
@@ -96,10 +106,9 @@ enum BenchTable {
     }
 }
 
-/// A rate with one decimal, or three significant digits below 1 (CPU rates are tiny).
+/// A rate as the JSON lines write it (``JSONText/rate(_:)``), `-` when not finite.
 private func readable(_ value: Double) -> String {
-    guard value.isFinite else { return "-" }
-    return value >= 1 || value == 0 ? String(format: "%.1f", value) : String(format: "%.3g", value)
+    value.isFinite ? JSONText.rate(value) : "-"
 }
 
 /// A plain-text table with columns padded to their widest cell.

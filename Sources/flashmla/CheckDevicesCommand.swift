@@ -2,6 +2,7 @@ import ArgumentParser
 import CUDADriver
 import Dispatch
 import FlashMLA
+import Foundation
 
 /// `flashmla check-devices`: the same decodes on several GPUs at once must match a
 /// single-device run bit for bit, whatever device the calling thread has current; a call
@@ -17,11 +18,46 @@ struct CheckDevicesCommand: ParsableCommand {
     @Option(help: "Seed (default: from the clock; printed).") var seed: UInt64?
     @Option(help: "Most cached tokens × KV heads per case.") var tokenBudget: Int = 300_000
 
+    /// The ordinals of `--devices`.
+    /// - Throws: ``UsageError`` unless it is a comma-separated list of at least two distinct
+    ///   ordinals ≥ 0.
+    func deviceOrdinals() throws(UsageError) -> [Int] {
+        let parts = devices.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        let ordinals = parts.compactMap { Int($0) }.filter { (0...Int(Int32.max)).contains($0) }
+        guard ordinals.count == parts.count, ordinals.count >= 2, Set(ordinals).count == ordinals.count else {
+            throw UsageError("--devices", expected: "at least two distinct device ordinals, comma-separated (0,1)",
+                             given: devices)
+        }
+        return ordinals
+    }
+
+    /// Rejects bad flag values, as ArgumentParser's validation errors (exit status 2).
+    func validate() throws {
+        do {
+            try checkInputs()
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// Every flag's value checked.
+    /// - Throws: ``UsageError`` naming the first bad flag, what it must be and what it is.
+    func checkInputs() throws(UsageError) {
+        _ = try deviceOrdinals()
+        guard (1...CheckCommand.maxCases).contains(cases) else {
+            throw UsageError("--cases", expected: "1…\(CheckCommand.maxCases)", given: "\(cases)")
+        }
+        let most = MemoryEstimate.bytes(gib: MemoryEstimate.defaultLimitGiB)! / (DecodeProblem.headDim * 2)
+        guard (1...most).contains(tokenBudget) else {
+            throw UsageError("--token-budget", expected: "1…\(most)", given: "\(tokenBudget)")
+        }
+    }
+
     func run() throws {
-        let ordinals = devices.split(separator: ",").compactMap { Int($0) }
+        let ordinals = try deviceOrdinals()
         let available = (try? CUDADriver.shared().deviceCount()) ?? 0
-        guard ordinals.count >= 2, Set(ordinals).count == ordinals.count,
-              let highest = ordinals.max(), highest < available else {
+        guard let highest = ordinals.max(), highest < available else {
             print("check-devices needs at least two distinct devices; asked for \(devices), this machine has \(available)")
             throw ExitCode.failure
         }

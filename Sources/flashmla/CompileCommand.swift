@@ -44,7 +44,13 @@ struct CompileCommand: ParsableCommand {
         let cache = CompileCache(directory: CompileCache.defaultDirectory(), packageVersion: FlashMLAVersion.string)
         let targets = architectures.isEmpty ? [Self.defaultArchitecture()] : architectures
         print("NVRTC \(library.version.major).\(library.version.minor) at \(library.path)")
-        print(noCache ? "cache: bypassed (--no-cache)" : "cache: \(cache.directory.path)")
+        if noCache {
+            print("cache: bypassed (--no-cache)")
+        } else if cache.folderProblem() != nil {
+            print("cache: \(cache.directory.path) (not used: see the warning)")
+        } else {
+            print("cache: \(cache.directory.path)")
+        }
         let extraOptions = KernelCatalog.environmentOptions
         if !extraOptions.isEmpty { print("options (FLASHMLA_KERNEL_OPTIONS): \(extraOptions.joined(separator: " "))") }
 
@@ -54,49 +60,56 @@ struct CompileCommand: ParsableCommand {
         var failures: [String] = []
         var stackNotes: [String] = []
         let clock = ContinuousClock()
-        for arch in targets {
-            for unit in KernelCatalog.Unit.allCases where unit.supports(architecture: arch) {
-                let request = KernelCatalog.request(for: unit, architecture: arch, options: extraOptions)
-                let started = clock.now
-                let program: CompiledProgram, cacheState: String
-                do {
-                    if noCache {
-                        program = try compiler.compile(request)
-                        cacheState = "bypassed"
-                    } else {
-                        let outcome = try cache.program(for: request, compiler: compiler)
-                        program = outcome.program
-                        cacheState = outcome.cacheHit ? "hit" : "miss"
-                    }
-                } catch {
-                    failures.append("\(unit.rawValue) (\(arch)): compile error")
-                    StandardError.line("error: \(unit.rawValue) for \(arch):\n\(error.description)")
-                    table.rows.append([arch, unit.rawValue, "(compile error)", "", "", "", "", "", "", ""])
-                    continue
+        let work = targets.flatMap { arch in
+            KernelCatalog.Unit.allCases.filter { $0.supports(architecture: arch) }.map { (arch, $0) }
+        }
+        let progress = ProgressLine()
+        defer { progress.finish() }
+        for (position, (arch, unit)) in work.enumerated() {
+            let request = KernelCatalog.request(for: unit, architecture: arch, options: extraOptions)
+            let started = clock.now
+            progress.start(Self.progressLabel(unit: unit.rawValue, architecture: arch, position: position,
+                                              count: work.count, architectures: targets.count))
+            let program: CompiledProgram, cacheState: String
+            do {
+                if noCache {
+                    program = try compiler.compile(request)
+                    cacheState = "bypassed"
+                } else {
+                    let outcome = try cache.program(for: request, compiler: compiler)
+                    program = outcome.program
+                    cacheState = outcome.cacheHit ? "hit" : cache.folderProblem() != nil ? "unused" : "miss"
                 }
-                let seconds = String(format: "%.2f s", WallClockTimer.milliseconds(clock.now - started) / 1000)
-                if verbose {
-                    print("── NVRTC log: \(unit.rawValue) (\(arch)) ──")
-                    print(program.log.isEmpty ? "(empty)" : program.log)
+            } catch {
+                progress.finish()
+                failures.append("\(unit.rawValue) (\(arch)): compile error")
+                StandardError.line("error: \(unit.rawValue) for \(arch):\n\(error.description)")
+                table.rows.append([arch, unit.rawValue, "(compile error)", "", "", "", "", "", "", ""])
+                continue
+            }
+            progress.finish()
+            let seconds = String(format: "%.2f s", WallClockTimer.milliseconds(clock.now - started) / 1000)
+            if verbose {
+                print("── NVRTC log: \(unit.rawValue) (\(arch)) ──")
+                print(program.log.isEmpty ? "(empty)" : program.log)
+            }
+            let functions = program.report.kernels.map { ($0, false) } + program.report.deviceFunctions.map { ($0, true) }
+            if functions.isEmpty {
+                table.rows.append([arch, unit.rawValue, "(no kernels reported)", "", "", "", "", "", cacheState, seconds])
+            }
+            for (function, isDeviceFunction) in functions {
+                let name = isDeviceFunction ? "\(function.name) (device fn)" : function.name
+                table.rows.append([arch, unit.rawValue, name,
+                                   isDeviceFunction ? "" : "\(function.registers)",
+                                   isDeviceFunction ? "" : "\(function.sharedMemoryBytes)",
+                                   "\(function.stackFrameBytes)", "\(function.spillStoreBytes)",
+                                   "\(function.spillLoadBytes)", cacheState, seconds])
+                if function.spills {
+                    failures.append("\(function.name) (\(arch)) spills \(function.spillStoreBytes) bytes stored, "
+                        + "\(function.spillLoadBytes) bytes loaded")
                 }
-                let functions = program.report.kernels.map { ($0, false) } + program.report.deviceFunctions.map { ($0, true) }
-                if functions.isEmpty {
-                    table.rows.append([arch, unit.rawValue, "(no kernels reported)", "", "", "", "", "", cacheState, seconds])
-                }
-                for (function, isDeviceFunction) in functions {
-                    let name = isDeviceFunction ? "\(function.name) (device fn)" : function.name
-                    table.rows.append([arch, unit.rawValue, name,
-                                       isDeviceFunction ? "" : "\(function.registers)",
-                                       isDeviceFunction ? "" : "\(function.sharedMemoryBytes)",
-                                       "\(function.stackFrameBytes)", "\(function.spillStoreBytes)",
-                                       "\(function.spillLoadBytes)", cacheState, seconds])
-                    if function.spills {
-                        failures.append("\(function.name) (\(arch)) spills \(function.spillStoreBytes) bytes stored, "
-                            + "\(function.spillLoadBytes) bytes loaded")
-                    }
-                    if function.stackFrameBytes > 0 {
-                        stackNotes.append("\(function.name) (\(arch)) has a \(function.stackFrameBytes)-byte stack frame")
-                    }
+                if function.stackFrameBytes > 0 {
+                    stackNotes.append("\(function.name) (\(arch)) has a \(function.stackFrameBytes)-byte stack frame")
                 }
             }
         }
@@ -108,6 +121,11 @@ struct CompileCommand: ParsableCommand {
             throw ExitCode.failure
         }
         print("ok: \(targets.joined(separator: ", ")): no compile errors, no spills")
+    }
+
+    /// `compiling sm90/decode_seesaw.cu (3/5)`, with the architecture when there are several.
+    static func progressLabel(unit: String, architecture: String, position: Int, count: Int, architectures: Int) -> String {
+        "compiling \(unit)" + (architectures > 1 ? " for \(architecture)" : "") + " (\(position + 1)/\(count))"
     }
 
     /// Device 0's NVRTC architecture when a driver and a device are present, else `sm_90a`.

@@ -90,6 +90,7 @@ struct BenchConfig: Codable, Sendable, Equatable {
     }
 
     init(from decoder: any Decoder) throws {
+        try UnknownField.reject(in: decoder, known: CodingKeys.allCases.map(\.stringValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
         b = try c.decode(Int.self, forKey: .b)
         sQ = try c.decode(Int.self, forKey: .sQ)
@@ -104,40 +105,67 @@ struct BenchConfig: Codable, Sendable, Equatable {
         if let mean = try c.decodeIfPresent(Int.self, forKey: .meanSk) {
             meanSk = mean
         } else if let lengths = cacheSeqlens, !lengths.isEmpty {
-            meanSk = lengths.reduce(0, +) / lengths.count
+            // Overflow-checked: the entries are only range-checked later, by problems().
+            var total = 0, overflow = false
+            for length in lengths where !overflow { (total, overflow) = total.addingReportingOverflow(length) }
+            meanSk = overflow ? Int.max : total / lengths.count
         } else {
             throw DecodingError.keyNotFound(CodingKeys.meanSk, .init(
                 codingPath: c.codingPath, debugDescription: "mean_sk is required unless cache_seqlens is given"))
         }
     }
 
-    /// Problems this library cannot run, as readable sentences (empty when the configuration is fine).
-    func problems() -> [String] {
-        var found: [String] = []
-        if b < 1 { found.append("b = \(b) must be >= 1") }
-        if sQ < 1 { found.append("s_q = \(sQ) must be >= 1") }
-        if hQ < 1 { found.append("h_q = \(hQ) must be >= 1") }
-        if hKV < 1 { found.append("h_kv = \(hKV) must be >= 1") }
-        if hQ >= 1, hKV >= 1, hQ % hKV != 0 { found.append("h_kv = \(hKV) must divide h_q = \(hQ)") }
-        if d != DecodeProblem.headDim { found.append("d = \(d): only \(DecodeProblem.headDim) is supported") }
-        if dv != DecodeProblem.headDimV { found.append("dv = \(dv): only \(DecodeProblem.headDimV) is supported") }
+    /// The largest value of a count or length: the kernels take 32-bit integers.
+    static let maxValue = Int(Int32.max)
+
+    /// What this library cannot run, each naming the field, what it must be and what it is
+    /// (empty when the configuration is fine). Every count and length must lie in 1…2³¹−1 (a
+    /// cached length in 0…2³¹−1); sizes are checked separately, by ``MemoryEstimate``.
+    func problems() -> [UsageError] {
+        var found: [UsageError] = []
+        let range = "1…\(Self.maxValue)"
+        func count(_ name: String, _ value: Int) {
+            if !(1...Self.maxValue).contains(value) { found.append(UsageError(name, expected: range, given: "\(value)")) }
+        }
+        count("b", b)
+        count("s_q", sQ)
+        count("h_q", hQ)
+        count("h_kv", hKV)
+        if hQ >= 1, hKV >= 1, hQ % hKV != 0 {
+            found.append(UsageError("h_kv", expected: "a divisor of h_q = \(hQ)", given: "\(hKV)"))
+        }
+        if d != DecodeProblem.headDim { found.append(UsageError("d", expected: "\(DecodeProblem.headDim)", given: "\(d)")) }
+        if dv != DecodeProblem.headDimV { found.append(UsageError("dv", expected: "\(DecodeProblem.headDimV)", given: "\(dv)")) }
         if pageBlockSize != TileSchedule.blockSize {
-            found.append("page_block_size = \(pageBlockSize): only \(TileSchedule.blockSize) is supported")
+            found.append(UsageError("page_block_size", expected: "\(TileSchedule.blockSize)", given: "\(pageBlockSize)"))
         }
         if let lengths = cacheSeqlens {
-            if lengths.count != b { found.append("cache_seqlens has \(lengths.count) entries for b = \(b)") }
-            if let bad = lengths.first(where: { $0 < 0 || $0 > Int(Int32.max) }) {
-                found.append("cache_seqlens entry \(bad) is out of range")
+            if lengths.count != b {
+                found.append(UsageError("cache_seqlens", expected: "b = \(b) entries", given: "\(lengths.count)"))
             }
-        } else if meanSk < 1 {
-            found.append("mean_sk = \(meanSk) must be >= 1")
+            if let bad = lengths.firstIndex(where: { !(0...Self.maxValue).contains($0) }) {
+                found.append(UsageError("cache_seqlens[\(bad)]", expected: "0…\(Self.maxValue)", given: "\(lengths[bad])"))
+            }
+        } else {
+            count("mean_sk", meanSk)
         }
         return found
     }
 
+    /// The longest and the total cached length, and the 64-token pages the lengths fill, without
+    /// building the lengths: exact when they are fixed (`cache_seqlens`, or no `varlen`), a lower
+    /// bound for a `varlen` draw (every drawn length is at least `s_q`). Call only when
+    /// ``problems()`` is empty.
+    var lengthSummaryLowerBound: LengthSummary {
+        if let lengths = cacheSeqlens { return LengthSummary(lengths.map { Int32($0) }) }
+        let length = varlen ? sQ : meanSk
+        return LengthSummary(count: b, longest: length, pages: b * LengthSummary.pages(length))
+    }
+
     /// Each request's cached length: `cache_seqlens` when given; else `mean_sk` for every
     /// request, or, with `varlen`, FlashMLA's draw `max(normal(mean_sk, mean_sk/2), s_q)`
-    /// (truncated to an integer) from a generator seeded with `seed`.
+    /// (truncated to an integer, at most 2³¹−1) from a generator seeded with `seed`. Call only
+    /// when ``problems()`` is empty and the sizes have been checked.
     func resolvedCacheSeqlens(seed: UInt64) -> [Int32] {
         if let lengths = cacheSeqlens { return lengths.map { Int32($0) } }
         guard varlen else { return Array(repeating: Int32(meanSk), count: b) }
@@ -145,7 +173,7 @@ struct BenchConfig: Codable, Sendable, Equatable {
         let mean = Double(meanSk)
         return (0..<b).map { _ in
             let drawn = mean + mean / 2 * rng.gaussian()
-            return Int32(max(drawn, Double(sQ)).rounded(.towardZero))
+            return Int32(min(max(drawn, Double(sQ)), Double(Self.maxValue)).rounded(.towardZero))
         }
     }
 
@@ -193,6 +221,7 @@ struct BenchGrid: Codable, Sendable, Equatable {
     }
 
     init(from decoder: any Decoder) throws {
+        try UnknownField.reject(in: decoder, known: ["name", "dtype", "configs"])
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decodeIfPresent(String.self, forKey: .name) ?? "grid"
         dtype = try c.decodeIfPresent(BenchDType.self, forKey: .dtype) ?? .bf16
@@ -205,17 +234,14 @@ struct BenchGrid: Codable, Sendable, Equatable {
     }
 
     /// Reads and decodes the grid file at `path`.
-    static func load(path: String) throws -> BenchGrid {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw BenchError("cannot read grid file \(path): \(error.localizedDescription)")
-        }
+    /// - Throws: ``UsageError`` naming the path and why it cannot be read, or the place in the
+    ///   file that does not decode.
+    static func load(path: String) throws(UsageError) -> BenchGrid {
+        let data = try GridFile.read(path: path)
         do {
             return try decode(data)
         } catch {
-            throw BenchError("grid file \(path) is not a valid grid: \(error)")
+            throw GridFile.usageError(path: path, decoding: error, data: data)
         }
     }
 

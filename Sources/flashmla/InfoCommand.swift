@@ -82,6 +82,11 @@ struct InfoCommand: ParsableCommand {
 
     private func describeCache() {
         let directory = CompileCache.defaultDirectory()
+        if let problem = CompileCache(directory: directory, packageVersion: FlashMLAVersion.string).folderProblem() {
+            print("compile cache: \(directory.path) (not used)")
+            print("  \(problem)")
+            return
+        }
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory.path))?
             .filter { $0.hasSuffix(".cubin") }
         if let entries {

@@ -158,7 +158,9 @@ import Testing
         // A regular file where the cache folder's parent should be: no one, not even root, can create it.
         let blocker = folder.url.appendingPathComponent("not-a-directory")
         try Data("x".utf8).write(to: blocker)
-        let cache = CompileCache(directory: blocker.appendingPathComponent("cache"), packageVersion: "0.1.0")
+        let reported = LockedList<CacheProblem>()
+        let cache = CompileCache(directory: blocker.appendingPathComponent("cache"), packageVersion: "0.1.0",
+                                 reporter: CacheReporter { reported.append($0) })
         let compiler = FakeCompiler()
 
         let first = try cache.program(for: request, compiler: compiler)
@@ -167,6 +169,8 @@ import Testing
         let second = try cache.program(for: request, compiler: compiler)
         #expect(!second.cacheHit)
         #expect(compiler.calls.value == 2)
+        #expect(reported.values.count == 2, "every call reports; the default reporter keeps the first")
+        #expect(reported.values.allSatisfy { if case .cannotCreate = $0 { true } else { false } })
 
         #expect(throws: NVRTCError.self) {
             try cache.store(first.program, forKey: cache.key(for: request, compilerIdentity: compiler.identity))

@@ -22,13 +22,13 @@ import Testing
         #expect(keys(line) == ["b", "s_q", "mean_sk", "h_q", "h_kv", "d", "dv", "causal", "varlen", "impl", "backend",
                                "kernel", "device", "dtype", "total_seqlens", "ms", "tflops", "gbps"])
         #expect(!line.contains("\n"))
-        // flops = 2·2·1000·16·1088 = 69 632 000 in 0.123456 ms → 0.564 TFLOPS;
-        // bytes = 2·(1000·576 + 4·2·16·1088) = 1 430 528 → 11.587 GB/s.
+        // flops = 2·2·1000·16·1088 = 69 632 000 in 0.123456 ms → 0.5640 TFLOPS (three significant
+        // digits below 1); bytes = 2·(1000·576 + 4·2·16·1088) = 1 430 528 → 11.587 GB/s (one decimal).
         #expect(line == """
         {"b": 4, "s_q": 2, "mean_sk": 250, "h_q": 16, "h_kv": 1, "d": 576, "dv": 512, "causal": true, \
         "varlen": true, "impl": "swift_flash_mla", "backend": "cuda", "kernel": "sm90-lockstep", \
         "device": "NVIDIA H100 80GB HBM3", \
-        "dtype": "bf16", "total_seqlens": 1000, "ms": 0.1235, "tflops": 0.6, "gbps": 11.6}
+        "dtype": "bf16", "total_seqlens": 1000, "ms": 0.1235, "tflops": 0.564, "gbps": 11.6}
         """)
     }
 
@@ -42,8 +42,10 @@ import Testing
         #expect(object["impl"] as? String == "swift_flash_mla")
         #expect(object["total_seqlens"] as? Int == 1000)
         #expect(line.contains(#""ms": 1.5000,"#))
-        // 69 632 000 / 1.5 ms = 0.046 TFLOPS; 1 430 528 / 1.5 ms = 0.954 GB/s (fp16 is two bytes too).
-        #expect(line.hasSuffix(#""tflops": 0.0, "gbps": 1.0}"#))
+        // 69 632 000 / 1.5 ms = 0.04642 TFLOPS; 1 430 528 / 1.5 ms = 0.9537 GB/s (fp16 is two bytes too):
+        // small rates keep three significant digits, never 0.0.
+        #expect(line.hasSuffix(#""tflops": 0.0464, "gbps": 0.954}"#))
+        #expect(object["tflops"] as? Double == 0.0464)
     }
 
     @Test(arguments: [(1.0, "1.0000"), (12.34567, "12.3457"), (0.00004, "0.0000"), (250.25, "250.2500")])
@@ -72,6 +74,20 @@ import Testing
         let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         #expect(object["device"] as? String == device)
         #expect(JSONText.string("a\"b\\c\u{1f}") == #""a\"b\\c\u001f""#)
+    }
+
+    @Test(arguments: [(82.46, "82.5"), (2748.64, "2748.6"), (1.0, "1.0"), (0.564, "0.564"), (0.0114, "0.0114"),
+                      (0.011, "0.0110"), (0.000123456, "0.000123"), (0, "0.0"), (.nan, "null"), (.infinity, "null")])
+    func ratesKeepThreeSignificantDigitsBelowOne(value: Double, text: String) {
+        #expect(JSONText.rate(value) == text)
+    }
+
+    @Test func tableAndJSONShowTheSameRates() throws {
+        // A CPU-sized time: 69 632 000 FLOPs in 6.1 ms = 0.0114 TFLOPS.
+        let result = Self.result(ms: 6.1)
+        #expect(result.jsonLine.contains(#""tflops": 0.0114,"#))
+        let row = try #require(BenchTable.render([result], gridName: "g").split(separator: "\n").last)
+        #expect(row.hasSuffix("0.0114  0.235"))
     }
 
     @Test func numbers() {
