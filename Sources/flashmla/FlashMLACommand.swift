@@ -9,7 +9,7 @@ struct FlashMLACommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flashmla",
         abstract: "MLA decode attention over a paged KV cache: FlashMLA in Swift.",
-        subcommands: [InfoCommand.self, CompileCommand.self, CheckCommand.self, CheckDevicesCommand.self, BenchCommand.self,
+        subcommands: [InfoCommand.self, CompileCommand.self, CheckCommand.self, CheckSparseCommand.self, CheckDevicesCommand.self, BenchCommand.self,
                       TuneCommand.self]
     )
 
