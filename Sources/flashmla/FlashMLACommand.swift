@@ -10,7 +10,7 @@ struct FlashMLACommand: ParsableCommand {
         abstract: "MLA decode attention over a paged KV cache: FlashMLA in Swift.",
         discussion: "Exit status: 0 on success, 1 when a run fails, 2 for a bad flag, value or grid file.",
         version: FlashMLAVersion.string,
-        subcommands: [InfoCommand.self, CompileCommand.self, CheckCommand.self, CheckDevicesCommand.self, BenchCommand.self,
+        subcommands: [InfoCommand.self, CompileCommand.self, CheckCommand.self, CheckSparseCommand.self, CheckDevicesCommand.self, BenchCommand.self,
                       TuneCommand.self]
     )
 

@@ -167,10 +167,14 @@ import Testing
                         case .paged: pasted = "flashmla_decode_sm80_paged_##SUFFIX##_m\(rows)_s\(stages), T, \(rows), \(stages))"
                         case .fp8, .fp8DeepSeek:
                             pasted = "flashmla_decode_sm80_##FORMAT##_##SUFFIX##_m\(rows)_s\(stages), T, \(rows), \(stages), KV)"
+                        case .sparse:
+                            pasted = "flashmla_decode_sm80_sparse_##SUFFIX##_m\(rows)_s\(stages), T, \(rows), \(stages), FMLA_KV_PAGED)"
+                        case .sparseFP8DeepSeek:
+                            pasted = "flashmla_decode_sm80_sparse_fp8ds_##SUFFIX##_m\(rows)_s\(stages), T, \(rows), \(stages), FMLA_KV_FP8DS)"
                         }
                         #expect(source.contains(pasted), "\(name) in \(cache.unit.rawValue)")
                         let format = cache == .fp8 ? "fp8" : "fp8ds"
-                        if cache.isFP8 {
+                        if cache.isFP8 && !cache.isSparse {
                             #expect(name == "flashmla_decode_sm80_\(format)_\(suffix)_m\(rows)_s\(stages)")
                             #expect(source.contains("FMLA_DECODE_FP8_ALL(\(suffix), \(suffix), \(format), "))
                         }

@@ -46,9 +46,21 @@ public struct DecodeProblem: Sendable {
     public var lse: TensorView
     /// The schedule.
     public var metadata: MLAMetadata
+    /// Float32 `[h_q]`, FlashMLA's `attn_sink`, or nil: each final output row of head `h` is
+    /// multiplied by `exp(lse) / (exp(lse) + exp(attnSink[h]))`; `lse` is reported unchanged.
+    public var attnSink: TensorView? = nil
+    /// The sparse selection, or nil for dense decoding. When set, `blockTable` is
+    /// `sparse.indices` and `cacheSeqlens` is `sparse.topkLength ?? sparse.indices` (neither is
+    /// read as a block table or lengths), `maxPagesPerRequest` is `topk` and `causal` is false.
+    public var sparse: SparseIndices? = nil
 
     /// Query heads per KV head, `h_q / h_kv`.
     public var groupSize: Int { queryHeads / kvHeads }
     /// Query rows that share a KV head, `s_q · h_q / h_kv`.
     public var rowsPerKVHead: Int { queryLength * groupSize }
+    /// Whether this is a sparse decode (``sparse`` set).
+    public var isSparse: Bool { sparse != nil }
+    /// The rows one decode tile may hold: all `rowsPerKVHead` for dense decoding, one query
+    /// token's `h_q / h_kv` for sparse decoding (each token has its own keys).
+    public var rowsPerTile: Int { isSparse ? groupSize : rowsPerKVHead }
 }

@@ -66,18 +66,22 @@ public final class MLAEngine: @unchecked Sendable {
     /// request in page `blockTable[t / P]`, slot `t % P`), in `q`'s type or, with `kvFormat`,
     /// FP8 (``KVCacheFormat``).
     ///
+    /// `attnSink` (Float32 `[h_q]`, FlashMLA's `attn_sink`) multiplies each output row of head `h`
+    /// by `exp(lse) / (exp(lse) + exp(attnSink[h]))` and leaves `lse` as it is (`+∞` zeroes the
+    /// head's output, `−∞` changes nothing).
+    ///
     /// - Returns: `out` `[b, s_q, h_q, 512]` in `q`'s type and `lse` Float32 `[b, h_q, s_q]`
     ///   (natural log; `+∞` for a row that sees no key).
     public func flashMLAWithKVCache(
         q: TensorView, kCache: TensorView, blockTable: TensorView, cacheSeqlens: TensorView,
         headDimV: Int, metadata: MLAMetadata, softmaxScale: Float? = nil, causal: Bool = false,
-        kvFormat: KVCacheFormat = .native
+        kvFormat: KVCacheFormat = .native, attnSink: TensorView? = nil
     ) throws(MLAError) -> (out: Tensor, lse: Tensor) {
         guard q.rank == 4, headDimV == DecodeProblem.headDimV else {
             // Let validation name the argument; nothing is allocated for shapes it rejects.
             _ = try DecodeProblem(q: q, kCache: kCache, blockTable: blockTable, cacheSeqlens: cacheSeqlens,
                                   headDimV: headDimV, metadata: metadata, softmaxScale: softmaxScale, causal: causal,
-                                  kvFormat: kvFormat, out: q, lse: q, backend: backend)
+                                  kvFormat: kvFormat, attnSink: attnSink, out: q, lse: q, backend: backend)
             throw .invalidArgument(argument: "q", expected: "rank 4", given: q.shapeDescription)
         }
         let b = q.shape[0], sQ = q.shape[1], hQ = q.shape[2]
@@ -93,7 +97,7 @@ public final class MLAEngine: @unchecked Sendable {
         }
         try flashMLAWithKVCache(q: q, kCache: kCache, blockTable: blockTable, cacheSeqlens: cacheSeqlens,
                                 headDimV: headDimV, metadata: metadata, softmaxScale: softmaxScale, causal: causal,
-                                kvFormat: kvFormat, out: out.view, lse: lse.view)
+                                kvFormat: kvFormat, attnSink: attnSink, out: out.view, lse: lse.view)
         return (out, lse)
     }
 
@@ -109,18 +113,13 @@ public final class MLAEngine: @unchecked Sendable {
     public func flashMLAWithKVCache(
         q: TensorView, kCache: TensorView, blockTable: TensorView, cacheSeqlens: TensorView,
         headDimV: Int, metadata: MLAMetadata, softmaxScale: Float? = nil, causal: Bool = false,
-        kvFormat: KVCacheFormat = .native,
+        kvFormat: KVCacheFormat = .native, attnSink: TensorView? = nil,
         out: TensorView, lse: TensorView, workspace: Workspace? = nil, stream: ExecutionStream? = nil
     ) throws(MLAError) {
         let problem = try DecodeProblem(
             q: q, kCache: kCache, blockTable: blockTable, cacheSeqlens: cacheSeqlens, headDimV: headDimV,
-            metadata: metadata, softmaxScale: softmaxScale, causal: causal, kvFormat: kvFormat,
+            metadata: metadata, softmaxScale: softmaxScale, causal: causal, kvFormat: kvFormat, attnSink: attnSink,
             out: out, lse: lse, backend: backend)
-        switch backend {
-        case .cpu:
-            CPUBackend.decode(problem, mode: .splitKV)
-        case .cuda:
-            try cuda!.decode(problem, workspace: workspace, stream: stream)
-        }
+        try run(problem, workspace: workspace, stream: stream)
     }
 }

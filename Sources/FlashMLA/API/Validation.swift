@@ -124,7 +124,7 @@ extension DecodeProblem {
     init(
         q: TensorView, kCache: TensorView, blockTable: TensorView, cacheSeqlens: TensorView,
         headDimV: Int, metadata: MLAMetadata, softmaxScale: Float?, causal: Bool, kvFormat: KVCacheFormat = .native,
-        out: TensorView, lse: TensorView, backend: Backend
+        attnSink: TensorView? = nil, out: TensorView, lse: TensorView, backend: Backend
     ) throws(MLAError) {
         let headDim = DecodeProblem.headDim, valueDim = DecodeProblem.headDimV
 
@@ -184,10 +184,8 @@ extension DecodeProblem {
         // Metadata and scale.
         try Validation.checkMetadata(metadata, batchSize: b, queryHeadsPerKVHead: sQ * hQ / hKV, kvHeads: hKV,
                                      backend: backend)
-        let scale = softmaxScale ?? 1 / Float(headDim).squareRoot()
-        guard scale.isFinite, scale > 0 else {
-            throw .invalidArgument(argument: "softmaxScale", expected: "finite and > 0", given: "\(scale)")
-        }
+        let scale = try Validation.checkSoftmaxScale(softmaxScale)
+        try Validation.checkAttnSink(attnSink, queryHeads: hQ, backend: backend)
 
         // Contents, where the host can read them.
         if cacheSeqlens.hostPointer != nil {
@@ -211,7 +209,7 @@ extension DecodeProblem {
         self.init(batchSize: b, queryLength: sQ, queryHeads: hQ, kvHeads: hKV, numPages: numPages,
                   pageSize: pageSize, kvFormat: kvFormat, maxPagesPerRequest: maxPages, elementType: q.elementType, softmaxScale: scale, causal: causal,
                   q: q, kCache: kCache, blockTable: blockTable, cacheSeqlens: cacheSeqlens,
-                  out: out, lse: lse, metadata: metadata)
+                  out: out, lse: lse, metadata: metadata, attnSink: attnSink)
     }
 }
 

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A validated problem's host memory as raw addresses and element strides: what the CPU
 /// backend's inner loops read and write.
 ///
@@ -7,8 +11,11 @@
 struct HostProblemMemory: @unchecked Sendable {
     /// The problem.
     let problem: DecodeProblem
-    /// Each request's length, `cacheSeqlens`.
+    /// Each request's length, `cacheSeqlens`; for sparse decoding its count of index entries
+    /// (`topkLength`, or `topk`).
     let seqlens: [Int]
+    /// `attnSink`'s values, or nil.
+    let attnSink: [Float]?
     private let q: UnsafeRawPointer
     private let kCache: UnsafeRawPointer
     private let blockTable: UnsafeRawPointer
@@ -27,7 +34,14 @@ struct HostProblemMemory: @unchecked Sendable {
         self.blockTable = UnsafeRawPointer(blockTable)
         self.out = out
         self.lse = lse
-        seqlens = Validation.hostInt32(problem.cacheSeqlens).map(Int.init)
+        if let sparse = problem.sparse {
+            let lengths = sparse.topkLength.map { Validation.hostInt32($0).map(Int.init) }
+                ?? Array(repeating: sparse.topk, count: problem.batchSize)
+            seqlens = lengths.map { min(max($0, 0), sparse.topk) }
+        } else {
+            seqlens = Validation.hostInt32(problem.cacheSeqlens).map(Int.init)
+        }
+        attnSink = problem.attnSink.map { HostElements($0).load() }
     }
 
     /// The query position (`0 ..< s_q`) and query head of row `row` of KV head `kvHead`.
@@ -62,32 +76,66 @@ struct HostProblemMemory: @unchecked Sendable {
     /// (``CacheDequantizer``).
     func loadKeys(request: Int, tokens: Range<Int>, kvHead: Int, into destination: UnsafeMutablePointer<Float>) {
         let pageSize = problem.pageSize, dim = DecodeProblem.headDim
-        let tableStrides = problem.blockTable.strides, strides = problem.kCache.strides
-        let elementBytes = problem.kCache.elementType.byteCount
+        let tableStrides = problem.blockTable.strides
         for (index, token) in tokens.enumerated() {
             let column = token / pageSize
             let block = Int(blockTable.load(fromByteOffset: (request * tableStrides[0] + column * tableStrides[1]) * 4,
                                             as: Int32.self))
-            let offset = block * strides[0] + (token % pageSize) * strides[1] + kvHead * strides[2]
-            let row = destination + index * dim
-            switch problem.kvFormat {
-            case .native:
-                HalfPrecision.load(problem.elementType, from: kCache, offset: offset, count: dim, into: row)
-            case let .fp8PerTensor(scale):
-                CacheDequantizer.perTensor(kCache + offset * elementBytes, scale: scale, into: row)
-            case .fp8DeepSeek:
-                CacheDequantizer.deepSeek(kCache + offset * elementBytes, roundingTo: problem.elementType, into: row)
-            }
+            loadToken(page: block, slot: token % pageSize, kvHead: kvHead, into: destination + index * dim)
         }
     }
 
-    /// Writes one final row: the 512 values of `values`, rounded to the output type, and `logSumExp`.
+    /// Sparse decoding: writes the 576 values of each valid slot among entries `entries` of the
+    /// index list of query position `position` of `request`, one after the other, and returns how
+    /// many it wrote. An entry of `−1` (or, defensively, outside the cache) is skipped.
+    func loadSparseKeys(request: Int, position: Int, entries: Range<Int>,
+                        into destination: UnsafeMutablePointer<Float>) -> Int {
+        let strides = problem.blockTable.strides, slots = problem.numPages * problem.pageSize
+        var count = 0
+        for entry in entries {
+            let slot = Int(blockTable.load(fromByteOffset: (request * strides[0] + position * strides[1] + entry * strides[2]) * 4,
+                                           as: Int32.self))
+            guard slot >= 0, slot < slots else { continue }
+            loadToken(page: slot / problem.pageSize, slot: slot % problem.pageSize, kvHead: 0,
+                      into: destination + count * DecodeProblem.headDim)
+            count += 1
+        }
+        return count
+    }
+
+    /// Writes the 576 values of slot `slot` of page `page` for `kvHead`, dequantized as
+    /// ``KVCacheFormat`` states (``CacheDequantizer``).
+    private func loadToken(page: Int, slot: Int, kvHead: Int, into row: UnsafeMutablePointer<Float>) {
+        let strides = problem.kCache.strides, elementBytes = problem.kCache.elementType.byteCount
+        let offset = page * strides[0] + slot * strides[1] + kvHead * strides[2]
+        switch problem.kvFormat {
+        case .native:
+            HalfPrecision.load(problem.elementType, from: kCache, offset: offset, count: DecodeProblem.headDim, into: row)
+        case let .fp8PerTensor(scale):
+            CacheDequantizer.perTensor(kCache + offset * elementBytes, scale: scale, into: row)
+        case .fp8DeepSeek:
+            CacheDequantizer.deepSeek(kCache + offset * elementBytes, roundingTo: problem.elementType, into: row)
+        }
+    }
+
+    /// Writes one final row: the 512 values of `values`, rounded to the output type, and `logSumExp`
+    /// (`+∞` for a row that saw no key, whose values are 0). With an attention sink the values are
+    /// first multiplied by `1 / (1 + exp(sink − logSumExp))`; `logSumExp` is written as it is.
     func storeFinalRow(request: Int, kvHead: Int, row: Int, values: UnsafePointer<Float>, logSumExp: Float) {
         let (position, head) = queryRow(row, kvHead: kvHead)
         let outStrides = problem.out.strides, lseStrides = problem.lse.strides
         let offset = request * outStrides[0] + position * outStrides[1] + head * outStrides[2]
-        HalfPrecision.store(values, count: DecodeProblem.headDimV, as: problem.elementType, to: out,
-                            offset: offset)
+        if let attnSink, logSumExp < .infinity {
+            let width = DecodeProblem.headDimV
+            let factor = 1 / (1 + Float(exp(Double(attnSink[head]) - Double(logSumExp))))
+            let scaled = UnsafeMutablePointer<Float>.allocate(capacity: width)
+            defer { scaled.deallocate() }
+            for index in 0 ..< width { scaled[index] = values[index] * factor }
+            HalfPrecision.store(scaled, count: width, as: problem.elementType, to: out, offset: offset)
+        } else {
+            HalfPrecision.store(values, count: DecodeProblem.headDimV, as: problem.elementType, to: out,
+                                offset: offset)
+        }
         let lseOffset = request * lseStrides[0] + head * lseStrides[1] + position * lseStrides[2]
         lse.storeBytes(of: logSumExp, toByteOffset: lseOffset * 4, as: Float.self)
     }

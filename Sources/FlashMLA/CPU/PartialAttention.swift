@@ -37,8 +37,29 @@ struct PartialAttention {
         memory.loadQueries(request: request, kvHead: kvHead, into: queries)
 
         let state = OnlineSoftmax(rows: rows, width: valueDim)
+        if problem.isSparse {
+            // Each query position has its own index list; its rows see every valid slot of the
+            // range's entries, a 64-entry block at a time.
+            let group = problem.groupSize
+            for position in 0 ..< problem.queryLength {
+                var blockStart = range.lowerBound
+                while blockStart < range.upperBound {
+                    let blockEnd = min(range.upperBound, (blockStart / blockSize + 1) * blockSize)
+                    let count = memory.loadSparseKeys(request: request, position: position,
+                                                      entries: blockStart ..< blockEnd, into: keys)
+                    for row in position * group ..< (position + 1) * group where count > 0 {
+                        let query = queries + row * dim
+                        for token in 0 ..< count {
+                            scores[token] = problem.softmaxScale * VectorMath.dot(query, keys + token * dim, count: dim)
+                        }
+                        state.add(row: row, scores: scores, values: keys, valueStride: dim, count: count)
+                    }
+                    blockStart = blockEnd
+                }
+            }
+        }
         var pageStart = range.lowerBound
-        while pageStart < furthest {
+        while pageStart < furthest && !problem.isSparse {
             let pageEnd = min(furthest, (pageStart / blockSize + 1) * blockSize)
             memory.loadKeys(request: request, tokens: pageStart ..< pageEnd, kvHead: kvHead, into: keys)
             for row in 0 ..< rows {

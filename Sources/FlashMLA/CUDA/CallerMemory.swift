@@ -37,9 +37,66 @@ extension CUDABackend {
             throw .invalidArgument(argument: "stream", expected: "a stream of cuda:\(device.ordinal)",
                                    given: "a stream of cuda:\(stream.device.ordinal)")
         }
+        try launchScheduler(lengths: cacheSeqlens.deviceAddress!, batch: batch, cap: Int(Int32.max), parts: parts,
+                            queryHeadsPerKVHead: queryHeadsPerKVHead, tileSchedulerMetadata: tileSchedulerMetadata,
+                            numSplits: numSplits, stream: stream)
+        let shape = MetadataShape(batchSize: batch, queryHeadsPerKVHead: queryHeadsPerKVHead,
+                                  kvHeads: kvHeads, numSMParts: parts)
+        return MLAMetadata(shape: shape, tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits,
+                           hostSchedule: nil, owners: [])
+    }
+
+    /// The schedule of a sparse decode (FlashMLA's `indices` mode) into caller-owned memory: as
+    /// ``metadata(cacheSeqlens:queryHeadsPerKVHead:kvHeads:tileSchedulerMetadata:numSplits:stream:)``
+    /// with each request's count of index entries for its length: `topkLength[i]` (Int32 `[b]` in
+    /// this device's memory, clamped to `0 ... topk`) or, without it, `topk`. The rows per KV head
+    /// are `s_q · h_q` (one KV head). Allocates nothing and never waits.
+    public func sparseMetadata(
+        topkLength: TensorView?, batchSize: Int, topk: Int, queryRows: Int,
+        tileSchedulerMetadata: TensorView, numSplits: TensorView, stream: ExecutionStream
+    ) throws(MLAError) -> MLAMetadata {
+        let parts = try numSMParts(queryHeadsPerKVHead: queryRows, kvHeads: 1)
+        guard batchSize >= 1 else {
+            throw .invalidArgument(argument: "batchSize", expected: ">= 1", given: "\(batchSize)")
+        }
+        guard topk >= 1, topk <= Int(Int32.max) else {
+            throw .invalidArgument(argument: "topk", expected: "1...\(Int32.max)", given: "\(topk)")
+        }
+        let backend = Backend.cuda(device: device.ordinal)
+        if let topkLength {
+            try Validation.checkRank(topkLength, "topkLength", 1, layout: "[b]")
+            try Validation.checkType(topkLength, "topkLength", .int32)
+            try Validation.checkShape(topkLength, "topkLength", [batchSize])
+            try Validation.checkContiguous(topkLength, "topkLength")
+            try Validation.checkStorage(topkLength, "topkLength", backend: backend)
+        }
+        for (view, name, shape) in [(tileSchedulerMetadata, "tileSchedulerMetadata", [parts, TileSchedule.fieldsPerPart]),
+                                    (numSplits, "numSplits", [batchSize + 1])] {
+            try Validation.checkType(view, name, .int32)
+            try Validation.checkShape(view, name, shape)
+            try Validation.checkContiguous(view, name)
+            try Validation.checkStorage(view, name, backend: backend)
+        }
+        guard stream.device.ordinal == device.ordinal else {
+            throw .invalidArgument(argument: "stream", expected: "a stream of cuda:\(device.ordinal)",
+                                   given: "a stream of cuda:\(stream.device.ordinal)")
+        }
+        try launchScheduler(lengths: topkLength?.deviceAddress ?? 0, batch: batchSize, cap: topk, parts: parts,
+                            queryHeadsPerKVHead: queryRows, tileSchedulerMetadata: tileSchedulerMetadata,
+                            numSplits: numSplits, stream: stream)
+        let shape = MetadataShape(batchSize: batchSize, queryHeadsPerKVHead: queryRows, kvHeads: 1, numSMParts: parts)
+        return MLAMetadata(shape: shape, tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits,
+                           hostSchedule: nil, owners: [])
+    }
+
+    /// Queues `scheduler.cu` on `stream`: lengths at device address `lengths` (0: every request
+    /// `cap` long), each clamped to `0 ... cap`.
+    private func launchScheduler(lengths: UInt64, batch: Int, cap: Int, parts: Int, queryHeadsPerKVHead: Int,
+                                 tileSchedulerMetadata: TensorView, numSplits: TensorView,
+                                 stream: ExecutionStream) throws(MLAError) {
         let function = try kernels.function("flashmla_get_metadata", in: .scheduler, elementType: nil)
         var arguments = KernelArguments()
-        arguments.append(cacheSeqlens.deviceAddress!)
+        arguments.append(lengths)
         arguments.append(Int32(batch))
         arguments.append(Int32(parts))
         arguments.append(Int32(TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: queryHeadsPerKVHead)))
@@ -47,13 +104,10 @@ extension CUDABackend {
         arguments.append(Int32(TileSchedule.wholeRequestSlackDivisor))
         arguments.append(tileSchedulerMetadata.deviceAddress!)
         arguments.append(numSplits.deviceAddress!)
+        arguments.append(Int32(cap))
         try cuda { () throws(CUDAError) in
             try function.launch(grid: (1, 1, 1), block: (256, 1, 1), stream: stream, arguments: &arguments)
         }
-        let shape = MetadataShape(batchSize: batch, queryHeadsPerKVHead: queryHeadsPerKVHead,
-                                  kvHeads: kvHeads, numSMParts: parts)
-        return MLAMetadata(shape: shape, tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits,
-                           hostSchedule: nil, owners: [])
     }
 
     // MARK: Checks that need no device

@@ -15,8 +15,8 @@ extension CUDABackend {
                                    given: "cuda:\(workspace.device.ordinal == device.ordinal ? stream.device.ordinal : workspace.device.ordinal)")
         }
         try Self.checkAlignment(problem)
-        let cache = PortableCache(format: problem.kvFormat, pageSize: problem.pageSize)
-        guard let chosen = decodeKernel(rowsPerKVHead: problem.rowsPerKVHead, cache: cache) else {
+        let cache = PortableCache(format: problem.kvFormat, pageSize: problem.pageSize, sparse: problem.isSparse)
+        guard let chosen = decodeKernel(rowsPerKVHead: problem.rowsPerTile, cache: cache) else {
             throw .unsupportedDevice(device: device.name, reason: "\(device.maxSharedMemoryPerBlockOptin) bytes of shared memory per block is less than the smallest tile for a \(problem.kvFormat) cache needs (FP8: 131,584)")
         }
         let queryRows = problem.queryHeads * problem.queryLength
@@ -24,6 +24,8 @@ extension CUDABackend {
         let accumulators = workspace.accumulatorAddresses()
         let (kernel, decode) = try decodeFunction(chosen, elementType: problem.elementType, stream: stream)
         switch kernel {
+        case let .portable(tile) where tile.cache.isSparse:
+            try launchSparse(problem, decode: decode, tile: tile, accumulators: accumulators, workspace: workspace, stream: stream)
         case let .portable(tile):
             try launchPortable(problem, decode: decode, tile: tile, accumulators: accumulators, workspace: workspace, stream: stream)
         case .hopperLockstep, .hopperSeesaw:
@@ -95,7 +97,46 @@ extension CUDABackend {
             arguments.append(Int32(problem.pageSize))
             arguments.append(problem.kvFormat.valueScale)
         }
+        arguments.append(problem.attnSink?.deviceAddress ?? 0)
         let tiles = (problem.rowsPerKVHead + tile.rows - 1) / tile.rows
+        try cuda { () throws(CUDAError) in
+            try decode.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
+                              clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
+                              sharedMemoryBytes: tile.sharedMemoryBytes, stream: stream, arguments: &arguments)
+        }
+    }
+
+    /// The sparse attention on the portable kernel's sparse mode (`sm80/decode_sparse.cu`): the
+    /// arguments of `decode_paged.cu` with `indices` for the block table, `topkLength` (or 0) for
+    /// the lengths, the cache's slot count for its pages, `topk` for the block-table width, then
+    /// the sink and the indices' token stride.
+    /// A block holds one query token's rows: `s_q · ⌈(h_q / h_kv) / rows⌉` tiles.
+    private func launchSparse(_ problem: DecodeProblem, decode: Function, tile: DecodeTile,
+                              accumulators: (out: UInt64, lse: UInt64), workspace: Workspace,
+                              stream: ExecutionStream) throws(MLAError) {
+        guard let sparse = problem.sparse else { preconditionFailure("a sparse tile for a dense problem") }
+        var arguments = KernelArguments()
+        for address in [problem.q.deviceAddress!, problem.kCache.deviceAddress!, sparse.indices.deviceAddress!,
+                        sparse.topkLength?.deviceAddress ?? 0, problem.metadata.tileSchedulerMetadata.deviceAddress!,
+                        problem.metadata.numSplits.deviceAddress!, problem.out.deviceAddress!, problem.lse.deviceAddress!,
+                        accumulators.out, accumulators.lse, workspace.errorFlagAddress] {
+            arguments.append(address)
+        }
+        for stride in problem.q.strides.prefix(3) { arguments.append(Int64(stride)) }
+        let cacheUnit = problem.kCache.elementType.byteCount
+        for stride in problem.kCache.strides.prefix(3) { arguments.append(Int64(stride * cacheUnit)) }
+        arguments.append(Int64(sparse.indices.strides[0]))
+        let slots = min(problem.numPages * problem.pageSize, Int(Int32.max))
+        for value in [problem.queryLength, problem.queryHeads, problem.kvHeads, slots, sparse.topk] {
+            arguments.append(Int32(value))
+        }
+        arguments.append(problem.softmaxScale * Float(1.4426950408889634))
+        arguments.append(Int32(0))
+        arguments.append(Int32(problem.pageSize))
+        arguments.append(Float(1))
+        arguments.append(problem.attnSink?.deviceAddress ?? 0)
+        arguments.append(Int64(sparse.indices.strides[1]))
+        let tiles = problem.queryLength * ((problem.groupSize + tile.rows - 1) / tile.rows)
         try cuda { () throws(CUDAError) in
             try decode.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
                               clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
@@ -127,6 +168,7 @@ extension CUDABackend {
             arguments.append(Int64(stride))
         }
         Self.appendScalars(problem, to: &arguments)
+        arguments.append(problem.attnSink?.deviceAddress ?? 0)
         let tiles = (problem.rowsPerKVHead + 63) / 64
         try cuda { () throws(CUDAError) in
             try decode.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
@@ -157,6 +199,7 @@ extension CUDABackend {
         arguments.append(Int32(problem.queryHeads))
         arguments.append(Int32(problem.queryLength))
         arguments.append(Int32(problem.kvHeads))
+        arguments.append(problem.attnSink?.deviceAddress ?? 0)
         try cuda { () throws(CUDAError) in
             let blocksPerHead = (problem.rowsPerKVHead + Self.combineRowsPerBlock - 1) / Self.combineRowsPerBlock
             try combine.launch(grid: (problem.batchSize * problem.kvHeads * blocksPerHead, 1, 1), block: (Self.combineThreads, 1, 1),
@@ -202,7 +245,7 @@ extension CUDABackend {
         }
         // The kernels for other page sizes and FP8 address a token inside its page in 32 bits.
         let cache = problem.kCache, bytes = cache.elementType.byteCount
-        if PortableCache(format: problem.kvFormat, pageSize: problem.pageSize) != .page64,
+        if PortableCache(format: problem.kvFormat, pageSize: problem.pageSize, sparse: problem.isSparse) != .page64,
            let large = cache.strides[1 ... 2].first(where: { $0 * bytes > Int(Int32.max) }) {
             throw .invalidArgument(argument: "kCache", expected: "token and head strides of at most \(Int32.max) bytes",
                                    given: "a stride of \(large * bytes) bytes (strides \(cache.strides))")

@@ -9,33 +9,44 @@ enum PortableCache: Equatable, CaseIterable {
     case fp8
     /// DeepSeek-V3.2's 656-byte FP8 tokens (`sm80/decode_fp8.cu`).
     case fp8DeepSeek
+    /// Sparse decoding from a cache in `q`'s type, any page size (`sm80/decode_sparse.cu`).
+    case sparse
+    /// Sparse decoding from DeepSeek-V3.2's 656-byte FP8 tokens (`sm80/decode_sparse.cu`).
+    case sparseFP8DeepSeek
 
-    /// The reading a problem with this format and page size needs.
-    init(format: KVCacheFormat, pageSize: Int) {
+    /// The reading a problem with this format and page size needs (`sparse`: a sparse decode,
+    /// whose format is native or DeepSeek-V3.2's).
+    init(format: KVCacheFormat, pageSize: Int, sparse: Bool = false) {
         switch format {
-        case .native: self = pageSize == TileSchedule.blockSize ? .page64 : .paged
+        case .native: self = sparse ? .sparse : pageSize == TileSchedule.blockSize ? .page64 : .paged
         case .fp8PerTensor: self = .fp8
-        case .fp8DeepSeek: self = .fp8DeepSeek
+        case .fp8DeepSeek: self = sparse ? .sparseFP8DeepSeek : .fp8DeepSeek
         }
     }
 
     /// Whether raw FP8 bytes are staged and converted (`stages` then counts raw stages).
-    var isFP8: Bool { self == .fp8 || self == .fp8DeepSeek }
+    var isFP8: Bool { self == .fp8 || self == .fp8DeepSeek || self == .sparseFP8DeepSeek }
+
+    /// Whether the unit runs the sparse mode (each query token its own index list).
+    var isSparse: Bool { self == .sparse || self == .sparseFP8DeepSeek }
 
     /// Bytes between two staged raw tokens in shared memory (`FMLA_FP8_PITCH`, `FMLA_FP8DS_PITCH`).
     var rawPitch: Int {
         switch self {
-        case .page64, .paged: 0
+        case .page64, .paged, .sparse: 0
         case .fp8: 576
-        case .fp8DeepSeek: 704
+        case .fp8DeepSeek, .sparseFP8DeepSeek: 704
+        case .sparse: 0
         }
     }
 
     /// The stage counts the unit defines for a tile of `rows`, most first: FP8 16-row tiles up to
-    /// three raw stages; the paged 16-bit unit's 64-row tiles one stage (two would spill on sm_90a).
+    /// three raw stages; the paged 16-bit unit's 64-row tiles one stage (two would spill on sm_90a);
+    /// none for 64-row sparse FP8 tiles (one stage would spill on sm_90a, two do not fit).
     func stageChoices(rows: Int) -> [Int] {
         if isFP8 && rows == 16 { return [3, 2, 1] }
-        if self == .paged && rows == 64 { return [1] }
+        if (self == .paged || self == .sparse) && rows == 64 { return [1] }
+        if self == .sparseFP8DeepSeek && rows == 64 { return [] }   // none: it would spill (decode_sparse.cu)
         return [2, 1]
     }
 
@@ -45,6 +56,7 @@ enum PortableCache: Equatable, CaseIterable {
         case .page64: .decodeSM80
         case .paged: .decodeSM80Paged
         case .fp8, .fp8DeepSeek: .decodeSM80FP8
+        case .sparse, .sparseFP8DeepSeek: .decodeSM80Sparse
         }
     }
 
@@ -55,6 +67,8 @@ enum PortableCache: Equatable, CaseIterable {
         case .paged: "paged_"
         case .fp8: "fp8_"
         case .fp8DeepSeek: "fp8ds_"
+        case .sparse: "sparse_"
+        case .sparseFP8DeepSeek: "sparse_fp8ds_"
         }
     }
 }
@@ -72,13 +86,17 @@ struct DecodeTile: Equatable {
     var cache: PortableCache = .page64
 
     /// Dynamic shared memory, in bytes: Q tile, page ring (FP8: one page and the raw stages),
-    /// probabilities, row exchange.
+    /// probabilities, row exchange, and for sparse tiles the tokens' validity words
+    /// (`FMLA_SPARSE_VALID_BYTES`).
     var sharedMemoryBytes: Int {
         let rowBytes = DecodeProblem.headDim * 2
         let pages = cache.isFP8 ? TileSchedule.blockSize * rowBytes + stages * TileSchedule.blockSize * cache.rawPitch
                                 : stages * TileSchedule.blockSize * rowBytes
-        return rows * rowBytes + pages + rows * 128 + (8 / (rows / 16)) * rows * 4
+        return rows * rowBytes + pages + rows * 128 + (8 / (rows / 16)) * rows * 4 + (cache.isSparse ? Self.sparseValidBytes : 0)
     }
+
+    /// `FMLA_SPARSE_VALID_BYTES` in `sm80/decode.cuh`.
+    static let sparseValidBytes = 256
 
     /// The kernel's name for `elementType` (`q`'s type).
     func kernelName(_ elementType: ElementType) -> String {

@@ -26,6 +26,9 @@ public enum KernelCatalog {
         case decodeSM80Paged = "sm80/decode_paged.cu"
         /// The portable split-KV attention for FP8 caches (per-tensor and DeepSeek-V3.2), any page size.
         case decodeSM80FP8 = "sm80/decode_fp8.cu"
+        /// The portable sparse attention (DeepSeek-V3.2: each query token's own list of cache
+        /// slots) from caches in `q`'s type or the 656-byte FP8 layout, any page size.
+        case decodeSM80Sparse = "sm80/decode_sparse.cu"
         /// The Hopper split-KV attention for up to 64 query rows per KV head: TMA and wgmma,
         /// both warpgroups on each page (sm_90a only).
         case decodeSM90Lockstep = "sm90/decode_lockstep.cu"

@@ -63,8 +63,9 @@ public final class Workspace: @unchecked Sendable {
             try errorFlag.buffer.fill(byte: 0)
         }
         var problems: [String] = []
-        if flag & 1 != 0 { problems.append("a cacheSeqlens entry was outside 0...maxPages·pageSize") }
+        if flag & 1 != 0 { problems.append("a cacheSeqlens entry was outside 0...maxPages·pageSize (sparse: a topkLength entry outside 0...topk)") }
         if flag & 2 != 0 { problems.append("a blockTable entry was outside 0..<numPages") }
+        if flag & 4 != 0 { problems.append("an indices entry was outside -1..<numPages·pageSize") }
         return problems
     }
 }

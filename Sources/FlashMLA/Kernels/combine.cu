@@ -38,7 +38,8 @@ __device__ __forceinline__ float warp_reduce(float v) {
 template <typename T>
 __device__ __forceinline__ void combine_row(const float* lseaccum, const float* oaccum,
                                             const int* __restrict__ num_splits, T* __restrict__ out,
-                                            float* __restrict__ lse, int h_q, int s_q, int h_kv) {
+                                            float* __restrict__ lse, int h_q, int s_q, int h_kv,
+                                            const float* __restrict__ attn_sink) {
     const int g = h_q / h_kv;
     const int rows = s_q * g;
     const int chunks = (rows + FMLA_COMBINE_ROWS - 1) / FMLA_COMBINE_ROWS;   // blocks per (request, KV head)
@@ -69,6 +70,8 @@ __device__ __forceinline__ void combine_row(const float* lseaccum, const float* 
         float sum = expf(lse0 - max_lse);
         for (int s = lane + 32; s < count; s += 32) sum += expf(split_lse(s) - max_lse);
         final_lse = max_lse + logf(warp_reduce<false>(sum));
+        // The sink scales the row once, through its weights; lse is reported without it.
+        const float sink = sink_factor(attn_sink, head, final_lse * FMLA_LOG2E);
         const float* o_split = oaccum + (first * stride + base) * 512 + 4 * lane;
         auto add = [&](float w, const float4 (&v)[4]) {
 #pragma unroll
@@ -82,7 +85,7 @@ __device__ __forceinline__ void combine_row(const float* lseaccum, const float* 
             for (int k = 0; k < 4; ++k) v[k] = *reinterpret_cast<const float4*>(o_split + s * stride * 512 + 128 * k);
         };
         for (int s0 = 0; s0 < count; s0 += 32) {
-            const float w_lane = expf((s0 == 0 ? lse0 : split_lse(s0 + lane)) - final_lse);   // 0 past count
+            const float w_lane = sink * expf((s0 == 0 ? lse0 : split_lse(s0 + lane)) - final_lse);   // 0 past count
             const int n = min(32, count - s0);
             int s = 0;
             for (; s + 2 <= n; s += 2) {
@@ -112,8 +115,8 @@ __device__ __forceinline__ void combine_row(const float* lseaccum, const float* 
 #define FMLA_COMBINE(NAME, T)                                                                       \
     FMLA_IF_##T(extern "C" __global__ void __launch_bounds__(FMLA_COMBINE_THREADS)                  \
     NAME(const float* lseaccum, const float* oaccum, const int* num_splits, T* out, float* lse,      \
-         int h_q, int s_q, int h_kv) {                                                              \
-        combine_row<T>(lseaccum, oaccum, num_splits, out, lse, h_q, s_q, h_kv);                     \
+         int h_q, int s_q, int h_kv, const float* attn_sink) {                                      \
+        combine_row<T>(lseaccum, oaccum, num_splits, out, lse, h_q, s_q, h_kv, attn_sink);          \
     })
 FMLA_COMBINE(flashmla_combine_bf16, bf16)
 FMLA_COMBINE(flashmla_combine_fp16, fp16)

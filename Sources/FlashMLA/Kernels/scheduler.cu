@@ -6,17 +6,26 @@
 // other threads of the block first compute the total and the largest cost in parallel.
 // The host passes the policy's numbers (TileSchedule.fixedCostBlocks, wholeRequestSlackBlocks
 // and wholeRequestSlackDivisor), so the rule lives in one place.
+//
+// Sparse decode schedules index positions instead of tokens: `seqlens` is then topk_length (or
+// nullptr: every request has `cap` = topk indices) and each length is clamped to 0 … cap. Dense
+// calls pass cap = INT_MAX.
 #include "common/schedule.cuh"
 
-__device__ __forceinline__ int request_cost(const int* seqlens, int i, int fixed) {
-    return (max(seqlens[i], 0) + FMLA_PAGE - 1) / FMLA_PAGE + fixed;
+// Request i's length: seqlens[i] clamped to 0 … cap, or cap without seqlens.
+__device__ __forceinline__ int request_length(const int* seqlens, int i, int cap) {
+    return seqlens ? min(max(seqlens[i], 0), cap) : cap;
+}
+
+__device__ __forceinline__ int request_cost(const int* seqlens, int i, int fixed, int cap) {
+    return (request_length(seqlens, i, cap) + FMLA_PAGE - 1) / FMLA_PAGE + fixed;
 }
 
 // Whether the requests, in order and whole, fit `parts` workers of `capacity` blocks each.
-__device__ bool fits_whole(const int* seqlens, int batch, int parts, int fixed, int capacity) {
+__device__ bool fits_whole(const int* seqlens, int batch, int parts, int fixed, int capacity, int cap) {
     int workers = 1, load = 0;
     for (int i = 0; i < batch; ++i) {
-        const int cost = request_cost(seqlens, i, fixed);
+        const int cost = request_cost(seqlens, i, fixed, cap);
         if (cost > capacity) return false;
         if (load + cost > capacity) { ++workers; load = cost; } else { load += cost; }
     }
@@ -26,11 +35,11 @@ __device__ bool fits_whole(const int* seqlens, int batch, int parts, int fixed, 
 extern "C" __global__ void __launch_bounds__(256)
 flashmla_get_metadata(const int* __restrict__ seqlens, int batch, int num_parts, int fixed, int slack,
                       int slack_divisor,
-                      int* __restrict__ sched, int* __restrict__ num_splits) {
+                      int* __restrict__ sched, int* __restrict__ num_splits, int cap) {
     __shared__ int partial[256], largest[256];
     int local = 0, local_max = 0;
     for (int i = threadIdx.x; i < batch; i += blockDim.x) {
-        const int cost = request_cost(seqlens, i, fixed);
+        const int cost = request_cost(seqlens, i, fixed, cap);
         local += cost;
         local_max = max(local_max, cost);
     }
@@ -48,11 +57,11 @@ flashmla_get_metadata(const int* __restrict__ seqlens, int batch, int num_parts,
     bool splits = true;
     // Whole requests when the smallest capacity that fits them is within the slack of the payload.
     const int limit = payload + min(slack, payload / slack_divisor);
-    if (batch > 0 && max_cost <= limit && fits_whole(seqlens, batch, num_parts, fixed, limit)) {
+    if (batch > 0 && max_cost <= limit && fits_whole(seqlens, batch, num_parts, fixed, limit, cap)) {
         int low = max(max_cost, even), high = limit;
         while (low < high) {
             const int middle = (low + high) / 2;
-            if (fits_whole(seqlens, batch, num_parts, fixed, middle)) high = middle; else low = middle + 1;
+            if (fits_whole(seqlens, batch, num_parts, fixed, middle, cap)) high = middle; else low = middle + 1;
         }
         payload = high;
         splits = false;
@@ -66,7 +75,7 @@ flashmla_get_metadata(const int* __restrict__ seqlens, int batch, int num_parts,
         out[5] = 0; out[6] = 0; out[7] = 0;
         int remaining = payload;
         while (req < batch) {
-            const int left = request_cost(seqlens, req, fixed) - fixed - block;
+            const int left = request_cost(seqlens, req, fixed, cap) - fixed - block;
             if (remaining >= left + fixed) {
                 splits_so_far += split + 1;
                 num_splits[req + 1] = splits_so_far;
@@ -81,6 +90,6 @@ flashmla_get_metadata(const int* __restrict__ seqlens, int batch, int num_parts,
             }
         }
         out[2] = block > 0 ? req : req - 1;
-        out[3] = block > 0 ? block * FMLA_PAGE : (req > 0 ? max(seqlens[req - 1], 0) : 0);
+        out[3] = block > 0 ? block * FMLA_PAGE : (req > 0 ? request_length(seqlens, req - 1, cap) : 0);
     }
 }

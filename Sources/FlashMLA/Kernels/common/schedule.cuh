@@ -28,8 +28,9 @@ __device__ __forceinline__ SchedPart load_part(const int* sched, int part) {
     return s;
 }
 
-#define FMLA_ERR_SEQLEN 1         // a cacheSeqlens entry outside 0...maxPages·pageSize
+#define FMLA_ERR_SEQLEN 1         // a cacheSeqlens entry outside 0...maxPages·pageSize (sparse: topkLength outside 0...topk)
 #define FMLA_ERR_BLOCK_ID 2       // a block-table entry outside 0..<numPages
+#define FMLA_ERR_INDEX 4          // a sparse index outside −1 ..< numPages·pageSize
 
 // What a block computes of request `req` of its part.
 struct Piece {
@@ -49,10 +50,11 @@ __device__ __forceinline__ Piece piece_of(const SchedPart& part, int req, const 
                                           int max_pages, int s_q, int causal, int last_qi, int* error_flag,
                                           int page_size = FMLA_PAGE) {
     Piece piece;
-    int seqlen = seqlens[req];
+    // Sparse decode: seqlens is topk_length (nullptr: every request has max_pages = topk indices).
     const int max_tokens = max_pages * page_size;
+    int seqlen = seqlens ? seqlens[req] : max_tokens;
     if (seqlen < 0 || seqlen > max_tokens) {
-        if (threadIdx.x == 0) atomicOr(error_flag, FMLA_ERR_SEQLEN);
+        if (threadIdx.x == 0) atomicOr(error_flag, FMLA_ERR_SEQLEN);   // sparse: a topk_length entry
         seqlen = min(max(seqlen, 0), max_tokens);
     }
     const bool first = req == part.begin_req;

@@ -8,11 +8,11 @@
         const int* num_splits, T* out, float* lse, float* oaccum, float* lseaccum, int* error_flag,        \
         i64 q_batch_stride, i64 q_seq_stride, i64 q_head_stride, i64 k_page_stride, i64 k_token_stride,   \
         i64 k_head_stride, i64 bt_stride, int s_q, int h_q, int h_kv, int num_pages, int max_pages,        \
-        float scale_log2, int causal) {                                                                    \
+        float scale_log2, int causal, const float* attn_sink) {                                                                    \
         decode_sm80<T, BLOCK_M, STAGES, FMLA_KV_PAGE64>(                                                   \
             q, kcache, block_table, seqlens, sched, num_splits, out, lse, oaccum, lseaccum, error_flag,    \
             q_batch_stride, q_seq_stride, q_head_stride, k_page_stride, k_token_stride, k_head_stride,     \
-            bt_stride, s_q, h_q, h_kv, num_pages, max_pages, scale_log2, causal, FMLA_PAGE, 1.f);          \
+            bt_stride, s_q, h_q, h_kv, num_pages, max_pages, scale_log2, causal, FMLA_PAGE, 1.f, attn_sink);        \
     }
 
 // Every configuration the host may pick: the query tile (16, 32 or 64 rows) from s_q·h_q/h_kv,

@@ -44,6 +44,22 @@
 // then [B], [C] as above; [A] of the next block stands in for [D]. Slots past the sequence's end
 // are zero-filled by cp.async (their bytes, NaN codes included, are never read), as they are
 // for the 16-bit cache.
+//
+// SPARSE (sm80/decode_sparse.cu; FMLA_KV_PAGED or FMLA_KV_FP8DS): DeepSeek-V3.2's sparse decode.
+// The "sequence" of query token qi of request req is its index list indices[req][qi][0 ..< len]
+// (len = topk_length[req] clamped to 0 … topk, or topk), each entry an absolute cache slot
+// page·P + offset, −1 invalid. The schedule splits these index positions exactly as it splits a
+// dense sequence (64 a block). Since each query token has its own list, a block takes rows of one
+// query token only: grid.x = s_q · ⌈g / BLOCK_M⌉, tile x holding heads (x % ⌈g/BLOCK_M⌉)·BLOCK_M …
+// of token x / ⌈g/BLOCK_M⌉. There is no causal mask. A block's token t is addressed from its
+// index like FMLA_KV_PAGED addresses it from the block table; an invalid index (−1, or one
+// outside 0 ..< num_pages·P, which also raises FMLA_ERR_INDEX) is zero-filled and masked: each
+// load posts its 64 tokens' validity as bytes sValid[stage][t] (by the first of a token's four
+// threads), every thread reads its columns' bytes when it masks the block's scores, and a score of
+// an invalid token becomes −inf. A 16-bit stage is not refilled before [D]; an FP8 raw stage is
+// refilled right after [A'], so 16 threads copy its 64 bytes to slot STAGES between [A] and [A'],
+// and the mask reads that copy (the next copy is made after [A] of the next block, past every
+// reader's [C]).
 #include "common/fp8.cuh"
 #include "common/mma_sm80.cuh"
 #include "common/schedule.cuh"
@@ -58,6 +74,8 @@
 // two neighbouring tokens start 16 banks apart (the conversion reads them in pairs).
 #define FMLA_FP8_PITCH 576
 #define FMLA_FP8DS_PITCH 704
+
+#define FMLA_SPARSE_VALID_BYTES 256   // sValid: 64 bytes a stage (at most 3) and the FP8 copy
 
 #define FMLA_D 576
 #define FMLA_DV 512
@@ -113,7 +131,7 @@ __device__ __forceinline__ void convert_page(const u8* raw, u32 dst, int tid) {
     }
 }
 
-template <typename T, int BLOCK_M, int STAGES, int KV>
+template <typename T, int BLOCK_M, int STAGES, int KV, bool SPARSE = false>
 __device__ __forceinline__ void decode_sm80(
     const T* __restrict__ q, const void* __restrict__ kcache_raw, const int* __restrict__ block_table,
     const int* __restrict__ seqlens, const int* __restrict__ sched, const int* __restrict__ num_splits,
@@ -122,7 +140,10 @@ __device__ __forceinline__ void decode_sm80(
     i64 q_batch_stride, i64 q_seq_stride, i64 q_head_stride,
     i64 k_page_stride, i64 k_token_stride, i64 k_head_stride, i64 bt_stride,
     int s_q, int h_q, int h_kv, int num_pages, int max_pages, float scale_log2, int causal,
-    int page_size, float out_scale) {
+    int page_size, float out_scale, const float* __restrict__ attn_sink, i64 ind_seq_stride = 0) {
+    // SPARSE: block_table is indices [b][s_q][topk] (bt_stride its batch stride, ind_seq_stride its
+    // token stride), seqlens is topk_length [b] or nullptr, max_pages is topk, num_pages the cache's
+    // slots numPages·P (clamped to 2³¹−1: an index is an int32).
     constexpr bool FP8 = KV == FMLA_KV_FP8 || KV == FMLA_KV_FP8DS;
     constexpr int K_STAGES = FP8 ? 1 : STAGES;                          // T pages in sK
     constexpr int RAW_PITCH = KV == FMLA_KV_FP8 ? FMLA_FP8_PITCH : KV == FMLA_KV_FP8DS ? FMLA_FP8DS_PITCH : 0;
@@ -141,14 +162,19 @@ __device__ __forceinline__ void decode_sm80(
     u8* sRaw = sK + K_STAGES * 64 * FMLA_ROW_BYTES;                  // FP8 only: [STAGES][64][RAW_PITCH]
     u8* sP = sRaw + (FP8 ? STAGES * 64 * RAW_PITCH : 0);
     float* sRed = reinterpret_cast<float*>(sP + BLOCK_M * 128);
+    u8* sValid = reinterpret_cast<u8*>(sRed + WARPS_N * BLOCK_M);          // SPARSE only: [STAGES + 1][64]
     const u32 sQa = smem_addr(sQ), sKa = smem_addr(sK), sPa = smem_addr(sP);
 
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
     const int wm = warp % WARPS_M, wn = warp / WARPS_M;
     const int kvh = blockIdx.y;
     const int g = h_q / h_kv, rows = s_q * g;
-    const int tile_row0 = blockIdx.x * BLOCK_M;
-    const int last_row = min(rows, tile_row0 + BLOCK_M) - 1;
+    // The tile's rows: tile_row0 … min(row_end, tile_row0 + BLOCK_M) − 1 (SPARSE: of one query token).
+    const int tiles_per_token = (g + BLOCK_M - 1) / BLOCK_M;
+    const int sparse_qi = SPARSE ? (int)blockIdx.x / tiles_per_token : 0;
+    const int tile_row0 = SPARSE ? sparse_qi * g + ((int)blockIdx.x % tiles_per_token) * BLOCK_M : blockIdx.x * BLOCK_M;
+    const int row_end = SPARSE ? sparse_qi * g + g : rows;
+    const int last_row = min(row_end, tile_row0 + BLOCK_M) - 1;
     // This thread's two accumulator rows (within the tile) and their query index.
     const int ra = wm * 16 + lane / 4, rb = ra + 8;
     const int qa = (tile_row0 + ra) / g, qb = (tile_row0 + rb) / g;
@@ -165,14 +191,15 @@ __device__ __forceinline__ void decode_sm80(
     grid_dependency_wait();                      // everything below may read the previous kernel's output
     const SchedPart part = load_part(sched, blockIdx.z);
     for (int req = part.begin_req; req <= part.end_req; ++req) {
-        const Piece piece = KV == FMLA_KV_PAGE64
+        const Piece piece = SPARSE ? piece_of(part, req, seqlens, num_splits, max_pages, s_q, 0, 0, error_flag, 1)
+            : KV == FMLA_KV_PAGE64
             ? piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag)
             : piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag, page_size);
         const int seqlen = piece.seqlen, split = piece.split;
         const int first_page = piece.first_page, n_pages = piece.n_pages;
         const bool single = piece.single;
         const int lim_a = visible_end(piece, s_q, causal, qa), lim_b = visible_end(piece, s_q, causal, qb);
-        const int* bt_row = block_table + (i64)req * bt_stride;
+        const int* bt_row = block_table + (i64)req * bt_stride + (SPARSE ? (i64)sparse_qi * ind_seq_stride : 0);
 
         // Block `page` of the sequence into T stage `stage` of sK (16-bit caches) or raw stage
         // `stage` of sRaw (FP8).
@@ -197,7 +224,21 @@ __device__ __forceinline__ void decode_sm80(
                 const int t = tid >> 2, sub = tid & 3, token = page * FMLA_PAGE + t;
                 bool ok = token < seqlen;
                 const u8* base = kcache;
-                if (ok) {
+                if (SPARSE) {
+                    // Index position `token` of this query token's list: an absolute slot, −1 invalid.
+                    if (ok) {
+                        const int idx = bt_row[token];
+                        if ((u32)idx < (u32)num_pages) {        // SPARSE: num_pages counts slots
+                            const int id = idx / page_size;
+                            base = kcache + (i64)id * k_page_stride
+                                   + (u32)((idx - id * page_size) * (u32)k_token_stride + kvh * (u32)k_head_stride);
+                        } else {
+                            ok = false;
+                            if (idx != -1) atomicOr(error_flag, FMLA_ERR_INDEX);
+                        }
+                    }
+                    if (sub == 0) sValid[stage * 64 + t] = ok;      // the token's validity byte
+                } else if (ok) {
                     const int column = token / page_size;
                     const int id = bt_row[column];
                     if (id >= 0 && id < num_pages) {
@@ -235,7 +276,7 @@ __device__ __forceinline__ void decode_sm80(
         if (n_pages > 0) {
             for (int i = tid; i < BLOCK_M * FMLA_CHUNKS; i += 256) {
                 int r = i / FMLA_CHUNKS, c = i % FMLA_CHUNKS, R = tile_row0 + r;
-                bool ok = R < rows;
+                bool ok = R < row_end;
                 const T* src = ok ? q + (i64)req * q_batch_stride + (i64)(R / g) * q_seq_stride
                                         + (i64)(kvh * g + R % g) * q_head_stride + c * 8
                                   : q;
@@ -259,6 +300,9 @@ __device__ __forceinline__ void decode_sm80(
                 // Groups committed: STAGES + p; the oldest p + 1 (blocks ≤ p) must be complete.
                 cp_async_wait<STAGES - 1>();
                 __syncthreads();                                                   // [A]
+                // The refill after [A'] overwrites this stage's validity: keep a copy in slot STAGES.
+                if (SPARSE && tid < 16)
+                    reinterpret_cast<u32*>(sValid + STAGES * 64)[tid] = reinterpret_cast<const u32*>(sValid + (p % STAGES) * 64)[tid];
                 convert_page<T, KV>(sRaw + (p % STAGES) * 64 * RAW_PITCH, sKa, tid);
                 __syncthreads();                                                   // [A']
                 if (p + STAGES < n_pages) load_page(page + STAGES, p % STAGES);
@@ -306,15 +350,19 @@ __device__ __forceinline__ void decode_sm80(
                 }
             }
 
-            // Mask, scale to log2 units, and post this warp's row maxima.
+            // Mask, scale to log2 units, and post this warp's row maxima. SPARSE: byte i of the stage's
+            // validity (for FP8 the copy made before [A']) says whether token i of the block is valid.
+            const u8* valid = sValid + (FP8 ? STAGES : stage) * 64 + wn * SN + 2 * (lane % 4);
             float mx_a = -FMLA_INF, mx_b = -FMLA_INF;
 #pragma unroll
             for (int j = 0; j < NT; ++j) {
+                const u32 pair = SPARSE ? *reinterpret_cast<const unsigned short*>(valid + j * 8) : 0x0101u;
 #pragma unroll
                 for (int e = 0; e < 2; ++e) {
-                    int key = page * FMLA_PAGE + wn * SN + j * 8 + 2 * (lane % 4) + e;
-                    s[j][e] = key < lim_a ? s[j][e] * scale_log2 : -FMLA_INF;
-                    s[j][2 + e] = key < lim_b ? s[j][2 + e] * scale_log2 : -FMLA_INF;
+                    const int key = page * FMLA_PAGE + wn * SN + j * 8 + 2 * (lane % 4) + e;
+                    const bool present = (pair >> (8 * e)) & 1u;
+                    s[j][e] = key < lim_a && present ? s[j][e] * scale_log2 : -FMLA_INF;
+                    s[j][2 + e] = key < lim_b && present ? s[j][2 + e] * scale_log2 : -FMLA_INF;
                     mx_a = fmaxf(mx_a, s[j][e]);
                     mx_b = fmaxf(mx_b, s[j][2 + e]);
                 }
@@ -411,14 +459,17 @@ __device__ __forceinline__ void decode_sm80(
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
             const int R = half ? Rb : Ra;
-            if (R >= rows) continue;
+            if (R >= row_end) continue;
             const float inv = half ? inv_b : inv_a;
             const int qi = R / g, head = kvh * g + R % g;
             if (single) {
+                // The final row: the attention sink (if any) scales it; lse stays as it is.
+                const float l = half ? l_b : l_a;
+                const float f = l > 0.f ? inv * sink_factor(attn_sink, head, (half ? m_b : m_a) + fast_log2(l)) : 0.f;
                 T* o = out + (((i64)req * s_q + qi) * h_q + head) * FMLA_DV + wn * ON + 2 * (lane % 4);
 #pragma unroll
                 for (int t = 0; t < OT; ++t)
-                    *reinterpret_cast<u32*>(o + t * 8) = pack2<T>(acc[t][2 * half] * inv, acc[t][2 * half + 1] * inv);
+                    *reinterpret_cast<u32*>(o + t * 8) = pack2<T>(acc[t][2 * half] * f, acc[t][2 * half + 1] * f);
                 if (wn == 0 && lane % 4 == 0) lse[((i64)req * h_q + head) * s_q + qi] = half ? lse_b : lse_a;
             } else {
                 float* o = oaccum + (split_row0 + R) * FMLA_DV + wn * ON + 2 * (lane % 4);
@@ -437,3 +488,4 @@ __device__ __forceinline__ void decode_sm80(
 #define FMLA_SMEM(BLOCK_M, STAGES) \
     ((BLOCK_M) * FMLA_ROW_BYTES + (STAGES) * 64 * FMLA_ROW_BYTES + (BLOCK_M) * 128 + (8 / ((BLOCK_M) / 16)) * (BLOCK_M) * 4)
 #define FMLA_SMEM_FP8(BLOCK_M, STAGES, PITCH) (FMLA_SMEM(BLOCK_M, 1) + (STAGES) * 64 * (PITCH))
+// SPARSE tiles add FMLA_SPARSE_VALID_BYTES after the row exchange.

@@ -9,11 +9,11 @@
         const int* num_splits, T* out, float* lse, float* oaccum, float* lseaccum, int* error_flag,        \
         i64 q_batch_stride, i64 q_seq_stride, i64 q_head_stride, i64 k_page_bytes, i64 k_token_bytes,     \
         i64 k_head_bytes, i64 bt_stride, int s_q, int h_q, int h_kv, int num_pages, int max_pages,         \
-        float scale_log2, int causal, int page_size, float out_scale) {                                    \
+        float scale_log2, int causal, int page_size, float out_scale, const float* attn_sink) {                                    \
         decode_sm80<T, BLOCK_M, STAGES, FMLA_KV_PAGED>(                                                    \
             q, kcache, block_table, seqlens, sched, num_splits, out, lse, oaccum, lseaccum, error_flag,    \
             q_batch_stride, q_seq_stride, q_head_stride, k_page_bytes, k_token_bytes, k_head_bytes,        \
-            bt_stride, s_q, h_q, h_kv, num_pages, max_pages, scale_log2, causal, page_size, out_scale);    \
+            bt_stride, s_q, h_q, h_kv, num_pages, max_pages, scale_log2, causal, page_size, out_scale, attn_sink);    \
     }
 
 // The tiles and stages of sm80/decode.cu but one: 64 rows with two stages needs a register

@@ -263,7 +263,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
         const float l[2] = {l_a, l_b}, m[2] = {m_a, m_b};
         begin_next_piece(req, part.end_req, piece, piece_at, start_piece);
         store_tile<T>(o, l, m, single, ((i64)(num_splits[req] + split) * h_kv + kvh) * rows, out, lse, oaccum, lseaccum,
-                      req, s_q, h_q, kvh, g, rows, tile_row0, wg, ra, lane);
+                      req, s_q, h_q, kvh, g, rows, tile_row0, wg, ra, lane, attn_sink);
     }
 }
 

@@ -519,7 +519,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
         const bool single = num_splits[req + 1] - num_splits[req] == 1;
         begin_next_piece(req, sched_field(sched, blockIdx.z, 2), piece, piece_at, start_piece);
         store_tile<T>(o, l, m_run, single, ((i64)(num_splits[req] + split) * h_kv + kvh) * rows, out, lse, oaccum, lseaccum,
-                      req, s_q, h_q, kvh, g, rows, tile_row0, wg, ra, lane);
+                      req, s_q, h_q, kvh, g, rows, tile_row0, wg, ra, lane, attn_sink);
     }
 }
 

@@ -95,7 +95,7 @@ template <typename T>
 __device__ __forceinline__ void store_tile(const float (&o)[128], const float (&l)[2], const float (&m)[2], bool single,
                                            i64 split_row0, T* out, float* lse, float* oaccum, float* lseaccum,
                                            int req, int s_q, int h_q, int kvh, int g, int rows, int tile_row0,
-                                           int wg, int ra, int lane) {
+                                           int wg, int ra, int lane, const float* attn_sink) {
     const float empty = single ? FMLA_INF : -FMLA_INF;
     const int col0 = wg * 256 + 2 * (lane % 4);
 #pragma unroll
@@ -106,10 +106,12 @@ __device__ __forceinline__ void store_tile(const float (&o)[128], const float (&
         const float row_lse = l[h] > 0.f ? (m[h] + fast_log2(l[h])) * FMLA_LN2 : empty;
         const int qi = R / g, head = kvh * g + R % g;
         if (single) {
+            // The final row: the attention sink (if any) scales it; lse stays as it is.
+            const float f = l[h] > 0.f ? inv * sink_factor(attn_sink, head, m[h] + fast_log2(l[h])) : 0.f;
             T* dst = out + (((i64)req * s_q + qi) * h_q + head) * FMLA_DV + col0;
 #pragma unroll
             for (int n = 0; n < 32; ++n)
-                *reinterpret_cast<u32*>(dst + n * 8) = pack2<T>(o[4 * n + 2 * h] * inv, o[4 * n + 2 * h + 1] * inv);
+                *reinterpret_cast<u32*>(dst + n * 8) = pack2<T>(o[4 * n + 2 * h] * f, o[4 * n + 2 * h + 1] * f);
             if (wg == 0 && lane % 4 == 0) lse[((i64)req * h_q + head) * s_q + qi] = row_lse;
         } else {
             float* dst = oaccum + (split_row0 + R) * FMLA_DV + col0;
@@ -128,11 +130,12 @@ __device__ __forceinline__ void store_tile(const float (&o)[128], const float (&
         const int* RESTRICT seqlens, const int* RESTRICT sched, const int* RESTRICT num_splits,             \
         T* RESTRICT out, float* RESTRICT lse, float* RESTRICT oaccum, float* RESTRICT lseaccum,             \
         int* RESTRICT error_flag, i64 q_batch_stride, i64 q_seq_stride, i64 q_head_stride, i64 bt_stride,   \
-        int s_q, int h_q, int h_kv, int num_pages, int max_pages, float scale_log2, int causal
+        int s_q, int h_q, int h_kv, int num_pages, int max_pages, float scale_log2, int causal,             \
+        const float* RESTRICT attn_sink
 #define FMLA_SM90_ARGS                                                                                     \
     q, kcache, block_table, seqlens, sched, num_splits, out, lse, oaccum, lseaccum, error_flag,             \
         q_batch_stride, q_seq_stride, q_head_stride, bt_stride, s_q, h_q, h_kv, num_pages, max_pages,       \
-        scale_log2, causal
+        scale_log2, causal, attn_sink
 
 // The extern "C" entry point NAME for element type T, calling FN<T>, unless the unit is compiled
 // for the other type only (common/types.cuh); both kernels take the same arguments, so the Swift
