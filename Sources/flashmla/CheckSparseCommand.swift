@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import FlashMLA
 
@@ -22,6 +23,9 @@ struct CheckSparseCommand: ParsableCommand {
     @Option(help: "Largest topk of a random case.") var maxTopk = 2048
 
     func run() throws {
+        // The GPU's sparse path is off by default (it failed this check on an H200); this command
+        // exists to check it, so it turns it on for itself.
+        if backend != "cpu" { setenv("FLASHMLA_GPU_SPARSE", "1", 0) }
         let engine = try MLAEngine(backend: backend == "cpu" ? .cpu : .cuda(device: 0))
         let reference = try MLAEngine(backend: .cpu)
         var generator = SparseCaseGenerator(seed: seed)
