@@ -25,13 +25,14 @@ def load(path, flashmla=None):
     return {tuple(r[k] for k in KEY): r for r in rows}
 
 
-def kernel(row):
-    # The kernel the bench reports; results written before it reported one get the automatic
-    # choice of DecodeKernel.choose on an H100 by query rows per KV head.
+def kernel(row, card):
+    # The kernel the bench reports; rows without one (older results, interleave.py's) get the
+    # automatic choice by query rows per KV head: on the H100 its shipped table (sm80 up to 16),
+    # elsewhere the rule (lockstep up to 64).
     if "kernel" in row:
         return row["kernel"].replace("-", " ")
     rows = row["h_q"] // row.get("h_kv", 1) * row["s_q"]
-    return "sm80" if rows <= 16 else "sm90 lockstep" if rows <= 64 else "sm90 seesaw"
+    return "sm80" if rows <= 16 and card == "h100" else "sm90 lockstep" if rows <= 64 else "sm90 seesaw"
 
 
 def geo(values):
@@ -63,7 +64,7 @@ def main():
         fm = theirs[key]["ms"]
         scaled = best[key]["ms"] * fm / fm_ref[key]["ms"]
         ratios.append(fm / ms); best_ratios.append(scaled / ms); fractions.append(floor / ms)
-        line = (f"| {key[0]} | {key[1]} | {key[2]} | {'yes' if key[3] else 'no'} | {kernel(r)} | {floor:.3f} | {ms:.4f} | "
+        line = (f"| {key[0]} | {key[1]} | {key[2]} | {'yes' if key[3] else 'no'} | {kernel(r, card)} | {floor:.3f} | {ms:.4f} | "
                 f"{100 * floor / ms:.0f}% | {fm:.4f} | {fm / ms:.3f} | {scaled:.4f} ({best[key].get('best_impl', best[key]['impl'])}) | {scaled / ms:.3f} |")
         if fp16:
             f = fp16[key]["ms"]

@@ -63,12 +63,12 @@ public struct DecodeKernelTable: Codable, Sendable, Equatable {
 
     // MARK: Shipped defaults
 
-    /// The tables measured by the project (bench/BENCHMARKS.md has the measurements):
-    /// - H100 SXM: 16 rows on the portable kernel, 1.1% faster than lockstep there (ninth
-    ///   session of 2026-11-25, `FLASHMLA_KERNEL=sm90` A/B in one call); then the rule.
+    /// The tables measured by the project (bench/DECISIONS.md):
+    /// - H100 SXM: 16 rows on the portable kernel, 1.1% faster than lockstep there (D3: a
+    ///   `FLASHMLA_KERNEL=sm90` A/B in one call); then the rule.
     /// - H200: the rule. Its 4.3 TB/s needs more bytes in flight than one 16-row block with two
-    ///   `cp.async` stages keeps; the lockstep kernel was 7–15% faster on the 16-row rows
-    ///   (2026-12-02, same call).
+    ///   `cp.async` stages keeps: at 16 rows the portable kernel took 0.3939 ms against the
+    ///   lockstep kernel's 0.3196 (D44, `flashmla tune`).
     public static let shipped: [DecodeKernelTable] = [
         DecodeKernelTable(deviceName: "NVIDIA H100 80GB HBM3", multiprocessors: 132, computeCapability: "9.0",
                           source: "shipped (H100 SXM, 2026-11-25)",

@@ -43,8 +43,8 @@ public struct TileSchedule: Equatable, Sendable {
     /// How far above the payload (in blocks) the capacity that fits every request whole may be
     /// for the schedule to split none: at most this many blocks, and at most a
     /// ``wholeRequestSlackDivisor``-th of the payload. Measured on H100 with equal lengths
-    /// (bench/NOTES.md, version 14): whole requests were 3–4.5% faster at 1–3 blocks above
-    /// (up to 1.2% of the payload), 0.5–4% at 5 and 10 above (2% of it), even at 11 (2.1%).
+    /// (bench/DECISIONS.md, D37): whole requests were 3.5–4.5% faster at 3 blocks above the
+    /// payload, 2.5–4% at 10, and within noise at 11.
     public static let wholeRequestSlackBlocks = 12
     /// The payload divided by this bounds the slack too, so that a short batch, whose split
     /// costs the combine little, is not left unbalanced by more than about 3%.

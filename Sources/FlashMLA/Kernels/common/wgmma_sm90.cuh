@@ -72,8 +72,8 @@ __device__ __forceinline__ void mbar_wait(u32 bar, u32 phase) {
 }
 
 // ---- TMA: a 4-d box into shared memory, completing on an mbarrier, with an L2 policy ----
-// The policies a page stream may carry. Which kernel takes which was measured (bench/NOTES.md,
-// version 15): evict-first where several blocks read each page, normal where one does.
+// The policies a page stream may carry. Which kernel takes which was measured (bench/DECISIONS.md,
+// D16 and D39): evict-first where several blocks read each page, normal where one does.
 __device__ __forceinline__ u64 l2_evict_first_policy() {
     u64 policy;
     asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));

@@ -27,7 +27,7 @@
 // with page p (a block barrier), thread 0 issues page p+2 into the freed stage. Pages carry
 // the L2's normal policy: each is read by one block only, and evict-first made the uniform
 // rows 2.7–3.2% slower on H100, timed after bench's flush, which leaves the L2 full of dirty
-// lines that evict-first reads write back more of (bench/NOTES.md, version 15). Slots past
+// lines that evict-first reads write back more of (bench/DECISIONS.md, D39). Slots past
 // a sequence's end (which may hold NaN) are zeroed in shared memory before use: their keys
 // are masked in S, and a zero V row keeps 0·NaN out of P·V.
 #include "sm90/tile.cuh"

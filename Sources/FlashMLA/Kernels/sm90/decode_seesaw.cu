@@ -56,7 +56,7 @@
 // with an evict-first hint (the query tiles' blocks of one worker read the same pages at about
 // the same time, so one of them fetches and the others hit L2; the normal policy, which the
 // lockstep kernel uses, was 2.5–3.5% slower here); prefetching pages into L2 a pair ahead cost
-// more L2 bandwidth than it saved in latency (bench/NOTES.md, versions 7 and 15).
+// more L2 bandwidth than it saved in latency (bench/DECISIONS.md, D10 and D16).
 //
 // The page loop's body is one pair; the steady pairs (not a piece's first, with a page 1 and a
 // next pair of two pages) run a copy of it compiled with every case test folded away.
