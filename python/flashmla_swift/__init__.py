@@ -32,6 +32,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 
 __all__ = [
+    "FlashMLASchedMeta",
     "get_mla_metadata",
     "flash_mla_with_kvcache",
     "quantize_fp8_per_tensor",
@@ -322,23 +323,55 @@ def _workspace_for(device: int, needed_rows: int, stream: torch.cuda.Stream, cap
 # ---- FlashMLA's API -------------------------------------------------------------------
 
 
-def get_mla_metadata(
+class FlashMLASchedMeta:
+    """FlashMLA's schedule object (its calling convention since 2025-09): ``get_mla_metadata()``
+    returns an empty one, the first ``flash_mla_with_kvcache`` call that receives it computes the
+    split-KV schedule for its ``cache_seqlens`` and shapes (queued on torch's current stream, no
+    host synchronization; it allocates the two schedule tensors, so make that call outside CUDA
+    graph capture), and later calls reuse it. As in FlashMLA, a later call must keep the shapes
+    (checked: a different one raises ``InvalidArgumentError`` naming it) and the values of
+    ``cache_seqlens`` (not checked: that would need the host to read the device)."""
+
+    __slots__ = ("have_initialized", "config", "tile_scheduler_metadata", "num_splits")
+
+    def __init__(self):
+        self.have_initialized = False
+        self.config: Optional[Dict[str, object]] = None
+        self.tile_scheduler_metadata: Optional[torch.Tensor] = None
+        self.num_splits: Optional[torch.Tensor] = None
+
+    def __repr__(self):
+        return f"FlashMLASchedMeta(have_initialized={self.have_initialized}, config={self.config})"
+
+
+def get_mla_metadata(*args, **kwargs):
+    """
+    Two forms, as FlashMLA's two interfaces:
+
+    ``get_mla_metadata()`` returns ``(FlashMLASchedMeta(), None)``: an empty schedule that the
+    first ``flash_mla_with_kvcache`` call fills (FlashMLA's current interface).
+
+    ``get_mla_metadata(cache_seqlens, num_heads_per_head_k, num_heads_k)`` (FlashMLA's earlier
+    interface):
+        cache_seqlens: (batch_size), dtype torch.int32, on a CUDA device.
+        num_heads_per_head_k: Equals to seq_len_q * num_heads_q // num_heads_k.
+        num_heads_k: num_heads_k.
+    returns
+        tile_scheduler_metadata: (num_sm_parts, 8), dtype torch.int32.
+        num_splits: (batch_size + 1), dtype torch.int32.
+    both written on the device by a kernel queued on torch's current stream.
+    """
+    if not args and not kwargs:
+        return FlashMLASchedMeta(), None
+    return _schedule(*args, **kwargs)
+
+
+def _schedule(
     cache_seqlens: torch.Tensor,
     num_heads_per_head_k: int,
     num_heads_k: int,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """
-    Arguments:
-        cache_seqlens: (batch_size), dtype torch.int32, on a CUDA device.
-        num_heads_per_head_k: Equals to seq_len_q * num_heads_q // num_heads_k.
-        num_heads_k: num_heads_k.
-
-    Returns:
-        tile_scheduler_metadata: (num_sm_parts, 8), dtype torch.int32.
-        num_splits: (batch_size + 1), dtype torch.int32.
-
-    Both are written on the device by a kernel queued on torch's current stream.
-    """
+    """The earlier interface's ``get_mla_metadata``."""
     device = _device_of(cache_seqlens, "cacheSeqlens")
     index = device.index
     heads, kv_heads = int(num_heads_per_head_k), int(num_heads_k)
@@ -367,9 +400,17 @@ def flash_mla_with_kvcache(
     cache_seqlens: torch.Tensor,
     head_dim_v: int,
     tile_scheduler_metadata: torch.Tensor,
-    num_splits: torch.Tensor,
+    num_splits: Optional[torch.Tensor] = None,
     softmax_scale: Optional[float] = None,
     causal: bool = False,
+    is_fp8_kvcache: bool = False,
+    indices: Optional[torch.Tensor] = None,
+    attn_sink: Optional[torch.Tensor] = None,
+    extra_k_cache: Optional[torch.Tensor] = None,
+    extra_indices_in_kvcache: Optional[torch.Tensor] = None,
+    topk_length: Optional[torch.Tensor] = None,
+    extra_topk_length: Optional[torch.Tensor] = None,
+    *,
     kv_cache_dtype: str = "auto",
     k_scale: Optional[float] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -384,10 +425,17 @@ def flash_mla_with_kvcache(
         block_table: (batch_size, max_num_blocks_per_seq), torch.int32.
         cache_seqlens: (batch_size), torch.int32.
         head_dim_v: Head dimension of v (512).
-        tile_scheduler_metadata: (num_sm_parts, 8), torch.int32, returned by get_mla_metadata.
-        num_splits: (batch_size + 1), torch.int32, returned by get_mla_metadata.
+        tile_scheduler_metadata: a FlashMLASchedMeta from get_mla_metadata() (then num_splits
+            must be None), or the (num_sm_parts, 8) torch.int32 tensor of the earlier interface.
+        num_splits: (batch_size + 1), torch.int32, from the earlier get_mla_metadata; None with a
+            FlashMLASchedMeta.
         softmax_scale: float. The scale of QK^T before applying softmax. Default to 1 / sqrt(head_dim).
         causal: bool. Whether to apply causal attention mask.
+        is_fp8_kvcache: FlashMLA's flag for DeepSeek-V3.2's 656-byte FP8 cache; True means
+            kv_cache_dtype="fp8_ds_mla" unless kv_cache_dtype names another FP8 format.
+        indices, attn_sink, extra_k_cache, extra_indices_in_kvcache, topk_length,
+            extra_topk_length: FlashMLA's sparse decoding and attention sinks. Not supported by
+            this version on the GPU: a value other than None raises NotImplementedError naming it.
         kv_cache_dtype: "auto" (k_cache in q's dtype), "fp8_e4m3" (per-tensor FP8: a value is
             code * k_scale) or "fp8_ds_mla" (DeepSeek-V3.2's 656 bytes a token: 512 E4M3 codes,
             4 float32 scales, one per 128 codes, 64 bfloat16 RoPE values; NoPE values are
@@ -403,6 +451,18 @@ def flash_mla_with_kvcache(
     q, k_cache and block_table may be strided (innermost stride 1; q's and k_cache's other
     strides multiples of 8 elements); cache_seqlens and the metadata must be contiguous.
     """
+    for name, value in (("indices", indices), ("attn_sink", attn_sink), ("extra_k_cache", extra_k_cache),
+                        ("extra_indices_in_kvcache", extra_indices_in_kvcache), ("topk_length", topk_length),
+                        ("extra_topk_length", extra_topk_length)):
+        if value is not None:
+            raise NotImplementedError(
+                f"flash_mla_with_kvcache: '{name}' (sparse decoding, attention sinks) is not supported by "
+                f"flashmla_swift on the GPU in this version; pass None")
+    if is_fp8_kvcache and kv_cache_dtype == "auto":
+        kv_cache_dtype = "fp8_ds_mla"
+    if isinstance(tile_scheduler_metadata, FlashMLASchedMeta):
+        tile_scheduler_metadata, num_splits = _filled(tile_scheduler_metadata, num_splits, q, k_cache, cache_seqlens,
+                                                      causal, kv_cache_dtype)
     device = _device_of(q, "q")
     index = device.index
     if softmax_scale is None:
@@ -444,6 +504,35 @@ def flash_mla_with_kvcache(
                                                  workspace.handle))
             workspace.capacity_rows = max(workspace.capacity_rows, needed_rows)
     return out, lse
+
+
+def _filled(meta: FlashMLASchedMeta, num_splits, q, k_cache, cache_seqlens, causal: bool, kv_cache_dtype: str):
+    """The schedule tensors of `meta`: computed for this call's lengths and shapes the first time
+    (queued on torch's current stream), then checked against the shapes it was made for."""
+    if num_splits is not None:
+        raise _invalid("num_splits", "None with a FlashMLASchedMeta", "a tensor")
+    for name, tensor in (("q", q), ("k_cache", k_cache)):
+        if not isinstance(tensor, torch.Tensor) or tensor.dim() != 4:
+            raise _invalid(name, "a rank-4 torch.Tensor", type(tensor).__name__ if not isinstance(tensor, torch.Tensor)
+                           else f"shape {list(tensor.shape)}")
+    config = {"b": q.shape[0], "s_q": q.shape[1], "h_q": q.shape[2], "page_block_size": k_cache.shape[1],
+              "h_k": k_cache.shape[2], "causal": bool(causal), "kv_cache_dtype": kv_cache_dtype}
+    if not meta.have_initialized:
+        if torch.cuda.is_current_stream_capturing():
+            raise FlashMLASwiftError(
+                "flash_mla_with_kvcache: the first call with a FlashMLASchedMeta allocates its schedule; "
+                "make it before CUDA graph capture", 1)
+        h_k = max(int(config["h_k"]), 1)
+        meta.tile_scheduler_metadata, meta.num_splits = _schedule(
+            cache_seqlens, int(config["s_q"]) * int(config["h_q"]) // h_k, int(config["h_k"]))
+        meta.config, meta.have_initialized = config, True
+    else:
+        for key, value in config.items():
+            if meta.config[key] != value:
+                raise _invalid("tile_scheduler_metadata",
+                               f"a call with the {key} it was made for ({meta.config[key]}); reuse a "
+                               f"FlashMLASchedMeta only with the same shapes", str(value))
+    return meta.tile_scheduler_metadata, meta.num_splits
 
 
 # ---- FP8 quantizers (host or device, torch only) ---------------------------------------

@@ -408,3 +408,28 @@ def test_bad_inputs_raise_with_the_library_message():
 def test_version():
     assert fm.abi_version() == fm.ABI_VERSION == 1
     assert fm.__version__
+
+
+def test_the_schedule_object_gives_the_earlier_interfaces_results():
+    """FlashMLA's current interface: get_mla_metadata() and a schedule the first call fills; the
+    same bits as the earlier interface, reused by later calls, refused for other shapes."""
+    problem = Problem([700, 64, 1, 2300], 2, 64, 1, torch.bfloat16, seed=21)
+    earlier = problem.run(True)
+    meta, none = fm.get_mla_metadata()
+    assert none is None and not meta.have_initialized
+    first = fm.flash_mla_with_kvcache(problem.q, problem.k_cache, problem.block_table, problem.cache_seqlens,
+                                      DV, meta, causal=True)
+    assert meta.have_initialized
+    schedule = meta.tile_scheduler_metadata
+    again = fm.flash_mla_with_kvcache(problem.q, problem.k_cache, problem.block_table, problem.cache_seqlens,
+                                      DV, meta, None, causal=True)
+    assert meta.tile_scheduler_metadata is schedule            # reused, not recomputed
+    for result in (first, again):
+        assert torch.equal(result[0], earlier[0]) and torch.equal(result[1], earlier[1])
+    check_against_reference(problem, first[0], first[1], True)
+    with pytest.raises(fm.InvalidArgumentError, match="the causal it was made for"):
+        fm.flash_mla_with_kvcache(problem.q, problem.k_cache, problem.block_table, problem.cache_seqlens,
+                                  DV, meta, causal=False)
+    with pytest.raises(fm.InvalidArgumentError, match="the s_q it was made for"):
+        fm.flash_mla_with_kvcache(problem.q[:, :1], problem.k_cache, problem.block_table, problem.cache_seqlens,
+                                  DV, meta, causal=True)

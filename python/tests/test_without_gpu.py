@@ -255,3 +255,51 @@ def test_kv_cache_dtype_and_page_size_arguments():
             status, message = decode_kv(k, kv_format)
             assert status == 1 and fragment in message, message
     ''')
+
+
+def test_the_schedule_object_interface():
+    run('''
+        import flashmla_swift as fm
+        from torch import Tensor
+        import torch
+        cuda = "cuda:999"
+        bf = torch.bfloat16
+        q = Tensor([2, 1, 16, 576], bf, cuda)
+        k = Tensor([8, 64, 1, 576], bf, cuda)
+        bt = Tensor([2, 4], torch.int32, cuda)
+        sl = Tensor([2], torch.int32, cuda)
+
+        def expect(error, fragment, call):
+            try:
+                call()
+            except error as raised:
+                assert fragment in str(raised), str(raised)
+                return raised
+            raise AssertionError(f"no {error.__name__} for {fragment}")
+
+        # FlashMLA's current form: an empty schedule and None; the earlier form still works.
+        meta, none = fm.get_mla_metadata()
+        assert isinstance(meta, fm.FlashMLASchedMeta) and none is None and not meta.have_initialized
+        expect(fm.NoDeviceError, "cuda", lambda: fm.get_mla_metadata(sl, 16, 1))
+        expect(fm.NoDeviceError, "cuda", lambda: fm.get_mla_metadata(cache_seqlens=sl, num_heads_per_head_k=16, num_heads_k=1))
+        # The first call computes the schedule (here it stops at the absent device, leaving the object empty).
+        expect(fm.NoDeviceError, "cuda", lambda: fm.flash_mla_with_kvcache(q, k, bt, sl, 512, meta, causal=True))
+        assert not meta.have_initialized and meta.tile_scheduler_metadata is None
+        expect(fm.InvalidArgumentError, "invalid argument 'num_splits'",
+               lambda: fm.flash_mla_with_kvcache(q, k, bt, sl, 512, meta, Tensor([3], torch.int32, cuda)))
+        # Sparse decoding and sinks are refused, by name, before anything else.
+        for name in ("indices", "attn_sink", "extra_k_cache", "extra_indices_in_kvcache", "topk_length", "extra_topk_length"):
+            expect(NotImplementedError, f"'{name}'",
+                   lambda: fm.flash_mla_with_kvcache(q, k, bt, sl, 512, meta, **{name: Tensor([2], torch.int32, cuda)}))
+        # A filled schedule is reused only with the shapes it was made for.
+        meta.have_initialized = True
+        meta.config = {"b": 2, "s_q": 1, "h_q": 16, "page_block_size": 64, "h_k": 1, "causal": True, "kv_cache_dtype": "auto"}
+        meta.tile_scheduler_metadata, meta.num_splits = Tensor([132, 8], torch.int32, cuda), Tensor([3], torch.int32, cuda)
+        expect(fm.NoDeviceError, "cuda", lambda: fm.flash_mla_with_kvcache(q, k, bt, sl, 512, meta, causal=True))
+        expect(fm.InvalidArgumentError, "the h_q it was made for (16)",
+               lambda: fm.flash_mla_with_kvcache(Tensor([2, 1, 32, 576], bf, cuda), k, bt, sl, 512, meta, causal=True))
+        expect(fm.InvalidArgumentError, "the causal it was made for (True)",
+               lambda: fm.flash_mla_with_kvcache(q, k, bt, sl, 512, meta, causal=False))
+        expect(fm.InvalidArgumentError, "the kv_cache_dtype it was made for (auto)",
+               lambda: fm.flash_mla_with_kvcache(q, k, bt, sl, 512, meta, causal=True, is_fp8_kvcache=True))
+    ''')
