@@ -49,6 +49,8 @@ done
 (cd "$ANCHOR" && timeout 60 python3 bench_grid.py --only mean_sk=8192) > "$OUT/flashmla.jsonl" 2>> "$LOG" || status=1
 step 90 "check-sparse, 30 cases" $BIN check-sparse --backend cuda --cases 30 --seed 1
 step 60 "check-sparse, h_q 128, topk up to 16384, 6 cases" $BIN check-sparse --backend cuda --cases 6 --heads 128 --max-topk 16384 --seed 2
+# Without programmatic dependent launch: if only this passes, the overlap of scheduler/decode/combine is at fault.
+step 60 "check-sparse, FLASHMLA_PDL=0, h_q 128, 6 cases" env FLASHMLA_PDL=0 $BIN check-sparse --backend cuda --cases 6 --heads 128 --max-topk 16384 --seed 2
 if (( SECONDS <= DEADLINE - 60 )); then
   (cd "$ANCHOR" && PYTHONPATH=$OLDPWD/python timeout $((DEADLINE - SECONDS)) python3 $OLDPWD/bench/interleave.py . --graph --rounds 1) \
     > "$OUT/interleave.jsonl" 2>> "$LOG" || status=1

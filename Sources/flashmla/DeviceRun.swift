@@ -35,7 +35,8 @@ struct DeviceRun {
         let lse = try cuda.allocate(elementType: .float32, shape: [config.batchSize, config.queryHeads, config.queryLength])
         for tensor in [out, lse] {
             let bytes = tensor.view.elementCount * tensor.view.elementType.byteCount
-            try DeviceMemory.fill(address: tensor.view.deviceAddress!, byteCount: bytes, byte: 0xFF, device: cuda.device)
+            // On the stream the decode runs on: a legacy-stream memset is not ordered before it.
+            try DeviceMemory.fillAsync(address: tensor.view.deviceAddress!, byteCount: bytes, byte: 0xFF, stream: cuda.stream)
         }
         let call = {
             try engine.flashMLAWithKVCache(q: q.view, kCache: kCache.view, blockTable: blockTable.view,

@@ -1,3 +1,4 @@
+import CUDADriver
 import FlashMLA
 
 /// The sizes of one random `check-sparse` case.
@@ -7,7 +8,7 @@ struct SparseCaseSpec: CustomStringConvertible {
     var fp8: Bool, sink: Bool, topkLength: Bool, dense: Bool
 
     var description: String {
-        dense ? "dense b=\(batch) s_q=\(queryLength) h_q=\(heads) pages=\(pages)x\(pageSize) \(elementType) sink"
+        dense ? "dense b=\(batch) s_q=\(queryLength) h_q=\(heads) pages=\(pages)x\(pageSize) \(elementType)" + (fp8 ? " fp8-ds" : "") + " sink"
               : "sparse b=\(batch) s_q=\(queryLength) h_q=\(heads) topk=\(topk) cache=\(pages)x\(pageSize) \(elementType)"
                 + (fp8 ? " fp8-ds" : "") + (sink ? " sink" : "") + (topkLength ? " topkLength" : "")
     }
@@ -70,7 +71,8 @@ struct SparseCase {
             : nil
         // Dense cases: each request's pages in order, lengths up to the cache.
         let pagesPerRequest = max(1, spec.pages / spec.batch)
-        blockTable = Tensor((0 ..< spec.batch * pagesPerRequest).map { Int32($0) }, shape: [spec.batch, pagesPerRequest])
+        // Pages are shared round-robin when there are fewer than batch · pagesPerRequest (every id < pages).
+        blockTable = Tensor((0 ..< spec.batch * pagesPerRequest).map { Int32($0 % spec.pages) }, shape: [spec.batch, pagesPerRequest])
         seqlens = Tensor((0 ..< spec.batch).map { _ in Int32(Int.random(in: 0 ... pagesPerRequest * spec.pageSize, using: &generator)) },
                          shape: [spec.batch])
     }
@@ -78,8 +80,9 @@ struct SparseCase {
     /// The problems found running the case on `engine` against `reference` (the CPU backend).
     func check(on engine: MLAEngine, against reference: MLAEngine) throws -> [String] {
         let expected = try run(on: reference)
-        let (out, lse, errors, repeatOut) = try runTwice(on: engine)
-        var problems = errors.map { "kernel error flag: \($0)" }
+        let result = try runTwice(on: engine)
+        let out = result.out, lse = result.lse
+        var problems = result.errors.map { "kernel error flag: \($0)" }
         if out.contains(where: { !$0.isFinite }) { problems.append("out has NaN or ∞") }
         var outliers = 0, firstOutlier = ""
         for (index, (value, wanted)) in zip(out, expected.out).enumerated()
@@ -88,11 +91,29 @@ struct SparseCase {
             outliers += 1
         }
         if outliers > 0 { problems.append("\(outliers) outputs off, first \(firstOutlier)") }
+        var lseOff = 0, firstLSE = ""
         for (index, (value, wanted)) in zip(lse, expected.lse).enumerated() {
             let ok = wanted == .infinity ? value == .infinity : abs(value - wanted) < 1e-3
-            if !ok { problems.append("lse[\(index)] \(value) vs \(wanted)"); break }
+            if !ok {
+                if lseOff == 0 { firstLSE = "lse[\(index)] \(value) vs \(wanted)" }
+                lseOff += 1
+            }
         }
-        if repeatOut != out { problems.append("the second call with the filled schedule differs") }
+        if lseOff > 0 { problems.append("\(lseOff) of \(lse.count) lse off, first \(firstLSE)") }
+        if !result.repeatOut.elementsEqual(out, by: { $0.bitPattern == $1.bitPattern }) {
+            problems.append("the second call with the filled schedule differs")
+        }
+        if let poisoned = result.poisoned {
+            // Outputs the kernels never wrote keep the NaN poison: tells "not written" from "wrong".
+            let outHoles = poisoned.out.filter(\.isNaN).count, lseHoles = poisoned.lse.filter(\.isNaN).count
+            if outHoles > 0 || lseHoles > 0 {
+                problems.append("into NaN-poisoned caller memory: \(outHoles) outputs and \(lseHoles) lse never written"
+                                + (poisoned.lse.firstIndex(where: \.isNaN).map { ", first lse[\($0)]" } ?? ""))
+            }
+            if !poisoned.out.elementsEqual(out, by: { $0.bitPattern == $1.bitPattern }) && outHoles == 0 {
+                problems.append("the caller-memory call (same metadata) differs from the scheduled call")
+            }
+        }
         return problems
     }
 
@@ -101,10 +122,18 @@ struct SparseCase {
         return (HostElements(result.out.view).load(), HostElements(result.lse.view).load())
     }
 
-    private func runTwice(on engine: MLAEngine) throws -> (out: [Float], lse: [Float], errors: [String], repeatOut: [Float]) {
+    private struct DeviceResults {
+        var out: [Float], lse: [Float], errors: [String], repeatOut: [Float]
+        var poisoned: (out: [Float], lse: [Float])?
+    }
+
+    /// Two calls with one schedule object (the second reuses what the first filled), then a third
+    /// through the caller-memory overload with that schedule's metadata, into `out`/`lse` filled
+    /// with 0xFF bytes (NaN) on the backend's stream.
+    private func runTwice(on engine: MLAEngine) throws -> DeviceResults {
         guard let cuda = engine.cudaBackend else {
             let first = try run(on: engine)
-            return (first.out, first.lse, [], try run(on: engine).out)
+            return DeviceResults(out: first.out, lse: first.lse, errors: [], repeatOut: try run(on: engine).out, poisoned: nil)
         }
         var kept: [Tensor] = []
         let upload = { (tensor: Tensor) throws(MLAError) -> Tensor in
@@ -115,11 +144,47 @@ struct SparseCase {
         let schedule = MLASchedule()
         let first = try call(engine, schedule: schedule, upload: upload)
         let second = try call(engine, schedule: schedule, upload: upload)
-        let out = HostElements(try cuda.download(first.out.view).view).load()
-        let lse = HostElements(try cuda.download(first.lse.view).view).load()
-        let again = HostElements(try cuda.download(second.out.view).view).load()
-        withExtendedLifetime(kept) {}
-        return (out, lse, try cuda.workspace.takeErrors(), again)
+        guard let metadata = schedule.metadata else { throw MLAError.backend("the first call left the schedule empty") }
+        let out3 = try cuda.allocate(elementType: spec.elementType, shape: first.out.shape)
+        let lse3 = try cuda.allocate(elementType: .float32, shape: first.lse.shape)
+        for tensor in [out3, lse3] {
+            try DeviceMemory.fillAsync(address: tensor.view.deviceAddress!,
+                                       byteCount: tensor.view.elementCount * tensor.view.elementType.byteCount,
+                                       byte: 0xFF, stream: cuda.stream)
+        }
+        try call(engine, metadata: metadata, out: out3.view, lse: lse3.view, upload: upload)
+        let results = DeviceResults(
+            out: HostElements(try cuda.download(first.out.view).view).load(),
+            lse: HostElements(try cuda.download(first.lse.view).view).load(),
+            errors: try cuda.workspace.takeErrors(),
+            repeatOut: HostElements(try cuda.download(second.out.view).view).load(),
+            poisoned: (HostElements(try cuda.download(out3.view).view).load(), HostElements(try cuda.download(lse3.view).view).load()))
+        withExtendedLifetime((kept, first, second, out3, lse3, schedule)) {}
+        return results
+    }
+
+    /// The call through the caller-memory overload (explicit metadata, `out` and `lse`).
+    private func call(_ engine: MLAEngine, metadata: MLAMetadata, out: TensorView, lse: TensorView,
+                      upload: (Tensor) throws(MLAError) -> Tensor) throws(MLAError) {
+        let q = try upload(self.q), cache = try upload(self.cache)
+        let sink = try self.sink.map { (t: Tensor) throws(MLAError) in try upload(t) }
+        let format: KVCacheFormat = spec.fp8 ? .fp8DeepSeek : .native
+        if spec.dense {
+            let table = try upload(blockTable), lengths = try upload(seqlens)
+            try engine.flashMLAWithKVCache(q: q.view, kCache: cache.view, blockTable: table.view, cacheSeqlens: lengths.view,
+                                           headDimV: 512, metadata: metadata, softmaxScale: 0.05, kvFormat: format,
+                                           attnSink: sink?.view, out: out, lse: lse)
+            withExtendedLifetime((table, lengths)) {}
+        } else {
+            let indices = try upload(self.indices)
+            let lengths = try self.lengths.map { (t: Tensor) throws(MLAError) in try upload(t) }
+            try engine.flashMLAWithKVCache(q: q.view, kCache: cache.view,
+                                           indices: SparseIndices(indices: indices.view, topkLength: lengths?.view),
+                                           headDimV: 512, metadata: metadata, softmaxScale: 0.05, kvFormat: format,
+                                           attnSink: sink?.view, out: out, lse: lse)
+            withExtendedLifetime((indices, lengths)) {}
+        }
+        withExtendedLifetime((q, cache, sink)) {}
     }
 
     private func call(_ engine: MLAEngine, schedule: MLASchedule,

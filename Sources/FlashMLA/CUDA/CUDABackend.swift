@@ -94,7 +94,12 @@ public final class CUDABackend: @unchecked Sendable {
         return Tensor(view: view, owner: allocation)
     }
 
-    /// A device copy of a contiguous host tensor.
+    /// A device copy of a contiguous host tensor, complete when this returns.
+    ///
+    /// The copy is queued on the backend's stream and waited for. (A plain `cuMemcpyHtoD` runs on
+    /// the legacy default stream, which this backend's non-blocking stream does not wait for, and
+    /// from pageable memory it may return before the data has landed: a decode queued right after
+    /// could read the tensor half-written. `check-sparse` uploads and decodes back to back.)
     public func upload(_ host: TensorView) throws(MLAError) -> Tensor {
         guard let pointer = host.hostPointer, host.isContiguous else {
             throw .invalidArgument(argument: "host", expected: "a contiguous host tensor", given: host.shapeDescription)
@@ -103,7 +108,8 @@ public final class CUDABackend: @unchecked Sendable {
         let bytes = host.elementCount * host.elementType.byteCount
         try cuda { () throws(CUDAError) in
             try DeviceMemory.copyFromHost(UnsafeRawBufferPointer(start: pointer, count: bytes),
-                                          to: tensor.view.deviceAddress!, device: device)
+                                          to: tensor.view.deviceAddress!, stream: stream)
+            try stream.synchronize()
         }
         return tensor
     }

@@ -95,16 +95,9 @@ extension CUDABackend {
                                  tileSchedulerMetadata: TensorView, numSplits: TensorView,
                                  stream: ExecutionStream) throws(MLAError) {
         let function = try kernels.function("flashmla_get_metadata", in: .scheduler, elementType: nil)
-        var arguments = KernelArguments()
-        arguments.append(lengths)
-        arguments.append(Int32(batch))
-        arguments.append(Int32(parts))
-        arguments.append(Int32(TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: queryHeadsPerKVHead)))
-        arguments.append(Int32(TileSchedule.wholeRequestSlackBlocks))
-        arguments.append(Int32(TileSchedule.wholeRequestSlackDivisor))
-        arguments.append(tileSchedulerMetadata.deviceAddress!)
-        arguments.append(numSplits.deviceAddress!)
-        arguments.append(Int32(cap))
+        var arguments = Self.schedulerArguments(lengths: lengths, batch: batch, parts: parts, rows: queryHeadsPerKVHead,
+                                                tileSchedulerMetadata: tileSchedulerMetadata.deviceAddress!,
+                                                numSplits: numSplits.deviceAddress!, cap: cap).arguments
         try cuda { () throws(CUDAError) in
             try function.launch(grid: (1, 1, 1), block: (256, 1, 1), stream: stream, arguments: &arguments)
         }

@@ -87,22 +87,8 @@ extension CUDABackend {
     private func launchPortable(_ problem: DecodeProblem, decode: Function, tile: DecodeTile,
                                 accumulators: (out: UInt64, lse: UInt64), workspace: Workspace,
                                 stream: ExecutionStream) throws(MLAError) {
-        var arguments = KernelArguments()
-        Self.appendPointers(problem, accumulators: accumulators, workspace: workspace, to: &arguments)
-        let cacheUnit = tile.cache == .page64 ? 1 : problem.kCache.elementType.byteCount
-        for stride in [problem.q.strides[0], problem.q.strides[1], problem.q.strides[2]] {
-            arguments.append(Int64(stride))
-        }
-        for stride in problem.kCache.strides.prefix(3) {
-            arguments.append(Int64(stride * cacheUnit))
-        }
-        arguments.append(Int64(problem.blockTable.strides[0]))
-        Self.appendScalars(problem, to: &arguments)
-        if tile.cache != .page64 {
-            arguments.append(Int32(problem.pageSize))
-            arguments.append(problem.kvFormat.valueScale)
-        }
-        arguments.append(problem.attnSink?.deviceAddress ?? 0)
+        var arguments = Self.portableArguments(problem, tile: tile, accumulators: accumulators,
+                                               errorFlag: workspace.errorFlagAddress).arguments
         let tiles = (problem.rowsPerKVHead + tile.rows - 1) / tile.rows
         try cuda { () throws(CUDAError) in
             try decode.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
@@ -119,28 +105,7 @@ extension CUDABackend {
     private func launchSparse(_ problem: DecodeProblem, decode: Function, tile: DecodeTile,
                               accumulators: (out: UInt64, lse: UInt64), workspace: Workspace,
                               stream: ExecutionStream) throws(MLAError) {
-        guard let sparse = problem.sparse else { preconditionFailure("a sparse tile for a dense problem") }
-        var arguments = KernelArguments()
-        for address in [problem.q.deviceAddress!, problem.kCache.deviceAddress!, sparse.indices.deviceAddress!,
-                        sparse.topkLength?.deviceAddress ?? 0, problem.metadata.tileSchedulerMetadata.deviceAddress!,
-                        problem.metadata.numSplits.deviceAddress!, problem.out.deviceAddress!, problem.lse.deviceAddress!,
-                        accumulators.out, accumulators.lse, workspace.errorFlagAddress] {
-            arguments.append(address)
-        }
-        for stride in problem.q.strides.prefix(3) { arguments.append(Int64(stride)) }
-        let cacheUnit = problem.kCache.elementType.byteCount
-        for stride in problem.kCache.strides.prefix(3) { arguments.append(Int64(stride * cacheUnit)) }
-        arguments.append(Int64(sparse.indices.strides[0]))
-        let slots = min(problem.numPages * problem.pageSize, Int(Int32.max))
-        for value in [problem.queryLength, problem.queryHeads, problem.kvHeads, slots, sparse.topk] {
-            arguments.append(Int32(value))
-        }
-        arguments.append(problem.softmaxScale * Float(1.4426950408889634))
-        arguments.append(Int32(0))
-        arguments.append(Int32(problem.pageSize))
-        arguments.append(Float(1))
-        arguments.append(problem.attnSink?.deviceAddress ?? 0)
-        arguments.append(Int64(sparse.indices.strides[1]))
+        var arguments = Self.sparseArguments(problem, accumulators: accumulators, errorFlag: workspace.errorFlagAddress).arguments
         let tiles = problem.queryLength * ((problem.groupSize + tile.rows - 1) / tile.rows)
         try cuda { () throws(CUDAError) in
             try decode.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
@@ -166,14 +131,8 @@ extension CUDABackend {
                 boxDims: [64, 1, 64, 1], elementStrides: [1, 1, 1, 1],
                 swizzle: .bytes128, l2Promotion: .bytes256)
         }
-        var arguments = KernelArguments()
-        arguments.append(map)
-        Self.appendPointers(problem, accumulators: accumulators, workspace: workspace, to: &arguments)
-        for stride in [problem.q.strides[0], problem.q.strides[1], problem.q.strides[2], problem.blockTable.strides[0]] {
-            arguments.append(Int64(stride))
-        }
-        Self.appendScalars(problem, to: &arguments)
-        arguments.append(problem.attnSink?.deviceAddress ?? 0)
+        var arguments = Self.hopperArguments(problem, map: map, accumulators: accumulators,
+                                             errorFlag: workspace.errorFlagAddress).arguments
         let tiles = (problem.rowsPerKVHead + 63) / 64
         try cuda { () throws(CUDAError) in
             try decode.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
@@ -195,45 +154,13 @@ extension CUDABackend {
                                stream: ExecutionStream) throws(MLAError) {
         let combine = try kernels.function(problem.elementType == .bfloat16 ? "flashmla_combine_bf16" : "flashmla_combine_fp16",
                                            in: .combine, elementType: problem.elementType)
-        var arguments = KernelArguments()
-        arguments.append(accumulators.lse)
-        arguments.append(accumulators.out)
-        arguments.append(problem.metadata.numSplits.deviceAddress!)
-        arguments.append(problem.out.deviceAddress!)
-        arguments.append(problem.lse.deviceAddress!)
-        arguments.append(Int32(problem.queryHeads))
-        arguments.append(Int32(problem.queryLength))
-        arguments.append(Int32(problem.kvHeads))
-        arguments.append(problem.attnSink?.deviceAddress ?? 0)
+        var arguments = Self.combineArguments(problem, accumulators: accumulators).arguments
         try cuda { () throws(CUDAError) in
             let blocksPerHead = (problem.rowsPerKVHead + Self.combineRowsPerBlock - 1) / Self.combineRowsPerBlock
             try combine.launch(grid: (problem.batchSize * problem.kvHeads * blocksPerHead, 1, 1), block: (Self.combineThreads, 1, 1),
                                clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
                                stream: stream, arguments: &arguments)
         }
-    }
-
-    /// The pointer arguments both decode kernels take first: q, kCache, blockTable,
-    /// cacheSeqlens, the schedule, numSplits, out, lse, the accumulators and the error flag.
-    private static func appendPointers(_ problem: DecodeProblem, accumulators: (out: UInt64, lse: UInt64),
-                                       workspace: Workspace, to arguments: inout KernelArguments) {
-        for address in [problem.q.deviceAddress!, problem.kCache.deviceAddress!, problem.blockTable.deviceAddress!,
-                        problem.cacheSeqlens.deviceAddress!, problem.metadata.tileSchedulerMetadata.deviceAddress!,
-                        problem.metadata.numSplits.deviceAddress!, problem.out.deviceAddress!, problem.lse.deviceAddress!,
-                        accumulators.out, accumulators.lse, workspace.errorFlagAddress] {
-            arguments.append(address)
-        }
-    }
-
-    /// The scalar arguments every decode kernel takes after the strides. The score scale, in
-    /// log2 units, carries a per-tensor FP8 scale (the kernel multiplies the exact codes); for
-    /// the other formats that factor is 1.
-    private static func appendScalars(_ problem: DecodeProblem, to arguments: inout KernelArguments) {
-        for value in [problem.queryLength, problem.queryHeads, problem.kvHeads, problem.numPages, problem.maxPagesPerRequest] {
-            arguments.append(Int32(value))
-        }
-        arguments.append(problem.softmaxScale * Float(1.4426950408889634) * problem.kvFormat.valueScale)
-        arguments.append(Int32(problem.causal ? 1 : 0))
     }
 
     /// The kernels copy 16 bytes at a time: base addresses and the strides of q and kCache
