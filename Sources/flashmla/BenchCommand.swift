@@ -203,7 +203,7 @@ struct BenchCommand: ParsableCommand {
         progress.start("\(tag): timing \(iterations) call(s)")
 
         let metadata = try engine.getMLAMetadata(cacheSeqlens: operands.cacheSeqlens.view,
-                                                 queryHeadsPerKVHead: config.rowsPerKVHead,
+                                                 rowsPerKVHead: config.rowsPerKVHead,
                                                  kvHeads: config.hKV)
         let call = { () throws -> Void in
             try engine.flashMLAWithKVCache(

@@ -34,7 +34,7 @@ struct CaseRunner {
         let lseShape = [config.batchSize, config.queryHeads, config.queryLength]
         guard let cuda = engine.cudaBackend else {
             let metadata = try engine.getMLAMetadata(cacheSeqlens: problem.cacheSeqlens.view,
-                                                     queryHeadsPerKVHead: rowsPerKVHead, kvHeads: config.kvHeads)
+                                                     rowsPerKVHead: rowsPerKVHead, kvHeads: config.kvHeads)
             let out = Tensor(hostElementType: config.elementType, shape: outShape)
             let lse = Tensor(hostElementType: .float32, shape: lseShape)
             HostElements(out.view).fill(.nan)
@@ -53,7 +53,7 @@ struct CaseRunner {
             int32Encoding: hostInt32(try cuda.download(run.metadata.tileSchedulerMetadata)),
             numSplits: hostInt32(try cuda.download(run.metadata.numSplits)))
         let hostSchedule = TileSchedule(cacheSeqlens: config.cacheSeqlens, numSMParts: run.metadata.shape.numSMParts,
-                                        queryHeadsPerKVHead: run.metadata.shape.queryHeadsPerKVHead)
+                                        rowsPerKVHead: run.metadata.shape.rowsPerKVHead)
         if deviceSchedule != hostSchedule { problems.append("device schedule differs from the host's") }
 
         let (out, lse) = try run.decode()

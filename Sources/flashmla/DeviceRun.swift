@@ -23,7 +23,7 @@ struct DeviceRun {
         blockTable = try cuda.upload(problem.blockTable.view)
         cacheSeqlens = try cuda.upload(problem.cacheSeqlens.view)
         metadata = try engine.getMLAMetadata(cacheSeqlens: cacheSeqlens.view,
-                                             queryHeadsPerKVHead: config.queryLength * config.queryHeads / config.kvHeads,
+                                             rowsPerKVHead: config.queryLength * config.queryHeads / config.kvHeads,
                                              kvHeads: config.kvHeads)
     }
 

@@ -53,7 +53,7 @@ import Testing
                                elementType: .bfloat16, causal: true)
         let problem = RandomProblem(spec, using: &generator)
         let engine = try MLAEngine(backend: .cpu, cpuMultiprocessors: 5)
-        let metadata = try engine.getMLAMetadata(cacheSeqlens: problem.cacheSeqlens.view, queryHeadsPerKVHead: 8,
+        let metadata = try engine.getMLAMetadata(cacheSeqlens: problem.cacheSeqlens.view, rowsPerKVHead: 8,
                                                  kvHeads: 1)
         let (out, lse) = try engine.flashMLAWithKVCache(
             q: problem.q.view, kCache: problem.kCache.view, blockTable: problem.blockTable.view,

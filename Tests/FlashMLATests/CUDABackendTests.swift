@@ -29,7 +29,7 @@ struct CUDABackendTests {
         let q = try cuda.upload(problem.q.view), kCache = try cuda.upload(problem.kCache.view)
         let table = try cuda.upload(problem.blockTable.view), seqlens = try cuda.upload(problem.cacheSeqlens.view)
         let metadata = try engine.getMLAMetadata(cacheSeqlens: seqlens.view,
-                                                 queryHeadsPerKVHead: spec.queryLength * spec.queryHeads / spec.kvHeads,
+                                                 rowsPerKVHead: spec.queryLength * spec.queryHeads / spec.kvHeads,
                                                  kvHeads: spec.kvHeads)
 
         // The device computed the host's schedule, field for field.
@@ -40,7 +40,7 @@ struct CUDABackendTests {
             numSplits: (0 ..< metadata.numSplits.elementCount).map { splits.int32(offset: $0) })
         let lengths = spec.lengths.map { Int32($0) }
         #expect(deviceSchedule == TileSchedule(cacheSeqlens: lengths, numSMParts: metadata.shape.numSMParts,
-                                                        queryHeadsPerKVHead: metadata.shape.queryHeadsPerKVHead),
+                                                        rowsPerKVHead: metadata.shape.rowsPerKVHead),
                 "\(spec), seed \(generator.seed)")
 
         let out = try cuda.allocate(elementType: spec.elementType, shape: [spec.batchSize, spec.queryLength, spec.queryHeads, 512])

@@ -41,11 +41,11 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
         edit(&table)
         return table.flatMap { $0 }
     }
-    static func metadata(lengths: [Int32], queryHeadsPerKVHead: Int = 4, kvHeads: Int = 2) -> MLAMetadata {
+    static func metadata(lengths: [Int32], rowsPerKVHead: Int = 4, kvHeads: Int = 2) -> MLAMetadata {
         let engine = try! MLAEngine(backend: .cpu, cpuMultiprocessors: 7)
         let seqlens = Tensor(lengths, shape: [lengths.count])
         return withExtendedLifetime(seqlens) {
-            try! engine.getMLAMetadata(cacheSeqlens: seqlens.view, queryHeadsPerKVHead: queryHeadsPerKVHead,
+            try! engine.getMLAMetadata(cacheSeqlens: seqlens.view, rowsPerKVHead: rowsPerKVHead,
                                        kvHeads: kvHeads)
         }
     }
@@ -137,7 +137,7 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
         // metadata
         .init("metadata for 3 requests", "metadata", "b=3") { a, _ in a.metadata = metadata(lengths: [70, 5, 9]) },
         .init("metadata for other heads", "metadata", "kvHeads=1") { a, _ in
-            a.metadata = metadata(lengths: [70, 5], queryHeadsPerKVHead: 8, kvHeads: 1)
+            a.metadata = metadata(lengths: [70, 5], rowsPerKVHead: 8, kvHeads: 1)
         },
         .init("metadata for other lengths", "metadata", "numSplits") { a, _ in
             a.metadata = metadata(lengths: [700, 5])

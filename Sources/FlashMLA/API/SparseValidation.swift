@@ -72,7 +72,7 @@ extension DecodeProblem {
         if let topkLength = sparse.topkLength { placed.append((topkLength, "topkLength")) }
         for (view, name) in placed { try Validation.checkStorage(view, name, backend: backend) }
 
-        try Validation.checkMetadata(metadata, batchSize: b, queryHeadsPerKVHead: sQ * hQ, kvHeads: 1, backend: backend)
+        try Validation.checkMetadata(metadata, batchSize: b, rowsPerKVHead: sQ * hQ, kvHeads: 1, backend: backend)
         let scale = try Validation.checkSoftmaxScale(softmaxScale)
         try Validation.checkAttnSink(attnSink, queryHeads: hQ, backend: backend)
 
@@ -83,7 +83,7 @@ extension DecodeProblem {
         }
         if backend == .cpu, let lengths, let schedule = metadata.hostSchedule,
            schedule != TileSchedule(cacheSeqlens: lengths, numSMParts: metadata.shape.numSMParts,
-                                    queryHeadsPerKVHead: metadata.shape.queryHeadsPerKVHead) {
+                                    rowsPerKVHead: metadata.shape.rowsPerKVHead) {
             throw .invalidArgument(argument: "metadata", expected: "the schedule of these topkLength values",
                                    given: "a schedule of other lengths (numSplits \(schedule.numSplits))")
         }

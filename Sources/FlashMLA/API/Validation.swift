@@ -9,14 +9,14 @@ enum Validation {
     /// `cacheSeqlens` must be a contiguous Int32 `[b]` in the backend's memory (host memory for
     /// `.cpu`, that device's memory for `.cuda`); in host memory each length must be `≥ 0`.
     static func checkMetadataArguments(
-        cacheSeqlens: TensorView, queryHeadsPerKVHead: Int, kvHeads: Int, backend: Backend
+        cacheSeqlens: TensorView, rowsPerKVHead: Int, kvHeads: Int, backend: Backend
     ) throws(MLAError) {
         try checkRank(cacheSeqlens, "cacheSeqlens", 1, layout: "[b]")
         try checkType(cacheSeqlens, "cacheSeqlens", .int32)
         try checkContiguous(cacheSeqlens, "cacheSeqlens")
         try checkStorage(cacheSeqlens, "cacheSeqlens", backend: backend)
-        guard queryHeadsPerKVHead >= 1 else {
-            throw .invalidArgument(argument: "queryHeadsPerKVHead", expected: ">= 1", given: "\(queryHeadsPerKVHead)")
+        guard rowsPerKVHead >= 1 else {
+            throw .invalidArgument(argument: "rowsPerKVHead", expected: ">= 1", given: "\(rowsPerKVHead)")
         }
         guard kvHeads >= 1 else {
             throw .invalidArgument(argument: "kvHeads", expected: ">= 1", given: "\(kvHeads)")
@@ -182,7 +182,7 @@ extension DecodeProblem {
         }
 
         // Metadata and scale.
-        try Validation.checkMetadata(metadata, batchSize: b, queryHeadsPerKVHead: sQ * hQ / hKV, kvHeads: hKV,
+        try Validation.checkMetadata(metadata, batchSize: b, rowsPerKVHead: sQ * hQ / hKV, kvHeads: hKV,
                                      backend: backend)
         let scale = try Validation.checkSoftmaxScale(softmaxScale)
         try Validation.checkAttnSink(attnSink, queryHeads: hQ, backend: backend)
@@ -200,7 +200,7 @@ extension DecodeProblem {
             }
             if backend == .cpu, let schedule = metadata.hostSchedule,
                schedule != TileSchedule(cacheSeqlens: lengths, numSMParts: metadata.shape.numSMParts,
-                                        queryHeadsPerKVHead: metadata.shape.queryHeadsPerKVHead) {
+                                        rowsPerKVHead: metadata.shape.rowsPerKVHead) {
                 throw .invalidArgument(argument: "metadata", expected: "the schedule of these cacheSeqlens",
                                        given: "a schedule of other lengths (numSplits \(schedule.numSplits))")
             }
@@ -217,10 +217,10 @@ extension Validation {
     /// Throws unless `metadata` was made for these shapes and lives in `backend`'s memory
     /// (on the CPU, a host schedule is needed).
     static func checkMetadata(
-        _ metadata: MLAMetadata, batchSize: Int, queryHeadsPerKVHead: Int, kvHeads: Int, backend: Backend
+        _ metadata: MLAMetadata, batchSize: Int, rowsPerKVHead: Int, kvHeads: Int, backend: Backend
     ) throws(MLAError) {
         let given = metadata.shape
-        let expected = MetadataShape(batchSize: batchSize, queryHeadsPerKVHead: queryHeadsPerKVHead,
+        let expected = MetadataShape(batchSize: batchSize, rowsPerKVHead: rowsPerKVHead,
                                      kvHeads: kvHeads, numSMParts: given.numSMParts)
         guard given == expected else {
             throw .invalidArgument(argument: "metadata", expected: expected.description, given: given.description)

@@ -103,7 +103,7 @@ final class RandomProblem: @unchecked Sendable {
     func metadata(multiprocessors: Int) throws -> MLAMetadata {
         let engine = try MLAEngine(backend: .cpu, cpuMultiprocessors: multiprocessors)
         return try engine.getMLAMetadata(cacheSeqlens: cacheSeqlens.view,
-                                         queryHeadsPerKVHead: spec.queryLength * spec.queryHeads / spec.kvHeads,
+                                         rowsPerKVHead: spec.queryLength * spec.queryHeads / spec.kvHeads,
                                          kvHeads: spec.kvHeads)
     }
 
