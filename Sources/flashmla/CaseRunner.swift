@@ -93,7 +93,7 @@ struct CaseRunner {
         // Every row: no NaN anywhere, and lse = +∞ exactly where the row sees no key.
         for (request, qi, head) in rows {
             let seqlen = Int(config.cacheSeqlens[request])
-            let visible = config.causal ? min(max(seqlen - config.queryLength + qi + 1, 0), seqlen) : seqlen
+            let visible = CausalMask.visibleKeyCount(seqlen: seqlen, queryLength: config.queryLength, position: qi, causal: config.causal)
             let value = lseElements[offset: lseElements.offset([request, head, qi])]
             if value.isNaN { agreement.flagNonFinite() }
             if (value == .infinity) != (visible == 0) { agreement.flagInfinityMismatch() }

@@ -13,7 +13,7 @@ struct ReferenceAttention {
         let config = problem.config
         let d = DecodeProblem.headDim, dv = DecodeProblem.headDimV, page = config.pageSize
         let seqlen = Int(config.cacheSeqlens[request])
-        let visible = config.causal ? min(max(seqlen - config.queryLength + qi + 1, 0), seqlen) : seqlen
+        let visible = CausalMask.visibleKeyCount(seqlen: seqlen, queryLength: config.queryLength, position: qi, causal: config.causal)
         guard visible > 0 else { return ([Double](repeating: 0, count: dv), .infinity) }
         let kvHead = head / (config.queryHeads / config.kvHeads)
         let q = HostElements(problem.q.view), k = HostElements(problem.referenceCache.view)

@@ -100,7 +100,7 @@ struct LayoutProblem {
         var lse = [Double](repeating: .infinity, count: b * queryHeads * queryLength)
         for i in 0 ..< b {
             for j in 0 ..< queryLength {
-                let visible = max(0, lengths[i] - queryLength + j + 1)
+                let visible = CausalMask.visibleKeyCount(seqlen: lengths[i], queryLength: queryLength, position: j, causal: true)
                 guard visible > 0 else { continue }
                 for h in 0 ..< queryHeads {
                     let qBase = ((i * queryLength + j) * queryHeads + h) * 576

@@ -29,7 +29,7 @@ public struct DecodeProblem: Sendable {
     public var elementType: ElementType
     /// The factor applied to `q·k` before the softmax.
     public var softmaxScale: Float
-    /// Whether query row `j` sees only keys `0 … seqlen − s_q + j`.
+    /// Whether query row `j` sees only keys `0 … seqlen − s_q + j` (``CausalMask``).
     public var causal: Bool
 
     /// `[b, s_q, h_q, 576]`.

@@ -1,4 +1,5 @@
 import Foundation
+import FlashMLA
 
 /// A naive Float64 attention over a ``RandomProblem``'s exact input values, written from
 /// the contract alone: gather each visible key through the block table, softmax, sum.
@@ -15,7 +16,7 @@ enum ReferenceAttention {
                 for i in 0 ..< b {
                     let seqlen = spec.lengths[i]
                     for j in 0 ..< sQ {
-                        let visible = spec.causal ? max(0, min(seqlen, seqlen - sQ + j + 1)) : seqlen
+                        let visible = CausalMask.visibleKeyCount(seqlen: seqlen, queryLength: sQ, position: j, causal: spec.causal)
                         if visible == 0 { continue }
                         for h in 0 ..< hQ {
                             let kvHead = h / (hQ / hKV)
