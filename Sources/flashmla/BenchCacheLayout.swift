@@ -1,5 +1,6 @@
 import Dispatch
 import FlashMLA
+import FlashMLATesting
 
 /// A benchmark cache in another layout than FlashMLA's (`--page-size`, `--kv-format`): pages of
 /// `pageSize` tokens, each request's pages drawn from a shuffled permutation, small finite

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import FlashMLA
+import FlashMLATesting
 import Foundation
 
 /// `flashmla bench`: times the decode call over a grid of configurations, as FlashMLA's

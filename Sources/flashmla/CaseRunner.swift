@@ -2,6 +2,7 @@ import CUDADriver
 import Dispatch
 import Foundation
 import FlashMLA
+import FlashMLATesting
 
 /// Runs one random problem on an engine and compares it with the Float64 reference.
 struct CaseRunner {
@@ -29,16 +30,10 @@ struct CaseRunner {
     /// Runs the decode and returns host copies of out and lse, plus any problem seen on the way.
     private func execute(_ problem: RandomProblem) throws -> (Tensor, Tensor, [String]) {
         let config = problem.config
-        let rowsPerKVHead = config.queryLength * config.queryHeads / config.kvHeads
-        let outShape = [config.batchSize, config.queryLength, config.queryHeads, DecodeProblem.headDimV]
-        let lseShape = [config.batchSize, config.queryHeads, config.queryLength]
         guard let cuda = engine.cudaBackend else {
             let metadata = try engine.getMLAMetadata(cacheSeqlens: problem.cacheSeqlens.view,
-                                                     rowsPerKVHead: rowsPerKVHead, kvHeads: config.kvHeads)
-            let out = Tensor(hostElementType: config.elementType, shape: outShape)
-            let lse = Tensor(hostElementType: .float32, shape: lseShape)
-            HostElements(out.view).fill(.nan)
-            HostElements(lse.view).fill(.nan)
+                                                     rowsPerKVHead: config.rowsPerKVHead, kvHeads: config.kvHeads)
+            let (out, lse) = problem.poisonedOutputs()
             try engine.flashMLAWithKVCache(q: problem.q.view, kCache: problem.kCache.view, blockTable: problem.blockTable.view,
                                            cacheSeqlens: problem.cacheSeqlens.view, headDimV: DecodeProblem.headDimV,
                                            metadata: metadata, causal: config.causal, kvFormat: problem.kvFormat,
@@ -109,25 +104,4 @@ struct CaseRunner {
         return (0..<tensor.view.elementCount).map { elements.int32(offset: $0) }
     }
 
-}
-
-/// Slots that parallel workers fill, each its own index once. The storage is a raw
-/// allocation, not an array property, so concurrent writes to distinct slots do not
-/// overlap any exclusive access.
-final class ResultSlots<Element>: @unchecked Sendable {
-    private let slots: UnsafeMutablePointer<Element?>
-    private let count: Int
-    init(count: Int) {
-        self.count = count
-        slots = .allocate(capacity: count)
-        slots.initialize(repeating: nil, count: count)
-    }
-    deinit {
-        slots.deinitialize(count: count)
-        slots.deallocate()
-    }
-    subscript(index: Int) -> Element {
-        get { slots[index]! }
-        set { slots[index] = newValue }
-    }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CUDADriver
 import Dispatch
 import FlashMLA
+import FlashMLATesting
 import Foundation
 
 /// `flashmla check`: random decode problems against the Float64 reference.

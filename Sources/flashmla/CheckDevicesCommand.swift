@@ -2,6 +2,7 @@ import ArgumentParser
 import CUDADriver
 import Dispatch
 import FlashMLA
+import FlashMLATesting
 import Foundation
 
 /// `flashmla check-devices`: the same decodes on several GPUs at once must match a

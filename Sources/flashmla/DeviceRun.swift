@@ -1,6 +1,7 @@
 import CUDADriver
 import Foundation
 import FlashMLA
+import FlashMLATesting
 
 /// One problem's inputs uploaded to one device, with its metadata, ready to decode.
 struct DeviceRun {
@@ -23,7 +24,7 @@ struct DeviceRun {
         blockTable = try cuda.upload(problem.blockTable.view)
         cacheSeqlens = try cuda.upload(problem.cacheSeqlens.view)
         metadata = try engine.getMLAMetadata(cacheSeqlens: cacheSeqlens.view,
-                                             rowsPerKVHead: config.queryLength * config.queryHeads / config.kvHeads,
+                                             rowsPerKVHead: config.rowsPerKVHead,
                                              kvHeads: config.kvHeads)
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlashMLA
+import FlashMLATesting
 import Foundation
 
 /// The 16-bit input type a benchmark runs with, as grid files and `--dtype` spell it.

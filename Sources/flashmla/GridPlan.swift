@@ -1,4 +1,5 @@
 import FlashMLA
+import FlashMLATesting
 
 /// The configurations of a grid that `bench` or `check` will run, each checked before anything is
 /// allocated: its fields (``BenchConfig/problems()``), then its tensors' sizes against the memory

@@ -1,4 +1,5 @@
 import FlashMLA
+import FlashMLATesting
 
 /// What the sizes of a configuration's tensors depend on in its cached lengths: the number of
 /// requests, the longest length and the 64-token pages the lengths fill.

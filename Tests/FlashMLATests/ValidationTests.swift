@@ -1,4 +1,5 @@
 import Testing
+import FlashMLATesting
 @testable import FlashMLA
 
 /// One invalid argument of the decode call.
@@ -27,8 +28,8 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
 /// Every bad input of the decode call throws `.invalidArgument` naming it, before any write.
 @Suite struct ValidationTests {
     /// b 2, s_q 2, h_q 4, h_kv 2; 6 pages (3 unused), block table [2, 3].
-    static let spec = ProblemSpec(lengths: [70, 5], queryLength: 2, queryHeads: 4, kvHeads: 2,
-                                  elementType: .bfloat16, causal: true)
+    static let spec = ProblemConfig(cacheSeqlens: [70, 5], queryLength: 2, queryHeads: 4, kvHeads: 2, causal: true,
+                                  elementType: .bfloat16)
 
     static func doubled(_ shape: [Int]) -> [Int] { TensorView.contiguousStrides(for: shape).map { $0 * 2 } }
     static func padded(_ shape: [Int]) -> [Int] {
@@ -37,7 +38,7 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
         return strides
     }
     static func table(_ problem: RandomProblem, _ edit: (inout [[Int32]]) -> Void) -> [Int32] {
-        var table = problem.table
+        var table = problem.blockTableRows
         edit(&table)
         return table.flatMap { $0 }
     }

@@ -3,6 +3,7 @@ import FlashMLA
 import Foundation
 import Testing
 @testable import flashmla
+import FlashMLATesting
 
 /// Every bad input a new user hit is a one-line usage error naming the field, the expected and the
 /// given value, raised before anything is allocated, with exit status 2.

@@ -1,3 +1,4 @@
+import FlashMLATesting
 @testable import FlashMLA
 
 /// The arguments of one `flashMLAWithKVCache(…, out:, lse:)` call, valid until a test changes one.

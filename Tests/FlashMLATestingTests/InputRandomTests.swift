@@ -1,5 +1,6 @@
+// Tests of InputRandom, the seeded generator behind every check and benchmark input.
+import FlashMLATesting
 import Testing
-@testable import flashmla
 
 /// The seeded generator behind every check and benchmark input.
 @Suite struct InputRandomTests {

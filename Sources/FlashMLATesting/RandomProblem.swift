@@ -1,77 +1,45 @@
+// RandomProblem: the host inputs of one random decode problem, drawn the way FlashMLA's tests draw them.
 import Dispatch
 import FlashMLA
-
-/// The shape of one decode problem.
-struct ProblemConfig: CustomStringConvertible {
-    var cacheSeqlens: [Int32]
-    var queryLength: Int
-    var queryHeads: Int
-    var kvHeads: Int
-    var causal: Bool
-    var elementType: ElementType
-    /// Tokens a cache page (1…256).
-    var pageSize = TileSchedule.blockSize
-    /// How the cache stores a token.
-    var kvFormat = KVFormatChoice.native
-
-    var batchSize: Int { cacheSeqlens.count }
-
-    /// A random shape as the GPU issue lists them: b 1–128, s_q 1–4, h_q in {1, 2, 3, 8, 16, 32,
-    /// 64, 128} over h_kv in {1, 2, 8} where it divides, lengths 0…maxLength with 0, 1, 63, 64
-    /// and 65 drawn often, causal three times in four. Lengths are drawn up to `tokenBudget / (b·h_kv)`,
-    /// so Σlengths·h_kv stays within the budget when that bound is at least 65 (budgets from
-    /// 66,560 on); the special lengths and the minimum of 1 ignore smaller budgets.
-    static func random(using rng: inout InputRandom, tokenBudget: Int, maxLength: Int, elementType: ElementType,
-                       pageSize: PageSizeChoice = .fixed(TileSchedule.blockSize), kvFormat: KVFormatChoice = .native) -> ProblemConfig {
-        let kvHeads = kvFormat == .fp8DS ? 1 : [1, 2, 8].randomElement(using: &rng)!
-        let page = pageSize.draw(using: &rng)
-        let queryHeads = [1, 2, 3, 8, 16, 32, 64, 128].filter { $0 % kvHeads == 0 }.randomElement(using: &rng)!
-        let batch = rng.next() % 2 == 0 ? Int.random(in: 1...16, using: &rng) : Int.random(in: 1...128, using: &rng)
-        let longest = max(1, min(maxLength, tokenBudget / (batch * kvHeads)))
-        let lengths = (0..<batch).map { _ -> Int32 in
-            if Int.random(in: 0..<100, using: &rng) < 15 { return [0, 1, 63, 64, 65].randomElement(using: &rng)! }
-            return Int32(Int.random(in: 0...longest, using: &rng))
-        }
-        return ProblemConfig(cacheSeqlens: lengths, queryLength: Int.random(in: 1...4, using: &rng),
-                             queryHeads: queryHeads, kvHeads: kvHeads, causal: rng.next() % 4 != 0,
-                             elementType: elementType, pageSize: page, kvFormat: kvFormat)
-    }
-    var description: String {
-        let lengths = cacheSeqlens.count <= 6 ? "\(cacheSeqlens)"
-            : "[\(cacheSeqlens.prefix(3).map(String.init).joined(separator: ", ")), … Σ=\(cacheSeqlens.reduce(0) { $0 + Int($1) })]"
-        let layout = (pageSize == TileSchedule.blockSize ? "" : " page=\(pageSize)")
-            + (kvFormat == .native ? "" : " kv=\(kvFormat.rawValue)")
-        return "b=\(batchSize) s_q=\(queryLength) h_q=\(queryHeads) h_kv=\(kvHeads) causal=\(causal) \(elementType)\(layout) seqlens=\(lengths)"
-    }
-}
 
 /// Host inputs of one decode problem, drawn at random the way FlashMLA's tests draw them:
 /// pages handed out in shuffled order, NaN in every cache slot past a sequence's end and in
 /// pages no request uses, and block-table entries past a request's pages holding garbage.
 /// An FP8 cache is the quantized random cache (NaN slots become NaN codes, or NaN scales);
 /// the reference reads its dequantized values.
-struct RandomProblem {
-    let config: ProblemConfig
-    let q: Tensor
+///
+/// `@unchecked Sendable`: the tensors are written only while the initializer runs.
+public final class RandomProblem: @unchecked Sendable {
+    /// The shape drawn.
+    public let config: ProblemConfig
+    /// `[b, s_q, h_q, 576]` in the element type.
+    public let q: Tensor
     /// The cache the backend reads, in `kvFormat`.
-    let kCache: Tensor
+    public let kCache: Tensor
     /// `[numPages, P, h_kv, 576]`: the values `kCache` stands for (the cache itself when native,
     /// else its dequantized Float32 values), read through `HostElements`.
-    let referenceCache: Tensor
+    public let referenceCache: Tensor
     /// The format to pass with `kCache`.
-    let kvFormat: KVCacheFormat
-    let blockTable: Tensor
-    let cacheSeqlens: Tensor
-    let numPages: Int
+    public let kvFormat: KVCacheFormat
+    /// Int32 `[b, maxPagesPerRequest]`.
+    public let blockTable: Tensor
+    /// Int32 `[b]`.
+    public let cacheSeqlens: Tensor
+    /// Pages in the cache: those the requests use and `sparePages` more.
+    public let numPages: Int
 
-    init(_ config: ProblemConfig, seed: UInt64, sparePages: Int = 3) {
+    /// Draws the problem of `config` from `seed`, with `sparePages` pages no request uses and
+    /// `extraColumns` block-table columns past the longest request's pages (nil: 0–2, drawn;
+    /// the draw is made either way, so a seed gives the same values).
+    public init(_ config: ProblemConfig, seed: UInt64, sparePages: Int = 3, extraColumns: Int? = nil) {
         self.config = config
         var rng = InputRandom(seed: seed)
         let page = config.pageSize, d = DecodeProblem.headDim
         let pagesPerRequest = config.cacheSeqlens.map { (Int($0) + page - 1) / page }
         let usedPages = pagesPerRequest.reduce(0, +)
         let numPages = usedPages + sparePages
-        let maxPages = max((pagesPerRequest.max() ?? 0) + Int(rng.next() % 3), 1)
+        let drawnColumns = Int(rng.next() % 3)
+        let maxPages = max((pagesPerRequest.max() ?? 0) + (extraColumns ?? drawnColumns), 1)
         var order = Array(0..<numPages)
         order.shuffle(using: &rng)
 
@@ -117,8 +85,27 @@ struct RandomProblem {
         }
     }
 
+    /// The block table's rows as written, garbage entries included.
+    public var blockTableRows: [[Int32]] {
+        let elements = HostElements(blockTable.view), columns = blockTable.shape[1]
+        return (0..<config.batchSize).map { request in
+            (0..<columns).map { elements.int32(offset: request * columns + $0) }
+        }
+    }
+
+    /// `out` `[b, s_q, h_q, 512]` (the element type) and `lse` Float32 `[b, h_q, s_q]` host
+    /// tensors, every element NaN, so that any element a backend leaves unwritten shows.
+    public func poisonedOutputs() -> (out: Tensor, lse: Tensor) {
+        let out = Tensor(hostElementType: config.elementType,
+                         shape: [config.batchSize, config.queryLength, config.queryHeads, DecodeProblem.headDimV])
+        let lse = Tensor(hostElementType: .float32, shape: [config.batchSize, config.queryHeads, config.queryLength])
+        HostElements(out.view).fill(.nan)
+        HostElements(lse.view).fill(.nan)
+        return (out, lse)
+    }
+
     /// Fills a contiguous host tensor in parallel: random values where `valid(offset)`, NaN elsewhere.
-    static func fill(_ view: TensorView, seed: UInt64, valid: @Sendable (Int) -> Bool) {
+    public static func fill(_ view: TensorView, seed: UInt64, valid: @Sendable (Int) -> Bool) {
         let count = view.elementCount
         let chunk = 1 << 16
         let chunks = (count + chunk - 1) / chunk

@@ -1,11 +1,12 @@
+// FP8Reference: an FP8 cache's values decoded from the layout's definition, for the Float64 reference.
 import Dispatch
 import FlashMLA
 
 /// The values an FP8 cache stands for, decoded from the layout's definition (``KVCacheFormat``)
 /// for the Float64 reference, independently of the library's readers.
-enum FP8Reference {
+public enum FP8Reference {
     /// The value of an E4M3 code: ±2^(e−7)·(1 + m/8), ±2⁻⁶·m/8 for e = 0, NaN for 0x7F/0xFF.
-    static func e4m3(_ code: UInt8) -> Float {
+    public static func e4m3(_ code: UInt8) -> Float {
         let sign: Float = code & 0x80 != 0 ? -1 : 1
         let e = Int(code >> 3) & 15, m = Float(code & 7)
         if e == 15 && m == 7 { return .nan }
@@ -15,7 +16,7 @@ enum FP8Reference {
     /// Float32 `[numPages, P, h_kv, 576]` values of the contiguous host cache `cache` in `format`:
     /// per-tensor `code · scale`; DeepSeek `code · scale[i/128]` rounded to `type`, RoPE bf16
     /// rounded to `type`.
-    static func dequantize(_ cache: Tensor, format: KVCacheFormat, roundingTo type: ElementType) -> Tensor {
+    public static func dequantize(_ cache: Tensor, format: KVCacheFormat, roundingTo type: ElementType) -> Tensor {
         let tokens = cache.shape[0] * cache.shape[1] * cache.shape[2], dim = DecodeProblem.headDim
         let result = Tensor(hostElementType: .float32, shape: [cache.shape[0], cache.shape[1], cache.shape[2], dim])
         let source = UnsafeRawPointer(cache.view.hostPointer!)

@@ -1,6 +1,7 @@
+// Tests of RandomProblem: shapes, block tables, NaN placement, seeds and random shapes.
 import FlashMLA
+import FlashMLATesting
 import Testing
-@testable import flashmla
 
 /// Random decode inputs drawn FlashMLA's way: shuffled pages, NaN wherever no valid token lives.
 @Suite struct RandomProblemTests {
@@ -9,15 +10,6 @@ import Testing
     static func config(_ elementType: ElementType) -> ProblemConfig {
         ProblemConfig(cacheSeqlens: lengths, queryLength: 2, queryHeads: 4, kvHeads: 2, causal: true,
                       elementType: elementType)
-    }
-
-    /// The block table as `[request][slot]`.
-    private func table(_ problem: RandomProblem) -> [[Int32]] {
-        let elements = HostElements(problem.blockTable.view)
-        let shape = problem.blockTable.shape
-        return (0..<shape[0]).map { request in
-            (0..<shape[1]).map { slot in elements.int32(offset: elements.offset([request, slot])) }
-        }
     }
 
     /// Bit patterns of every element, so NaNs compare equal.
@@ -48,7 +40,7 @@ import Testing
     @Test(arguments: [ElementType.bfloat16, .float16], [UInt64(1), 2, 3, 0xDEAD_BEEF])
     func blockTableHandsOutDistinctPagesInRange(elementType: ElementType, seed: UInt64) {
         let problem = RandomProblem(Self.config(elementType), seed: seed)
-        let rows = table(problem)
+        let rows = problem.blockTableRows
         var used: [Int32] = []
         for (request, length) in Self.lengths.enumerated() {
             let pages = (Int(length) + 63) / 64
@@ -70,7 +62,7 @@ import Testing
     @Test(arguments: [ElementType.bfloat16, .float16], [UInt64(1), 2, 3, 0xDEAD_BEEF])
     func cacheIsNaNExactlyWhereNoTokenLives(elementType: ElementType, seed: UInt64) {
         let problem = RandomProblem(Self.config(elementType), seed: seed)
-        let rows = table(problem)
+        let rows = problem.blockTableRows
         let cache = HostElements(problem.kCache.view).load()
         let rowLength = 2 * 576, pageLength = 64 * rowLength
 
@@ -118,6 +110,25 @@ import Testing
         #expect(bits(a.blockTable) == bits(b.blockTable))
         #expect(bits(a.q) != bits(c.q))
         #expect(bits(a.kCache) != bits(c.kCache))
+    }
+
+    @Test func extraColumnsFixTheBlockTableWidthWithoutChangingTheDraw() {
+        let config = Self.config(.float16)
+        let drawn = RandomProblem(config, seed: 11), fixed = RandomProblem(config, seed: 11, extraColumns: 1)
+        // Pages per request 0, 2, 3: three columns of pages, one of garbage.
+        #expect(fixed.blockTable.shape == [3, 4])
+        #expect(bits(fixed.q) == bits(drawn.q))
+        for (row, drawnRow) in zip(fixed.blockTableRows, drawn.blockTableRows) {
+            #expect(row.prefix(3) == drawnRow.prefix(3))
+        }
+    }
+
+    @Test func poisonedOutputsAreNaNInTheOutputShapes() {
+        let (out, lse) = RandomProblem(Self.config(.bfloat16), seed: 4).poisonedOutputs()
+        #expect(out.shape == [3, 2, 4, 512] && out.elementType == .bfloat16)
+        #expect(lse.shape == [3, 4, 2] && lse.elementType == .float32)
+        #expect(HostElements(out.view).load().allSatisfy { $0.isNaN })
+        #expect(HostElements(lse.view).load().allSatisfy { $0.isNaN })
     }
 
     @Test func fillIsNaNWhereInvalid() {

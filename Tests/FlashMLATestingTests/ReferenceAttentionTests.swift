@@ -1,7 +1,8 @@
+// Tests of ReferenceAttention on problems small enough to work out by hand.
 import FlashMLA
+import FlashMLATesting
 import Foundation
 import Testing
-@testable import flashmla
 
 /// The Float64 oracle `check` holds backends to, on problems small enough to work out by hand.
 @Suite struct ReferenceAttentionTests {
@@ -78,6 +79,19 @@ import Testing
             #expect(abs(row.lse - log(1 + exp(2.0))) < 1e-12)
             #expect(row.out.allSatisfy { abs($0 + tanh(1.0)) < 1e-12 })
         }
+    }
+
+    @Test func allRowsLaysOutEveryRowAsFlashMLADoes() {
+        let p = problem(lengths: [0, 3, 70], queryLength: 2, queryHeads: 4, kvHeads: 2, causal: true, seed: 8)
+        let reference = ReferenceAttention(problem: p, softmaxScale: 0.05)
+        let all = reference.allRows()
+        #expect(all.out.count == 3 * 2 * 4 * 512 && all.lse.count == 3 * 4 * 2)
+        for request in 0..<3 { for qi in 0..<2 { for head in 0..<4 {
+            let row = reference.row(request: request, qi: qi, head: head)
+            let base = ((request * 2 + qi) * 4 + head) * 512
+            #expect(Array(all.out[base ..< base + 512]) == row.out, "out[\(request)][\(qi)][\(head)]")
+            #expect(all.lse[(request * 4 + head) * 2 + qi] == row.lse, "lse[\(request)][\(head)][\(qi)]")
+        } } }
     }
 
     @Test func rowsWithoutVisibleKeysGiveZeroAndInfinity() {
