@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import ArgumentParser
-@testable import flashmla
+@testable import FlashMLACLI
 
 /// Grid files in FlashMLA's format: defaults, explicit lengths, validation, `--only` and drawn lengths.
 @Suite struct GridTests {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import flashmla
+@testable import FlashMLACLI
 
 /// The bench's JSON lines and text output.
 @Suite struct BenchReportTests {

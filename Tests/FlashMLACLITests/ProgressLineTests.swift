@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import flashmla
+@testable import FlashMLACLI
 
 /// The progress line: drawn in place on a terminal, absent when standard error is piped.
 @Suite struct ProgressLineTests {

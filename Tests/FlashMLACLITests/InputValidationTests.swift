@@ -2,7 +2,7 @@ import ArgumentParser
 import FlashMLA
 import Foundation
 import Testing
-@testable import flashmla
+@testable import FlashMLACLI
 import FlashMLATesting
 
 /// Every bad input a new user hit is a one-line usage error naming the field, the expected and the

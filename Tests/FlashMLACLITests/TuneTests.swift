@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import flashmla
+@testable import FlashMLACLI
 
 /// `flashmla tune`'s choice and its tuning grid.
 @Suite struct TuneTests {

@@ -3,7 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import Testing
-@testable import flashmla
+@testable import FlashMLACLI
 
 /// The SVG chart of `bench --chart` and FlashMLA's JSON lines it compares with.
 @Suite struct BenchChartTests {

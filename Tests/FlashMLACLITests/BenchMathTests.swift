@@ -1,5 +1,5 @@
 import Testing
-@testable import flashmla
+@testable import FlashMLACLI
 
 /// FlashMLA's benchmark formulas and the median the bench reports.
 @Suite struct BenchMathTests {
