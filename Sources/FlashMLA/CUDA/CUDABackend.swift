@@ -1,6 +1,7 @@
 import CUDADriver
 import FoundationEssentials
 import NVRTC
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,15 +35,14 @@ public final class CUDABackend: @unchecked Sendable {
     /// each waits in the kernel (`griddepcontrol.wait`) before it reads what the one before wrote.
     let programmaticLaunch: Bool
 
-    private static let registryLock = Mutex()
-    nonisolated(unsafe) private static var registry: [Int: CUDABackend] = [:]
+    private static let registry = Mutex<[Int: CUDABackend]>([:])
 
     /// The backend of device `ordinal`, made on first use.
     public static func shared(device ordinal: Int) throws(MLAError) -> CUDABackend {
-        try registryLock.withLock { () throws(MLAError) -> CUDABackend in
-            if let backend = registry[ordinal] { return backend }
+        try registry.withLock { backends throws(MLAError) -> CUDABackend in
+            if let backend = backends[ordinal] { return backend }
             let backend = try CUDABackend(ordinal: ordinal)
-            registry[ordinal] = backend
+            backends[ordinal] = backend
             return backend
         }
     }

@@ -1,3 +1,4 @@
+// StandardErrorLine: unbuffered lines on standard error.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,25 +6,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-/// A plain mutex.
-final class PthreadLock: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-
-    init() { pthread_mutex_init(mutex, nil) }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    /// Runs `body` with the mutex held.
-    func locked<Result>(_ body: () -> Result) -> Result {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body()
-    }
-}
 
 /// Unbuffered lines on standard error.
 enum StandardErrorLine {
