@@ -1,3 +1,4 @@
+// The C ABI's exported functions (flashmla_swift.h) and the argument decoding behind them.
 import CUDADriver
 import FlashMLA
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+// BenchCacheLayout: a benchmark cache in another page size or FP8 layout.
 import Dispatch
 import FlashMLA
 import FlashMLATesting

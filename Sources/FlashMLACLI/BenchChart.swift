@@ -1,3 +1,4 @@
+// BenchChart: the SVG chart of a bench run.
 import Foundation
 
 /// An SVG chart of a bench run: per configuration our time, FlashMLA's (when given) and the floor

@@ -1,3 +1,4 @@
+// BenchCommand: `flashmla bench`, and the inputs it times.
 import ArgumentParser
 import Dispatch
 import FlashMLA

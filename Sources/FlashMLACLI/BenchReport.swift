@@ -1,3 +1,4 @@
+// BenchResult and its JSON line and table, and the text helpers they use.
 import Foundation
 
 /// The measurement of one benchmark configuration, in FlashMLA's terms.

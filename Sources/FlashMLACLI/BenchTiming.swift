@@ -1,3 +1,4 @@
+// BenchMath and the CUDA-event and wall-clock timers of `flashmla bench`.
 import CUDADriver
 import FlashMLA
 

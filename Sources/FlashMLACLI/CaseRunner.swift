@@ -1,3 +1,4 @@
+// CaseRunner: one random problem on an engine against the Float64 reference.
 import CUDADriver
 import Dispatch
 import Foundation

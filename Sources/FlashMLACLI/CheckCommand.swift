@@ -1,3 +1,4 @@
+// CheckCommand: `flashmla check`.
 import ArgumentParser
 import CUDADriver
 import Dispatch

@@ -1,3 +1,4 @@
+// CheckDevicesCommand: `flashmla check-devices`.
 import ArgumentParser
 import CUDADriver
 import Dispatch

@@ -1,3 +1,4 @@
+// CompileCommand: `flashmla compile`.
 import ArgumentParser
 import CUDADriver
 import FlashMLA

@@ -1,3 +1,4 @@
+// DeviceRun: one problem's inputs on one device, ready to decode.
 import CUDADriver
 import Foundation
 import FlashMLA

@@ -1,3 +1,4 @@
+// FlashMLABaseline: FlashMLA's times per configuration, read from its benchmark's JSON lines.
 import Foundation
 
 /// FlashMLA's time per configuration, from the JSON lines its benchmark (`bench_grid.py`) prints:

@@ -1,3 +1,4 @@
+// FlashMLACommand: the `flashmla` command-line tool's root command.
 import ArgumentParser
 import FlashMLA
 import Foundation

@@ -1,3 +1,4 @@
+// BenchGrid and BenchConfig: grid files' configurations, and the filters over them.
 import ArgumentParser
 import FlashMLA
 import FlashMLATesting

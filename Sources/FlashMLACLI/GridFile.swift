@@ -1,3 +1,4 @@
+// GridFile: reading a grid file, with one-line errors.
 import Foundation
 #if canImport(Glibc)
 import Glibc

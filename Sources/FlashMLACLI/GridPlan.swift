@@ -1,3 +1,4 @@
+// GridPlan: the configurations of a grid a command runs, each checked before anything is allocated.
 import FlashMLA
 import FlashMLATesting
 

@@ -1,3 +1,4 @@
+// InfoCommand: `flashmla info`.
 import ArgumentParser
 import CUDADriver
 import FlashMLA

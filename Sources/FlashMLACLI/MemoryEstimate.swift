@@ -1,3 +1,4 @@
+// MemoryEstimate: the memory a check or bench configuration needs, checked before allocating.
 import FlashMLA
 import FlashMLATesting
 

@@ -1,3 +1,4 @@
+// MemoryLimit (the `--memory-limit-gib` flag) and ChartFile.
 import Foundation
 
 /// The `--memory-limit-gib` flag of `bench` and `check`.

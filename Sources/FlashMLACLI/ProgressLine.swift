@@ -1,3 +1,4 @@
+// ProgressLine: what a command is doing, on a terminal.
 import Dispatch
 import Foundation
 

@@ -1,3 +1,4 @@
+// Termination: how a command ends, and its exit status.
 import ArgumentParser
 
 /// How the tool ends after an error: the exit status and the text to print.

@@ -1,3 +1,4 @@
+// TuneCommand: `flashmla tune`.
 import ArgumentParser
 import CUDADriver
 import FlashMLA

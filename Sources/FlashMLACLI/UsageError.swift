@@ -1,3 +1,4 @@
+// UsageError: a bad flag, value or grid file, as a one-line error.
 /// A bad command-line input: a flag's value, a grid file or one of its fields. The tool prints it
 /// on one line and exits with status 2 (``Termination/usageStatus``).
 struct UsageError: Error, Equatable, CustomStringConvertible {

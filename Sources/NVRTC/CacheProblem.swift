@@ -1,3 +1,4 @@
+// CacheProblem: why the compile cache is not used, and how that is reported.
 import Synchronization
 
 /// Why the compile cache, or one of its entries, is not used. The cache is a code-loading path

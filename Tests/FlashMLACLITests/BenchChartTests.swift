@@ -1,3 +1,4 @@
+// Tests of BenchChart.
 import Foundation
 #if canImport(FoundationXML)
 import FoundationXML

@@ -1,3 +1,4 @@
+// Tests of BenchMath.
 import Testing
 @testable import FlashMLACLI
 

@@ -1,3 +1,4 @@
+// Tests of the bench report's JSON lines and table.
 import Foundation
 import Testing
 @testable import FlashMLACLI

@@ -1,3 +1,4 @@
+// Tests of grid files and configuration filters.
 import Foundation
 import Testing
 import ArgumentParser

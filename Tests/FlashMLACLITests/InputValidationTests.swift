@@ -1,3 +1,4 @@
+// Tests of the CLI's input checks and memory estimates.
 import ArgumentParser
 import FlashMLA
 import Foundation

@@ -1,3 +1,4 @@
+// Tests of ProgressLine.
 import Foundation
 import Testing
 @testable import FlashMLACLI

@@ -1,3 +1,4 @@
+// Tests of `flashmla tune`'s choice and its tuning grid.
 import Foundation
 import Testing
 @testable import FlashMLACLI

@@ -1,3 +1,4 @@
+// Tests of the CPU backend on page sizes and FP8 caches.
 import Foundation
 import Testing
 @testable import FlashMLA

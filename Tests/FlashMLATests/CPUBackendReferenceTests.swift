@@ -1,3 +1,4 @@
+// Tests of the CPU backend against the Float64 reference.
 import Testing
 import FlashMLATesting
 @testable import FlashMLA

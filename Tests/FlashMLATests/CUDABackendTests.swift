@@ -1,3 +1,4 @@
+// Tests of the CUDA backend against the Float64 reference (need a GPU).
 import CUDADriver
 import Testing
 import FlashMLATesting

@@ -1,3 +1,4 @@
+// Tests of the cache-layout argument checks and kernel choice.
 import Testing
 @testable import FlashMLA
 

@@ -1,3 +1,4 @@
+// Tests of getMLAMetadata's argument checks.
 import Testing
 @testable import FlashMLA
 

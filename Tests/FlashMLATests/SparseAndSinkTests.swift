@@ -1,3 +1,4 @@
+// Tests of sparse decoding and the attention sink on the CPU backend.
 import Foundation
 import Testing
 import FlashMLATesting

@@ -1,3 +1,4 @@
+// Tests of the CPU backend's split-KV mode against its direct mode.
 import Foundation
 import Testing
 import FlashMLATesting

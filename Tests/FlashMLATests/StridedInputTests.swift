@@ -1,3 +1,4 @@
+// Tests of strided inputs against contiguous ones.
 import Testing
 import FlashMLATesting
 @testable import FlashMLA

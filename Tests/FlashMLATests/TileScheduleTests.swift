@@ -1,3 +1,4 @@
+// Tests of TileSchedule.
 import Testing
 @testable import FlashMLA
 

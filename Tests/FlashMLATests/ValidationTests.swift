@@ -1,3 +1,4 @@
+// Tests of the decode call's argument checks.
 import Testing
 import FlashMLATesting
 @testable import FlashMLA

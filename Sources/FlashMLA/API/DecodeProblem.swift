@@ -1,3 +1,4 @@
+// DecodeProblem: one validated decode call.
 /// One validated decode call: every size and flag, checked once, as typed values.
 ///
 /// Validation (``DecodeProblem/init(q:kCache:blockTable:cacheSeqlens:headDimV:metadata:softmaxScale:causal:kvFormat:out:lse:backend:)``)

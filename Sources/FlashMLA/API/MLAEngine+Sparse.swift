@@ -1,3 +1,4 @@
+// MLAEngine's sparse decoding and the calls that take an MLASchedule.
 /// Sparse decoding (FlashMLA's `indices` mode, DeepSeek-V3.2) and the calls that take an
 /// ``MLASchedule`` instead of metadata (FlashMLA's current calling convention).
 extension MLAEngine {

@@ -1,3 +1,4 @@
+// MLAEngine: the entry point, getMLAMetadata and flashMLAWithKVCache.
 /// The entry point: FlashMLA's two calls on a chosen backend.
 ///
 /// ```swift

@@ -1,3 +1,4 @@
+// MLAMetadata and MetadataShape: the split-KV schedule and the shapes it was made for.
 /// The shapes a metadata object was made for; a decode call checks that they match.
 public struct MetadataShape: Equatable, Sendable, CustomStringConvertible {
     /// Requests in the batch, `b`.

@@ -1,3 +1,4 @@
+// The argument checks of a sparse decode call.
 extension DecodeProblem {
     /// Validates the arguments of a sparse `flashMLAWithKVCache` (FlashMLA's `indices` mode) for
     /// `backend` and records them.

@@ -1,3 +1,4 @@
+// Validation: the argument checks of the engine's two calls.
 /// The argument checks of the engine's two calls.
 ///
 /// Every check runs before any work is done and before any output is written; a failure

@@ -1,3 +1,4 @@
+// HostProblemMemory: a validated problem's host memory as raw addresses and strides.
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,3 +1,4 @@
+// CUDABackend: one device's stream, workspace, kernels and settings.
 import CUDADriver
 import FoundationEssentials
 import NVRTC

@@ -1,3 +1,4 @@
+// CUDABackend's calls for callers that own the memory and the stream (the C ABI, PyTorch).
 import CUDADriver
 
 /// Calls for callers that own the memory and the stream (the C ABI, PyTorch): the schedule is

@@ -1,3 +1,4 @@
+// KernelLibrary: one device's compiled and loaded kernels; ColdStart.
 import CUDADriver
 import Dispatch
 import NVRTC

@@ -1,3 +1,4 @@
+// TileSchedule: the split-KV tile schedule (host version).
 /// The split-KV tile schedule: which worker computes which tokens of which request.
 ///
 /// ## The scheme (FlashMLA's, with two changes)

@@ -1,3 +1,4 @@
+// AttentionCheck: the expectations of every comparison with the Float64 reference.
 import Testing
 import FlashMLATesting
 @testable import FlashMLA

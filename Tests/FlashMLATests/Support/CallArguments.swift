@@ -1,3 +1,4 @@
+// CallArguments: one decode call's arguments, for tests that change one.
 import FlashMLATesting
 @testable import FlashMLA
 
