@@ -7,7 +7,7 @@ import Foundation
 
 /// `flashmla bench`: times the decode call over a grid of configurations, as FlashMLA's
 /// benchmark does, and reports time, TFLOP/s and GB/s per configuration.
-struct BenchCommand: ParsableCommand {
+struct BenchCommand: InputCheckedCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Time the decode call over a grid of configurations.",
@@ -80,15 +80,6 @@ struct BenchCommand: ParsableCommand {
     static let maxIterations = 100_000
     /// The longest warm-up, in milliseconds.
     static let maxWarmupMilliseconds = 60_000.0
-
-    /// Rejects bad flag values, as ArgumentParser's validation errors (exit status 2).
-    func validate() throws {
-        do {
-            try checkInputs()
-        } catch {
-            throw ValidationError(error.description)
-        }
-    }
 
     /// Every flag's value checked.
     /// - Throws: ``UsageError`` naming the first bad flag, what it must be and what it is.

@@ -7,7 +7,7 @@ import FlashMLATesting
 import Foundation
 
 /// `flashmla check`: random decode problems against the Float64 reference.
-struct CheckCommand: ParsableCommand {
+struct CheckCommand: InputCheckedCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Run random decode problems on a backend and compare with a Float64 reference.",
@@ -42,15 +42,6 @@ struct CheckCommand: ParsableCommand {
 
     /// The most random cases.
     static let maxCases = 1_000_000
-
-    /// Rejects bad flag values, as ArgumentParser's validation errors (exit status 2).
-    func validate() throws {
-        do {
-            try checkInputs()
-        } catch {
-            throw ValidationError(error.description)
-        }
-    }
 
     /// Every flag's value checked.
     /// - Throws: ``UsageError`` naming the first bad flag, what it must be and what it is.

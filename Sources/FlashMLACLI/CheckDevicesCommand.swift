@@ -9,7 +9,7 @@ import Foundation
 /// `flashmla check-devices`: the same decodes on several GPUs at once must match a
 /// single-device run bit for bit, whatever device the calling thread has current; a call
 /// mixing two devices' tensors must fail with a typed error.
-struct CheckDevicesCommand: ParsableCommand {
+struct CheckDevicesCommand: InputCheckedCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-devices",
         abstract: "Run the same decodes on several GPUs concurrently and compare them with a one-device run."
@@ -32,15 +32,6 @@ struct CheckDevicesCommand: ParsableCommand {
                              given: devices)
         }
         return ordinals
-    }
-
-    /// Rejects bad flag values, as ArgumentParser's validation errors (exit status 2).
-    func validate() throws {
-        do {
-            try checkInputs()
-        } catch {
-            throw ValidationError(error.description)
-        }
     }
 
     /// Every flag's value checked.

@@ -24,14 +24,7 @@ extension DecodeProblem {
         guard q.elementType.isHalfPrecision else {
             throw .invalidArgument(argument: "q", expected: "bfloat16 or float16", given: "\(q.elementType)")
         }
-        let b = q.shape[0], sQ = q.shape[1], hQ = q.shape[2]
-        guard b >= 1, sQ >= 1, hQ >= 1, q.shape[3] == headDim else {
-            throw .invalidArgument(argument: "q", expected: "[b, s_q, h_q, \(headDim)] with b, s_q, h_q >= 1",
-                                   given: q.shapeDescription)
-        }
-        guard headDimV == valueDim else {
-            throw .invalidArgument(argument: "headDimV", expected: "\(valueDim)", given: "\(headDimV)")
-        }
+        let (b, sQ, hQ) = try Validation.checkQueryShape(q, headDimV: headDimV)
         if case .fp8PerTensor = kvFormat {
             throw .invalidArgument(argument: "kvFormat", expected: "native or fp8-ds for sparse decoding",
                                    given: "\(kvFormat)")

@@ -5,6 +5,21 @@
 /// throws ``MLAError/invalidArgument(argument:expected:given:)`` naming the argument, what
 /// was expected and what was given.
 enum Validation {
+    /// Throws unless `q` (of rank 4) is `[b, s_q, h_q, 576]` with `b, s_q, h_q ≥ 1` and
+    /// `headDimV` is 512; returns `(b, s_q, h_q)`.
+    static func checkQueryShape(_ q: TensorView, headDimV: Int) throws(MLAError) -> (b: Int, sQ: Int, hQ: Int) {
+        let headDim = DecodeProblem.headDim, valueDim = DecodeProblem.headDimV
+        let b = q.shape[0], sQ = q.shape[1], hQ = q.shape[2]
+        guard b >= 1, sQ >= 1, hQ >= 1, q.shape[3] == headDim else {
+            throw .invalidArgument(argument: "q", expected: "[b, s_q, h_q, \(headDim)] with b, s_q, h_q >= 1",
+                                   given: q.shapeDescription)
+        }
+        guard headDimV == valueDim else {
+            throw .invalidArgument(argument: "headDimV", expected: "\(valueDim)", given: "\(headDimV)")
+        }
+        return (b, sQ, hQ)
+    }
+
     /// Checks the arguments of `getMLAMetadata`.
     ///
     /// `cacheSeqlens` must be a contiguous Int32 `[b]` in the backend's memory (host memory for
@@ -146,14 +161,7 @@ extension DecodeProblem {
         try Validation.checkType(lse, "lse", .float32)
 
         // Sizes.
-        let b = q.shape[0], sQ = q.shape[1], hQ = q.shape[2]
-        guard b >= 1, sQ >= 1, hQ >= 1, q.shape[3] == headDim else {
-            throw .invalidArgument(argument: "q", expected: "[b, s_q, h_q, \(headDim)] with b, s_q, h_q >= 1",
-                                   given: q.shapeDescription)
-        }
-        guard headDimV == valueDim else {
-            throw .invalidArgument(argument: "headDimV", expected: "\(valueDim)", given: "\(headDimV)")
-        }
+        let (b, sQ, hQ) = try Validation.checkQueryShape(q, headDimV: headDimV)
         let numPages = kCache.shape[0], pageSize = kCache.shape[1], hKV = kCache.shape[2]
         try Validation.checkCacheShape(kCache, format: kvFormat, queryType: q.elementType)
         guard hQ % hKV == 0 else {
