@@ -16,7 +16,7 @@ let package = Package(
     name: "swift-flash-mla",
     products: [
         .library(name: "FlashMLA", targets: ["FlashMLA"]),
-        .executable(name: "flashmla", targets: ["flashmla"]),
+        .executable(name: "flashmla", targets: ["FlashMLACLI"]),
     ] + cLibraryProducts,
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,10 +37,12 @@ let package = Package(
             swiftSettings: strict,
             plugins: ["KernelSourcesPlugin"]
         ),
-        // The command-line tool: info, compile, check, bench.
+        // Random problems and the Float64 reference that the CLI's checks and the tests share.
+        .target(name: "FlashMLATesting", dependencies: ["FlashMLA"], swiftSettings: strict),
+        // The command-line tool `flashmla` (the product's name): info, compile, check, bench, tune.
         .executableTarget(
-            name: "flashmla",
-            dependencies: ["FlashMLA", "CUDADriver", "NVRTC",
+            name: "FlashMLACLI",
+            dependencies: ["FlashMLA", "FlashMLATesting", "CUDADriver", "NVRTC",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
@@ -49,8 +51,10 @@ let package = Package(
         // The C ABI (include/flashmla_swift.h) behind the Python package in python/.
         .target(name: "CFlashMLA", dependencies: ["FlashMLA", "CUDADriver"], exclude: ["include"],
                 swiftSettings: strict),
-        .testTarget(name: "FlashMLATests", dependencies: ["FlashMLA", "CUDADriver", "NVRTC"], swiftSettings: strict),
+        .testTarget(name: "FlashMLATests", dependencies: ["FlashMLA", "FlashMLATesting", "CUDADriver", "NVRTC"],
+                    swiftSettings: strict),
+        .testTarget(name: "FlashMLATestingTests", dependencies: ["FlashMLATesting", "FlashMLA"], swiftSettings: strict),
         .testTarget(name: "CFlashMLATests", dependencies: ["CFlashMLA", "FlashMLA"], swiftSettings: strict),
-        .testTarget(name: "flashmlaTests", dependencies: ["flashmla", "FlashMLA", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+        .testTarget(name: "FlashMLACLITests", dependencies: ["FlashMLACLI", "FlashMLA", "FlashMLATesting", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
     ]
 )

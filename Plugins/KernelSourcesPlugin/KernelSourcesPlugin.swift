@@ -1,3 +1,4 @@
+// KernelSourcesPlugin: the build-tool plugin that embeds Kernels/**.cu(h) as Swift string constants.
 import Foundation
 import PackagePlugin
 

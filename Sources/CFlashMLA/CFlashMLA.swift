@@ -1,3 +1,4 @@
+// The C ABI's exported functions (flashmla_swift.h) and the argument decoding behind them.
 import CUDADriver
 import FlashMLA
 #if canImport(Glibc)
@@ -49,7 +50,7 @@ public func flashmla_swift_num_sm_parts(
         try Heads.check(numHeadsPerHeadK: numHeadsPerHeadK, numHeadsK: numHeadsK)
         let backend = try Devices.backend(device)
         let parts = try library { () throws(MLAError) in
-            try backend.numSMParts(queryHeadsPerKVHead: Int(numHeadsPerHeadK), kvHeads: Int(numHeadsK))
+            try backend.numSMParts(rowsPerKVHead: Int(numHeadsPerHeadK), kvHeads: Int(numHeadsK))
         }
         numSMPartsOut.pointee = Int64(parts)
     }
@@ -70,12 +71,12 @@ public func flashmla_swift_get_metadata(
         let splits = try TensorDescriptor.view(numSplits, "numSplits", device: ordinal)
         let backend = try Devices.backend(device) { () throws(MLAError) in
             try CUDABackend.checkMetadataArguments(
-                device: ordinal, cacheSeqlens: seqlens, queryHeadsPerKVHead: Int(numHeadsPerHeadK),
+                device: ordinal, cacheSeqlens: seqlens, rowsPerKVHead: Int(numHeadsPerHeadK),
                 kvHeads: Int(numHeadsK), tileSchedulerMetadata: schedule, numSplits: splits, numSMParts: nil)
         }
         let executionStream = Stream(borrowingAddress: UInt(bitPattern: stream), device: backend.device)
         _ = try library { () throws(MLAError) in
-            try backend.metadata(cacheSeqlens: seqlens, queryHeadsPerKVHead: Int(numHeadsPerHeadK),
+            try backend.metadata(cacheSeqlens: seqlens, rowsPerKVHead: Int(numHeadsPerHeadK),
                                  kvHeads: Int(numHeadsK), tileSchedulerMetadata: schedule, numSplits: splits,
                                  stream: executionStream)
         }
@@ -288,7 +289,7 @@ enum Metadata {
         let batch = q.rank == 4 ? q.shape[0] : 0
         let kvHeads = kCache.rank == 4 ? kCache.shape[2] : 0
         let rowsPerKVHead = q.rank == 4 && kvHeads > 0 ? q.shape[1] * q.shape[2] / kvHeads : 0
-        let shape = MetadataShape(batchSize: batch, queryHeadsPerKVHead: rowsPerKVHead, kvHeads: kvHeads,
+        let shape = MetadataShape(batchSize: batch, rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads,
                                   numSMParts: schedule.shape[0])
         return MLAMetadata(shape: shape, tileSchedulerMetadata: schedule, numSplits: splits,
                            hostSchedule: nil, owners: [])

@@ -1,3 +1,4 @@
+// LastError: the message of each thread's last failed C ABI call.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

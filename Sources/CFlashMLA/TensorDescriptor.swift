@@ -1,3 +1,4 @@
+// The C ABI's status codes, failures, dtype codes and tensor descriptors.
 import FlashMLA
 
 /// The status codes of the C ABI (`FLASHMLA_SWIFT_OK`, `FLASHMLA_SWIFT_ERROR_*` in `flashmla_swift.h`).

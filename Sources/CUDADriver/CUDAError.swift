@@ -1,3 +1,4 @@
+// CUDAError: everything that can go wrong talking to the driver, and CUresult names.
 /// Everything that can go wrong talking to the CUDA driver.
 public enum CUDAError: Error, Equatable, Sendable, CustomStringConvertible {
     /// No driver library could be opened. `tried` lists the names given to `dlopen`;

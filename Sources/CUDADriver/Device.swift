@@ -1,3 +1,4 @@
+// Device: a CUDA device, its compute capability and attributes.
 /// A compute capability, `major.minor` (9.0 for Hopper H100/H200, 10.0 for B200, 8.0 for A100).
 public struct ComputeCapability: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The major version.

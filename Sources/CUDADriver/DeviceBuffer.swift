@@ -1,3 +1,4 @@
+// DeviceBuffer: device memory owned by a noncopyable value.
 /// Device memory owned by this value: allocated with `cuMemAlloc_v2` on `device`, freed with
 /// `cuMemFree_v2` when the value is destroyed (errors while freeing are ignored).
 ///

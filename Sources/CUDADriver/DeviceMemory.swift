@@ -1,3 +1,4 @@
+// DeviceMemory: copies and fills on raw device addresses the library does not own.
 /// Copies and fills on raw device addresses, for memory this library does not own (views of
 /// PyTorch tensors, offsets inside a `DeviceBuffer`, ...). Zero-byte operations return without
 /// calling the driver. Synchronous variants make `device`'s primary context current; asynchronous

@@ -1,3 +1,4 @@
+// CUDADriver: libcuda opened with dlopen, and each device's primary context.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

@@ -1,3 +1,4 @@
+// DriverSymbols: the driver entry points resolved from libcuda.
 /// One resolved (or missing) driver entry point: the name it was looked up by and, when found,
 /// the C function pointer. A missing symbol only fails the call that needs it.
 struct Symbol<Function>: @unchecked Sendable {

@@ -1,3 +1,4 @@
+// Event: a CUDA event, for timing and ordering streams.
 /// A CUDA event, created with default flags (timing enabled), destroyed on deinit.
 public final class Event: @unchecked Sendable {
     /// The `CUevent` handle.

@@ -1,3 +1,4 @@
+// Function: a loaded kernel, its attributes and launch dimensions.
 /// A kernel attribute (`CUfunction_attribute` values from cuda.h).
 public enum FunctionAttribute: Int32, Sendable, CaseIterable {
     /// `CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK`: the most threads a block of this kernel may have.

@@ -1,3 +1,4 @@
+// Graph: a CUDA graph captured from a stream, ready to replay.
 /// A CUDA graph captured from a stream and instantiated, ready to replay.
 ///
 /// ```swift

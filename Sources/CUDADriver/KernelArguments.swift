@@ -1,3 +1,4 @@
+// KernelArguments: a launch's parameters, each in its own aligned slot.
 /// The parameters of one kernel launch, in declaration order, each copied into its own properly
 /// aligned slot of an owned buffer; `cuLaunchKernel` receives the `void**` array of slot addresses.
 ///

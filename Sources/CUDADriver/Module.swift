@@ -1,3 +1,4 @@
+// Module: a loaded cubin, fatbin or PTX image.
 /// A loaded module (a cubin, fatbin or PTX image) in one device's primary context, unloaded on deinit.
 public final class Module: @unchecked Sendable {
     /// The `CUmodule` handle.

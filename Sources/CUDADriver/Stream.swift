@@ -1,3 +1,4 @@
+// Stream: a CUDA stream on one device.
 /// A CUDA stream on one device.
 ///
 /// A stream made with `init(device:)` is created non-blocking (`CU_STREAM_NON_BLOCKING`: it does not

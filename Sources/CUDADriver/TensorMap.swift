@@ -1,3 +1,4 @@
+// TensorMap: a TMA tensor map and the enums that describe it.
 /// `CUtensorMapDataType`: the element type a TMA descriptor moves.
 public enum TensorMapDataType: UInt32, Sendable, CaseIterable {
     /// `CU_TENSOR_MAP_DATA_TYPE_UINT8`.

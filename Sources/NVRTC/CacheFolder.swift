@@ -1,3 +1,4 @@
+// CacheFolder: an open, checked compile-cache folder, read and written through its descriptor.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

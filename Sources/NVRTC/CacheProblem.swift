@@ -1,3 +1,6 @@
+// CacheProblem: why the compile cache is not used, and how that is reported.
+import Synchronization
+
 /// Why the compile cache, or one of its entries, is not used. The cache is a code-loading path
 /// (a cubin read from it runs on the GPU), so it is trusted only when no one but the current
 /// user can have written it: its folder and entries must be owned by the user and not writable
@@ -120,9 +123,8 @@ public struct CacheReporter: Sendable {
 }
 
 /// The problems already reported: a folder's problem, or any problem with its entries, counts once.
-public final class ReportedProblems: @unchecked Sendable {
-    private let lock = PthreadLock()
-    private var seen: Set<String> = []
+public final class ReportedProblems: Sendable {
+    private let seen = Mutex<Set<String>>([])
 
     /// An empty registry.
     public init() {}
@@ -138,7 +140,7 @@ public final class ReportedProblems: @unchecked Sendable {
         case let .cannotStore(path, _): key = "store " + path
         default: key = "folder " + problem.path
         }
-        return lock.locked { seen.insert(key).inserted }
+        return seen.withLock { $0.insert(key).inserted }
     }
 
     private static func folder(of path: String) -> String {

@@ -1,3 +1,4 @@
+// CompileCache: the on-disk cubin cache and its keys.
 import FoundationEssentials
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+// CompileRequest: what one NVRTC compile is asked to do.
 /// One translation unit to compile to a cubin, together with every header it includes.
 public struct CompileRequest: Sendable, Hashable {
     /// The name of the translation unit, a key of `sources` (for example `"decode.cu"`).

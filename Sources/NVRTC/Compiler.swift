@@ -1,3 +1,4 @@
+// NVRTCCompiler: CUDA C++ to cubin through NVRTC; CompiledProgram.
 import FoundationEssentials
 #if canImport(Glibc)
 import Glibc

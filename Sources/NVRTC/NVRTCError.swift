@@ -1,3 +1,4 @@
+// NVRTCError: everything that can go wrong finding or running NVRTC.
 /// Everything that can go wrong while finding NVRTC, compiling with it, or caching its output.
 public enum NVRTCError: Error, Equatable, CustomStringConvertible {
     /// No usable `libnvrtc` was found; `tried` lists every location searched, in search order.

@@ -1,3 +1,4 @@
+// NVRTCLibrary: libnvrtc found and opened with dlopen, and its entry points.
 import FoundationEssentials
 import Synchronization
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+// PtxasReport: registers, shared memory and spills from ptxas's info log.
 import FoundationEssentials
 
 /// The resources ptxas assigned to one function, as printed by `--ptxas-options=-v`.

@@ -1,3 +1,4 @@
+// SHA256: the digest behind compile-cache keys.
 /// SHA-256 (FIPS 180-4), written out here so the package needs no crypto dependency.
 ///
 /// One-shot: `SHA256.hash(bytes)`. Incremental: `var h = SHA256(); h.update(a); h.update(b); h.finalize()`.

@@ -1,3 +1,4 @@
+// String trimming without Foundation.
 extension String {
     /// The string without leading and trailing spaces, tabs and line breaks.
     func trimmingWhitespace() -> String {

@@ -1,3 +1,4 @@
+// Tests of flashmla_swift_decode_kv: FP8 type codes and page sizes, without a GPU.
 import Testing
 @testable import CFlashMLA
 import FlashMLA

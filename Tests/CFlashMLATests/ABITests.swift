@@ -1,3 +1,4 @@
+// Tests of the C ABI: version, last error, argument checks.
 import Testing
 @testable import CFlashMLA
 import FlashMLA

@@ -1,3 +1,4 @@
+// Support for the C ABI tests: descriptors and calls built from Swift.
 import CFlashMLA
 import FlashMLA
 #if canImport(Glibc)

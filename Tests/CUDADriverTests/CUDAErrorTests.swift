@@ -1,3 +1,4 @@
+// Tests of CUDAError's descriptions.
 import Testing
 @testable import CUDADriver
 

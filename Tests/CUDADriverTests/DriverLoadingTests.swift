@@ -1,3 +1,4 @@
+// Tests of loading the driver and resolving its symbols.
 import Testing
 @testable import CUDADriver
 

@@ -1,3 +1,4 @@
+// Tests that need a CUDA driver and a device (skipped, with the reason, elsewhere).
 import Testing
 @testable import CUDADriver
 

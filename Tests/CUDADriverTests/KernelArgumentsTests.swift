@@ -1,3 +1,4 @@
+// Tests of KernelArguments' layout.
 import Testing
 @testable import CUDADriver
 

@@ -1,3 +1,4 @@
+// Tests of the launch structs' layouts and attribute ids against cuda.h.
 import Testing
 @testable import CUDADriver
 

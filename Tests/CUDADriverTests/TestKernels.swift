@@ -1,3 +1,4 @@
+// TestKernels: small hand-written PTX kernels the GPU tests launch.
 /// Small hand-written PTX kernels for the GPU tests (the driver JIT-compiles PTX, so no CUDA
 /// compiler is needed to run them). Each image ends with a NUL byte, as `cuModuleLoadData` wants.
 enum TestKernels {

@@ -1,3 +1,4 @@
+// Support for the driver tests: the environment and a fake driver.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

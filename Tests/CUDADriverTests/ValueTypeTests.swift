@@ -1,3 +1,4 @@
+// Tests of the driver's value types: architecture names, compute capabilities, cuda.h numbers.
 import Testing
 @testable import CUDADriver
 

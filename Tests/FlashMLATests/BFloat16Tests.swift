@@ -1,3 +1,4 @@
+// Tests of BFloat16.
 import Testing
 @testable import FlashMLA
 

@@ -1,3 +1,4 @@
+// Tests of the CPU backend on page sizes and FP8 caches.
 import Foundation
 import Testing
 @testable import FlashMLA
@@ -100,7 +101,7 @@ struct LayoutProblem {
         var lse = [Double](repeating: .infinity, count: b * queryHeads * queryLength)
         for i in 0 ..< b {
             for j in 0 ..< queryLength {
-                let visible = max(0, lengths[i] - queryLength + j + 1)
+                let visible = CausalMask.visibleKeyCount(seqlen: lengths[i], queryLength: queryLength, position: j, causal: true)
                 guard visible > 0 else { continue }
                 for h in 0 ..< queryHeads {
                     let qBase = ((i * queryLength + j) * queryHeads + h) * 576
@@ -142,7 +143,7 @@ enum KVCacheFormatKind: String, CaseIterable, Sendable {
         let reference = problem.reference()
         let engine = try MLAEngine(backend: .cpu, cpuMultiprocessors: 8)
         let metadata = try engine.getMLAMetadata(cacheSeqlens: problem.cacheSeqlens.view,
-                                                 queryHeadsPerKVHead: 2 * heads.0 / heads.1, kvHeads: heads.1)
+                                                 rowsPerKVHead: 2 * heads.0 / heads.1, kvHeads: heads.1)
         let splits = try #require(metadata.hostSchedule).numSplits
         #expect(splits.last! > Int32(problem.lengths.count), "some request must be split")
         #expect((0 ..< problem.lengths.count).contains { splits[$0 + 1] - splits[$0] == 1 }, "some request must be whole")
@@ -173,7 +174,7 @@ enum KVCacheFormatKind: String, CaseIterable, Sendable {
         let problem = try LayoutProblem(lengths: [70, 3], queryLength: 1, queryHeads: 16, kvHeads: 1, pageSize: 48,
                                         elementType: .bfloat16, format: .deepSeek, using: &generator)
         let engine = try MLAEngine(backend: .cpu, cpuMultiprocessors: 4)
-        let metadata = try engine.getMLAMetadata(cacheSeqlens: problem.cacheSeqlens.view, queryHeadsPerKVHead: 16, kvHeads: 1)
+        let metadata = try engine.getMLAMetadata(cacheSeqlens: problem.cacheSeqlens.view, rowsPerKVHead: 16, kvHeads: 1)
         let (out, lse) = try engine.flashMLAWithKVCache(
             q: problem.q.view, kCache: problem.kCache.view, blockTable: problem.blockTable.view,
             cacheSeqlens: problem.cacheSeqlens.view, headDimV: 512, metadata: metadata, causal: true, kvFormat: .fp8DeepSeek)

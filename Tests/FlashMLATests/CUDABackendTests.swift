@@ -1,5 +1,7 @@
+// Tests of the CUDA backend against the Float64 reference (need a GPU).
 import CUDADriver
 import Testing
+import FlashMLATesting
 @testable import FlashMLA
 
 /// Whether this machine can run the CUDA backend: a driver, a GPU of compute capability 8.0
@@ -12,16 +14,16 @@ private let cudaUsable = Backend.automatic() != .cpu
 @Suite("CUDA backend", .enabled(if: cudaUsable, "needs a CUDA driver, a GPU of compute capability 8.0+ and NVRTC"))
 struct CUDABackendTests {
     static let specs = [
-        ProblemSpec(lengths: [0, 1, 63, 64, 65, 300], queryLength: 2, queryHeads: 16, kvHeads: 1,
-                    elementType: .bfloat16, causal: true),
-        ProblemSpec(lengths: [130, 1000, 7], queryLength: 1, queryHeads: 128, kvHeads: 1,
-                    elementType: .float16, causal: false),
-        ProblemSpec(lengths: [500, 64, 0], queryLength: 3, queryHeads: 8, kvHeads: 2,
-                    elementType: .bfloat16, causal: true),
+        ProblemConfig(cacheSeqlens: [0, 1, 63, 64, 65, 300], queryLength: 2, queryHeads: 16, kvHeads: 1, causal: true,
+                    elementType: .bfloat16),
+        ProblemConfig(cacheSeqlens: [130, 1000, 7], queryLength: 1, queryHeads: 128, kvHeads: 1, causal: false,
+                    elementType: .float16),
+        ProblemConfig(cacheSeqlens: [500, 64, 0], queryLength: 3, queryHeads: 8, kvHeads: 2, causal: true,
+                    elementType: .bfloat16),
     ]
 
     @Test(arguments: specs)
-    func matchesTheReference(spec: ProblemSpec) throws {
+    func matchesTheReference(spec: ProblemConfig) throws {
         var generator = SeededGenerator.fresh()
         let problem = RandomProblem(spec, using: &generator)
         let engine = try MLAEngine(backend: .cuda(device: 0))
@@ -29,7 +31,7 @@ struct CUDABackendTests {
         let q = try cuda.upload(problem.q.view), kCache = try cuda.upload(problem.kCache.view)
         let table = try cuda.upload(problem.blockTable.view), seqlens = try cuda.upload(problem.cacheSeqlens.view)
         let metadata = try engine.getMLAMetadata(cacheSeqlens: seqlens.view,
-                                                 queryHeadsPerKVHead: spec.queryLength * spec.queryHeads / spec.kvHeads,
+                                                 rowsPerKVHead: spec.rowsPerKVHead,
                                                  kvHeads: spec.kvHeads)
 
         // The device computed the host's schedule, field for field.
@@ -38,9 +40,8 @@ struct CUDABackendTests {
         let deviceSchedule = TileSchedule(
             int32Encoding: (0 ..< metadata.tileSchedulerMetadata.elementCount).map { encoded.int32(offset: $0) },
             numSplits: (0 ..< metadata.numSplits.elementCount).map { splits.int32(offset: $0) })
-        let lengths = spec.lengths.map { Int32($0) }
-        #expect(deviceSchedule == TileSchedule(cacheSeqlens: lengths, numSMParts: metadata.shape.numSMParts,
-                                                        queryHeadsPerKVHead: metadata.shape.queryHeadsPerKVHead),
+        #expect(deviceSchedule == TileSchedule(cacheSeqlens: spec.cacheSeqlens, numSMParts: metadata.shape.numSMParts,
+                                                        rowsPerKVHead: metadata.shape.rowsPerKVHead),
                 "\(spec), seed \(generator.seed)")
 
         let out = try cuda.allocate(elementType: spec.elementType, shape: [spec.batchSize, spec.queryLength, spec.queryHeads, 512])
@@ -56,7 +57,7 @@ struct CUDABackendTests {
         let lseValues = HostElements(try cuda.download(lse.view).view).load().map(Double.init)
         #expect(try cuda.workspace.takeErrors().isEmpty, "\(spec), seed \(generator.seed)")
 
-        let reference = ReferenceAttention.compute(problem, softmaxScale: 1 / 24)
+        let reference = ReferenceAttention(problem: problem, softmaxScale: 1 / 24).allRows()
         #expect(!outValues.contains { !$0.isFinite }, "out has NaN or ∞: \(spec), seed \(generator.seed)")
         #expect(Comparison.cosDiff(outValues, reference.out) < 1e-5, "\(spec), seed \(generator.seed)")
         for (value, expected) in zip(lseValues, reference.lse) {

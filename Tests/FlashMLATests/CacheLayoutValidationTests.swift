@@ -1,3 +1,4 @@
+// Tests of the cache-layout argument checks and kernel choice.
 import Testing
 @testable import FlashMLA
 
@@ -13,8 +14,8 @@ import Testing
         let seqlens = Tensor(lengths, shape: [2])
         let out = Tensor(hostElementType: .bfloat16, shape: [2, 1, 16, 512])
         let lse = Tensor(hostElementType: .float32, shape: [2, 16, 1])
-        let metadata = MLAMetadata(shape: MetadataShape(batchSize: 2, queryHeadsPerKVHead: 16, kvHeads: 1, numSMParts: 3),
-                                   hostSchedule: TileSchedule(cacheSeqlens: lengths, numSMParts: 3, queryHeadsPerKVHead: 16))
+        let metadata = MLAMetadata(shape: MetadataShape(batchSize: 2, rowsPerKVHead: 16, kvHeads: 1, numSMParts: 3),
+                                   hostSchedule: TileSchedule(cacheSeqlens: lengths, numSMParts: 3, rowsPerKVHead: 16))
         return try DecodeProblem(q: q.view, kCache: kCache, blockTable: table.view, cacheSeqlens: seqlens.view,
                                  headDimV: 512, metadata: metadata, softmaxScale: nil, causal: true, kvFormat: format,
                                  out: out.view, lse: lse.view, backend: .cpu)

@@ -1,3 +1,4 @@
+// Tests of ColdStart.
 import Foundation
 import Testing
 @testable import FlashMLA

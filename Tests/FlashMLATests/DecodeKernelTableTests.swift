@@ -1,3 +1,4 @@
+// Tests of DecodeKernelTable.
 import FlashMLA
 import Foundation
 import Testing

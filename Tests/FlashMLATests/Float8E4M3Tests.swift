@@ -1,3 +1,4 @@
+// Tests of Float8E4M3 and FP8Quantizer.
 import Testing
 @testable import FlashMLA
 

@@ -1,3 +1,4 @@
+// Tests of the embedded kernel sources and the decode kernel choice.
 import Foundation
 import Testing
 @testable import FlashMLA

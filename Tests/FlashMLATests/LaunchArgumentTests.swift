@@ -88,7 +88,7 @@ import Testing
 
     static func metadata(batch: Int, rows: Int, kvHeads: Int) -> MLAMetadata {
         let parts = 4
-        return MLAMetadata(shape: MetadataShape(batchSize: batch, queryHeadsPerKVHead: rows, kvHeads: kvHeads, numSMParts: parts),
+        return MLAMetadata(shape: MetadataShape(batchSize: batch, rowsPerKVHead: rows, kvHeads: kvHeads, numSMParts: parts),
                            tileSchedulerMetadata: device(.int32, [parts, TileSchedule.fieldsPerPart], 0x1000),
                            numSplits: device(.int32, [batch + 1], 0x2000), hostSchedule: nil, owners: [])
     }

@@ -1,14 +1,15 @@
+// Tests of getMLAMetadata's argument checks.
 import Testing
 @testable import FlashMLA
 
 /// `getMLAMetadata`'s argument checks and the host reading of Int32 views.
 @Suite struct MetadataValidationTests {
     private func expectInvalid(_ argument: String, mentioning given: String,
-                               cacheSeqlens: TensorView, queryHeadsPerKVHead: Int = 16, kvHeads: Int = 1,
+                               cacheSeqlens: TensorView, rowsPerKVHead: Int = 16, kvHeads: Int = 1,
                                sourceLocation: SourceLocation = #_sourceLocation) throws {
         let engine = try MLAEngine(backend: .cpu, cpuMultiprocessors: 7)
         let error = #expect(throws: MLAError.self, sourceLocation: sourceLocation) {
-            _ = try engine.getMLAMetadata(cacheSeqlens: cacheSeqlens, queryHeadsPerKVHead: queryHeadsPerKVHead,
+            _ = try engine.getMLAMetadata(cacheSeqlens: cacheSeqlens, rowsPerKVHead: rowsPerKVHead,
                                           kvHeads: kvHeads)
         }
         guard case let .invalidArgument(name, _, text)? = error else {
@@ -31,7 +32,7 @@ import Testing
                                                    storage: wide.view.storage))
         try expectInvalid("cacheSeqlens", mentioning: "device memory of cuda:0",
                           cacheSeqlens: CallArguments.onDevice(lengths.view))
-        try expectInvalid("queryHeadsPerKVHead", mentioning: "0", cacheSeqlens: lengths.view, queryHeadsPerKVHead: 0)
+        try expectInvalid("rowsPerKVHead", mentioning: "0", cacheSeqlens: lengths.view, rowsPerKVHead: 0)
         try expectInvalid("kvHeads", mentioning: "-1", cacheSeqlens: lengths.view, kvHeads: -1)
         try expectInvalid("cacheSeqlens[1]", mentioning: "-5", cacheSeqlens: negative.view)
         withExtendedLifetime([lengths, matrix, floats, wide, negative]) {}
@@ -41,11 +42,11 @@ import Testing
         let lengths: [Int32] = [10, 0, 3000]
         let engine = try MLAEngine(backend: .cpu, cpuMultiprocessors: 132)
         let seqlens = Tensor(lengths, shape: [3])
-        let metadata = try engine.getMLAMetadata(cacheSeqlens: seqlens.view, queryHeadsPerKVHead: 128, kvHeads: 1)
+        let metadata = try engine.getMLAMetadata(cacheSeqlens: seqlens.view, rowsPerKVHead: 128, kvHeads: 1)
         withExtendedLifetime(seqlens) {}
-        #expect(metadata.shape == MetadataShape(batchSize: 3, queryHeadsPerKVHead: 128, kvHeads: 1, numSMParts: 66))
+        #expect(metadata.shape == MetadataShape(batchSize: 3, rowsPerKVHead: 128, kvHeads: 1, numSMParts: 66))
         let schedule = try #require(metadata.hostSchedule)
-        #expect(schedule == TileSchedule(cacheSeqlens: lengths, numSMParts: 66, queryHeadsPerKVHead: 128))
+        #expect(schedule == TileSchedule(cacheSeqlens: lengths, numSMParts: 66, rowsPerKVHead: 128))
         #expect(Validation.hostInt32(metadata.numSplits) == schedule.numSplits)
         #expect(Validation.hostInt32(metadata.tileSchedulerMetadata) == schedule.int32Encoding)
     }

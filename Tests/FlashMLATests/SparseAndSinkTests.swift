@@ -1,5 +1,7 @@
+// Tests of sparse decoding and the attention sink on the CPU backend.
 import Foundation
 import Testing
+import FlashMLATesting
 @testable import FlashMLA
 
 /// The attention sink and sparse decoding on the CPU backend, against a direct Float64
@@ -123,8 +125,8 @@ import Testing
     @Test("dense decode with an attention sink matches the reference scaled by the sink factor")
     func sinkDense() throws {
         var generator = SeededGenerator.fresh()
-        let spec = ProblemSpec(lengths: [0, 130, 64], queryLength: 2, queryHeads: 4, kvHeads: 1,
-                               elementType: .bfloat16, causal: true)
+        let spec = ProblemConfig(cacheSeqlens: [0, 130, 64], queryLength: 2, queryHeads: 4, kvHeads: 1, causal: true,
+                               elementType: .bfloat16)
         let problem = RandomProblem(spec, using: &generator)
         let sinks: [Float] = [.infinity, -.infinity, 0.5, 3]
         let engine = try MLAEngine(backend: .cpu, cpuMultiprocessors: 5)
@@ -135,7 +137,7 @@ import Testing
                 cacheSeqlens: problem.cacheSeqlens.view, headDimV: 512, schedule: MLASchedule(), causal: true,
                 attnSink: sinkTensor.view)
         }
-        var reference = ReferenceAttention.compute(problem, softmaxScale: 1.0 / 24)
+        var reference = ReferenceAttention(problem: problem, softmaxScale: 1.0 / 24).allRows()
         for i in 0 ..< 3 { for j in 0 ..< 2 { for h in 0 ..< 4 {
             let rowLSE = reference.lse[(i * 4 + h) * 2 + j]
             guard rowLSE < .infinity else { continue }

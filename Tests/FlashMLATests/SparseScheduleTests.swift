@@ -76,11 +76,11 @@ import Testing
         for spec in Self.cases(count: 400, seed: 7) {
             let rows = spec.sQ * spec.hQ
             for multiprocessors in [132, 7] {
-                let parts = TileSchedule.numSMParts(multiprocessors: multiprocessors, queryHeadsPerKVHead: rows, kvHeads: 1)
+                let parts = TileSchedule.numSMParts(multiprocessors: multiprocessors, rowsPerKVHead: rows, kvHeads: 1)
                 let device = Self.deviceSchedule(lengths: spec.lengths, batch: spec.b, parts: parts,
-                                                 fixed: TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: rows), cap: spec.topk)
+                                                 fixed: TileSchedule.fixedCostBlocks(rowsPerKVHead: rows), cap: spec.topk)
                 let host = TileSchedule(cacheSeqlens: spec.lengths ?? Array(repeating: Int32(spec.topk), count: spec.b),
-                                        numSMParts: parts, queryHeadsPerKVHead: rows)
+                                        numSMParts: parts, rowsPerKVHead: rows)
                 #expect(device.sched == host.int32Encoding, "\(spec)")
                 #expect(device.numSplits == host.numSplits, "\(spec)")
             }
@@ -95,9 +95,9 @@ import Testing
     func coverage() throws {
         for spec in Self.cases(count: 200, seed: 11) {
             let g = spec.hQ, rows = spec.sQ * g
-            let parts = TileSchedule.numSMParts(multiprocessors: 132, queryHeadsPerKVHead: rows, kvHeads: 1)
+            let parts = TileSchedule.numSMParts(multiprocessors: 132, rowsPerKVHead: rows, kvHeads: 1)
             let (sched, numSplits) = Self.deviceSchedule(lengths: spec.lengths, batch: spec.b, parts: parts,
-                                                         fixed: TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: rows), cap: spec.topk)
+                                                         fixed: TileSchedule.fixedCostBlocks(rowsPerKVHead: rows), cap: spec.topk)
             for cache in [PortableCache.sparse, .sparseFP8DeepSeek] {
                 let tile = try #require(DecodeTile.choose(rowsPerKVHead: g, sharedMemoryLimit: 232_448, cache: cache))
                 let tilesPerToken = (g + tile.rows - 1) / tile.rows

@@ -1,3 +1,4 @@
+// Tests of the sparse decode's argument checks.
 import Testing
 @testable import FlashMLA
 

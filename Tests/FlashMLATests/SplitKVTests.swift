@@ -1,18 +1,20 @@
+// Tests of the CPU backend's split-KV mode against its direct mode.
 import Foundation
 import Testing
+import FlashMLATesting
 @testable import FlashMLA
 
 /// The split-KV mode against the direct mode, on schedules that really split requests.
 @Suite struct SplitKVTests {
-    static let cases: [(ProblemSpec, Int)] = [
-        (ProblemSpec(lengths: [1280, 0, 65, 300], queryLength: 1, queryHeads: 2, kvHeads: 1,
-                     elementType: .bfloat16, causal: false), 3),
-        (ProblemSpec(lengths: [900, 1, 64], queryLength: 2, queryHeads: 4, kvHeads: 2,
-                     elementType: .float16, causal: true), 7),
-        (ProblemSpec(lengths: [1000, 130, 0, 63], queryLength: 4, queryHeads: 3, kvHeads: 1,
-                     elementType: .bfloat16, causal: true), 132),
-        (ProblemSpec(lengths: [700], queryLength: 3, queryHeads: 2, kvHeads: 2,
-                     elementType: .float16, causal: true), 132),
+    static let cases: [(ProblemConfig, Int)] = [
+        (ProblemConfig(cacheSeqlens: [1280, 0, 65, 300], queryLength: 1, queryHeads: 2, kvHeads: 1, causal: false,
+                     elementType: .bfloat16), 3),
+        (ProblemConfig(cacheSeqlens: [900, 1, 64], queryLength: 2, queryHeads: 4, kvHeads: 2, causal: true,
+                     elementType: .float16), 7),
+        (ProblemConfig(cacheSeqlens: [1000, 130, 0, 63], queryLength: 4, queryHeads: 3, kvHeads: 1, causal: true,
+                     elementType: .bfloat16), 132),
+        (ProblemConfig(cacheSeqlens: [700], queryLength: 3, queryHeads: 2, kvHeads: 2, causal: true,
+                     elementType: .float16), 132),
     ]
 
     @Test("split-KV equals direct", arguments: 0 ..< cases.count)

@@ -1,4 +1,6 @@
+// Tests of strided inputs against contiguous ones.
 import Testing
+import FlashMLATesting
 @testable import FlashMLA
 
 /// `q`, `kCache` and `blockTable` may be strided (with a unit innermost stride): the results
@@ -27,8 +29,8 @@ import Testing
     @Test("padded q and blockTable, head-major kCache", arguments: [ElementType.bfloat16, .float16])
     func stridedMatchesContiguous(type: ElementType) throws {
         var generator = SeededGenerator.fresh()
-        let spec = ProblemSpec(lengths: [130, 0, 64, 7], queryLength: 2, queryHeads: 4, kvHeads: 2,
-                               elementType: type, causal: true)
+        let spec = ProblemConfig(cacheSeqlens: [130, 0, 64, 7], queryLength: 2, queryHeads: 4, kvHeads: 2, causal: true,
+                               elementType: type)
         let problem = RandomProblem(spec, using: &generator)
         let engine = try MLAEngine(backend: .cpu, cpuMultiprocessors: 5)
         let metadata = try problem.metadata(multiprocessors: 5)

@@ -1,3 +1,4 @@
+// Tests of TileSchedule.
 import Testing
 @testable import FlashMLA
 
@@ -13,7 +14,7 @@ import Testing
     /// (FlashMLA's walk at 23 would give parts of 23 and 12.)
     @Test func handComputedWholeRequests() {
         let lengths: [Int32] = [640, 192, 0, 100]
-        let schedule = TileSchedule(cacheSeqlens: lengths, numSMParts: 2, queryHeadsPerKVHead: 128)
+        let schedule = TileSchedule(cacheSeqlens: lengths, numSMParts: 2, rowsPerKVHead: 128)
         #expect(schedule.parts == [
             .init(beginRequest: 0, beginToken: 0, endRequest: 0, endToken: 640, beginSplit: 0),
             .init(beginRequest: 1, beginToken: 0, endRequest: 3, endToken: 100, beginSplit: 0),
@@ -32,7 +33,7 @@ import Testing
     /// Part 2 (13): requests 1, 2, 3 cost 5 + 2 + 4 = 11 (numSplits 3, 4, 5). Part (1, 0, 3, 100, split 0).
     @Test func handComputedWithASplit() {
         let lengths: [Int32] = [1280, 192, 0, 100]
-        let schedule = TileSchedule(cacheSeqlens: lengths, numSMParts: 3, queryHeadsPerKVHead: 64)
+        let schedule = TileSchedule(cacheSeqlens: lengths, numSMParts: 3, rowsPerKVHead: 64)
         #expect(schedule.parts == [
             .init(beginRequest: 0, beginToken: 0, endRequest: 0, endToken: 704, beginSplit: 0),
             .init(beginRequest: 0, beginToken: 704, endRequest: 0, endToken: 1280, beginSplit: 1),
@@ -56,13 +57,13 @@ import Testing
     /// total 800 again) they need 418: cut. Part 0 (405): request 0 (217) → 188 left: after the
     /// fixed 5, 183 blocks of request 1 (tokens 0..<11712) as its split 0.
     @Test func wholeRequestsAtTheSlack() {
-        let whole = TileSchedule(cacheSeqlens: [212 * 64, 195 * 64, 378 * 64], numSMParts: 2, queryHeadsPerKVHead: 128)
+        let whole = TileSchedule(cacheSeqlens: [212 * 64, 195 * 64, 378 * 64], numSMParts: 2, rowsPerKVHead: 128)
         #expect(whole.parts == [
             .init(beginRequest: 0, beginToken: 0, endRequest: 1, endToken: 195 * 64, beginSplit: 0),
             .init(beginRequest: 2, beginToken: 0, endRequest: 2, endToken: 378 * 64, beginSplit: 0),
         ])
         #expect(whole.numSplits == [0, 1, 2, 3])
-        let cut = TileSchedule(cacheSeqlens: [212 * 64, 196 * 64, 377 * 64], numSMParts: 2, queryHeadsPerKVHead: 128)
+        let cut = TileSchedule(cacheSeqlens: [212 * 64, 196 * 64, 377 * 64], numSMParts: 2, rowsPerKVHead: 128)
         #expect(cut.parts == [
             .init(beginRequest: 0, beginToken: 0, endRequest: 1, endToken: 11712, beginSplit: 0),
             .init(beginRequest: 1, beginToken: 11712, endRequest: 2, endToken: 377 * 64, beginSplit: 1),
@@ -79,17 +80,17 @@ import Testing
     }
 
     @Test func fixedCostByRows() {
-        #expect(TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: 16) == 2)
-        #expect(TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: 64) == 2)
-        #expect(TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: 65) == 5)
-        #expect(TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: 128) == 5)
+        #expect(TileSchedule.fixedCostBlocks(rowsPerKVHead: 16) == 2)
+        #expect(TileSchedule.fixedCostBlocks(rowsPerKVHead: 64) == 2)
+        #expect(TileSchedule.fixedCostBlocks(rowsPerKVHead: 65) == 5)
+        #expect(TileSchedule.fixedCostBlocks(rowsPerKVHead: 128) == 5)
     }
 
     @Test func numSMPartsFollowsFlashMLA() {
-        #expect(TileSchedule.numSMParts(multiprocessors: 132, queryHeadsPerKVHead: 128, kvHeads: 1) == 66)
-        #expect(TileSchedule.numSMParts(multiprocessors: 132, queryHeadsPerKVHead: 64, kvHeads: 1) == 132)
-        #expect(TileSchedule.numSMParts(multiprocessors: 132, queryHeadsPerKVHead: 65, kvHeads: 2) == 33)
-        #expect(TileSchedule.numSMParts(multiprocessors: 3, queryHeadsPerKVHead: 200, kvHeads: 4) == 1)
+        #expect(TileSchedule.numSMParts(multiprocessors: 132, rowsPerKVHead: 128, kvHeads: 1) == 66)
+        #expect(TileSchedule.numSMParts(multiprocessors: 132, rowsPerKVHead: 64, kvHeads: 1) == 132)
+        #expect(TileSchedule.numSMParts(multiprocessors: 132, rowsPerKVHead: 65, kvHeads: 2) == 33)
+        #expect(TileSchedule.numSMParts(multiprocessors: 3, rowsPerKVHead: 200, kvHeads: 4) == 1)
     }
 
     @Test("invariants on random batches", arguments: 0 ..< 8)
@@ -132,8 +133,8 @@ import Testing
     }
 
     private func checkInvariants(lengths: [Int32], parts: Int, rows: Int, context: String) {
-        let schedule = TileSchedule(cacheSeqlens: lengths, numSMParts: parts, queryHeadsPerKVHead: rows)
-        let blockSize = TileSchedule.blockSize, fixed = TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: rows)
+        let schedule = TileSchedule(cacheSeqlens: lengths, numSMParts: parts, rowsPerKVHead: rows)
+        let blockSize = TileSchedule.blockSize, fixed = TileSchedule.fixedCostBlocks(rowsPerKVHead: rows)
         let blocks = lengths.map { (Int($0) + blockSize - 1) / blockSize }
         let splitPayload = (blocks.reduce(0) { $0 + $1 + fixed } + parts - 1) / parts + fixed
         // Whole requests exactly when they fit within the slack; then the walk's payload is that capacity.

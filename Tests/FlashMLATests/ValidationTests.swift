@@ -1,4 +1,6 @@
+// Tests of the decode call's argument checks.
 import Testing
+import FlashMLATesting
 @testable import FlashMLA
 
 /// One invalid argument of the decode call.
@@ -27,8 +29,8 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
 /// Every bad input of the decode call throws `.invalidArgument` naming it, before any write.
 @Suite struct ValidationTests {
     /// b 2, s_q 2, h_q 4, h_kv 2; 6 pages (3 unused), block table [2, 3].
-    static let spec = ProblemSpec(lengths: [70, 5], queryLength: 2, queryHeads: 4, kvHeads: 2,
-                                  elementType: .bfloat16, causal: true)
+    static let spec = ProblemConfig(cacheSeqlens: [70, 5], queryLength: 2, queryHeads: 4, kvHeads: 2, causal: true,
+                                  elementType: .bfloat16)
 
     static func doubled(_ shape: [Int]) -> [Int] { TensorView.contiguousStrides(for: shape).map { $0 * 2 } }
     static func padded(_ shape: [Int]) -> [Int] {
@@ -37,15 +39,15 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
         return strides
     }
     static func table(_ problem: RandomProblem, _ edit: (inout [[Int32]]) -> Void) -> [Int32] {
-        var table = problem.table
+        var table = problem.blockTableRows
         edit(&table)
         return table.flatMap { $0 }
     }
-    static func metadata(lengths: [Int32], queryHeadsPerKVHead: Int = 4, kvHeads: Int = 2) -> MLAMetadata {
+    static func metadata(lengths: [Int32], rowsPerKVHead: Int = 4, kvHeads: Int = 2) -> MLAMetadata {
         let engine = try! MLAEngine(backend: .cpu, cpuMultiprocessors: 7)
         let seqlens = Tensor(lengths, shape: [lengths.count])
         return withExtendedLifetime(seqlens) {
-            try! engine.getMLAMetadata(cacheSeqlens: seqlens.view, queryHeadsPerKVHead: queryHeadsPerKVHead,
+            try! engine.getMLAMetadata(cacheSeqlens: seqlens.view, rowsPerKVHead: rowsPerKVHead,
                                        kvHeads: kvHeads)
         }
     }
@@ -137,7 +139,7 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
         // metadata
         .init("metadata for 3 requests", "metadata", "b=3") { a, _ in a.metadata = metadata(lengths: [70, 5, 9]) },
         .init("metadata for other heads", "metadata", "kvHeads=1") { a, _ in
-            a.metadata = metadata(lengths: [70, 5], queryHeadsPerKVHead: 8, kvHeads: 1)
+            a.metadata = metadata(lengths: [70, 5], rowsPerKVHead: 8, kvHeads: 1)
         },
         .init("metadata for other lengths", "metadata", "numSplits") { a, _ in
             a.metadata = metadata(lengths: [700, 5])

@@ -1,3 +1,4 @@
+// Tests of the compile cache's ownership and permission checks.
 import Foundation
 import Testing
 @testable import NVRTC

@@ -1,3 +1,4 @@
+// Tests of CompileCache.
 import Foundation
 import Testing
 @testable import NVRTC

@@ -1,3 +1,4 @@
+// Tests of finding libnvrtc.
 import Foundation
 import Testing
 @testable import NVRTC

@@ -1,3 +1,4 @@
+// Tests that compile through an installed NVRTC.
 import Foundation
 import Testing
 @testable import NVRTC

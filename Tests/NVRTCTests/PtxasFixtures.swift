@@ -1,3 +1,4 @@
+// PtxasFixtures: ptxas info logs for the report tests.
 /// Program logs captured from real NVRTC 13.0 compiles (`--ptxas-options=-v`) on this project's test kernels.
 enum PtxasFixtures {
     /// Two kernels for sm_80: `small_kernel` (`extern "C"`, 4 KiB static smem) and the mangled `spill_kernel<512>`, which spills.

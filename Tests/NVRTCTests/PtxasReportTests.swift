@@ -1,3 +1,4 @@
+// Tests of PtxasReport.
 import Testing
 import Foundation
 @testable import NVRTC

@@ -1,3 +1,4 @@
+// Tests of SHA256.
 import Testing
 @testable import NVRTC
 

@@ -1,3 +1,4 @@
+// Support for the NVRTC tests: a fake compiler, temporary folders, counters.
 import Foundation
 @testable import NVRTC
 

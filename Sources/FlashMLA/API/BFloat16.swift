@@ -1,3 +1,4 @@
+// BFloat16: the 16-bit brain floating-point type.
 /// A 16-bit brain floating-point value: the upper half of an IEEE `Float`.
 ///
 /// Conversion from `Float` rounds to nearest, ties to even, exactly as CUDA's

@@ -1,3 +1,4 @@
+// Backend: where the attention runs (CPU or a CUDA device).
 import CUDADriver
 import NVRTC
 

@@ -1,3 +1,4 @@
+// The argument checks of the cache layouts: element types, page sizes, FP8 scales.
 extension Validation {
     /// Throws unless `kCache`'s element type is the one `format` stores, and (per-tensor FP8)
     /// the scale is finite and > 0: `q`'s type for `.native`, float8_e4m3 for

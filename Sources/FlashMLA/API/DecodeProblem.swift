@@ -1,3 +1,4 @@
+// DecodeProblem: one validated decode call.
 /// One validated decode call: every size and flag, checked once, as typed values.
 ///
 /// Validation (``DecodeProblem/init(q:kCache:blockTable:cacheSeqlens:headDimV:metadata:softmaxScale:causal:kvFormat:out:lse:backend:)``)
@@ -29,7 +30,7 @@ public struct DecodeProblem: Sendable {
     public var elementType: ElementType
     /// The factor applied to `q·k` before the softmax.
     public var softmaxScale: Float
-    /// Whether query row `j` sees only keys `0 … seqlen − s_q + j`.
+    /// Whether query row `j` sees only keys `0 … seqlen − s_q + j` (``CausalMask``).
     public var causal: Bool
 
     /// `[b, s_q, h_q, 576]`.

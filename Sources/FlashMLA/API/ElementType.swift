@@ -1,3 +1,4 @@
+// ElementType: the element types a tensor can hold.
 /// The element types a tensor of this library can hold.
 ///
 /// Inputs `q` and `kCache` are ``bfloat16`` or ``float16``; `lse` is ``float32``;

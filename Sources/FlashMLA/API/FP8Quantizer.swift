@@ -1,3 +1,4 @@
+// FP8Quantizer: host quantization into the two FP8 cache layouts.
 /// Quantizes KV-cache values into the two FP8 layouts of ``KVCacheFormat``, on the host.
 ///
 /// - Per-tensor: code = E4M3(x / scale), rounded to nearest even and saturated to ±448;

@@ -1,3 +1,4 @@
+// Float8E4M3: the OCP FP8 E4M3 type.
 /// An 8-bit OCP FP8 E4M3 value (`float8_e4m3fn` in PyTorch): 1 sign bit, 4 exponent bits
 /// (bias 7), 3 mantissa bits.
 ///

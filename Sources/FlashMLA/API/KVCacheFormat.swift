@@ -1,3 +1,4 @@
+// KVCacheFormat: how the KV cache stores each token's 576 values.
 /// How the KV cache stores each token's 576 values.
 ///
 /// The cache is always `[numPages, pageSize, h_kv, bytesPerToken / elementSize]` with any page

@@ -1,3 +1,4 @@
+// MLAEngine's sparse decoding and the calls that take an MLASchedule.
 /// Sparse decoding (FlashMLA's `indices` mode, DeepSeek-V3.2) and the calls that take an
 /// ``MLASchedule`` instead of metadata (FlashMLA's current calling convention).
 extension MLAEngine {
@@ -23,13 +24,13 @@ extension MLAEngine {
                 try Validation.checkStorage(topkLength, "topkLength", backend: backend)
             }
             let lengths = try Validation.sparseLengths(sparse, batchSize: batch) ?? []
-            let parts = TileSchedule.numSMParts(multiprocessors: cpuMultiprocessors, queryHeadsPerKVHead: queryRows, kvHeads: 1)
-            let shape = MetadataShape(batchSize: batch, queryHeadsPerKVHead: queryRows, kvHeads: 1, numSMParts: parts)
+            let parts = TileSchedule.numSMParts(multiprocessors: cpuMultiprocessors, rowsPerKVHead: queryRows, kvHeads: 1)
+            let shape = MetadataShape(batchSize: batch, rowsPerKVHead: queryRows, kvHeads: 1, numSMParts: parts)
             return MLAMetadata(shape: shape, hostSchedule: TileSchedule(cacheSeqlens: lengths, numSMParts: parts,
-                                                                        queryHeadsPerKVHead: queryRows))
+                                                                        rowsPerKVHead: queryRows))
         case .cuda:
             let cuda = cudaBackend!
-            let parts = try cuda.numSMParts(queryHeadsPerKVHead: queryRows, kvHeads: 1)
+            let parts = try cuda.numSMParts(rowsPerKVHead: queryRows, kvHeads: 1)
             let schedule = try cuda.allocate(elementType: .int32, shape: [parts, TileSchedule.fieldsPerPart])
             let splits = try cuda.allocate(elementType: .int32, shape: [batch + 1])
             let written = try cuda.sparseMetadata(topkLength: sparse.topkLength, batchSize: batch, topk: topk,
@@ -95,7 +96,7 @@ extension MLAEngine {
                                  makeMetadata: { () throws(MLAError) in
                                      let hKV = kCache.shape[2]
                                      return try self.getMLAMetadata(cacheSeqlens: cacheSeqlens,
-                                                                    queryHeadsPerKVHead: q.shape[1] * q.shape[2] / hKV,
+                                                                    rowsPerKVHead: q.shape[1] * q.shape[2] / hKV,
                                                                     kvHeads: hKV)
                                  }, validate: validate)
     }
@@ -132,14 +133,14 @@ extension MLAEngine {
     private func placeholderMetadata(batch: Int, rows: Int, kvHeads: Int) throws(MLAError) -> MLAMetadata {
         switch backend {
         case .cpu:
-            let parts = TileSchedule.numSMParts(multiprocessors: cpuMultiprocessors, queryHeadsPerKVHead: rows, kvHeads: kvHeads)
-            let shape = MetadataShape(batchSize: batch, queryHeadsPerKVHead: rows, kvHeads: kvHeads, numSMParts: parts)
+            let parts = TileSchedule.numSMParts(multiprocessors: cpuMultiprocessors, rowsPerKVHead: rows, kvHeads: kvHeads)
+            let shape = MetadataShape(batchSize: batch, rowsPerKVHead: rows, kvHeads: kvHeads, numSMParts: parts)
             return MLAMetadata(shape: shape, hostSchedule: TileSchedule(cacheSeqlens: [Int32](repeating: 0, count: batch),
-                                                                        numSMParts: parts, queryHeadsPerKVHead: rows))
+                                                                        numSMParts: parts, rowsPerKVHead: rows))
         case let .cuda(ordinal):
-            let parts = try cudaBackend!.numSMParts(queryHeadsPerKVHead: rows, kvHeads: kvHeads)
+            let parts = try cudaBackend!.numSMParts(rowsPerKVHead: rows, kvHeads: kvHeads)
             let storage = TensorStorage.device(ordinal: ordinal, address: 0)
-            let shape = MetadataShape(batchSize: batch, queryHeadsPerKVHead: rows, kvHeads: kvHeads, numSMParts: parts)
+            let shape = MetadataShape(batchSize: batch, rowsPerKVHead: rows, kvHeads: kvHeads, numSMParts: parts)
             return MLAMetadata(shape: shape,
                                tileSchedulerMetadata: TensorView(elementType: .int32, shape: [parts, TileSchedule.fieldsPerPart], storage: storage),
                                numSplits: TensorView(elementType: .int32, shape: [batch + 1], storage: storage),

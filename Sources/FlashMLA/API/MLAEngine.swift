@@ -1,9 +1,10 @@
+// MLAEngine: the entry point, getMLAMetadata and flashMLAWithKVCache.
 /// The entry point: FlashMLA's two calls on a chosen backend.
 ///
 /// ```swift
 /// let engine = try MLAEngine()                       // CUDA if usable, else the CPU
 /// let metadata = try engine.getMLAMetadata(cacheSeqlens: seqlens.view,
-///                                          queryHeadsPerKVHead: sQ * hQ / hKV, kvHeads: hKV)
+///                                          rowsPerKVHead: sQ * hQ / hKV, kvHeads: hKV)
 /// let (out, lse) = try engine.flashMLAWithKVCache(
 ///     q: q.view, kCache: cache.view, blockTable: table.view, cacheSeqlens: seqlens.view,
 ///     headDimV: 512, metadata: metadata, causal: true)
@@ -40,22 +41,22 @@ public final class MLAEngine: @unchecked Sendable {
     /// - Parameters:
     ///   - cacheSeqlens: Int32 `[b]`, each request's length counting its new tokens; in host
     ///     memory on the CPU backend, in the engine device's memory on the CUDA backend.
-    ///   - queryHeadsPerKVHead: `s_q · h_q / h_kv`.
+    ///   - rowsPerKVHead: `s_q · h_q / h_kv`.
     ///   - kvHeads: `h_kv`.
-    public func getMLAMetadata(cacheSeqlens: TensorView, queryHeadsPerKVHead: Int, kvHeads: Int) throws(MLAError) -> MLAMetadata {
-        try Validation.checkMetadataArguments(cacheSeqlens: cacheSeqlens, queryHeadsPerKVHead: queryHeadsPerKVHead,
+    public func getMLAMetadata(cacheSeqlens: TensorView, rowsPerKVHead: Int, kvHeads: Int) throws(MLAError) -> MLAMetadata {
+        try Validation.checkMetadataArguments(cacheSeqlens: cacheSeqlens, rowsPerKVHead: rowsPerKVHead,
                                               kvHeads: kvHeads, backend: backend)
         switch backend {
         case .cpu:
             let lengths = Validation.hostInt32(cacheSeqlens)
             let parts = TileSchedule.numSMParts(multiprocessors: cpuMultiprocessors,
-                                                queryHeadsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads)
-            let shape = MetadataShape(batchSize: lengths.count, queryHeadsPerKVHead: queryHeadsPerKVHead,
+                                                rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads)
+            let shape = MetadataShape(batchSize: lengths.count, rowsPerKVHead: rowsPerKVHead,
                                       kvHeads: kvHeads, numSMParts: parts)
-            let schedule = TileSchedule(cacheSeqlens: lengths, numSMParts: parts, queryHeadsPerKVHead: queryHeadsPerKVHead)
+            let schedule = TileSchedule(cacheSeqlens: lengths, numSMParts: parts, rowsPerKVHead: rowsPerKVHead)
             return MLAMetadata(shape: shape, hostSchedule: schedule)
         case .cuda:
-            return try cuda!.metadata(cacheSeqlens: cacheSeqlens, queryHeadsPerKVHead: queryHeadsPerKVHead,
+            return try cuda!.metadata(cacheSeqlens: cacheSeqlens, rowsPerKVHead: rowsPerKVHead,
                                       kvHeads: kvHeads)
         }
     }

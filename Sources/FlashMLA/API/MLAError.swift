@@ -1,3 +1,4 @@
+// MLAError: every failure the library reports.
 /// Every failure the library reports.
 ///
 /// Argument errors name the argument, what was expected and what was given, and are

@@ -1,24 +1,25 @@
+// MLAMetadata and MetadataShape: the split-KV schedule and the shapes it was made for.
 /// The shapes a metadata object was made for; a decode call checks that they match.
 public struct MetadataShape: Equatable, Sendable, CustomStringConvertible {
     /// Requests in the batch, `b`.
     public var batchSize: Int
     /// `s_q · h_q / h_kv`: the query rows that share one KV head.
-    public var queryHeadsPerKVHead: Int
+    public var rowsPerKVHead: Int
     /// KV heads, `h_kv`.
     public var kvHeads: Int
     /// Workers per (query tile, KV head); see ``TileSchedule``.
     public var numSMParts: Int
 
     /// Creates a shape.
-    public init(batchSize: Int, queryHeadsPerKVHead: Int, kvHeads: Int, numSMParts: Int) {
+    public init(batchSize: Int, rowsPerKVHead: Int, kvHeads: Int, numSMParts: Int) {
         self.batchSize = batchSize
-        self.queryHeadsPerKVHead = queryHeadsPerKVHead
+        self.rowsPerKVHead = rowsPerKVHead
         self.kvHeads = kvHeads
         self.numSMParts = numSMParts
     }
 
     public var description: String {
-        "b=\(batchSize), queryHeadsPerKVHead=\(queryHeadsPerKVHead), kvHeads=\(kvHeads), numSMParts=\(numSMParts)"
+        "b=\(batchSize), rowsPerKVHead=\(rowsPerKVHead), kvHeads=\(kvHeads), numSMParts=\(numSMParts)"
     }
 }
 

@@ -1,3 +1,6 @@
+// MLASchedule: FlashMLA's lazily filled scheduling object.
+import Synchronization
+
 /// FlashMLA's current scheduling object (`FlashMLASchedMeta`): created empty, filled by the
 /// first decode call that uses it, reused by later calls of the same shapes.
 ///
@@ -16,7 +19,7 @@
 /// ``MLAError/invalidArgument(argument:expected:given:)`` naming `schedule`, before any work;
 /// as in FlashMLA, the request lengths (`cacheSeqlens`, `topkLength`) must not change either,
 /// which is not checked (the device's values are not read).
-public final class MLASchedule: @unchecked Sendable {
+public final class MLASchedule: Sendable {
     /// What a schedule was made for: FlashMLA's `FlashMLASchedMeta.Config`.
     public struct Configuration: Equatable, Sendable, CustomStringConvertible {
         /// Requests, `b`.
@@ -55,18 +58,22 @@ public final class MLASchedule: @unchecked Sendable {
         }
     }
 
-    private let lock = Mutex()
-    private var storedConfiguration: Configuration?
-    private var storedMetadata: MLAMetadata?
+    private let stored = Mutex(Stored())
+
+    /// What the first call stored: nothing while the schedule is empty.
+    private struct Stored {
+        var configuration: Configuration?
+        var metadata: MLAMetadata?
+    }
 
     /// An empty schedule; the first decode call that uses it fills it.
     public init() {}
 
     /// The configuration of the call that filled the schedule, or nil while it is empty.
-    public var configuration: Configuration? { lock.withLock { storedConfiguration } }
+    public var configuration: Configuration? { stored.withLock { $0.configuration } }
 
     /// The schedule's metadata, or nil while it is empty.
-    public var metadata: MLAMetadata? { lock.withLock { storedMetadata } }
+    public var metadata: MLAMetadata? { stored.withLock { $0.metadata } }
 
     /// Throws unless the schedule is empty or was filled for `configuration`.
     func check(_ configuration: Configuration) throws(MLAError) {
@@ -81,16 +88,16 @@ public final class MLASchedule: @unchecked Sendable {
         try check(configuration)
         if let metadata { return metadata }
         let made = try make()
-        return try lock.withLock { () throws(MLAError) -> MLAMetadata in
-            if let stored = storedMetadata, let storedConfiguration {
+        return try stored.withLock { stored throws(MLAError) -> MLAMetadata in
+            if let metadata = stored.metadata, let storedConfiguration = stored.configuration {
                 guard storedConfiguration == configuration else {
                     throw .invalidArgument(argument: "schedule", expected: "a call of the shapes it was made for (\(storedConfiguration))",
                                            given: "\(configuration)")
                 }
-                return stored
+                return metadata
             }
-            storedConfiguration = configuration
-            storedMetadata = made
+            stored.configuration = configuration
+            stored.metadata = made
             return made
         }
     }

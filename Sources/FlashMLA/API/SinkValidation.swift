@@ -1,3 +1,4 @@
+// The argument checks of the softmax scale and the attention sink.
 extension Validation {
     /// The softmax scale a call uses (`nil`: `1/√576`), which must be finite and > 0.
     static func checkSoftmaxScale(_ softmaxScale: Float?) throws(MLAError) -> Float {

@@ -1,3 +1,4 @@
+// SparseIndices: the cache slots each query token attends to in sparse decoding.
 /// Which cache slots each query token attends to in sparse decoding (DeepSeek-V3.2's
 /// DSA, FlashMLA's `indices` and `topk_length`).
 ///

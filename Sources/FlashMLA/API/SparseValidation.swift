@@ -1,3 +1,4 @@
+// The argument checks of a sparse decode call.
 extension DecodeProblem {
     /// Validates the arguments of a sparse `flashMLAWithKVCache` (FlashMLA's `indices` mode) for
     /// `backend` and records them.
@@ -23,14 +24,7 @@ extension DecodeProblem {
         guard q.elementType.isHalfPrecision else {
             throw .invalidArgument(argument: "q", expected: "bfloat16 or float16", given: "\(q.elementType)")
         }
-        let b = q.shape[0], sQ = q.shape[1], hQ = q.shape[2]
-        guard b >= 1, sQ >= 1, hQ >= 1, q.shape[3] == headDim else {
-            throw .invalidArgument(argument: "q", expected: "[b, s_q, h_q, \(headDim)] with b, s_q, h_q >= 1",
-                                   given: q.shapeDescription)
-        }
-        guard headDimV == valueDim else {
-            throw .invalidArgument(argument: "headDimV", expected: "\(valueDim)", given: "\(headDimV)")
-        }
+        let (b, sQ, hQ) = try Validation.checkQueryShape(q, headDimV: headDimV)
         if case .fp8PerTensor = kvFormat {
             throw .invalidArgument(argument: "kvFormat", expected: "native or fp8-ds for sparse decoding",
                                    given: "\(kvFormat)")
@@ -72,7 +66,7 @@ extension DecodeProblem {
         if let topkLength = sparse.topkLength { placed.append((topkLength, "topkLength")) }
         for (view, name) in placed { try Validation.checkStorage(view, name, backend: backend) }
 
-        try Validation.checkMetadata(metadata, batchSize: b, queryHeadsPerKVHead: sQ * hQ, kvHeads: 1, backend: backend)
+        try Validation.checkMetadata(metadata, batchSize: b, rowsPerKVHead: sQ * hQ, kvHeads: 1, backend: backend)
         let scale = try Validation.checkSoftmaxScale(softmaxScale)
         try Validation.checkAttnSink(attnSink, queryHeads: hQ, backend: backend)
 
@@ -83,7 +77,7 @@ extension DecodeProblem {
         }
         if backend == .cpu, let lengths, let schedule = metadata.hostSchedule,
            schedule != TileSchedule(cacheSeqlens: lengths, numSMParts: metadata.shape.numSMParts,
-                                    queryHeadsPerKVHead: metadata.shape.queryHeadsPerKVHead) {
+                                    rowsPerKVHead: metadata.shape.rowsPerKVHead) {
             throw .invalidArgument(argument: "metadata", expected: "the schedule of these topkLength values",
                                    given: "a schedule of other lengths (numSplits \(schedule.numSplits))")
         }

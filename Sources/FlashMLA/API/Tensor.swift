@@ -1,3 +1,4 @@
+// Tensor (a tensor that owns its memory) and HostElements (its host values as Float).
 /// A tensor that owns its memory: host memory here, device memory for the CUDA backend.
 ///
 /// Made by the allocating API calls and by tests and tools; the library's kernels only

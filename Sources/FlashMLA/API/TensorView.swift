@@ -1,3 +1,4 @@
+// TensorView: a strided view of host or device memory, and TensorStorage.
 /// Where a tensor's elements live.
 public enum TensorStorage: Equatable, @unchecked Sendable {
     /// Host memory at this address.

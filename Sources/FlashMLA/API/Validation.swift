@@ -1,22 +1,38 @@
+// Validation: the argument checks of the engine's two calls.
 /// The argument checks of the engine's two calls.
 ///
 /// Every check runs before any work is done and before any output is written; a failure
 /// throws ``MLAError/invalidArgument(argument:expected:given:)`` naming the argument, what
 /// was expected and what was given.
 enum Validation {
+    /// Throws unless `q` (of rank 4) is `[b, s_q, h_q, 576]` with `b, s_q, h_q ≥ 1` and
+    /// `headDimV` is 512; returns `(b, s_q, h_q)`.
+    static func checkQueryShape(_ q: TensorView, headDimV: Int) throws(MLAError) -> (b: Int, sQ: Int, hQ: Int) {
+        let headDim = DecodeProblem.headDim, valueDim = DecodeProblem.headDimV
+        let b = q.shape[0], sQ = q.shape[1], hQ = q.shape[2]
+        guard b >= 1, sQ >= 1, hQ >= 1, q.shape[3] == headDim else {
+            throw .invalidArgument(argument: "q", expected: "[b, s_q, h_q, \(headDim)] with b, s_q, h_q >= 1",
+                                   given: q.shapeDescription)
+        }
+        guard headDimV == valueDim else {
+            throw .invalidArgument(argument: "headDimV", expected: "\(valueDim)", given: "\(headDimV)")
+        }
+        return (b, sQ, hQ)
+    }
+
     /// Checks the arguments of `getMLAMetadata`.
     ///
     /// `cacheSeqlens` must be a contiguous Int32 `[b]` in the backend's memory (host memory for
     /// `.cpu`, that device's memory for `.cuda`); in host memory each length must be `≥ 0`.
     static func checkMetadataArguments(
-        cacheSeqlens: TensorView, queryHeadsPerKVHead: Int, kvHeads: Int, backend: Backend
+        cacheSeqlens: TensorView, rowsPerKVHead: Int, kvHeads: Int, backend: Backend
     ) throws(MLAError) {
         try checkRank(cacheSeqlens, "cacheSeqlens", 1, layout: "[b]")
         try checkType(cacheSeqlens, "cacheSeqlens", .int32)
         try checkContiguous(cacheSeqlens, "cacheSeqlens")
         try checkStorage(cacheSeqlens, "cacheSeqlens", backend: backend)
-        guard queryHeadsPerKVHead >= 1 else {
-            throw .invalidArgument(argument: "queryHeadsPerKVHead", expected: ">= 1", given: "\(queryHeadsPerKVHead)")
+        guard rowsPerKVHead >= 1 else {
+            throw .invalidArgument(argument: "rowsPerKVHead", expected: ">= 1", given: "\(rowsPerKVHead)")
         }
         guard kvHeads >= 1 else {
             throw .invalidArgument(argument: "kvHeads", expected: ">= 1", given: "\(kvHeads)")
@@ -145,14 +161,7 @@ extension DecodeProblem {
         try Validation.checkType(lse, "lse", .float32)
 
         // Sizes.
-        let b = q.shape[0], sQ = q.shape[1], hQ = q.shape[2]
-        guard b >= 1, sQ >= 1, hQ >= 1, q.shape[3] == headDim else {
-            throw .invalidArgument(argument: "q", expected: "[b, s_q, h_q, \(headDim)] with b, s_q, h_q >= 1",
-                                   given: q.shapeDescription)
-        }
-        guard headDimV == valueDim else {
-            throw .invalidArgument(argument: "headDimV", expected: "\(valueDim)", given: "\(headDimV)")
-        }
+        let (b, sQ, hQ) = try Validation.checkQueryShape(q, headDimV: headDimV)
         let numPages = kCache.shape[0], pageSize = kCache.shape[1], hKV = kCache.shape[2]
         try Validation.checkCacheShape(kCache, format: kvFormat, queryType: q.elementType)
         guard hQ % hKV == 0 else {
@@ -182,7 +191,7 @@ extension DecodeProblem {
         }
 
         // Metadata and scale.
-        try Validation.checkMetadata(metadata, batchSize: b, queryHeadsPerKVHead: sQ * hQ / hKV, kvHeads: hKV,
+        try Validation.checkMetadata(metadata, batchSize: b, rowsPerKVHead: sQ * hQ / hKV, kvHeads: hKV,
                                      backend: backend)
         let scale = try Validation.checkSoftmaxScale(softmaxScale)
         try Validation.checkAttnSink(attnSink, queryHeads: hQ, backend: backend)
@@ -200,7 +209,7 @@ extension DecodeProblem {
             }
             if backend == .cpu, let schedule = metadata.hostSchedule,
                schedule != TileSchedule(cacheSeqlens: lengths, numSMParts: metadata.shape.numSMParts,
-                                        queryHeadsPerKVHead: metadata.shape.queryHeadsPerKVHead) {
+                                        rowsPerKVHead: metadata.shape.rowsPerKVHead) {
                 throw .invalidArgument(argument: "metadata", expected: "the schedule of these cacheSeqlens",
                                        given: "a schedule of other lengths (numSplits \(schedule.numSplits))")
             }
@@ -217,10 +226,10 @@ extension Validation {
     /// Throws unless `metadata` was made for these shapes and lives in `backend`'s memory
     /// (on the CPU, a host schedule is needed).
     static func checkMetadata(
-        _ metadata: MLAMetadata, batchSize: Int, queryHeadsPerKVHead: Int, kvHeads: Int, backend: Backend
+        _ metadata: MLAMetadata, batchSize: Int, rowsPerKVHead: Int, kvHeads: Int, backend: Backend
     ) throws(MLAError) {
         let given = metadata.shape
-        let expected = MetadataShape(batchSize: batchSize, queryHeadsPerKVHead: queryHeadsPerKVHead,
+        let expected = MetadataShape(batchSize: batchSize, rowsPerKVHead: rowsPerKVHead,
                                      kvHeads: kvHeads, numSMParts: given.numSMParts)
         guard given == expected else {
             throw .invalidArgument(argument: "metadata", expected: expected.description, given: given.description)

@@ -1,3 +1,4 @@
+// CPUBackend: the Float32 reference backend's entry point.
 import Dispatch
 
 /// The Float32 reference backend: FlashMLA's decode attention on the host.

@@ -1,3 +1,4 @@
+// CacheDequantizer: the CPU backend's reading of FP8 cache tokens.
 /// The CPU backend's reading of FP8 cache tokens (``KVCacheFormat``): the values the GPU
 /// kernels compute with, so that both are compared with a reference on the same cache.
 enum CacheDequantizer {

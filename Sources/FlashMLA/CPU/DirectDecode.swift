@@ -1,3 +1,4 @@
+// The CPU backend's direct mode: each request's rows over all its keys at once.
 extension CPUBackend {
     /// The direct mode: one task per (request, KV head), attending over all its visible
     /// keys and writing the final rows.

@@ -1,3 +1,4 @@
+// HalfPrecision: conversions between the 16-bit types and Float, a span at a time.
 /// Conversions between the 16-bit element types and `Float`, a span at a time.
 enum HalfPrecision {
     /// Reads `count` consecutive elements of `type` from element `offset` of `base` as `Float`.

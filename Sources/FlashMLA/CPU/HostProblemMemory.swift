@@ -1,3 +1,4 @@
+// HostProblemMemory: a validated problem's host memory as raw addresses and strides.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -50,13 +51,10 @@ struct HostProblemMemory: @unchecked Sendable {
         return (row / group, kvHead * group + row % group)
     }
 
-    /// How many keys of `request` row `row` sees: keys `0 ..< count`. With `causal`, query
-    /// position `j` sees keys `0 … seqlen − s_q + j` (none when that is negative).
+    /// How many keys of `request` row `row` sees: keys `0 ..< count` (``CausalMask``).
     func visibleKeyCount(row: Int, request: Int) -> Int {
-        let seqlen = seqlens[request]
-        guard problem.causal else { return seqlen }
-        let position = row / problem.groupSize
-        return max(0, seqlen - problem.queryLength + position + 1)
+        CausalMask.visibleKeyCount(seqlen: seqlens[request], queryLength: problem.queryLength,
+                                   position: row / problem.groupSize, causal: problem.causal)
     }
 
     /// Writes the `rowsPerKVHead × 576` queries of `kvHead` of `request`, as `Float`, to `destination`.

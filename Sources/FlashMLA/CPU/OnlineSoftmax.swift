@@ -1,3 +1,4 @@
+// OnlineSoftmax: a softmax-weighted sum of scores that arrive a batch at a time.
 #if canImport(Glibc)
 import Glibc
 #endif

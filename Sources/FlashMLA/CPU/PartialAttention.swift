@@ -1,3 +1,4 @@
+// PartialAttention: one KV head's rows of one request over a range of its tokens.
 #if canImport(Glibc)
 import Glibc
 #endif

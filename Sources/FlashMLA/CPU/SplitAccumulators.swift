@@ -1,3 +1,4 @@
+// SplitAccumulators: Float32 storage for the partials of split requests.
 /// Float32 storage for the partials of split requests: FlashMLA's `lse_accum` and `o_accum`.
 ///
 /// Slot `numSplits[r] + split` holds split `split` of request `r`; each slot has, per KV

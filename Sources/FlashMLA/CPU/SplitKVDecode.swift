@@ -1,3 +1,4 @@
+// The CPU backend's split-KV mode: the tile schedule's pieces, then the combine.
 extension CPUBackend {
     /// The split-KV mode on the host: the GPU's tile schedule (``TileSchedule``), then the merge.
     ///

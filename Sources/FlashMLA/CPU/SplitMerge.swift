@@ -1,3 +1,4 @@
+// SplitMerge: how partial attentions over disjoint token ranges combine.
 #if canImport(Glibc)
 import Glibc
 #endif

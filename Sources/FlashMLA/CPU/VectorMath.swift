@@ -1,3 +1,4 @@
+// VectorMath: the CPU backend's Float32 vector loops.
 /// The CPU backend's vector loops, in Float32.
 ///
 /// Lengths that are multiples of 16 (576 and 512 are) run 16 lanes at a time; any rest runs

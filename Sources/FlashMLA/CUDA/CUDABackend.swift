@@ -1,6 +1,8 @@
+// CUDABackend: one device's stream, workspace, kernels and settings.
 import CUDADriver
 import FoundationEssentials
 import NVRTC
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,15 +36,14 @@ public final class CUDABackend: @unchecked Sendable {
     /// each waits in the kernel (`griddepcontrol.wait`) before it reads what the one before wrote.
     let programmaticLaunch: Bool
 
-    private static let registryLock = Mutex()
-    nonisolated(unsafe) private static var registry: [Int: CUDABackend] = [:]
+    private static let registry = Mutex<[Int: CUDABackend]>([:])
 
     /// The backend of device `ordinal`, made on first use.
     public static func shared(device ordinal: Int) throws(MLAError) -> CUDABackend {
-        try registryLock.withLock { () throws(MLAError) -> CUDABackend in
-            if let backend = registry[ordinal] { return backend }
+        try registry.withLock { backends throws(MLAError) -> CUDABackend in
+            if let backend = backends[ordinal] { return backend }
             let backend = try CUDABackend(ordinal: ordinal)
-            registry[ordinal] = backend
+            backends[ordinal] = backend
             return backend
         }
     }
@@ -134,11 +135,11 @@ public final class CUDABackend: @unchecked Sendable {
     /// `getMLAMetadata` on this device: the schedule tensors are allocated here and written
     /// by the scheduler kernel on the backend's stream (see the caller-memory form in
     /// `CallerMemory.swift`).
-    func metadata(cacheSeqlens: TensorView, queryHeadsPerKVHead: Int, kvHeads: Int) throws(MLAError) -> MLAMetadata {
-        let parts = try numSMParts(queryHeadsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads)
+    func metadata(cacheSeqlens: TensorView, rowsPerKVHead: Int, kvHeads: Int) throws(MLAError) -> MLAMetadata {
+        let parts = try numSMParts(rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads)
         let schedule = try allocate(elementType: .int32, shape: [parts, TileSchedule.fieldsPerPart])
         let splits = try allocate(elementType: .int32, shape: [(cacheSeqlens.shape.first ?? 0) + 1])
-        let written = try metadata(cacheSeqlens: cacheSeqlens, queryHeadsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads,
+        let written = try metadata(cacheSeqlens: cacheSeqlens, rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads,
                                    tileSchedulerMetadata: schedule.view, numSplits: splits.view, stream: stream)
         return MLAMetadata(shape: written.shape, tileSchedulerMetadata: schedule.view, numSplits: splits.view,
                            hostSchedule: nil, owners: [schedule, splits])

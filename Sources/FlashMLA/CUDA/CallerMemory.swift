@@ -1,20 +1,21 @@
+// CUDABackend's calls for callers that own the memory and the stream (the C ABI, PyTorch).
 import CUDADriver
 
 /// Calls for callers that own the memory and the stream (the C ABI, PyTorch): the schedule is
 /// written into tensors the caller allocated, on the caller's stream, and nothing is allocated.
 extension CUDABackend {
     /// The number of workers the schedule of these heads has on this device: the row count of
-    /// `tileSchedulerMetadata` that ``metadata(cacheSeqlens:queryHeadsPerKVHead:kvHeads:tileSchedulerMetadata:numSplits:stream:)``
+    /// `tileSchedulerMetadata` that ``metadata(cacheSeqlens:rowsPerKVHead:kvHeads:tileSchedulerMetadata:numSplits:stream:)``
     /// expects.
-    public func numSMParts(queryHeadsPerKVHead: Int, kvHeads: Int) throws(MLAError) -> Int {
-        guard queryHeadsPerKVHead >= 1 else {
-            throw .invalidArgument(argument: "queryHeadsPerKVHead", expected: ">= 1", given: "\(queryHeadsPerKVHead)")
+    public func numSMParts(rowsPerKVHead: Int, kvHeads: Int) throws(MLAError) -> Int {
+        guard rowsPerKVHead >= 1 else {
+            throw .invalidArgument(argument: "rowsPerKVHead", expected: ">= 1", given: "\(rowsPerKVHead)")
         }
         guard kvHeads >= 1 else {
             throw .invalidArgument(argument: "kvHeads", expected: ">= 1", given: "\(kvHeads)")
         }
         return TileSchedule.numSMParts(multiprocessors: device.multiprocessorCount,
-                                       queryHeadsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads)
+                                       rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads)
     }
 
     /// FlashMLA's `get_mla_metadata` into caller-owned memory: queues the scheduler kernel on
@@ -24,12 +25,12 @@ extension CUDABackend {
     ///
     /// - Returns: metadata viewing the caller's tensors; it does not keep their memory alive.
     public func metadata(
-        cacheSeqlens: TensorView, queryHeadsPerKVHead: Int, kvHeads: Int,
+        cacheSeqlens: TensorView, rowsPerKVHead: Int, kvHeads: Int,
         tileSchedulerMetadata: TensorView, numSplits: TensorView, stream: ExecutionStream
     ) throws(MLAError) -> MLAMetadata {
-        let parts = try numSMParts(queryHeadsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads)
+        let parts = try numSMParts(rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads)
         try Self.checkMetadataArguments(device: device.ordinal, cacheSeqlens: cacheSeqlens,
-                                        queryHeadsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads,
+                                        rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads,
                                         tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits,
                                         numSMParts: parts)
         let batch = cacheSeqlens.shape[0]
@@ -38,16 +39,16 @@ extension CUDABackend {
                                    given: "a stream of cuda:\(stream.device.ordinal)")
         }
         try launchScheduler(lengths: cacheSeqlens.deviceAddress!, batch: batch, cap: Int(Int32.max), parts: parts,
-                            queryHeadsPerKVHead: queryHeadsPerKVHead, tileSchedulerMetadata: tileSchedulerMetadata,
+                            rowsPerKVHead: rowsPerKVHead, tileSchedulerMetadata: tileSchedulerMetadata,
                             numSplits: numSplits, stream: stream)
-        let shape = MetadataShape(batchSize: batch, queryHeadsPerKVHead: queryHeadsPerKVHead,
+        let shape = MetadataShape(batchSize: batch, rowsPerKVHead: rowsPerKVHead,
                                   kvHeads: kvHeads, numSMParts: parts)
         return MLAMetadata(shape: shape, tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits,
                            hostSchedule: nil, owners: [])
     }
 
     /// The schedule of a sparse decode (FlashMLA's `indices` mode) into caller-owned memory: as
-    /// ``metadata(cacheSeqlens:queryHeadsPerKVHead:kvHeads:tileSchedulerMetadata:numSplits:stream:)``
+    /// ``metadata(cacheSeqlens:rowsPerKVHead:kvHeads:tileSchedulerMetadata:numSplits:stream:)``
     /// with each request's count of index entries for its length: `topkLength[i]` (Int32 `[b]` in
     /// this device's memory, clamped to `0 ... topk`) or, without it, `topk`. The rows per KV head
     /// are `s_q · h_q` (one KV head). Allocates nothing and never waits.
@@ -55,7 +56,7 @@ extension CUDABackend {
         topkLength: TensorView?, batchSize: Int, topk: Int, queryRows: Int,
         tileSchedulerMetadata: TensorView, numSplits: TensorView, stream: ExecutionStream
     ) throws(MLAError) -> MLAMetadata {
-        let parts = try numSMParts(queryHeadsPerKVHead: queryRows, kvHeads: 1)
+        let parts = try numSMParts(rowsPerKVHead: queryRows, kvHeads: 1)
         guard batchSize >= 1 else {
             throw .invalidArgument(argument: "batchSize", expected: ">= 1", given: "\(batchSize)")
         }
@@ -82,20 +83,20 @@ extension CUDABackend {
                                    given: "a stream of cuda:\(stream.device.ordinal)")
         }
         try launchScheduler(lengths: topkLength?.deviceAddress ?? 0, batch: batchSize, cap: topk, parts: parts,
-                            queryHeadsPerKVHead: queryRows, tileSchedulerMetadata: tileSchedulerMetadata,
+                            rowsPerKVHead: queryRows, tileSchedulerMetadata: tileSchedulerMetadata,
                             numSplits: numSplits, stream: stream)
-        let shape = MetadataShape(batchSize: batchSize, queryHeadsPerKVHead: queryRows, kvHeads: 1, numSMParts: parts)
+        let shape = MetadataShape(batchSize: batchSize, rowsPerKVHead: queryRows, kvHeads: 1, numSMParts: parts)
         return MLAMetadata(shape: shape, tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits,
                            hostSchedule: nil, owners: [])
     }
 
     /// Queues `scheduler.cu` on `stream`: lengths at device address `lengths` (0: every request
     /// `cap` long), each clamped to `0 ... cap`.
-    private func launchScheduler(lengths: UInt64, batch: Int, cap: Int, parts: Int, queryHeadsPerKVHead: Int,
+    private func launchScheduler(lengths: UInt64, batch: Int, cap: Int, parts: Int, rowsPerKVHead: Int,
                                  tileSchedulerMetadata: TensorView, numSplits: TensorView,
                                  stream: ExecutionStream) throws(MLAError) {
         let function = try kernels.function("flashmla_get_metadata", in: .scheduler, elementType: nil)
-        var arguments = Self.schedulerArguments(lengths: lengths, batch: batch, parts: parts, rows: queryHeadsPerKVHead,
+        var arguments = Self.schedulerArguments(lengths: lengths, batch: batch, parts: parts, rows: rowsPerKVHead,
                                                 tileSchedulerMetadata: tileSchedulerMetadata.deviceAddress!,
                                                 numSplits: numSplits.deviceAddress!, cap: cap).arguments
         try cuda { () throws(CUDAError) in
@@ -105,15 +106,15 @@ extension CUDABackend {
 
     // MARK: Checks that need no device
 
-    /// Checks the arguments of ``metadata(cacheSeqlens:queryHeadsPerKVHead:kvHeads:tileSchedulerMetadata:numSplits:stream:)``
+    /// Checks the arguments of ``metadata(cacheSeqlens:rowsPerKVHead:kvHeads:tileSchedulerMetadata:numSplits:stream:)``
     /// for device `ordinal` without touching any device. With `numSMParts` nil (the device's
     /// multiprocessor count unknown), the row count of `tileSchedulerMetadata` is not checked.
     public static func checkMetadataArguments(
-        device ordinal: Int, cacheSeqlens: TensorView, queryHeadsPerKVHead: Int, kvHeads: Int,
+        device ordinal: Int, cacheSeqlens: TensorView, rowsPerKVHead: Int, kvHeads: Int,
         tileSchedulerMetadata: TensorView, numSplits: TensorView, numSMParts: Int?
     ) throws(MLAError) {
         let backend = Backend.cuda(device: ordinal)
-        try Validation.checkMetadataArguments(cacheSeqlens: cacheSeqlens, queryHeadsPerKVHead: queryHeadsPerKVHead,
+        try Validation.checkMetadataArguments(cacheSeqlens: cacheSeqlens, rowsPerKVHead: rowsPerKVHead,
                                               kvHeads: kvHeads, backend: backend)
         let batch = cacheSeqlens.shape[0]
         let fields = TileSchedule.fieldsPerPart

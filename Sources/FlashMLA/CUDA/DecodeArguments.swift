@@ -133,7 +133,7 @@ extension CUDABackend {
         list.pointer("seqlens", lengths)
         list.int32("batch", batch)
         list.int32("num_parts", parts)
-        list.int32("fixed", TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: rows))
+        list.int32("fixed", TileSchedule.fixedCostBlocks(rowsPerKVHead: rows))
         list.int32("slack", TileSchedule.wholeRequestSlackBlocks)
         list.int32("slack_divisor", TileSchedule.wholeRequestSlackDivisor)
         list.pointer("sched", tileSchedulerMetadata)

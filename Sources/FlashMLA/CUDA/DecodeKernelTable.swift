@@ -1,3 +1,4 @@
+// DecodeKernelTable: the measured decode kernel per range of rows per KV head.
 import CUDADriver
 import FoundationEssentials
 #if canImport(Glibc)

@@ -25,8 +25,7 @@ extension CUDABackend {
             throw .unsupportedDevice(device: device.name, reason: "\(device.maxSharedMemoryPerBlockOptin) bytes of shared memory per block is less than the smallest tile for a \(problem.kvFormat) cache needs (FP8: 131,584)")
         }
         let queryRows = problem.queryHeads * problem.queryLength
-        try workspace.reserve(for: problem.metadata, queryRows: queryRows)
-        let accumulators = workspace.accumulatorAddresses()
+        let accumulators = try workspace.reservedAccumulators(for: problem.metadata, queryRows: queryRows)
         let (kernel, decode) = try decodeFunction(chosen, elementType: problem.elementType, stream: stream)
         switch kernel {
         case let .portable(tile) where tile.cache.isSparse:

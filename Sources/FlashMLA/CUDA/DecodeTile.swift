@@ -1,3 +1,4 @@
+// DecodeTile, DecodeKernel and PortableCache: which decode kernel runs and how it reads the cache.
 /// How the portable kernel finds and reads the cache's tokens: which translation unit and
 /// entry points serve a problem (see `Kernels/sm80/decode.cuh`).
 enum PortableCache: Equatable, CaseIterable {

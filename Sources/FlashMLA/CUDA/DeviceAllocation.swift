@@ -1,3 +1,4 @@
+// DeviceAllocation: a shared owner of one device allocation.
 import CUDADriver
 
 /// A reference-counted owner of one device allocation, so that tensors, metadata and

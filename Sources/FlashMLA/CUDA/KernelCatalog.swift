@@ -1,3 +1,4 @@
+// KernelCatalog: the kernel translation units and their compile requests; FlashMLAVersion.
 import NVRTC
 #if canImport(Glibc)
 import Glibc

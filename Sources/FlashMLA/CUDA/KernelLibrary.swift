@@ -1,6 +1,8 @@
+// KernelLibrary: one device's compiled and loaded kernels; ColdStart.
 import CUDADriver
 import Dispatch
 import NVRTC
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,7 +21,8 @@ final class KernelLibrary: @unchecked Sendable {
     let architecture: String
     /// Whether a launch may run a substitute while a slow kernel compiles (`FLASHMLA_COLD_START`).
     let coldStart: ColdStart
-    private let lock = Mutex()
+    /// Held while the module, function and build tables below are read or written.
+    private let lock = Mutex(())
     private var modules: [ModuleKey: Module] = [:]
     private var functions: [String: Function] = [:]
     /// Compiles running in the background, by the module they will become.
@@ -43,7 +46,7 @@ final class KernelLibrary: @unchecked Sendable {
     /// background compile (waited for) or compiled now.
     func function(_ name: String, in unit: KernelCatalog.Unit, elementType: ElementType?,
                   sharedMemory: Int = 0) throws(MLAError) -> Function {
-        try lock.withLock { () throws(MLAError) -> Function in
+        try lock.withLock { _ throws(MLAError) -> Function in
             if let function = functions[name] { return function }
             return try loadFunction(name, from: try module(ModuleKey(unit: unit, elementType: elementType), wait: true)!,
                                     sharedMemory: sharedMemory)
@@ -54,7 +57,7 @@ final class KernelLibrary: @unchecked Sendable {
     /// has to be waited for; else nil, after starting the compile in the background (once).
     func readyFunction(_ name: String, in unit: KernelCatalog.Unit, elementType: ElementType?,
                        sharedMemory: Int = 0) throws(MLAError) -> Function? {
-        try lock.withLock { () throws(MLAError) -> Function? in
+        try lock.withLock { _ throws(MLAError) -> Function? in
             if let function = functions[name] { return function }
             guard let module = try module(ModuleKey(unit: unit, elementType: elementType), wait: false) else { return nil }
             return try loadFunction(name, from: module, sharedMemory: sharedMemory)
@@ -64,7 +67,7 @@ final class KernelLibrary: @unchecked Sendable {
     /// Blocks until every compile running in the background has finished and is loaded (for
     /// measurements, which must time the kernels a warm process runs).
     func waitForBackgroundBuilds() throws(MLAError) {
-        try lock.withLock { () throws(MLAError) in
+        try lock.withLock { _ throws(MLAError) in
             for key in Array(builds.keys) { _ = try module(key, wait: true) }
         }
     }
@@ -157,19 +160,18 @@ public enum ColdStart: String, Sendable, CaseIterable {
 }
 
 /// One compile running on a background queue, and its outcome once finished.
-private final class BackgroundBuild: @unchecked Sendable {
-    private let lock = Mutex()
+private final class BackgroundBuild: Sendable {
+    private let outcome = Mutex<Result<CompiledProgram, MLAError>?>(nil)
     private let finished = DispatchSemaphore(value: 0)
-    private var outcome: Result<CompiledProgram, MLAError>?
 
     /// Records the outcome and wakes a waiter.
     func finish(_ outcome: Result<CompiledProgram, MLAError>) {
-        lock.withLock { self.outcome = outcome }
+        self.outcome.withLock { $0 = outcome }
         finished.signal()
     }
 
     /// Whether the compile has finished (successfully or not).
-    var isFinished: Bool { lock.withLock { outcome != nil } }
+    var isFinished: Bool { outcome.withLock { $0 != nil } }
 
     /// The compiled program, after waiting for the compile if it is still running.
     func result() throws(MLAError) -> CompiledProgram {
@@ -177,6 +179,6 @@ private final class BackgroundBuild: @unchecked Sendable {
             finished.wait()
             finished.signal()
         }
-        return try lock.withLock { outcome! }.get()
+        return try outcome.withLock { $0! }.get()
     }
 }

@@ -1,4 +1,6 @@
+// Workspace: the device memory a decode call needs besides its inputs and outputs.
 import CUDADriver
+import Synchronization
 
 /// Device memory a decode call needs besides its inputs and outputs: the split
 /// accumulators (a partial output and lse per split, query row and KV head) and a flag the
@@ -8,13 +10,17 @@ import CUDADriver
 /// call; we don't). ``reserve(splits:queryRows:)`` grows it ahead of time; a decode call
 /// that finds it too small grows it once, which is an allocation: reserve before capturing
 /// a CUDA graph.
-public final class Workspace: @unchecked Sendable {
+public final class Workspace: Sendable {
     /// The device the memory lives on.
     public let device: Device
     private let errorFlag: DeviceAllocation
-    private var accumulators: DeviceAllocation?
-    private var capacityRows = 0
-    private let lock = Mutex()
+    private let accumulators = Mutex(Accumulators())
+
+    /// The split accumulators and the rows they hold.
+    private struct Accumulators {
+        var allocation: DeviceAllocation?
+        var capacityRows = 0
+    }
 
     /// Creates an empty workspace on `device`.
     public init(device: Device) throws(MLAError) {
@@ -28,12 +34,7 @@ public final class Workspace: @unchecked Sendable {
 
     /// Makes room for `splits` splits of `queryRows` (= `h_q · s_q`) rows each.
     public func reserve(splits: Int, queryRows: Int) throws(MLAError) {
-        let rows = splits * queryRows
-        try lock.withLock { () throws(MLAError) in
-            guard rows > capacityRows else { return }
-            accumulators = try DeviceAllocation(device: device, byteCount: rows * Workspace.bytesPerRow)
-            capacityRows = rows
-        }
+        _ = try reserveAccumulators(splits: splits, queryRows: queryRows)
     }
 
     /// Room for any schedule of `metadata`'s shape with `queryRows` rows per split.
@@ -41,12 +42,23 @@ public final class Workspace: @unchecked Sendable {
         try reserve(splits: metadata.maxTotalSplits, queryRows: queryRows)
     }
 
-    /// The addresses of the output accumulators `[capacity rows, 512]` and the lse
-    /// accumulators `[capacity rows]`.
-    func accumulatorAddresses() -> (out: UInt64, lse: UInt64) {
-        lock.withLock {
-            let base = accumulators?.address ?? 0
-            return (base, base + UInt64(capacityRows * DecodeProblem.headDimV * 4))
+    /// Makes room as ``reserve(for:queryRows:)`` does and returns the addresses of the output
+    /// accumulators `[capacity rows, 512]` and the lse accumulators `[capacity rows]`, in one
+    /// step under the lock (so no other call's growth can come between the two).
+    func reservedAccumulators(for metadata: MLAMetadata, queryRows: Int) throws(MLAError) -> (out: UInt64, lse: UInt64) {
+        try reserveAccumulators(splits: metadata.maxTotalSplits, queryRows: queryRows)
+    }
+
+    /// Grows the accumulators to `splits · queryRows` rows when they hold fewer; returns their addresses.
+    private func reserveAccumulators(splits: Int, queryRows: Int) throws(MLAError) -> (out: UInt64, lse: UInt64) {
+        let rows = splits * queryRows
+        return try accumulators.withLock { state throws(MLAError) -> (out: UInt64, lse: UInt64) in
+            if rows > state.capacityRows {
+                state.allocation = try DeviceAllocation(device: device, byteCount: rows * Workspace.bytesPerRow)
+                state.capacityRows = rows
+            }
+            let base = state.allocation?.address ?? 0
+            return (base, base + UInt64(state.capacityRows * DecodeProblem.headDimV * 4))
         }
     }
 

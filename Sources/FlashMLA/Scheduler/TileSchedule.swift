@@ -1,12 +1,13 @@
+// TileSchedule: the split-KV tile schedule (host version).
 /// The split-KV tile schedule: which worker computes which tokens of which request.
 ///
 /// ## The scheme (FlashMLA's, with two changes)
 /// A decode step has `b` requests; request `i` holds `cacheSeqlens[i]` tokens in pages of
 /// ``blockSize`` (64). Its work is counted as `⌈len/64⌉` blocks plus a fixed cost `F`, the
 /// cost of starting a piece of it (reading its queries, filling the page pipeline, writing its
-/// output): ``fixedCostBlocks(queryHeadsPerKVHead:)``.
+/// output): ``fixedCostBlocks(rowsPerKVHead:)``.
 ///
-/// The GPU runs ``numSMParts(multiprocessors:queryHeadsPerKVHead:kvHeads:)`` workers per
+/// The GPU runs ``numSMParts(multiprocessors:rowsPerKVHead:kvHeads:)`` workers per
 /// (query tile, KV head), so that all tiles and heads together fill the chip once. The
 /// requests, in order, are cut into that many consecutive pieces of at most
 /// `payload = ⌈Σ(blocks + F)/parts⌉ + F` units each, the cuts falling on 64-token
@@ -35,10 +36,10 @@
 public struct TileSchedule: Equatable, Sendable {
     /// Tokens per KV-cache page, and per schedule block.
     public static let blockSize = 64
-    /// The fixed cost of a piece in blocks, for `queryHeadsPerKVHead` query rows per KV head:
+    /// The fixed cost of a piece in blocks, for `rowsPerKVHead` query rows per KV head:
     /// 2 up to 64 rows (the memory-bound kernels), FlashMLA's 5 above.
-    public static func fixedCostBlocks(queryHeadsPerKVHead: Int) -> Int {
-        queryHeadsPerKVHead <= queryTileRows ? 2 : 5
+    public static func fixedCostBlocks(rowsPerKVHead: Int) -> Int {
+        rowsPerKVHead <= queryTileRows ? 2 : 5
     }
     /// How far above the payload (in blocks) the capacity that fits every request whole may be
     /// for the schedule to split none: at most this many blocks, and at most a
@@ -98,17 +99,17 @@ public struct TileSchedule: Equatable, Sendable {
     public var numSplits: [Int32]
 
     /// The number of workers per (query tile, KV head): FlashMLA's
-    /// `max(1, multiprocessors / kvHeads / ⌈queryHeadsPerKVHead / 64⌉)`.
-    public static func numSMParts(multiprocessors: Int, queryHeadsPerKVHead: Int, kvHeads: Int) -> Int {
-        let tiles = (queryHeadsPerKVHead + queryTileRows - 1) / queryTileRows
+    /// `max(1, multiprocessors / kvHeads / ⌈rowsPerKVHead / 64⌉)`.
+    public static func numSMParts(multiprocessors: Int, rowsPerKVHead: Int, kvHeads: Int) -> Int {
+        let tiles = (rowsPerKVHead + queryTileRows - 1) / queryTileRows
         return max(1, multiprocessors / max(kvHeads, 1) / max(tiles, 1))
     }
 
     /// Builds the schedule of `cacheSeqlens` over `numSMParts` workers for tiles of
-    /// `queryHeadsPerKVHead` query rows per KV head (which sets the fixed cost).
-    public init(cacheSeqlens: [Int32], numSMParts: Int, queryHeadsPerKVHead: Int) {
+    /// `rowsPerKVHead` query rows per KV head (which sets the fixed cost).
+    public init(cacheSeqlens: [Int32], numSMParts: Int, rowsPerKVHead: Int) {
         self.init(cacheSeqlens: cacheSeqlens, numSMParts: numSMParts,
-                  fixedCost: TileSchedule.fixedCostBlocks(queryHeadsPerKVHead: queryHeadsPerKVHead))
+                  fixedCost: TileSchedule.fixedCostBlocks(rowsPerKVHead: rowsPerKVHead))
     }
 
     /// Builds the schedule of `cacheSeqlens` over `numSMParts` workers with a fixed cost of

@@ -1,4 +1,6 @@
+// AttentionCheck: the expectations of every comparison with the Float64 reference.
 import Testing
+import FlashMLATesting
 @testable import FlashMLA
 
 /// The expectations every comparison of a backend's results with the Float64 reference makes.
@@ -11,7 +13,7 @@ enum AttentionCheck {
         out: [Float], lse: [Float], reference: (out: [Double], lse: [Double]),
         problem: RandomProblem, context: String, sourceLocation: SourceLocation = #_sourceLocation
     ) {
-        let spec = problem.spec, valueDim = RandomProblem.valueDim
+        let spec = problem.config, valueDim = DecodeProblem.headDimV
         let outValues = out.map(Double.init), lseValues = lse.map(Double.init)
         #expect(!outValues.contains { !$0.isFinite }, "out has NaN or ∞ — \(context)", sourceLocation: sourceLocation)
         #expect(!lseValues.contains { $0.isNaN }, "lse has NaN — \(context)", sourceLocation: sourceLocation)

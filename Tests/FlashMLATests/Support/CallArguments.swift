@@ -1,3 +1,5 @@
+// CallArguments: one decode call's arguments, for tests that change one.
+import FlashMLATesting
 @testable import FlashMLA
 
 /// The arguments of one `flashMLAWithKVCache(…, out:, lse:)` call, valid until a test changes one.

@@ -1,3 +1,4 @@
+// Comparison: error measures between results and a reference.
 /// Error measures between a backend's results and a reference.
 enum Comparison {
     /// `1 − 2Σxy / Σ(x² + y²)`: 0 for equal vectors, small for close ones.

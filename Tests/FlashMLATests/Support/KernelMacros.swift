@@ -1,3 +1,4 @@
+// KernelMacros: a kernel source's integer macros, evaluated so the host's copies can be held equal.
 import Foundation
 
 /// The integer macros of a kernel source, evaluated the way the C preprocessor and compiler

@@ -1,3 +1,4 @@
+// SeededGenerator: the tests' seeded generator (FLASHMLA_TEST_SEED replays a run).
 import Foundation
 
 /// A small, fast random generator (SplitMix64) whose seed is printed on failure, so that a

@@ -1,0 +1,77 @@
+// The public names that `rowsPerKVHead` replaced, kept as deprecated forwards so that code
+// written against them still compiles.
+
+extension MLAEngine {
+    /// The schedule for these lengths and heads; use ``getMLAMetadata(cacheSeqlens:rowsPerKVHead:kvHeads:)``.
+    @available(*, deprecated, renamed: "getMLAMetadata(cacheSeqlens:rowsPerKVHead:kvHeads:)")
+    public func getMLAMetadata(cacheSeqlens: TensorView, queryHeadsPerKVHead: Int, kvHeads: Int) throws(MLAError) -> MLAMetadata {
+        try getMLAMetadata(cacheSeqlens: cacheSeqlens, rowsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads)
+    }
+}
+
+extension CUDABackend {
+    /// The schedule's worker count; use ``numSMParts(rowsPerKVHead:kvHeads:)``.
+    @available(*, deprecated, renamed: "numSMParts(rowsPerKVHead:kvHeads:)")
+    public func numSMParts(queryHeadsPerKVHead: Int, kvHeads: Int) throws(MLAError) -> Int {
+        try numSMParts(rowsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads)
+    }
+
+    /// The schedule into caller-owned memory; use
+    /// ``metadata(cacheSeqlens:rowsPerKVHead:kvHeads:tileSchedulerMetadata:numSplits:stream:)``.
+    @available(*, deprecated, renamed: "metadata(cacheSeqlens:rowsPerKVHead:kvHeads:tileSchedulerMetadata:numSplits:stream:)")
+    public func metadata(
+        cacheSeqlens: TensorView, queryHeadsPerKVHead: Int, kvHeads: Int,
+        tileSchedulerMetadata: TensorView, numSplits: TensorView, stream: ExecutionStream
+    ) throws(MLAError) -> MLAMetadata {
+        try metadata(cacheSeqlens: cacheSeqlens, rowsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads,
+                     tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits, stream: stream)
+    }
+
+    /// Checks metadata arguments without a device; use
+    /// ``checkMetadataArguments(device:cacheSeqlens:rowsPerKVHead:kvHeads:tileSchedulerMetadata:numSplits:numSMParts:)``.
+    @available(*, deprecated,
+               renamed: "checkMetadataArguments(device:cacheSeqlens:rowsPerKVHead:kvHeads:tileSchedulerMetadata:numSplits:numSMParts:)")
+    public static func checkMetadataArguments(
+        device ordinal: Int, cacheSeqlens: TensorView, queryHeadsPerKVHead: Int, kvHeads: Int,
+        tileSchedulerMetadata: TensorView, numSplits: TensorView, numSMParts: Int?
+    ) throws(MLAError) {
+        try checkMetadataArguments(device: ordinal, cacheSeqlens: cacheSeqlens, rowsPerKVHead: queryHeadsPerKVHead,
+                                   kvHeads: kvHeads, tileSchedulerMetadata: tileSchedulerMetadata,
+                                   numSplits: numSplits, numSMParts: numSMParts)
+    }
+}
+
+extension TileSchedule {
+    /// A piece's fixed cost in blocks; use ``fixedCostBlocks(rowsPerKVHead:)``.
+    @available(*, deprecated, renamed: "fixedCostBlocks(rowsPerKVHead:)")
+    public static func fixedCostBlocks(queryHeadsPerKVHead: Int) -> Int {
+        fixedCostBlocks(rowsPerKVHead: queryHeadsPerKVHead)
+    }
+
+    /// Workers per (query tile, KV head); use ``numSMParts(multiprocessors:rowsPerKVHead:kvHeads:)``.
+    @available(*, deprecated, renamed: "numSMParts(multiprocessors:rowsPerKVHead:kvHeads:)")
+    public static func numSMParts(multiprocessors: Int, queryHeadsPerKVHead: Int, kvHeads: Int) -> Int {
+        numSMParts(multiprocessors: multiprocessors, rowsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads)
+    }
+
+    /// The schedule of these lengths; use ``init(cacheSeqlens:numSMParts:rowsPerKVHead:)``.
+    @available(*, deprecated, renamed: "init(cacheSeqlens:numSMParts:rowsPerKVHead:)")
+    public init(cacheSeqlens: [Int32], numSMParts: Int, queryHeadsPerKVHead: Int) {
+        self.init(cacheSeqlens: cacheSeqlens, numSMParts: numSMParts, rowsPerKVHead: queryHeadsPerKVHead)
+    }
+}
+
+extension MetadataShape {
+    /// `s_q · h_q / h_kv`; use ``rowsPerKVHead``.
+    @available(*, deprecated, renamed: "rowsPerKVHead")
+    public var queryHeadsPerKVHead: Int {
+        get { rowsPerKVHead }
+        set { rowsPerKVHead = newValue }
+    }
+
+    /// Creates a shape; use ``init(batchSize:rowsPerKVHead:kvHeads:numSMParts:)``.
+    @available(*, deprecated, renamed: "init(batchSize:rowsPerKVHead:kvHeads:numSMParts:)")
+    public init(batchSize: Int, queryHeadsPerKVHead: Int, kvHeads: Int, numSMParts: Int) {
+        self.init(batchSize: batchSize, rowsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads, numSMParts: numSMParts)
+    }
+}
