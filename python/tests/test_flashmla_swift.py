@@ -14,39 +14,13 @@ if not torch.cuda.is_available():
 
 import flashmla_swift as fm  # noqa: E402
 
-D, DV, PAGE = 576, 512, 64
+from attention_reference import D, DV, reference  # noqa: E402
+
+PAGE = 64
 DTYPES = [torch.bfloat16, torch.float16]
 
 
 # ---- Helpers ----------------------------------------------------------------------------
-
-
-def reference(q, blocked_k, block_table, seqlens, dv, causal, scale):
-    """float32 attention per request. A query row that sees no key gets out 0, lse +inf."""
-    b, s_q, h_q, d = q.shape
-    h_kv = blocked_k.shape[2]
-    out = torch.zeros(b, s_q, h_q, dv, dtype=torch.float32, device=q.device)
-    lse = torch.full((b, h_q, s_q), float("inf"), dtype=torch.float32, device=q.device)
-    for i in range(b):
-        n = int(seqlens[i])
-        if n == 0:
-            continue
-        blocks = block_table[i, : (n + PAGE - 1) // PAGE].long()
-        k = blocked_k[blocks].reshape(-1, h_kv, d)[:n].float().transpose(0, 1)  # [h_kv, n, d]
-        v = k[..., :dv]
-        # Query head j reads KV head j // (h_q / h_kv).
-        qi = q[i].float().transpose(0, 1).reshape(h_kv, h_q // h_kv * s_q, d)  # [h_kv, g * s_q, d]
-        w = (qi @ k.transpose(-2, -1) * scale).view(h_kv, h_q // h_kv, s_q, n)
-        if causal:
-            mask = torch.ones(s_q, n, dtype=torch.bool, device=q.device).tril(diagonal=n - s_q)
-            w = w.masked_fill(~mask, float("-inf"))
-        row_lse = w.logsumexp(dim=-1)  # [h_kv, g, s_q]; -inf where a row sees no key
-        seen = torch.isfinite(row_lse)
-        p = torch.where(seen[..., None], torch.exp(w - row_lse[..., None]), torch.zeros_like(w))
-        o = (p.view(h_kv, -1, n) @ v).view(h_q, s_q, dv)
-        out[i] = o.transpose(0, 1)
-        lse[i] = torch.where(seen, row_lse, torch.full_like(row_lse, float("inf"))).reshape(h_q, s_q)
-    return out, lse
 
 
 class Problem:
@@ -79,7 +53,7 @@ class Problem:
             self.cache_seqlens, DV, meta, splits, softmax_scale=softmax_scale, causal=causal)
 
     def reference(self, causal, scale=D ** -0.5):
-        return reference(self.q, self.k_cache, self.block_table, self.seqlens_list, DV, causal, scale)
+        return reference(self.q, self.k_cache, self.block_table, self.seqlens_list, PAGE, causal, scale)
 
 
 def cos_diff(x, y):
