@@ -54,6 +54,12 @@ import Testing
         if text.range(of: "__global__ void") == nil, text.contains("FMLA_DECODE_SM90(") {
             text = flattened(try #require(sources["sm90/tile.cuh"]))   // the Hopper entry points' macro
         }
+        if text.range(of: "__global__ void") == nil, text.contains("FMLA_DECODE_BYTE_STRIDED(") {
+            // The byte-strided portable entry points' macro (paged and FP8 units).
+            let header = flattened(try #require(sources["sm80/decode.cuh"]))
+            let define = try #require(header.range(of: "#define FMLA_DECODE_BYTE_STRIDED("))
+            text = String(header[define.lowerBound...])
+        }
         let global = try #require(text.range(of: "__global__ void"), "no entry point in \(unit)")
         var rest = String(text[global.upperBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
         if rest.hasPrefix("__launch_bounds__") { rest = try #require(parenthesized(rest)).rest }

@@ -489,3 +489,20 @@ __device__ __forceinline__ void decode_sm80(
     ((BLOCK_M) * FMLA_ROW_BYTES + (STAGES) * 64 * FMLA_ROW_BYTES + (BLOCK_M) * 128 + (8 / ((BLOCK_M) / 16)) * (BLOCK_M) * 4)
 #define FMLA_SMEM_FP8(BLOCK_M, STAGES, PITCH) (FMLA_SMEM(BLOCK_M, 1) + (STAGES) * 64 * (PITCH))
 // SPARSE tiles add FMLA_SPARSE_VALID_BYTES after the row exchange.
+
+// The extern "C" entry point NAME of the portable kernel for a cache addressed in bytes (any
+// page size, FP8): KV is the cache's reading (FMLA_KV_PAGED, FMLA_KV_FP8, FMLA_KV_FP8DS). The
+// host builds its arguments in the same order (CUDA/DecodeArguments.swift; a test compares them).
+#define FMLA_DECODE_BYTE_STRIDED(NAME, T, BLOCK_M, STAGES, KV)                                              \
+    extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                             \
+        const T* q, const u8* kcache, const int* block_table, const int* seqlens, const int* sched,        \
+        const int* num_splits, T* out, float* lse, float* oaccum, float* lseaccum, int* error_flag,        \
+        i64 q_batch_stride, i64 q_seq_stride, i64 q_head_stride, i64 k_page_bytes, i64 k_token_bytes,     \
+        i64 k_head_bytes, i64 bt_stride, int s_q, int h_q, int h_kv, int num_pages, int max_pages,         \
+        float scale_log2, int causal, int page_size, float out_scale, const float* attn_sink) {           \
+        decode_sm80<T, BLOCK_M, STAGES, KV>(                                                               \
+            q, kcache, block_table, seqlens, sched, num_splits, out, lse, oaccum, lseaccum, error_flag,    \
+            q_batch_stride, q_seq_stride, q_head_stride, k_page_bytes, k_token_bytes, k_head_bytes,        \
+            bt_stride, s_q, h_q, h_kv, num_pages, max_pages, scale_log2, causal, page_size, out_scale,     \
+            attn_sink);                                                                                    \
+    }

@@ -6,18 +6,7 @@
 // STAGES counts raw stages (64 tokens of bytes each) ahead of the one converted T page.
 #include "sm80/decode.cuh"
 
-#define FMLA_DECODE_FP8(NAME, T, BLOCK_M, STAGES, KV)                                                      \
-    extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                             \
-        const T* q, const u8* kcache, const int* block_table, const int* seqlens, const int* sched,        \
-        const int* num_splits, T* out, float* lse, float* oaccum, float* lseaccum, int* error_flag,        \
-        i64 q_batch_stride, i64 q_seq_stride, i64 q_head_stride, i64 k_page_bytes, i64 k_token_bytes,     \
-        i64 k_head_bytes, i64 bt_stride, int s_q, int h_q, int h_kv, int num_pages, int max_pages,         \
-        float scale_log2, int causal, int page_size, float out_scale, const float* attn_sink) {                                    \
-        decode_sm80<T, BLOCK_M, STAGES, KV>(                                                               \
-            q, kcache, block_table, seqlens, sched, num_splits, out, lse, oaccum, lseaccum, error_flag,    \
-            q_batch_stride, q_seq_stride, q_head_stride, k_page_bytes, k_token_bytes, k_head_bytes,        \
-            bt_stride, s_q, h_q, h_kv, num_pages, max_pages, scale_log2, causal, page_size, out_scale, attn_sink);    \
-    }
+#define FMLA_DECODE_FP8(NAME, T, BLOCK_M, STAGES, KV) FMLA_DECODE_BYTE_STRIDED(NAME, T, BLOCK_M, STAGES, KV)
 
 // Every configuration the host may pick: 16-row tiles with 1 to 3 raw stages, 32 and 64 rows
 // with 1 or 2 (the most that fits is chosen; see DecodeTile.choose).

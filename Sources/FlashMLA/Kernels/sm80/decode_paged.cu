@@ -3,18 +3,7 @@
 // of page block_table[t / P]; the schedule still walks 64-token blocks of the sequence.
 #include "sm80/decode.cuh"
 
-#define FMLA_DECODE_PAGED(NAME, T, BLOCK_M, STAGES)                                                        \
-    extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                             \
-        const T* q, const u8* kcache, const int* block_table, const int* seqlens, const int* sched,        \
-        const int* num_splits, T* out, float* lse, float* oaccum, float* lseaccum, int* error_flag,        \
-        i64 q_batch_stride, i64 q_seq_stride, i64 q_head_stride, i64 k_page_bytes, i64 k_token_bytes,     \
-        i64 k_head_bytes, i64 bt_stride, int s_q, int h_q, int h_kv, int num_pages, int max_pages,         \
-        float scale_log2, int causal, int page_size, float out_scale, const float* attn_sink) {                                    \
-        decode_sm80<T, BLOCK_M, STAGES, FMLA_KV_PAGED>(                                                    \
-            q, kcache, block_table, seqlens, sched, num_splits, out, lse, oaccum, lseaccum, error_flag,    \
-            q_batch_stride, q_seq_stride, q_head_stride, k_page_bytes, k_token_bytes, k_head_bytes,        \
-            bt_stride, s_q, h_q, h_kv, num_pages, max_pages, scale_log2, causal, page_size, out_scale, attn_sink);    \
-    }
+#define FMLA_DECODE_PAGED(NAME, T, BLOCK_M, STAGES) FMLA_DECODE_BYTE_STRIDED(NAME, T, BLOCK_M, STAGES, FMLA_KV_PAGED)
 
 // The tiles and stages of sm80/decode.cu but one: 64 rows with two stages needs a register
 // more than 255 on sm_90a (its 128 accumulators live across the next page's per-token
