@@ -275,12 +275,15 @@ struct BenchOperands {
             hostOut = out
             hostLse = lse
         }
-        let outNaNs = HalfBits.countNaNs(hostOut.view)
-        if outNaNs > 0 { warnings.append("\(outNaNs) NaN value(s) in out") }
-        let lseValues = UnsafeBufferPointer(start: hostLse.view.hostPointer!.assumingMemoryBound(to: Float.self),
-                                            count: hostLse.view.elementCount)
-        let lseNaNs = lseValues.reduce(0) { $0 + ($1.isNaN ? 1 : 0) }
-        if lseNaNs > 0 { warnings.append("\(lseNaNs) NaN value(s) in lse") }
+        // The tensors stay alive while their memory is read through views and pointers.
+        withExtendedLifetime((hostOut, hostLse)) {
+            let outNaNs = HalfBits.countNaNs(hostOut.view)
+            if outNaNs > 0 { warnings.append("\(outNaNs) NaN value(s) in out") }
+            let lseValues = UnsafeBufferPointer(start: hostLse.view.hostPointer!.assumingMemoryBound(to: Float.self),
+                                                count: hostLse.view.elementCount)
+            let lseNaNs = lseValues.reduce(0) { $0 + ($1.isNaN ? 1 : 0) }
+            if lseNaNs > 0 { warnings.append("\(lseNaNs) NaN value(s) in lse") }
+        }
         return warnings
     }
 }

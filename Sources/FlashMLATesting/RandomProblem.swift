@@ -78,7 +78,7 @@ public final class RandomProblem: @unchecked Sendable {
             kCache = values
             referenceCache = values
         } else {
-            let largest = HostElements(values.view).load().reduce(Float(0)) { $1.isNaN ? $0 : max($0, $1.magnitude) }
+            let largest = HostElements(values).load().reduce(Float(0)) { $1.isNaN ? $0 : max($0, $1.magnitude) }
             kvFormat = config.kvFormat.format(scale: FP8Quantizer.perTensorScale(maxMagnitude: largest))
             kCache = try! FP8Quantizer.quantize(values.view, format: kvFormat)
             referenceCache = FP8Reference.dequantize(kCache, format: kvFormat, roundingTo: config.elementType)
@@ -87,7 +87,7 @@ public final class RandomProblem: @unchecked Sendable {
 
     /// The block table's rows as written, garbage entries included.
     public var blockTableRows: [[Int32]] {
-        let elements = HostElements(blockTable.view), columns = blockTable.shape[1]
+        let elements = HostElements(blockTable), columns = blockTable.shape[1]
         return (0..<config.batchSize).map { request in
             (0..<columns).map { elements.int32(offset: request * columns + $0) }
         }
@@ -99,8 +99,8 @@ public final class RandomProblem: @unchecked Sendable {
         let out = Tensor(hostElementType: config.elementType,
                          shape: [config.batchSize, config.queryLength, config.queryHeads, DecodeProblem.headDimV])
         let lse = Tensor(hostElementType: .float32, shape: [config.batchSize, config.queryHeads, config.queryLength])
-        HostElements(out.view).fill(.nan)
-        HostElements(lse.view).fill(.nan)
+        HostElements(out).fill(.nan)
+        HostElements(lse).fill(.nan)
         return (out, lse)
     }
 

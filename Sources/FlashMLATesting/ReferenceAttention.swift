@@ -26,8 +26,8 @@ public struct ReferenceAttention: Sendable {
         let visible = CausalMask.visibleKeyCount(seqlen: seqlen, queryLength: config.queryLength, position: qi, causal: config.causal)
         guard visible > 0 else { return ([Double](repeating: 0, count: dv), .infinity) }
         let kvHead = head / (config.queryHeads / config.kvHeads)
-        let q = HostElements(problem.q.view), k = HostElements(problem.referenceCache.view)
-        let table = HostElements(problem.blockTable.view)
+        let q = HostElements(problem.q), k = HostElements(problem.referenceCache)
+        let table = HostElements(problem.blockTable)
         let qBase = q.offset([request, qi, head, 0])
         let query = (0..<d).map { Double(q[offset: qBase + $0]) }
         var keyBase = [Int](repeating: 0, count: visible)

@@ -15,8 +15,8 @@ import Testing
     /// Bit patterns of every element, so NaNs compare equal.
     private func bits(_ tensor: Tensor) -> [UInt32] {
         tensor.elementType == .int32
-            ? (0..<tensor.view.elementCount).map { UInt32(bitPattern: HostElements(tensor.view).int32(offset: $0)) }
-            : HostElements(tensor.view).load().map(\.bitPattern)
+            ? (0..<tensor.view.elementCount).map { UInt32(bitPattern: HostElements(tensor).int32(offset: $0)) }
+            : HostElements(tensor).load().map(\.bitPattern)
     }
 
     @Test func shapes() {
@@ -32,7 +32,7 @@ import Testing
         #expect((3...5).contains(problem.blockTable.shape[1]))
         #expect(problem.blockTable.elementType == .int32)
         #expect(problem.cacheSeqlens.shape == [3])
-        let seqlens = HostElements(problem.cacheSeqlens.view)
+        let seqlens = HostElements(problem.cacheSeqlens)
         #expect((0..<3).map { seqlens.int32(offset: $0) } == Self.lengths)
         #expect(RandomProblem(Self.config(.bfloat16), seed: 1, sparePages: 0).numPages == 5)
     }
@@ -63,7 +63,7 @@ import Testing
     func cacheIsNaNExactlyWhereNoTokenLives(elementType: ElementType, seed: UInt64) {
         let problem = RandomProblem(Self.config(elementType), seed: seed)
         let rows = problem.blockTableRows
-        let cache = HostElements(problem.kCache.view).load()
+        let cache = HostElements(problem.kCache).load()
         let rowLength = 2 * 576, pageLength = 64 * rowLength
 
         // Tokens each page should hold; pages no request uses hold none.
@@ -97,7 +97,7 @@ import Testing
         #expect(wrongFinite == 0, "values that should be NaN")
         #expect(finite.count > 100, "used slots should hold varied random values")
 
-        let q = HostElements(problem.q.view).load()
+        let q = HostElements(problem.q).load()
         #expect(q.allSatisfy { $0.isFinite })
         #expect(Set(q.map(\.bitPattern)).count > 100)
     }
@@ -127,15 +127,15 @@ import Testing
         let (out, lse) = RandomProblem(Self.config(.bfloat16), seed: 4).poisonedOutputs()
         #expect(out.shape == [3, 2, 4, 512] && out.elementType == .bfloat16)
         #expect(lse.shape == [3, 4, 2] && lse.elementType == .float32)
-        #expect(HostElements(out.view).load().allSatisfy { $0.isNaN })
-        #expect(HostElements(lse.view).load().allSatisfy { $0.isNaN })
+        #expect(HostElements(out).load().allSatisfy { $0.isNaN })
+        #expect(HostElements(lse).load().allSatisfy { $0.isNaN })
     }
 
     @Test func fillIsNaNWhereInvalid() {
         // Bigger than one 65536-element chunk, so several chunks run in parallel.
         let tensor = Tensor(hostElementType: .float32, shape: [3, 50_000])
         RandomProblem.fill(tensor.view, seed: 9) { $0 % 3 == 0 }
-        let values = HostElements(tensor.view).load()
+        let values = HostElements(tensor).load()
         var mismatches = 0
         for (offset, value) in values.enumerated() where (offset % 3 == 0) != value.isFinite { mismatches += 1 }
         #expect(mismatches == 0)

@@ -15,21 +15,21 @@ import Testing
 
     /// Writes a query row (576 values; missing ones are 0).
     private func setQuery(_ problem: RandomProblem, request: Int, qi: Int, head: Int, _ values: [Int: Float]) {
-        let q = HostElements(problem.q.view)
+        let q = HostElements(problem.q)
         let base = q.offset([request, qi, head, 0])
         for i in 0..<576 { q[offset: base + i] = values[i] ?? 0 }
     }
 
     /// The element offset of a token's key row, found through the block table.
     private func keyBase(_ problem: RandomProblem, request: Int, token: Int, kvHead: Int) -> Int {
-        let table = HostElements(problem.blockTable.view), k = HostElements(problem.kCache.view)
+        let table = HostElements(problem.blockTable), k = HostElements(problem.kCache)
         let page = Int(table.int32(offset: table.offset([request, token / 64])))
         return k.offset([page, token % 64, kvHead, 0])
     }
 
     /// Writes a key row: `value(i)` for each of the 576 dimensions (the first 512 are also V).
     private func setKey(_ problem: RandomProblem, request: Int, token: Int, kvHead: Int = 0, _ value: (Int) -> Float) {
-        let k = HostElements(problem.kCache.view)
+        let k = HostElements(problem.kCache)
         let base = keyBase(problem, request: request, token: token, kvHead: kvHead)
         for i in 0..<576 { k[offset: base + i] = value(i) }
     }
@@ -134,7 +134,7 @@ import Testing
         let p = problem(lengths: [65, 130], queryLength: 2, causal: true, seed: 5)
         for request in 0..<2 { for qi in 0..<2 { setQuery(p, request: request, qi: qi, head: 0, [:]) } }
         let reference = ReferenceAttention(problem: p, softmaxScale: 0.0625)
-        let k = HostElements(p.kCache.view)
+        let k = HostElements(p.kCache)
         for request in 0..<2 {
             let length = [65, 130][request]
             for qi in 0..<2 {

@@ -51,7 +51,7 @@ struct LayoutProblem {
             }
         }
         let native = Tensor(values, as: elementType, shape: [numPages, pageSize, kvHeads, dim])
-        let stored = HostElements(native.view).load()
+        let stored = HostElements(native).load()
         switch format {
         case .native:
             self.format = .native
@@ -151,15 +151,15 @@ enum KVCacheFormatKind: String, CaseIterable, Sendable {
         for mode in [CPUBackend.Mode.direct, .splitKV] {
             let out = Tensor(hostElementType: type, shape: [5, 2, heads.0, 512])
             let lse = Tensor(hostElementType: .float32, shape: [5, heads.0, 2])
-            HostElements(out.view).fill(.nan)
-            HostElements(lse.view).fill(.nan)
+            HostElements(out).fill(.nan)
+            HostElements(lse).fill(.nan)
             let decode = try DecodeProblem(q: problem.q.view, kCache: problem.kCache.view, blockTable: problem.blockTable.view,
                                            cacheSeqlens: problem.cacheSeqlens.view, headDimV: 512, metadata: metadata,
                                            softmaxScale: nil, causal: true, kvFormat: problem.format,
                                            out: out.view, lse: lse.view, backend: .cpu)
             CPUBackend.decode(decode, mode: mode)
-            let outValues = HostElements(out.view).load().map(Double.init)
-            let lseValues = HostElements(lse.view).load().map(Double.init)
+            let outValues = HostElements(out).load().map(Double.init)
+            let lseValues = HostElements(lse).load().map(Double.init)
             #expect(!outValues.contains { !$0.isFinite } && !lseValues.contains { $0.isNaN }, "NaN — \(mode), \(context)")
             #expect(Comparison.cosDiff(outValues, reference.out) < 1e-5, "\(mode), \(context)")
             #expect(Comparison.maxAbsDiff(lseValues, reference.lse) < 1e-3, "\(mode), \(context)")
@@ -179,8 +179,8 @@ enum KVCacheFormatKind: String, CaseIterable, Sendable {
             q: problem.q.view, kCache: problem.kCache.view, blockTable: problem.blockTable.view,
             cacheSeqlens: problem.cacheSeqlens.view, headDimV: 512, metadata: metadata, causal: true, kvFormat: .fp8DeepSeek)
         let reference = problem.reference()
-        #expect(Comparison.cosDiff(HostElements(out.view).load().map(Double.init), reference.out) < 1e-5)
-        #expect(Comparison.maxAbsDiff(HostElements(lse.view).load().map(Double.init), reference.lse) < 1e-3)
+        #expect(Comparison.cosDiff(HostElements(out).load().map(Double.init), reference.out) < 1e-5)
+        #expect(Comparison.maxAbsDiff(HostElements(lse).load().map(Double.init), reference.lse) < 1e-3)
         #expect(throws: MLAError.self) {
             _ = try engine.flashMLAWithKVCache(
                 q: problem.q.view, kCache: problem.kCache.view, blockTable: problem.blockTable.view,

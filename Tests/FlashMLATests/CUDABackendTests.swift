@@ -35,8 +35,8 @@ struct CUDABackendTests {
                                                  kvHeads: spec.kvHeads)
 
         // The device computed the host's schedule, field for field.
-        let encoded = HostElements(try cuda.download(metadata.tileSchedulerMetadata).view)
-        let splits = HostElements(try cuda.download(metadata.numSplits).view)
+        let encoded = HostElements(try cuda.download(metadata.tileSchedulerMetadata))
+        let splits = HostElements(try cuda.download(metadata.numSplits))
         let deviceSchedule = TileSchedule(
             int32Encoding: (0 ..< metadata.tileSchedulerMetadata.elementCount).map { encoded.int32(offset: $0) },
             numSplits: (0 ..< metadata.numSplits.elementCount).map { splits.int32(offset: $0) })
@@ -53,8 +53,8 @@ struct CUDABackendTests {
         }
         try engine.flashMLAWithKVCache(q: q.view, kCache: kCache.view, blockTable: table.view, cacheSeqlens: seqlens.view,
                                        headDimV: 512, metadata: metadata, causal: spec.causal, out: out.view, lse: lse.view)
-        let outValues = HostElements(try cuda.download(out.view).view).load().map(Double.init)
-        let lseValues = HostElements(try cuda.download(lse.view).view).load().map(Double.init)
+        let outValues = HostElements(try cuda.download(out.view)).load().map(Double.init)
+        let lseValues = HostElements(try cuda.download(lse.view)).load().map(Double.init)
         #expect(try cuda.workspace.takeErrors().isEmpty, "\(spec), seed \(generator.seed)")
 
         let reference = ReferenceAttention(problem: problem, softmaxScale: 1 / 24).allRows()

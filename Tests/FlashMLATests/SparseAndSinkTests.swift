@@ -82,8 +82,8 @@ import FlashMLATesting
             let metadata = try engine.getMLAMetadata(sparse: sparse, queryRows: spec.sQ * spec.heads)
             out = Tensor(hostElementType: .bfloat16, shape: [spec.b, spec.sQ, spec.heads, 512])
             lse = Tensor(hostElementType: .float32, shape: [spec.b, spec.heads, spec.sQ])
-            HostElements(out.view).fill(.nan)
-            HostElements(lse.view).fill(.nan)
+            HostElements(out).fill(.nan)
+            HostElements(lse).fill(.nan)
             try engine.flashMLAWithKVCache(q: qTensor.view, kCache: cacheTensor.view, indices: sparse, headDimV: 512,
                                            metadata: metadata, softmaxScale: 0.05, attnSink: sinkTensor?.view,
                                            out: out.view, lse: lse.view)
@@ -91,7 +91,7 @@ import FlashMLATesting
         withExtendedLifetime((qTensor, cacheTensor, indexTensor, lengthTensor, sinkTensor)) {}
         let reference = Self.reference(q: q, cache: cache, indices: indices, lengths: lengths, heads: spec.heads,
                                        scale: 0.05, sink: sinkValues)
-        let outValues = HostElements(out.view).load(), lseValues = HostElements(lse.view).load()
+        let outValues = HostElements(out).load(), lseValues = HostElements(lse).load()
         #expect(!outValues.contains { !$0.isFinite }, "out has NaN or ∞")
         for (index, expected) in reference.lse.enumerated() {
             if expected == .infinity {
@@ -144,8 +144,8 @@ import FlashMLATesting
             let factor = 1 / (1 + exp(Double(sinks[h]) - rowLSE))
             for d in 0 ..< 512 { reference.out[((i * 2 + j) * 4 + h) * 512 + d] *= factor }
         } } }
-        let outValues = HostElements(out.view).load()
-        AttentionCheck.expectMatches(out: outValues, lse: HostElements(lse.view).load(), reference: reference,
+        let outValues = HostElements(out).load()
+        AttentionCheck.expectMatches(out: outValues, lse: HostElements(lse).load(), reference: reference,
                                      problem: problem, context: "sink \(sinks)")
         // Head 0 (sink +inf) is all zeros; head 1 (−inf) is not.
         #expect((0 ..< 512).allSatisfy { outValues[((1 * 2 + 1) * 4 + 0) * 512 + $0] == 0 })

@@ -17,7 +17,7 @@ import Testing
                   attnSink: Tensor? = nil) throws -> String? {
         let engine = try MLAEngine(backend: .cpu)
         let sparse = SparseIndices(indices: indices.view, topkLength: topkLength?.view)
-        HostElements(out.view).fill(.nan)
+        HostElements(out).fill(.nan)
         do {
             let metadata = try engine.getMLAMetadata(sparse: sparse, queryRows: 16)
             try engine.flashMLAWithKVCache(q: q.view, kCache: kCache ?? cache.view, indices: sparse, headDimV: 512,
@@ -26,7 +26,7 @@ import Testing
             return nil
         } catch {
             let name = Self.argumentName(error)
-            #expect(HostElements(out.view).load().allSatisfy { $0.isNaN }, "out written before the error on \(name ?? "?")")
+            #expect(HostElements(out).load().allSatisfy { $0.isNaN }, "out written before the error on \(name ?? "?")")
             return name
         }
     }

@@ -10,10 +10,10 @@ import FlashMLATesting
     private func relaid(_ source: Tensor, strides: [Int]) -> (backing: Tensor, view: TensorView) {
         let span = zip(source.shape, strides).reduce(1) { $0 + ($1.0 - 1) * $1.1 }
         let backing = Tensor(hostElementType: source.elementType, shape: [span])
-        if source.elementType != .int32 { HostElements(backing.view).fill(.nan) }
+        if source.elementType != .int32 { HostElements(backing).fill(.nan) }
         let view = TensorView(elementType: source.elementType, shape: source.shape, strides: strides,
                               storage: backing.view.storage)
-        HostElements(view).store(HostElements(source.view).load())
+        HostElements(view).store(HostElements(source).load())
         return (backing, view)
     }
 

@@ -57,12 +57,28 @@ public struct HostElements: @unchecked Sendable {
     /// The viewed tensor; its storage must be host memory.
     public let view: TensorView
     private let base: UnsafeMutableRawPointer
+    /// The tensor whose memory `view` is, kept alive as long as this value (nil for a view of
+    /// memory someone else keeps).
+    private let owner: Tensor?
 
-    /// Wraps a host view. Precondition: `view.storage` is `.host`.
+    /// Wraps a host view of memory the caller keeps alive for as long as this value is used.
+    /// Precondition: `view.storage` is `.host`. For a ``Tensor`` use ``init(_:)-(Tensor)``,
+    /// which holds it: `HostElements(tensor.view)` does not, and Swift may free a tensor
+    /// after its last use, such as a temporary `cuda.download(x)` right after `.view` is read.
     public init(_ view: TensorView) {
         guard let pointer = view.hostPointer else { preconditionFailure("HostElements needs host memory") }
         self.view = view
         base = pointer
+        owner = nil
+    }
+
+    /// Wraps a host tensor and keeps it alive as long as this value. Precondition: its memory
+    /// is host memory.
+    public init(_ tensor: Tensor) {
+        guard let pointer = tensor.view.hostPointer else { preconditionFailure("HostElements needs host memory") }
+        view = tensor.view
+        base = pointer
+        owner = tensor
     }
 
     /// The element offset of a multi-dimensional index.

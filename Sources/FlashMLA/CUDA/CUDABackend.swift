@@ -26,10 +26,6 @@ public final class CUDABackend: @unchecked Sendable {
     /// The device's kernel table: the one `flashmla tune` stored for it beside the compile cache,
     /// else the one shipped for its card, else nil (the rule; ``DecodeKernelTable``).
     public let kernelTable: DecodeKernelTable?
-    /// Whether sparse decoding and attention sinks may run on this GPU (`FLASHMLA_GPU_SPARSE=1`):
-    /// off by default, since their GPU path failed its check on an H200 (2026-12-03) and a wrong
-    /// result must not reach a user; the CPU backend runs both.
-    let gpuSparseEnabled: Bool
     /// Whether a decode call's kernels are launched with programmatic dependent launch (sm_90
     /// and newer, unless `FLASHMLA_PDL=0`): the decode kernel's blocks start while the kernel
     /// ahead of it on the stream finishes, the combine's while the decode kernel finishes, and
@@ -60,7 +56,6 @@ public final class CUDABackend: @unchecked Sendable {
         kernels = KernelLibrary(device: device,
                                 coldStart: try ColdStart(environment: getenv("FLASHMLA_COLD_START").map { String(cString: $0) }))
         kernelPreference = try DecodeKernel.Preference(environment: getenv("FLASHMLA_KERNEL").map { String(cString: $0) })
-        gpuSparseEnabled = getenv("FLASHMLA_GPU_SPARSE").map { String(cString: $0) } == "1"
         kernelTable = try DecodeKernelTable.table(for: device, cacheDirectory: CompileCache.defaultDirectory())
         programmaticLaunch = Self.programmaticLaunch(computeCapabilityMajor: device.computeCapability.major,
                                                      environment: getenv("FLASHMLA_PDL").map { String(cString: $0) })

@@ -15,11 +15,6 @@ extension CUDABackend {
                                    given: "cuda:\(workspace.device.ordinal == device.ordinal ? stream.device.ordinal : workspace.device.ordinal)")
         }
         try Self.checkAlignment(problem)
-        if (problem.isSparse || problem.attnSink != nil) && !gpuSparseEnabled {
-            throw .unsupportedDevice(device: device.name, reason: "\(problem.isSparse ? "sparse decode" : "attnSink") runs on the CPU backend only "
-                + "in this version: its GPU path failed `flashmla check-sparse` on an H200 (bench/BENCHMARKS.md); "
-                + "FLASHMLA_GPU_SPARSE=1 enables it for debugging")
-        }
         let cache = PortableCache(format: problem.kvFormat, pageSize: problem.pageSize, sparse: problem.isSparse)
         guard let chosen = decodeKernel(rowsPerKVHead: problem.rowsPerTile, cache: cache) else {
             throw .unsupportedDevice(device: device.name, reason: "\(device.maxSharedMemoryPerBlockOptin) bytes of shared memory per block is less than the smallest tile for a \(problem.kvFormat) cache needs (FP8: 131,584)")

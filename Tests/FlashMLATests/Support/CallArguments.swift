@@ -40,7 +40,7 @@ struct CallArguments {
             backing = Tensor(values, shape: shape)
         } else {
             backing = Tensor(hostElementType: type, shape: [span])
-            HostElements(backing.view).fill(type == .int32 ? 0 : .nan)
+            HostElements(backing).fill(type == .int32 ? 0 : .nan)
         }
         keepAlive.append(backing)
         return TensorView(elementType: type, shape: shape, strides: strides, storage: backing.view.storage)

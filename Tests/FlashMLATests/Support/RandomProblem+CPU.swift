@@ -26,6 +26,6 @@ extension RandomProblem {
             headDimV: DecodeProblem.headDimV, metadata: metadata, softmaxScale: softmaxScale, causal: config.causal,
             out: out.view, lse: lse.view, backend: .cpu)
         CPUBackend.decode(problem, mode: mode)
-        return (HostElements(out.view).load(), HostElements(lse.view).load(), metadata)
+        return (HostElements(out).load(), HostElements(lse).load(), metadata)
     }
 }
