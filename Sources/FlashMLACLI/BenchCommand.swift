@@ -17,7 +17,10 @@ struct BenchCommand: InputCheckedCommand {
             getMLAMetadata call, then timed flashMLAWithKVCache calls into preallocated outputs. \
             On CUDA each timed call follows a 256 MiB memset that flushes the L2 cache and is \
             timed with events (median of --iterations); on the CPU the median wall-clock time of \
-            a few calls is reported. One JSON line per configuration goes to standard output, \
+            a few calls is reported. A configuration with topk is a DeepSeek-V3.2 sparse decode: \
+            each query token attends to topk distinct random tokens of its request (index lists, \
+            NaN in every cache slot no counted entry reaches), counted with FlashMLA's FLOPs and the \
+            distinct tokens' bytes. One JSON line per configuration goes to standard output, \
             then a table (unless --json); progress goes to standard error.
             """
     )

@@ -99,7 +99,8 @@ struct CaseRunner {
         let sparse = SparseIndices(indices: indices.view, topkLength: topkLength?.view)
         let metadata = try engine.getMLAMetadata(sparse: sparse, queryRows: rows)
         let counted = (0..<config.batchSize).map { Int32(config.countedEntries(request: $0)) }
-        let hostSchedule = TileSchedule(cacheSeqlens: counted, numSMParts: metadata.shape.numSMParts, rowsPerKVHead: rows)
+        let hostSchedule = TileSchedule(cacheSeqlens: counted, numSMParts: metadata.shape.numSMParts,
+                                        rowsPerKVHead: metadata.shape.rowsPerKVHead)
         let results = try checkDeviceRuns(cuda: cuda, metadata: metadata, hostSchedule: hostSchedule) { replays in
             try DeviceRun.decode(cuda: cuda, elementType: config.elementType, batchSize: config.batchSize,
                                  queryLength: config.queryLength, queryHeads: config.queryHeads, graphReplays: replays) { out, lse in
