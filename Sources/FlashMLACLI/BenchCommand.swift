@@ -17,7 +17,10 @@ struct BenchCommand: InputCheckedCommand {
             getMLAMetadata call, then timed flashMLAWithKVCache calls into preallocated outputs. \
             On CUDA each timed call follows a 256 MiB memset that flushes the L2 cache and is \
             timed with events (median of --iterations); on the CPU the median wall-clock time of \
-            a few calls is reported. One JSON line per configuration goes to standard output, \
+            a few calls is reported. A configuration with topk is a DeepSeek-V3.2 sparse decode: \
+            each query token attends to topk distinct random tokens of its request (index lists, \
+            NaN in every cache slot no counted entry reaches), counted with FlashMLA's FLOPs and the \
+            distinct tokens' bytes. One JSON line per configuration goes to standard output, \
             then a table (unless --json); progress goes to standard error.
             """
     )
@@ -27,7 +30,7 @@ struct BenchCommand: InputCheckedCommand {
         case cpu, cuda, auto
     }
 
-    @Option(help: "A JSON grid file ({\"name\", \"dtype\", \"configs\": [{\"b\", \"s_q\", \"mean_sk\", \"h_q\", \"h_kv\", …}]}); default: a small built-in grid.")
+    @Option(help: "A JSON grid file ({\"name\", \"dtype\", \"configs\": [{\"b\", \"s_q\", \"mean_sk\", \"h_q\", \"h_kv\", \"topk\", \"kv_format\", …}]}) or a built-in grid's name (\(BenchGrid.presets.map(\.name).joined(separator: ", "))); default: built-in-small.")
     var grid: String?
 
     @Option(help: "The backend: cpu, cuda or auto (CUDA when usable).")
@@ -54,7 +57,7 @@ struct BenchCommand: InputCheckedCommand {
     @Option(help: "Seed of the random inputs.")
     var seed: UInt64 = 0
 
-    @Option(name: .customLong("kv-format"), help: "The cache format: native, fp8 (per-tensor E4M3) or fp8-ds (DeepSeek-V3.2, 656 bytes a token; h_kv must be 1).")
+    @Option(name: .customLong("kv-format"), help: "The cache format of configurations without kv_format: native, fp8 (per-tensor E4M3) or fp8-ds (DeepSeek-V3.2, 656 bytes a token; h_kv must be 1).")
     var kvFormat: KVFormatChoice = .native
 
     @Option(name: .customLong("page-size"), help: "Tokens a cache page, 1…256 (default 64, FlashMLA's layout).")
@@ -109,11 +112,12 @@ struct BenchCommand: InputCheckedCommand {
     /// The grid's configurations this run times, every field and size checked (nothing allocated).
     /// - Throws: ``UsageError`` (or `ValidationError` for a malformed `--only`).
     func plan() throws -> GridPlan {
-        let benchGrid = try grid.map { path throws(UsageError) in try BenchGrid.load(path: path) } ?? .builtIn
+        let benchGrid = try grid.map { name throws(UsageError) in try BenchGrid.named(name) } ?? .builtIn
         let type = dtype ?? benchGrid.dtype
         return try GridPlan(grid: benchGrid, source: grid ?? "built-in grid", only: only, layout: .bench,
                             elementBytes: type.elementType.byteCount,
                             memoryLimitBytes: MemoryEstimate.bytes(gib: memoryLimitGiB)!,
+                            kvFormat: kvFormat, pageSize: pageSize,
                             lengthSeed: { seed &+ UInt64($0) &* 0x2545_F491_4F6C_DD1D })
     }
 
@@ -142,20 +146,42 @@ struct BenchCommand: InputCheckedCommand {
         StandardError.line("\(benchGrid.name): \(count) configuration(s), \(type.rawValue), backend \(selected) (\(deviceName)), \(runs) timed call(s) each")
 
         let progress = ProgressLine()
+        let rates = BenchChart.Rates(copyGBps: copyGBps, gemmTFLOPS: gemmTFLOPS)
         var results: [BenchResult] = []
         for (position, entry) in plan.entries.enumerated() {
-            let config = entry.config, index = entry.index
+            let config = entry.config
             let tag = "[\(position + 1)/\(count)] \(config.summary)"
-            let milliseconds = try measure(config, lengths: entry.lengths, elementType: type.elementType,
-                                           engine: engine, timer: timer, iterations: runs,
-                                           inputSeed: seed ^ (UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15), tag: tag,
-                                           progress: progress)
-            let layout = (kvFormat == .native ? "" : "+\(kvFormat.rawValue)") + (pageSize == TileSchedule.blockSize ? "" : "+p\(pageSize)")
-            let kernel = (engine.cudaBackend.map {
-                $0.decodeKernelName(rowsPerKVHead: config.rowsPerKVHead, kvFormat: kvFormat.format(scale: 1), pageSize: pageSize) ?? "none"
-            } ?? "cpu") + layout
-            let result = BenchResult(config: config, backend: backendName, kernel: kernel, device: deviceName, dtype: type,
+            let measurement = Measurement(engine: engine, timer: timer, iterations: runs, warmupMilliseconds: warmupMilliseconds,
+                                  tag: tag, progress: progress)
+            let inputSeed = seed ^ (UInt64(entry.index + 1) &* 0x9E37_79B9_7F4A_7C15)
+            let format = config.kvFormat ?? kvFormat
+            let layout = (format == .native ? "" : "+\(format.rawValue)") + (pageSize == TileSchedule.blockSize ? "" : "+p\(pageSize)")
+            var result: BenchResult
+            if config.topk != nil {
+                let (milliseconds, figures) = try measurement.time { () throws -> (BenchCall, SparseFigures) in
+                    let operands = try SparseBenchOperands(config: config, cacheSeqlens: entry.lengths, elementType: type.elementType,
+                                                           seed: inputSeed, engine: engine, pageSize: pageSize, kvFormat: format)
+                    return (try operands.call(engine: engine), operands.figures)
+                }
+                let kernel = (engine.cudaBackend.map {
+                    $0.decodeKernelName(rowsPerKVHead: config.hQ, kvFormat: format.format(scale: 1), pageSize: pageSize, sparse: true) ?? "none"
+                } ?? "cpu") + "+sparse" + layout
+                result = BenchResult(config: config, backend: backendName, kernel: kernel, device: deviceName, dtype: type,
                                      totalSeqlens: entry.lengths.reduce(0) { $0 + Int($1) }, milliseconds: milliseconds)
+                result.sparse = figures
+                result.floorRates = rates
+            } else {
+                let (milliseconds, _) = try measurement.time { () throws -> (BenchCall, Void) in
+                    let operands = try BenchOperands(config: config, cacheSeqlens: entry.lengths, elementType: type.elementType,
+                                                     seed: inputSeed, engine: engine, pageSize: pageSize, kvFormat: format)
+                    return (try operands.call(engine: engine, config: config), ())
+                }
+                let kernel = (engine.cudaBackend.map {
+                    $0.decodeKernelName(rowsPerKVHead: config.rowsPerKVHead, kvFormat: format.format(scale: 1), pageSize: pageSize) ?? "none"
+                } ?? "cpu") + layout
+                result = BenchResult(config: config, backend: backendName, kernel: kernel, device: deviceName, dtype: type,
+                                     totalSeqlens: entry.lengths.reduce(0) { $0 + Int($1) }, milliseconds: milliseconds)
+            }
             progress.note("\(tag): \(JSONText.number(result.milliseconds, decimals: 4)) ms, "
                 + "\(JSONText.rate(result.teraflops)) TFLOPS, \(JSONText.rate(result.gigabytesPerSecond)) GB/s")
             print(result.jsonLine)
@@ -168,7 +194,6 @@ struct BenchCommand: InputCheckedCommand {
             print(BenchTable.render(results, gridName: benchGrid.name), terminator: "")
         }
         if let chart {
-            let rates = BenchChart.Rates(copyGBps: copyGBps, gemmTFLOPS: gemmTFLOPS)
             let svg = BenchChart(results: results, baseline: baseline, rates: rates,
                                  title: "\(benchGrid.name) · \(type.rawValue) · \(deviceName)").svg
             do {
@@ -180,39 +205,48 @@ struct BenchCommand: InputCheckedCommand {
         }
     }
 
-    /// Builds one configuration's inputs, runs the metadata call once and returns the median
-    /// time of the decode call in milliseconds. Every tensor is released on return.
-    private func measure(
-        _ config: BenchConfig, lengths: [Int32], elementType: ElementType, engine: MLAEngine,
-        timer: CUDABenchTimer?, iterations: Int, inputSeed: UInt64, tag: String, progress: ProgressLine
-    ) throws -> Double {
+}
+
+/// One configuration's decode call, ready to time: it queues the call (into preallocated
+/// outputs); ``warnings`` reads what the last call left.
+struct BenchCall {
+    /// Queues one decode call.
+    var run: () throws -> Void
+    /// Problems with the last call's results (``BenchOutputs/warnings(out:lse:engine:)``).
+    var warnings: () throws -> [String]
+    /// Bytes of the inputs, for the progress line.
+    var inputBytes: Int
+}
+
+/// How `bench` times one configuration: build its inputs, then the median time of its call.
+struct Measurement {
+    let engine: MLAEngine
+    let timer: CUDABenchTimer?
+    let iterations: Int
+    let warmupMilliseconds: Double
+    let tag: String
+    let progress: ProgressLine
+
+    /// Builds the inputs (`build` returns the call and what else the caller keeps), times
+    /// `iterations` calls (CUDA events after an L2 flush each, or wall-clock time on the CPU)
+    /// and returns the median in milliseconds. Every tensor is released on return.
+    func time<Extra>(_ build: () throws -> (BenchCall, Extra)) throws -> (Double, Extra) {
         let clock = ContinuousClock()
         let started = clock.now
         progress.start("\(tag): building inputs")
-        let operands = try BenchOperands(config: config, cacheSeqlens: lengths, elementType: elementType,
-                                         seed: inputSeed, engine: engine, pageSize: pageSize, kvFormat: kvFormat)
-        progress.note("\(tag): inputs \(ByteText.format(operands.inputBytes)) ready in "
+        let (call, extra) = try build()
+        progress.note("\(tag): inputs \(ByteText.format(call.inputBytes)) ready in "
             + String(format: "%.2f s", WallClockTimer.milliseconds(clock.now - started) / 1000))
         progress.start("\(tag): timing \(iterations) call(s)")
-
-        let metadata = try engine.getMLAMetadata(cacheSeqlens: operands.cacheSeqlens.view,
-                                                 rowsPerKVHead: config.rowsPerKVHead,
-                                                 kvHeads: config.hKV)
-        let call = { () throws -> Void in
-            try engine.flashMLAWithKVCache(
-                q: operands.q.view, kCache: operands.kCache.view, blockTable: operands.blockTable.view,
-                cacheSeqlens: operands.cacheSeqlens.view, headDimV: config.dv, metadata: metadata,
-                causal: config.causal, kvFormat: operands.kvFormat, out: operands.out.view, lse: operands.lse.view)
-        }
         let times: [Double]
         if let timer {
-            times = try timer.measure(warmupMilliseconds: warmupMilliseconds, iterations: iterations, call)
+            times = try timer.measure(warmupMilliseconds: warmupMilliseconds, iterations: iterations, call.run)
         } else {
-            times = try WallClockTimer.measure(iterations: iterations, call)
+            times = try WallClockTimer.measure(iterations: iterations, call.run)
         }
-        for warning in try operands.sanityWarnings(engine: engine) { progress.note("\(tag): warning: \(warning)") }
+        for warning in try call.warnings() { progress.note("\(tag): warning: \(warning)") }
         guard let median = BenchMath.median(times) else { throw BenchError("no timed calls") }
-        return median
+        return (median, extra)
     }
 }
 
@@ -262,9 +296,24 @@ struct BenchOperands {
         }
     }
 
+    /// The call into `out` and `lse`, with the metadata computed once.
+    func call(engine: MLAEngine, config: BenchConfig) throws -> BenchCall {
+        let metadata = try engine.getMLAMetadata(cacheSeqlens: cacheSeqlens.view, rowsPerKVHead: config.rowsPerKVHead,
+                                                 kvHeads: config.hKV)
+        return BenchCall(run: {
+            try engine.flashMLAWithKVCache(
+                q: q.view, kCache: kCache.view, blockTable: blockTable.view, cacheSeqlens: cacheSeqlens.view,
+                headDimV: config.dv, metadata: metadata, causal: config.causal, kvFormat: kvFormat,
+                out: out.view, lse: lse.view)
+        }, warnings: { try BenchOutputs.warnings(out: out, lse: lse, engine: engine) }, inputBytes: inputBytes)
+    }
+}
+
+/// The outputs of a benchmark call.
+enum BenchOutputs {
     /// Problems with the last call's results: NaN in `out` or `lse` (a kernel read a NaN slot
-    /// past a sequence's end), and on CUDA the errors the kernels flagged.
-    func sanityWarnings(engine: MLAEngine) throws -> [String] {
+    /// past a sequence's end, or one no index reaches), and on CUDA the errors the kernels flagged.
+    static func warnings(out: Tensor, lse: Tensor, engine: MLAEngine) throws -> [String] {
         var warnings: [String] = []
         let hostOut: Tensor, hostLse: Tensor
         if let cuda = engine.cudaBackend {

@@ -17,16 +17,28 @@ struct BenchResult: Sendable, Equatable {
     var totalSeqlens: Int
     /// The median time of one call, in milliseconds.
     var milliseconds: Double
+    /// For a sparse configuration, what its FLOPs and bytes count; nil for a dense one.
+    var sparse: SparseFigures? = nil
+    /// The rates of the floor the JSON line states (`floor_ms`, `pct_of_floor`); nil: not stated.
+    var floorRates: BenchChart.Rates? = nil
 
-    /// FLOPs of one call (FlashMLA's formula).
+    /// FLOPs of one call (FlashMLA's formula, dense or sparse).
     var flops: Double {
-        BenchMath.flops(sQ: config.sQ, totalSeqlens: totalSeqlens, hQ: config.hQ, d: config.d, dv: config.dv)
+        if let sparse {
+            return BenchMath.sparseFlops(attendedEntries: sparse.attendedEntries, hQ: config.hQ, d: config.d, dv: config.dv)
+        }
+        return BenchMath.flops(sQ: config.sQ, totalSeqlens: totalSeqlens, hQ: config.hQ, d: config.d, dv: config.dv)
     }
 
-    /// Bytes of one call (FlashMLA's formula).
+    /// Bytes of one call (FlashMLA's formula, dense or sparse).
     var bytes: Double {
-        BenchMath.bytes(b: config.b, sQ: config.sQ, totalSeqlens: totalSeqlens, hQ: config.hQ, hKV: config.hKV,
-                        d: config.d, dv: config.dv, elementBytes: dtype.elementType.byteCount)
+        if let sparse {
+            return BenchMath.sparseBytes(uniqueTokens: sparse.uniqueTokens, tokenBytes: sparse.tokenBytes, b: config.b,
+                                         sQ: config.sQ, hQ: config.hQ, d: config.d, dv: config.dv,
+                                         elementBytes: dtype.elementType.byteCount)
+        }
+        return BenchMath.bytes(b: config.b, sQ: config.sQ, totalSeqlens: totalSeqlens, hQ: config.hQ, hKV: config.hKV,
+                               d: config.d, dv: config.dv, elementBytes: dtype.elementType.byteCount)
     }
 
     /// Achieved TFLOP/s.
@@ -35,21 +47,37 @@ struct BenchResult: Sendable, Equatable {
     var gigabytesPerSecond: Double { BenchMath.gigabytesPerSecond(bytes, milliseconds: milliseconds) }
 
     /// One JSON object on one line, keys in a fixed order: `b, s_q, mean_sk, h_q, h_kv, d, dv,
-    /// causal, varlen, impl, backend, kernel, device, dtype, total_seqlens, ms, tflops, gbps`
-    /// (ms with 4 decimals, tflops and gbps as ``JSONText/rate(_:)`` writes them: one decimal from
-    /// 1 up, three significant digits below, so a CPU run's 0.011 is not written as 0.0).
+    /// causal, varlen, [topk, kv_format,] impl, backend, kernel, device, dtype, total_seqlens,
+    /// [attended, unique_tokens, flop, bytes,] ms, tflops, gbps[, floor_ms, pct_of_floor]` (the
+    /// bracketed keys for a sparse configuration, and with ``floorRates``; ms and floor_ms with 4
+    /// decimals, pct_of_floor with 1, tflops and gbps as ``JSONText/rate(_:)`` writes them: one
+    /// decimal from 1 up, three significant digits below, so a CPU run's 0.011 is not written as 0.0).
     var jsonLine: String {
-        let fields: [(String, String)] = [
+        var fields: [(String, String)] = [
             ("b", "\(config.b)"), ("s_q", "\(config.sQ)"), ("mean_sk", "\(config.meanSk)"),
             ("h_q", "\(config.hQ)"), ("h_kv", "\(config.hKV)"), ("d", "\(config.d)"), ("dv", "\(config.dv)"),
             ("causal", "\(config.causal)"), ("varlen", "\(config.varlen)"),
+        ]
+        if let sparse { fields += [("topk", "\(sparse.topk)"), ("kv_format", JSONText.string(sparse.kvFormat.rawValue))] }
+        fields += [
             ("impl", JSONText.string("swift_flash_mla")), ("backend", JSONText.string(backend)),
             ("kernel", JSONText.string(kernel)), ("device", JSONText.string(device)), ("dtype", JSONText.string(dtype.rawValue)),
             ("total_seqlens", "\(totalSeqlens)"),
+        ]
+        if let sparse {
+            fields += [("attended", "\(sparse.attendedEntries)"), ("unique_tokens", "\(sparse.uniqueTokens)"),
+                       ("flop", JSONText.number(flops, decimals: 0)), ("bytes", JSONText.number(bytes, decimals: 0))]
+        }
+        fields += [
             ("ms", JSONText.number(milliseconds, decimals: 4)),
             ("tflops", JSONText.rate(teraflops)),
             ("gbps", JSONText.rate(gigabytesPerSecond)),
         ]
+        if let floorRates {
+            let floor = BenchChart.floorMilliseconds(self, rates: floorRates)
+            fields += [("floor_ms", JSONText.number(floor, decimals: 4)),
+                       ("pct_of_floor", JSONText.number(floor / milliseconds * 100, decimals: 1))]
+        }
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
     }
 }
@@ -90,17 +118,25 @@ enum JSONText {
 
 /// The readable summary printed after all configurations.
 enum BenchTable {
-    /// A table of `results`, headed by the grid name, backend and device.
+    /// A table of `results`, headed by the grid name, backend and device; with sparse results a
+    /// `sparse` column (topk and cache layout) and a `% of floor` column.
     static func render(_ results: [BenchResult], gridName: String) -> String {
-        var table = TextTable(headers: ["b", "s_q", "mean_sk", "h_q", "h_kv", "causal", "varlen", "dtype",
-                                        "Σseqlens", "ms", "TFLOPS", "GB/s"],
-                              leftAligned: [5, 6, 7])
+        let sparse = results.contains { $0.sparse != nil }
+        var table = TextTable(headers: ["b", "s_q", "mean_sk", "h_q", "h_kv", "causal", "varlen", "dtype"]
+                                  + (sparse ? ["sparse"] : []) + ["Σseqlens", "ms", "TFLOPS", "GB/s"] + (sparse ? ["% of floor"] : []),
+                              leftAligned: sparse ? [5, 6, 7, 8] : [5, 6, 7])
         for result in results {
             let c = result.config
+            let figures = result.sparse.map { "topk \($0.topk) \($0.kvFormat.rawValue)" } ?? "-"
+            let floor = result.floorRates.map {
+                JSONText.number(BenchChart.floorMilliseconds(result, rates: $0) / result.milliseconds * 100, decimals: 1)
+            } ?? "-"
             table.rows.append(["\(c.b)", "\(c.sQ)", "\(c.meanSk)", "\(c.hQ)", "\(c.hKV)",
-                               c.causal ? "yes" : "no", c.varlen ? "yes" : "no", result.dtype.rawValue,
-                               "\(result.totalSeqlens)", JSONText.number(result.milliseconds, decimals: 4),
-                               readable(result.teraflops), readable(result.gigabytesPerSecond)])
+                               c.causal ? "yes" : "no", c.varlen ? "yes" : "no", result.dtype.rawValue]
+                              + (sparse ? [figures] : [])
+                              + ["\(result.totalSeqlens)", JSONText.number(result.milliseconds, decimals: 4),
+                                 readable(result.teraflops), readable(result.gigabytesPerSecond)]
+                              + (sparse ? [floor] : []))
         }
         let devices = Set(results.map { "\($0.backend) · \($0.device)" }).sorted().joined(separator: "; ")
         return "\(gridName): \(results.count) configuration(s) on \(devices)\n" + table.render()

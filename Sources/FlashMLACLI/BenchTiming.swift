@@ -24,6 +24,20 @@ enum BenchMath {
         Double(elementBytes) * (Double(totalSeqlens) * Double(hKV) * Double(d) + Double(b * sQ * hQ) * Double(d + dv))
     }
 
+    /// Floating-point operations of one sparse decode call (FlashMLA's
+    /// `count_flop_and_mem_vol_for_decode`): `2 · h_q · N · (d + dv)`, `N = s_q · Σ counted entries`.
+    static func sparseFlops(attendedEntries: Int, hQ: Int, d: Int, dv: Int) -> Double {
+        2 * Double(hQ) * Double(attendedEntries) * Double(d + dv)
+    }
+
+    /// Bytes one sparse decode call moves (FlashMLA's formula, with the distinct cache tokens its
+    /// counted entries reach): `uniqueTokens · tokenBytes + elementBytes · b · s_q · h_q · (d + dv)`
+    /// (`q` and `out`; the index lists and `lse` are not counted, as FlashMLA counts them).
+    static func sparseBytes(uniqueTokens: Int, tokenBytes: Int, b: Int, sQ: Int, hQ: Int, d: Int, dv: Int,
+                            elementBytes: Int = 2) -> Double {
+        Double(uniqueTokens) * Double(tokenBytes) + Double(elementBytes) * Double(b * sQ * hQ) * Double(d + dv)
+    }
+
     /// TFLOP/s for `flops` done in `milliseconds`.
     static func teraflops(_ flops: Double, milliseconds: Double) -> Double {
         flops / (milliseconds * 1e-3) / 1e12

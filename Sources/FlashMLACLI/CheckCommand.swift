@@ -17,7 +17,10 @@ struct CheckCommand: InputCheckedCommand {
             quantized random cache, compared with the reference on their dequantized values), puts NaN in every unused cache slot and poisons the outputs. \
             Large cases are compared on a sample of query rows; every output is checked for NaN. On CUDA \
             each case also checks the device schedule against the host's and that a second run is \
-            bit-identical. Exits non-zero on any mismatch.
+            bit-identical. A grid configuration with topk is a DeepSeek-V3.2 sparse decode: each query \
+            token attends to topk distinct random tokens of its request (NaN in every cache slot no \
+            counted index reaches), compared with the same Float64 reference over those tokens. \
+            Exits non-zero on any mismatch.
             """
     )
 
@@ -28,9 +31,9 @@ struct CheckCommand: InputCheckedCommand {
     @Option(help: "Most query rows compared with the reference per case.") var sampleRows: Int = 48
     @Option(help: "Most cached tokens × KV heads per case (default: 1,000,000 on CUDA, 40,000 on the CPU).") var tokenBudget: Int?
     @Option(help: "Largest sequence length drawn.") var maxLength: Int = 32768
-    @Option(help: "A grid file: check each of its configurations (in each --dtype) instead of random ones.")
+    @Option(help: "A grid file or a built-in grid's name (\(BenchGrid.presets.map(\.name).joined(separator: ", "))): check each of its configurations (in each --dtype) instead of random ones; those with topk as sparse decodes.")
     var grid: String?
-    @Option(name: .customLong("kv-format"), help: "The cache format: native, fp8 (per-tensor E4M3) or fp8-ds (DeepSeek-V3.2, h_kv forced to 1).")
+    @Option(name: .customLong("kv-format"), help: "The cache format (of grid configurations without kv_format): native, fp8 (per-tensor E4M3) or fp8-ds (DeepSeek-V3.2, h_kv forced to 1).")
     var kvFormat: KVFormatChoice = .native
     @Option(name: .customLong("page-size"), help: "Tokens a cache page, 1…256, or random (one of \(PageSizeChoice.drawn) per case).")
     var pageSize: PageSizeChoice = .fixed(TileSchedule.blockSize)
@@ -70,19 +73,31 @@ struct CheckCommand: InputCheckedCommand {
     }
 
     /// The grid's configurations in each requested element type, every field and size checked;
-    /// nil without `--grid`.
+    /// nil without `--grid`. A sparse configuration (`topk`) is a ``CheckCase/sparse(_:)`` case.
     /// - Throws: ``UsageError`` (or `ValidationError` for a malformed `--only`).
-    func gridPlan() throws -> [ProblemConfig]? {
+    func gridPlan() throws -> [CheckCase]? {
         guard let grid else { return nil }
-        let plan = try GridPlan(grid: BenchGrid.load(path: grid), source: grid, only: only, layout: .check,
+        let largestPage: Int
+        switch pageSize {
+        case let .fixed(size): largestPage = size
+        case .random: largestPage = PageSizeChoice.drawn.max()!
+        }
+        let plan = try GridPlan(grid: BenchGrid.named(grid), source: grid, only: only, layout: .check,
                                 elementBytes: 2, memoryLimitBytes: MemoryEstimate.bytes(gib: memoryLimitGiB)!,
-                                lengthSeed: { _ in 0 })
+                                kvFormat: kvFormat, pageSize: largestPage, lengthSeed: { _ in 0 })
         var rng = InputRandom(seed: 0x9A6E)
         return dtype.elementTypes.flatMap { type in
-            plan.entries.map { entry in
-                ProblemConfig(cacheSeqlens: entry.lengths, queryLength: entry.config.sQ, queryHeads: entry.config.hQ,
-                              kvHeads: kvFormat == .fp8DS ? 1 : entry.config.hKV, causal: entry.config.causal,
-                              elementType: type, pageSize: pageSize.draw(using: &rng), kvFormat: kvFormat)
+            plan.entries.map { entry -> CheckCase in
+                let config = entry.config, format = config.kvFormat ?? kvFormat
+                if let topk = config.topk {
+                    return .sparse(SparseProblemConfig(
+                        cacheSeqlens: entry.lengths, queryLength: config.sQ, queryHeads: config.hQ, topk: topk,
+                        topkLength: config.topkLength?.counts(batchSize: config.b), invalidFraction: config.invalidIndices ?? 0,
+                        elementType: type, pageSize: pageSize.draw(using: &rng), kvFormat: format))
+                }
+                return .dense(ProblemConfig(cacheSeqlens: entry.lengths, queryLength: config.sQ, queryHeads: config.hQ,
+                                            kvHeads: format == .fp8DS ? 1 : config.hKV, causal: config.causal,
+                                            elementType: type, pageSize: pageSize.draw(using: &rng), kvFormat: format))
             }
         }
     }
@@ -95,19 +110,23 @@ struct CheckCommand: InputCheckedCommand {
         var rng = InputRandom(seed: seed)
         var worst = (out: 0.0, lse: 0.0, lseDiff: 0.0)
         var failures = 0
-        let configs: [ProblemConfig]
+        let configs: [CheckCase]
         if let planned {
             configs = planned
         } else {
             let budget = tokenBudget ?? (engine.backend == .cpu ? 40_000 : 1_000_000)
-            configs = (0..<cases).map { randomConfig(&rng, index: $0, budget: budget) }
+            configs = (0..<cases).map { .dense(randomConfig(&rng, index: $0, budget: budget)) }
         }
         print("check: backend \(engine.backend), \(configs.count) cases, seed \(seed)")
         let progress = ProgressLine()
+        let runner = CaseRunner(engine: engine, sampleRows: sampleRows)
         for (index, config) in configs.enumerated() {
-            progress.start("case \(index + 1)/\(configs.count): b=\(config.batchSize) s_q=\(config.queryLength) "
-                + "h_q=\(config.queryHeads) h_kv=\(config.kvHeads) \(config.elementType)")
-            let outcome = try CaseRunner(engine: engine, sampleRows: sampleRows).run(config, seed: rng.next())
+            progress.start("case \(index + 1)/\(configs.count): \(config.summary)")
+            let outcome: CaseRunner.Outcome
+            switch config {
+            case let .dense(shape): outcome = try runner.run(shape, seed: rng.next())
+            case let .sparse(shape): outcome = try runner.run(shape, seed: rng.next())
+            }
             progress.finish()
             worst.out = max(worst.out, outcome.agreement.outCosDiff)
             worst.lse = max(worst.lse, outcome.agreement.lseCosDiff)
@@ -127,6 +146,37 @@ struct CheckCommand: InputCheckedCommand {
         let types = dtype.elementTypes
         return ProblemConfig.random(using: &rng, tokenBudget: budget, maxLength: maxLength,
                                     elementType: types[index % types.count], pageSize: pageSize, kvFormat: kvFormat)
+    }
+}
+
+/// One case `check` runs: a dense random problem, or a sparse one (a grid configuration with `topk`).
+enum CheckCase: CustomStringConvertible {
+    /// A dense decode (``RandomProblem``).
+    case dense(ProblemConfig)
+    /// A sparse decode (``SparseProblem``).
+    case sparse(SparseProblemConfig)
+
+    /// Each request's cached length.
+    var cacheSeqlens: [Int32] {
+        switch self {
+        case let .dense(config): config.cacheSeqlens
+        case let .sparse(config): config.cacheSeqlens
+        }
+    }
+
+    /// The shape in a few words, for the progress line.
+    var summary: String {
+        switch self {
+        case let .dense(c): "b=\(c.batchSize) s_q=\(c.queryLength) h_q=\(c.queryHeads) h_kv=\(c.kvHeads) \(c.elementType)"
+        case let .sparse(c): "sparse b=\(c.batchSize) s_q=\(c.queryLength) h_q=\(c.queryHeads) topk=\(c.topk) \(c.elementType)"
+        }
+    }
+
+    var description: String {
+        switch self {
+        case let .dense(config): config.description
+        case let .sparse(config): config.description
+        }
     }
 }
 

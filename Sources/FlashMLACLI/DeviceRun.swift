@@ -32,24 +32,32 @@ struct DeviceRun {
     /// Decodes into fresh outputs poisoned with 0xFF bytes (NaN in bf16, fp16 and fp32),
     /// directly or as `graphReplays` replays of a captured CUDA graph, and returns host copies.
     func decode(graphReplays: Int = 0) throws -> (out: Tensor, lse: Tensor) {
-        let out = try cuda.allocate(elementType: config.elementType,
-                                    shape: [config.batchSize, config.queryLength, config.queryHeads, DecodeProblem.headDimV])
-        let lse = try cuda.allocate(elementType: .float32, shape: [config.batchSize, config.queryHeads, config.queryLength])
+        try Self.decode(cuda: cuda, elementType: config.elementType, batchSize: config.batchSize,
+                        queryLength: config.queryLength, queryHeads: config.queryHeads, graphReplays: graphReplays) { out, lse in
+            try engine.flashMLAWithKVCache(q: q.view, kCache: kCache.view, blockTable: blockTable.view,
+                                           cacheSeqlens: cacheSeqlens.view, headDimV: DecodeProblem.headDimV,
+                                           metadata: metadata, causal: config.causal, kvFormat: kvFormat,
+                                           out: out, lse: lse)
+        }
+    }
+
+    /// Runs `call` into fresh device outputs (`out` `[b, s_q, h_q, 512]` in `elementType`, `lse`
+    /// Float32 `[b, h_q, s_q]`) poisoned with 0xFF bytes, directly or as `graphReplays` replays
+    /// of a captured CUDA graph, and returns host copies.
+    static func decode(cuda: CUDABackend, elementType: ElementType, batchSize: Int, queryLength: Int, queryHeads: Int,
+                       graphReplays: Int, _ call: (TensorView, TensorView) throws -> Void) throws -> (out: Tensor, lse: Tensor) {
+        let out = try cuda.allocate(elementType: elementType,
+                                    shape: [batchSize, queryLength, queryHeads, DecodeProblem.headDimV])
+        let lse = try cuda.allocate(elementType: .float32, shape: [batchSize, queryHeads, queryLength])
         for tensor in [out, lse] {
             let bytes = tensor.view.elementCount * tensor.view.elementType.byteCount
             // On the stream the decode runs on: a legacy-stream memset is not ordered before it.
             try DeviceMemory.fillAsync(address: tensor.view.deviceAddress!, byteCount: bytes, byte: 0xFF, stream: cuda.stream)
         }
-        let call = {
-            try engine.flashMLAWithKVCache(q: q.view, kCache: kCache.view, blockTable: blockTable.view,
-                                           cacheSeqlens: cacheSeqlens.view, headDimV: DecodeProblem.headDimV,
-                                           metadata: metadata, causal: config.causal, kvFormat: kvFormat,
-                                           out: out.view, lse: lse.view)
-        }
         if graphReplays == 0 {
-            try call()
+            try call(out.view, lse.view)
         } else {
-            let graph = try Graph.capture(on: cuda.stream, call)
+            let graph = try Graph.capture(on: cuda.stream) { try call(out.view, lse.view) }
             for _ in 0..<graphReplays { try graph.launch(on: cuda.stream) }
         }
         return (try cuda.download(out.view), try cuda.download(lse.view))

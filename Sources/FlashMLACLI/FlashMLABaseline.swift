@@ -1,22 +1,35 @@
 // FlashMLABaseline: FlashMLA's times per configuration, read from its benchmark's JSON lines.
+import FlashMLATesting
 import Foundation
 
 /// FlashMLA's time per configuration, from the JSON lines its benchmark (`bench_grid.py`) prints:
 /// one object per line with `b`, `s_q`, `mean_sk`, `h_q` and `ms` (and optionally `h_kv`,
-/// `causal`, `varlen`, `dtype`; defaults 1, true, false, any). Other lines are ignored.
+/// `causal`, `varlen`, `dtype`; defaults 1, true, false, any). A line with `topk` is a sparse
+/// decode (`bench/flashmla-head/bench_sparse.py`'s lines): `s_k` may stand for `mean_sk`,
+/// `causal` defaults to false and `kv_format` to `fp8-ds` (that script times the FP8 cache); it
+/// matches only sparse configurations of the same topk and cache layout. Other lines are ignored.
 struct FlashMLABaseline: Equatable {
     /// What a line is matched on.
     struct Key: Hashable {
         var b: Int, sQ: Int, meanSk: Int, hQ: Int, hKV: Int, causal: Bool, varlen: Bool
+        /// For a sparse decode, its topk and cache layout (`fp8-ds`, `native`); nil for a dense one.
+        var sparse: Sparse?
+
+        /// What tells sparse configurations apart beyond the dense key.
+        struct Sparse: Hashable {
+            var topk: Int
+            var kvFormat: String
+        }
 
         /// The key of one of our configurations.
         init(_ config: BenchConfig) {
             self.init(b: config.b, sQ: config.sQ, meanSk: config.meanSk, hQ: config.hQ, hKV: config.hKV,
-                      causal: config.causal, varlen: config.varlen)
+                      causal: config.causal, varlen: config.varlen,
+                      sparse: config.topk.map { Sparse(topk: $0, kvFormat: (config.kvFormat ?? .native).rawValue) })
         }
 
         /// A key from its fields.
-        init(b: Int, sQ: Int, meanSk: Int, hQ: Int, hKV: Int, causal: Bool, varlen: Bool) {
+        init(b: Int, sQ: Int, meanSk: Int, hQ: Int, hKV: Int, causal: Bool, varlen: Bool, sparse: Sparse? = nil) {
             self.b = b
             self.sQ = sQ
             self.meanSk = meanSk
@@ -24,6 +37,7 @@ struct FlashMLABaseline: Equatable {
             self.hKV = hKV
             self.causal = causal
             self.varlen = varlen
+            self.sparse = sparse
         }
     }
 
@@ -69,9 +83,13 @@ struct FlashMLABaseline: Equatable {
                 }
                 return bool
             }
-            let key = Key(b: try integer("b"), sQ: try integer("s_q"), meanSk: try integer("mean_sk"),
+            let sparse = object["topk"] == nil ? nil
+                : Key.Sparse(topk: try integer("topk"), kvFormat: object["kv_format"] as? String ?? KVFormatChoice.fp8DS.rawValue)
+            let meanSk = sparse != nil && object["mean_sk"] == nil ? try integer("s_k") : try integer("mean_sk")
+            let key = Key(b: try integer("b"), sQ: try integer("s_q"), meanSk: meanSk,
                           hQ: try integer("h_q"), hKV: try integer("h_kv", default: 1),
-                          causal: try flag("causal", default: true), varlen: try flag("varlen", default: false))
+                          causal: try flag("causal", default: sparse == nil), varlen: try flag("varlen", default: false),
+                          sparse: sparse)
             guard let ms = (object["ms"] as? NSNumber)?.doubleValue, ms.isFinite, ms > 0 else {
                 throw UsageError("\(place): ms", expected: "a positive number", given: "\(object["ms"] ?? "nothing")")
             }

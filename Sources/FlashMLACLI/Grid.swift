@@ -35,13 +35,17 @@ enum BenchDType: String, Codable, Sendable, CaseIterable, ExpressibleByArgument 
 
 /// One decode configuration of a benchmark grid, with the field names of FlashMLA's benchmark
 /// (`b`, `s_q`, `mean_sk`, `h_q`, `h_kv`, `d`, `dv`, `causal`, `varlen`, `page_block_size`,
-/// `cache_seqlens`).
+/// `cache_seqlens`), and for DeepSeek-V3.2's sparse decoding `topk`, `topk_length` and
+/// `invalid_indices`; `kv_format` picks the cache layout.
 ///
 /// Optional fields default to FlashMLA's decode shape: `d` 576, `dv` 512, `page_block_size` 64,
-/// `h_kv` 1, `causal` true, `varlen` false. `cache_seqlens`, when present, fixes every request's
-/// length; otherwise lengths are drawn as FlashMLA's benchmark draws them (see
-/// ``resolvedCacheSeqlens(seed:)``). `mean_sk` may be left out when `cache_seqlens` is given.
-struct BenchConfig: Codable, Sendable, Equatable {
+/// `h_kv` 1, `causal` true (false with `topk`), `varlen` false, `kv_format` the command's
+/// `--kv-format`. `cache_seqlens`, when present, fixes every request's length; otherwise lengths
+/// are drawn as FlashMLA's benchmark draws them (see ``resolvedCacheSeqlens(seed:)``). `mean_sk`
+/// may be left out when `cache_seqlens` is given. With `topk` the configuration is a sparse
+/// decode: each request holds its length in tokens (`mean_sk` is FlashMLA's `s_k`) and each of
+/// its `s_q` query tokens attends to `topk` distinct tokens of them (``SparseProblem``).
+struct BenchConfig: Decodable, Sendable, Equatable {
     /// Requests, `b`.
     var b: Int
     /// New query tokens per request, `s_q`.
@@ -64,6 +68,51 @@ struct BenchConfig: Codable, Sendable, Equatable {
     var pageBlockSize: Int
     /// Every request's length, when the grid fixes them.
     var cacheSeqlens: [Int]?
+    /// Entries per index list (`topk`): a sparse decode; nil: dense.
+    var topk: Int? = nil
+    /// FlashMLA's `topk_length` (sparse only); nil: every list counts all `topk` entries.
+    var topkLength: TopkLength? = nil
+    /// The cache layout (`kv_format`); nil: the command's `--kv-format`.
+    var kvFormat: KVFormatChoice? = nil
+    /// The chance that an index entry is `−1` (`invalid_indices`, sparse only); nil: none.
+    var invalidIndices: Double? = nil
+
+    /// FlashMLA's `topk_length`: one count for every request, or one per request.
+    enum TopkLength: Decodable, Sendable, Equatable {
+        /// Every request counts this many leading entries.
+        case every(Int)
+        /// Request `i` counts entry `i`'s.
+        case each([Int])
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            do {
+                self = .every(try container.decode(Int.self))
+            } catch DecodingError.typeMismatch {
+                do {
+                    self = .each(try container.decode([Int].self))
+                } catch let DecodingError.typeMismatch(_, context) {
+                    throw DecodingError.typeMismatch(TopkLength.self, context)
+                }
+            }
+        }
+
+        /// As the grid wrote it: `512`, or the list (its length when long).
+        var text: String {
+            switch self {
+            case let .every(count): "\(count)"
+            case let .each(counts): counts.count <= 8 ? "\(counts)" : "a list of \(counts.count) counts"
+            }
+        }
+
+        /// Each request's count, for `b` requests. Call only when ``BenchConfig/problems(kvFormat:)`` is empty.
+        func counts(batchSize: Int) -> [Int32] {
+            switch self {
+            case let .every(count): Array(repeating: Int32(count), count: batchSize)
+            case let .each(counts): counts.map { Int32($0) }
+            }
+        }
+    }
 
     /// Query rows per KV head, s_q · h_q / h_kv: what the metadata call takes and what picks the
     /// decode kernel.
@@ -72,12 +121,27 @@ struct BenchConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case b, sQ = "s_q", meanSk = "mean_sk", hQ = "h_q", hKV = "h_kv", d, dv, causal, varlen
         case pageBlockSize = "page_block_size", cacheSeqlens = "cache_seqlens"
+        case topk, topkLength = "topk_length", kvFormat = "kv_format", invalidIndices = "invalid_indices"
     }
 
     /// A configuration; lengths are drawn unless `cacheSeqlens` is given.
     init(b: Int, sQ: Int, meanSk: Int, hQ: Int, hKV: Int = 1, d: Int = DecodeProblem.headDim,
          dv: Int = DecodeProblem.headDimV, causal: Bool = true, varlen: Bool = false,
          pageBlockSize: Int = TileSchedule.blockSize, cacheSeqlens: [Int]? = nil) {
+        self.init(b: b, sQ: sQ, meanSk: meanSk, hQ: hQ, hKV: hKV, d: d, dv: dv, causal: causal, varlen: varlen,
+                  pageBlockSize: pageBlockSize, cacheSeqlens: cacheSeqlens, topk: nil)
+    }
+
+    /// A sparse configuration (`topk` set; not causal), or with `topk` nil a dense one.
+    init(b: Int, sQ: Int, meanSk: Int, hQ: Int, hKV: Int = 1, d: Int = DecodeProblem.headDim,
+         dv: Int = DecodeProblem.headDimV, causal: Bool? = nil, varlen: Bool = false,
+         pageBlockSize: Int = TileSchedule.blockSize, cacheSeqlens: [Int]? = nil, topk: Int?,
+         topkLength: TopkLength? = nil, kvFormat: KVFormatChoice? = nil, invalidIndices: Double? = nil) {
+        self.topk = topk
+        self.topkLength = topkLength
+        self.kvFormat = kvFormat
+        self.invalidIndices = invalidIndices
+        let causal = causal ?? (topk == nil)
         self.b = b
         self.sQ = sQ
         self.meanSk = meanSk
@@ -100,7 +164,18 @@ struct BenchConfig: Codable, Sendable, Equatable {
         hKV = try c.decodeIfPresent(Int.self, forKey: .hKV) ?? 1
         d = try c.decodeIfPresent(Int.self, forKey: .d) ?? DecodeProblem.headDim
         dv = try c.decodeIfPresent(Int.self, forKey: .dv) ?? DecodeProblem.headDimV
-        causal = try c.decodeIfPresent(Bool.self, forKey: .causal) ?? true
+        topk = try c.decodeIfPresent(Int.self, forKey: .topk)
+        topkLength = try c.decodeIfPresent(TopkLength.self, forKey: .topkLength)
+        invalidIndices = try c.decodeIfPresent(Double.self, forKey: .invalidIndices)
+        if let text = try c.decodeIfPresent(String.self, forKey: .kvFormat) {
+            guard let format = KVFormatChoice(rawValue: text) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .kvFormat, in: c,
+                    debugDescription: "kv_format \"\(text)\" is not \(KVFormatChoice.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            kvFormat = format
+        }
+        causal = try c.decodeIfPresent(Bool.self, forKey: .causal) ?? (topk == nil)
         varlen = try c.decodeIfPresent(Bool.self, forKey: .varlen) ?? false
         pageBlockSize = try c.decodeIfPresent(Int.self, forKey: .pageBlockSize) ?? TileSchedule.blockSize
         cacheSeqlens = try c.decodeIfPresent([Int].self, forKey: .cacheSeqlens)
@@ -122,8 +197,11 @@ struct BenchConfig: Codable, Sendable, Equatable {
 
     /// What this library cannot run, each naming the field, what it must be and what it is
     /// (empty when the configuration is fine). Every count and length must lie in 1…2³¹−1 (a
-    /// cached length in 0…2³¹−1); sizes are checked separately, by ``MemoryEstimate``.
-    func problems() -> [UsageError] {
+    /// cached length in 0…2³¹−1); sizes are checked separately, by ``MemoryEstimate``. A sparse
+    /// configuration (`topk`) needs `h_kv` 1, no causal mask and a native or fp8-ds cache
+    /// (`kv_format`, else `flag`, the command's `--kv-format`); `topk_length` (each 0…topk) and
+    /// `invalid_indices` (0…1) need `topk`.
+    func problems(kvFormat flag: KVFormatChoice = .native) -> [UsageError] {
         var found: [UsageError] = []
         let range = "1…\(Self.maxValue)"
         func count(_ name: String, _ value: Int) {
@@ -150,6 +228,47 @@ struct BenchConfig: Codable, Sendable, Equatable {
             }
         } else {
             count("mean_sk", meanSk)
+        }
+        found += sparseProblems(kvFormat: flag)
+        return found
+    }
+
+    /// The problems of the sparse fields and of `kv_format` (see ``problems(kvFormat:)``).
+    private func sparseProblems(kvFormat flag: KVFormatChoice) -> [UsageError] {
+        var found: [UsageError] = []
+        let format = kvFormat ?? flag, named = kvFormat == nil ? "\(flag.rawValue) (--kv-format)" : format.rawValue
+        guard let topk else {
+            if kvFormat == .fp8DS, hKV != 1 {
+                found.append(UsageError("h_kv", expected: "1 for kv_format fp8-ds", given: "\(hKV)"))
+            }
+            let beside = "a topk beside it (it describes sparse decoding's index lists)"
+            if let topkLength { found.append(UsageError("topk_length", expected: beside, given: topkLength.text)) }
+            if let invalidIndices { found.append(UsageError("invalid_indices", expected: beside, given: "\(invalidIndices)")) }
+            return found
+        }
+        if !(1...Self.maxValue).contains(topk) {
+            found.append(UsageError("topk", expected: "1…\(Self.maxValue)", given: "\(topk)"))
+        }
+        if hKV != 1 { found.append(UsageError("h_kv", expected: "1 for sparse decoding (topk)", given: "\(hKV)")) }
+        if causal { found.append(UsageError("causal", expected: "false: sparse decoding (topk) has no causal mask", given: "true")) }
+        if format == .fp8 {
+            found.append(UsageError("kv_format", expected: "native or fp8-ds for sparse decoding (topk)", given: named))
+        }
+        let counts = "0…topk = 0…\(topk)"
+        switch topkLength {
+        case nil: break
+        case let .every(count):
+            if !(0...max(topk, 0)).contains(count) { found.append(UsageError("topk_length", expected: counts, given: "\(count)")) }
+        case let .each(list):
+            if list.count != b {
+                found.append(UsageError("topk_length", expected: "one count for every request, or b = \(b) counts", given: "\(list.count) counts"))
+            }
+            if let bad = list.firstIndex(where: { !(0...max(topk, 0)).contains($0) }) {
+                found.append(UsageError("topk_length[\(bad)]", expected: counts, given: "\(list[bad])"))
+            }
+        }
+        if let invalidIndices, !(0...1).contains(invalidIndices) {
+            found.append(UsageError("invalid_indices", expected: "a fraction in 0…1 (of index entries set to -1)", given: "\(invalidIndices)"))
         }
         return found
     }
@@ -192,20 +311,24 @@ struct BenchConfig: Codable, Sendable, Equatable {
         case "causal": "\(causal)"
         case "varlen": "\(varlen)"
         case "page_block_size": "\(pageBlockSize)"
+        case "topk": topk.map { "\($0)" } ?? "none"
+        case "kv_format": (kvFormat ?? .native).rawValue
         default: nil
         }
     }
 
-    /// A short description such as `b=4 s_q=1 mean_sk=2048 h_q=16 h_kv=1 causal varlen`.
+    /// A short description such as `b=4 s_q=1 mean_sk=2048 h_q=16 h_kv=1 causal varlen`, with
+    /// ` topk=2048 fp8-ds` for a sparse configuration.
     var summary: String {
         "b=\(b) s_q=\(sQ) mean_sk=\(meanSk) h_q=\(hQ) h_kv=\(hKV)" + (causal ? " causal" : "") + (varlen ? " varlen" : "")
+            + (topk.map { " topk=\($0)" + (kvFormat.map { " \($0.rawValue)" } ?? "") } ?? "")
     }
 }
 
 /// A benchmark grid: a name, an input type and a list of configurations, as in a JSON grid file
 /// `{"name": …, "dtype": "bf16", "configs": [{…}, …]}` (`name` and `dtype` are optional:
 /// `"grid"` and `bf16`).
-struct BenchGrid: Codable, Sendable, Equatable {
+struct BenchGrid: Decodable, Sendable, Equatable {
     /// The grid's name.
     var name: String
     /// The input type.
@@ -256,6 +379,33 @@ struct BenchGrid: Codable, Sendable, Equatable {
         BenchConfig(b: 2, sQ: 1, meanSk: 2048, hQ: 16),
         BenchConfig(b: 4, sQ: 2, meanSk: 768, hQ: 16, varlen: true, cacheSeqlens: [300, 1900, 65, 807]),
     ])
+
+    /// FlashMLA's DeepSeek-V3.2 sparse decode shapes (its sparse decoding test's performance case,
+    /// as `bench/flashmla-head/bench_sparse.py` times them): b 128 and 148, h_q 64 and 128, s_q 1
+    /// and 2, topk 2048, s_k (`mean_sk`) 32768 drawn per request as max(normal(s_k, s_k/2), s_q)
+    /// (`varlen`), one KV head, pages of 64; the eight shapes with the 656-byte FP8 cache, then
+    /// the same eight with a bf16 cache.
+    static let sparseV32 = BenchGrid(name: "sparse-v32", dtype: .bf16, configs: [KVFormatChoice.fp8DS, .native].flatMap { format in
+        [128, 148].flatMap { b in
+            [64, 128].flatMap { hQ in
+                [1, 2].map { sQ in
+                    BenchConfig(b: b, sQ: sQ, meanSk: 32768, hQ: hQ, varlen: true, topk: 2048, kvFormat: format)
+                }
+            }
+        }
+    })
+
+    /// The grids `--grid` takes by name instead of a file: `built-in-small` (``builtIn``) and
+    /// `sparse-v32` (``sparseV32``).
+    static let presets = [builtIn, sparseV32]
+
+    /// The preset named `argument`, else the grid file at that path (``load(path:)``); a file
+    /// named like a preset is read as `./NAME`.
+    /// - Throws: ``UsageError`` as ``load(path:)``.
+    static func named(_ argument: String) throws(UsageError) -> BenchGrid {
+        if let preset = presets.first(where: { $0.name == argument }) { return preset }
+        return try load(path: argument)
+    }
 }
 
 /// The `--only key=value,…` selection: a configuration passes when, for every key named, its
@@ -263,7 +413,8 @@ struct BenchGrid: Codable, Sendable, Equatable {
 /// `|`, to allow several: `h_q=16|32,varlen=false`).
 struct ConfigFilter: Sendable, Equatable {
     /// The field names a filter may use.
-    static let keys = ["b", "s_q", "mean_sk", "h_q", "h_kv", "d", "dv", "causal", "varlen", "page_block_size"]
+    static let keys = ["b", "s_q", "mean_sk", "h_q", "h_kv", "d", "dv", "causal", "varlen", "page_block_size",
+                       "topk", "kv_format"]
 
     /// Accepted values per key, normalized.
     var allowed: [String: Set<String>]

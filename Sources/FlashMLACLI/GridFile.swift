@@ -95,7 +95,7 @@ enum GridFile {
     }
 
     /// The integer fields of a configuration.
-    private static let integerFields = ["b", "s_q", "mean_sk", "h_q", "h_kv", "d", "dv", "page_block_size"]
+    private static let integerFields = ["b", "s_q", "mean_sk", "h_q", "h_kv", "d", "dv", "page_block_size", "topk", "topk_length"]
 
     /// The first integer field of a parsed grid whose value is a number but not an `Int`
     /// (`1.5`, `1e30`), with that value as text.
@@ -110,8 +110,10 @@ enum GridFile {
             for key in integerFields {
                 if let value = fields[key], let text = bad(value) { return ("configs[\(index)].\(key)", text) }
             }
-            for (position, value) in ((fields["cache_seqlens"] as? [Any]) ?? []).enumerated() {
-                if let text = bad(value) { return ("configs[\(index)].cache_seqlens[\(position)]", text) }
+            for list in ["cache_seqlens", "topk_length"] {
+                for (position, value) in ((fields[list] as? [Any]) ?? []).enumerated() {
+                    if let text = bad(value) { return ("configs[\(index)].\(list)[\(position)]", text) }
+                }
             }
         }
         return nil
@@ -132,6 +134,8 @@ enum GridFile {
         case is Bool.Type: "true or false"
         case is String.Type: "a string"
         case is [Int].Type: "a list of integers"
+        case is Double.Type: "a number"
+        case is BenchConfig.TopkLength.Type: "an integer (every request) or a list of integers (one per request)"
         default: "\(type)"
         }
     }

@@ -38,33 +38,46 @@ struct GridPlan {
     /// - Parameters:
     ///   - source: how errors name the grid (its path, or `built-in grid`).
     ///   - only: the `--only` text, if any.
+    ///   - kvFormat: the command's `--kv-format`: the layout of configurations without `kv_format`
+    ///     (each entry's ``BenchConfig/kvFormat`` is set to the layout it runs with).
+    ///   - pageSize: the largest page size a sparse configuration's cache may have (its estimate).
     ///   - lengthSeed: the seed of a `varlen` draw for the configuration at an index.
     /// - Throws: ``UsageError`` for an empty grid, a filter that selects nothing, or the first bad
     ///   field or size (naming the configuration and the field); `ValidationError` for a
     ///   malformed `--only`.
     init(grid: BenchGrid, source: String, only: String?, layout: Layout, elementBytes: Int, memoryLimitBytes: Int,
+         kvFormat flag: KVFormatChoice = .native, pageSize: Int = TileSchedule.blockSize,
          lengthSeed: (Int) -> UInt64) throws {
         self.grid = grid
         guard !grid.configs.isEmpty else {
             throw UsageError(source, expected: "at least one configuration in \"configs\"", given: "an empty list")
         }
         let filter = try only.map(ConfigFilter.init(parsing:)) ?? ConfigFilter()
-        let selected = grid.configs.enumerated().filter { filter.accepts($0.element) }
+        let resolved = grid.configs.map { config in
+            var config = config
+            config.kvFormat = config.kvFormat ?? flag
+            return config
+        }
+        let selected = resolved.enumerated().filter { filter.accepts($0.element) }
         if selected.isEmpty, let only {
             throw UsageError("--only \(only)",
                              expected: "a filter that selects at least one of the \(grid.configs.count) configuration(s) of \(grid.name)",
-                             given: "one that selects none (the grid has \(filter.valuesPresent(in: grid.configs)))")
+                             given: "one that selects none (the grid has \(filter.valuesPresent(in: resolved)))")
         }
         entries = []
         for (index, config) in selected {
             let place = "\(source): configs[\(index)]"
-            if let problem = config.problems().first {
+            if let problem = grid.configs[index].problems(kvFormat: flag).first {
                 throw UsageError("\(place).\(problem.field)", expected: problem.expected, given: problem.given)
             }
             func estimate(_ lengths: LengthSummary) -> MemoryEstimate {
+                if config.topk != nil {
+                    return MemoryEstimate.sparse(config, lengths: lengths, elementBytes: elementBytes,
+                                                 format: config.kvFormat ?? flag, pageSize: pageSize)
+                }
                 switch layout {
-                case .bench: MemoryEstimate.bench(config, lengths: lengths, elementBytes: elementBytes)
-                case .check: MemoryEstimate.check(config, lengths: lengths, elementBytes: elementBytes)
+                case .bench: return MemoryEstimate.bench(config, lengths: lengths, elementBytes: elementBytes)
+                case .check: return MemoryEstimate.check(config, lengths: lengths, elementBytes: elementBytes)
                 }
             }
             let field = "\(place) (\(config.summary))"

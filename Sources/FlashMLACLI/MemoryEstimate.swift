@@ -121,6 +121,33 @@ struct MemoryEstimate: Equatable, Sendable {
                tableColumns: LengthSummary.pages(lengths.longest) + 2, elementBytes: elementBytes)
     }
 
+    /// The tensors a sparse configuration (`topk`) allocates in either command (see
+    /// ``SparseProblem``): `q`; `kCache` of at most `64·Σ⌈length/64⌉ + b·(P−1) + P` token slots
+    /// (each request's tokens on pages of `pageSize` P, and a spare page), each of 576 values in
+    /// the input type or 656 bytes (fp8-ds); `indices`, `topkLength` (with `topk_length`), `out`, `lse`.
+    static func sparse(_ config: BenchConfig, lengths: LengthSummary, elementBytes: Int, format: KVFormatChoice,
+                       pageSize: Int) -> MemoryEstimate {
+        let b = Dimension(name: "b", value: config.b), sQ = Dimension(name: "s_q", value: config.sQ)
+        let hQ = Dimension(name: "h_q", value: config.hQ), topk = Dimension(name: "topk", value: config.topk ?? 0)
+        let d = Dimension(name: "\(config.d)", value: config.d), dv = Dimension(name: "\(config.dv)", value: config.dv)
+        // Within Int: pages ≤ 2³¹·2²⁶, b ≤ 2³¹ and pageSize ≤ 256.
+        let slots = Dimension(name: "(64·Σ⌈length/64⌉+b·\(pageSize - 1)+\(pageSize))",
+                              value: TileSchedule.blockSize * lengths.pages + lengths.count * (pageSize - 1) + pageSize)
+        let token = format == .fp8DS ? [Dimension(name: "\(KVCacheFormat.deepSeekTokenBytes)", value: KVCacheFormat.deepSeekTokenBytes)]
+                                     : [d]
+        var tensors = [
+            Tensor(name: "q", dimensions: [b, sQ, hQ, d], elementBytes: elementBytes),
+            Tensor(name: "kCache", dimensions: [slots] + token, elementBytes: format == .fp8DS ? 1 : elementBytes),
+            Tensor(name: "indices", dimensions: [b, sQ, topk], elementBytes: 4),
+        ]
+        if config.topkLength != nil { tensors.append(Tensor(name: "topkLength", dimensions: [b], elementBytes: 4)) }
+        tensors += [
+            Tensor(name: "out", dimensions: [b, sQ, hQ, dv], elementBytes: elementBytes),
+            Tensor(name: "lse", dimensions: [b, hQ, sQ], elementBytes: 4),
+        ]
+        return MemoryEstimate(tensors: tensors)
+    }
+
     private static func decode(_ config: BenchConfig, pages: Dimension, tableColumns: Int,
                                elementBytes: Int) -> MemoryEstimate {
         let b = Dimension(name: "b", value: config.b), sQ = Dimension(name: "s_q", value: config.sQ)

@@ -22,9 +22,6 @@ public enum FP8Reference {
         let source = UnsafeRawPointer(cache.view.hostPointer!)
         let target = result.view.hostPointer!.assumingMemoryBound(to: Float.self)
         nonisolated(unsafe) let (input, output) = (source, target)
-        @Sendable func rounded(_ value: Float) -> Float {
-            type == .bfloat16 ? Float(BFloat16(value)) : Float(Float16(value))
-        }
         let chunk = 4096
         DispatchQueue.concurrentPerform(iterations: (tokens + chunk - 1) / chunk) { task in
             for token in task * chunk ..< min(tokens, (task + 1) * chunk) {
@@ -35,18 +32,28 @@ public enum FP8Reference {
                 case let .fp8PerTensor(scale):
                     for i in 0 ..< dim { row[i] = e4m3(input.load(fromByteOffset: token * dim + i, as: UInt8.self)) * scale }
                 case .fp8DeepSeek:
-                    let bytes = input + token * KVCacheFormat.deepSeekTokenBytes
-                    for i in 0 ..< 512 {
-                        let scale = Float(bitPattern: bytes.loadUnaligned(fromByteOffset: 512 + 4 * (i / 128), as: UInt32.self))
-                        row[i] = rounded(e4m3(bytes.load(fromByteOffset: i, as: UInt8.self)) * scale)
-                    }
-                    for i in 0 ..< 64 {
-                        let bits = bytes.loadUnaligned(fromByteOffset: 528 + 2 * i, as: UInt16.self)
-                        row[512 + i] = rounded(Float(bitPattern: UInt32(bits) << 16))
-                    }
+                    decodeDeepSeekToken(input + token * KVCacheFormat.deepSeekTokenBytes, into: row, roundingTo: type)
                 }
             }
         }
         return result
+    }
+
+    /// The 576 values of one DeepSeek-V3.2 token (656 bytes at `bytes`) into `row`: NoPE value `i`
+    /// is `code[i] · scale[i / 128]` rounded to `type`, a RoPE value its bf16 rounded to `type`.
+    public static func decodeDeepSeekToken(_ bytes: UnsafeRawPointer, into row: UnsafeMutablePointer<Float>,
+                                           roundingTo type: ElementType) {
+        func rounded(_ value: Float) -> Float {
+            type == .bfloat16 ? Float(BFloat16(value)) : Float(Float16(value))
+        }
+        for i in 0 ..< KVCacheFormat.deepSeekNoPEBytes {
+            let scale = Float(bitPattern: bytes.loadUnaligned(fromByteOffset: 512 + 4 * (i / KVCacheFormat.deepSeekGroupSize),
+                                                              as: UInt32.self))
+            row[i] = rounded(e4m3(bytes.load(fromByteOffset: i, as: UInt8.self)) * scale)
+        }
+        for i in 0 ..< DecodeProblem.headDim - DecodeProblem.headDimV {
+            let bits = bytes.loadUnaligned(fromByteOffset: 528 + 2 * i, as: UInt16.self)
+            row[512 + i] = rounded(Float(bitPattern: UInt32(bits) << 16))
+        }
     }
 }

@@ -96,9 +96,16 @@ public final class RandomProblem: @unchecked Sendable {
     /// `out` `[b, s_q, h_q, 512]` (the element type) and `lse` Float32 `[b, h_q, s_q]` host
     /// tensors, every element NaN, so that any element a backend leaves unwritten shows.
     public func poisonedOutputs() -> (out: Tensor, lse: Tensor) {
-        let out = Tensor(hostElementType: config.elementType,
-                         shape: [config.batchSize, config.queryLength, config.queryHeads, DecodeProblem.headDimV])
-        let lse = Tensor(hostElementType: .float32, shape: [config.batchSize, config.queryHeads, config.queryLength])
+        Self.poisonedOutputs(batchSize: config.batchSize, queryLength: config.queryLength, queryHeads: config.queryHeads,
+                             elementType: config.elementType)
+    }
+
+    /// `out` `[b, s_q, h_q, 512]` in `elementType` and `lse` Float32 `[b, h_q, s_q]` host
+    /// tensors, every element NaN.
+    public static func poisonedOutputs(batchSize: Int, queryLength: Int, queryHeads: Int,
+                                       elementType: ElementType) -> (out: Tensor, lse: Tensor) {
+        let out = Tensor(hostElementType: elementType, shape: [batchSize, queryLength, queryHeads, DecodeProblem.headDimV])
+        let lse = Tensor(hostElementType: .float32, shape: [batchSize, queryHeads, queryLength])
         HostElements(out).fill(.nan)
         HostElements(lse).fill(.nan)
         return (out, lse)

@@ -21,31 +21,46 @@ public struct ReferenceAttention: Sendable {
     /// The output (512 values) and natural-log lse of query token `qi`, head `head` of `request`.
     public func row(request: Int, qi: Int, head: Int) -> (out: [Double], lse: Double) {
         let config = problem.config
-        let d = DecodeProblem.headDim, dv = DecodeProblem.headDimV, page = config.pageSize
+        let d = DecodeProblem.headDim, page = config.pageSize
         let seqlen = Int(config.cacheSeqlens[request])
         let visible = CausalMask.visibleKeyCount(seqlen: seqlen, queryLength: config.queryLength, position: qi, causal: config.causal)
-        guard visible > 0 else { return ([Double](repeating: 0, count: dv), .infinity) }
         let kvHead = head / (config.queryHeads / config.kvHeads)
         let q = HostElements(problem.q), k = HostElements(problem.referenceCache)
         let table = HostElements(problem.blockTable)
         let qBase = q.offset([request, qi, head, 0])
         let query = (0..<d).map { Double(q[offset: qBase + $0]) }
-        var keyBase = [Int](repeating: 0, count: visible)
-        var scores = [Double](repeating: 0, count: visible)
-        for token in 0..<visible {
+        return Self.attention(query: query, keyCount: visible, softmaxScale: softmaxScale) { token, key in
             let id = Int(table.int32(offset: table.offset([request, token / page])))
-            keyBase[token] = k.offset([id, token % page, kvHead, 0])
+            let base = k.offset([id, token % page, kvHead, 0])
+            for i in 0..<d { key[i] = Double(k[offset: base + i]) }
+        }
+    }
+
+    /// Float64 attention of one query row over `keyCount` keys, the oracle's arithmetic for dense
+    /// and sparse rows alike: scores `softmaxScale · q·k` over the 576 values, a softmax, and the
+    /// output `Σ p·v` over the first 512. `loadKey(n, &key)` writes key `n`'s 576 values into
+    /// `key` (called twice per key: once for the scores, once for the output). No keys: a zero
+    /// output and lse `+∞`.
+    public static func attention(query: [Double], keyCount: Int, softmaxScale: Double,
+                                 loadKey: (Int, inout [Double]) -> Void) -> (out: [Double], lse: Double) {
+        let d = DecodeProblem.headDim, dv = DecodeProblem.headDimV
+        guard keyCount > 0 else { return ([Double](repeating: 0, count: dv), .infinity) }
+        var key = [Double](repeating: 0, count: d)
+        var scores = [Double](repeating: 0, count: keyCount)
+        for n in 0..<keyCount {
+            loadKey(n, &key)
             var dot = 0.0
-            for i in 0..<d { dot += query[i] * Double(k[offset: keyBase[token] + i]) }
-            scores[token] = dot * softmaxScale
+            for i in 0..<d { dot += query[i] * key[i] }
+            scores[n] = dot * softmaxScale
         }
         let maximum = scores.max()!
         let sum = scores.reduce(0) { $0 + Foundation.exp($1 - maximum) }
         let lse = maximum + Foundation.log(sum)
         var out = [Double](repeating: 0, count: dv)
-        for token in 0..<visible {
-            let weight = Foundation.exp(scores[token] - lse)
-            for i in 0..<dv { out[i] += weight * Double(k[offset: keyBase[token] + i]) }
+        for n in 0..<keyCount {
+            loadKey(n, &key)
+            let weight = Foundation.exp(scores[n] - lse)
+            for i in 0..<dv { out[i] += weight * key[i] }
         }
         return (out, lse)
     }

@@ -61,6 +61,41 @@ import Testing
         #expect(try argument(indices: indices([0, 1, 2, 3]), kCache: perTensor.view, kvFormat: .fp8PerTensor(scale: 1)) == "kvFormat")
     }
 
+    /// A cache whose bytes a token are not the format's (FlashMLA's `KU_CHECK_SHAPE(kv, …, bytes_per_token)`)
+    /// or whose type is not the format's is named before any work, whatever the other arguments.
+    @Test func cacheOfTheWrongByteSizeOrTypeForItsFormatIsNamed() throws {
+        let list = indices([0, 1, 2, 3])
+        for (shape, type, format) in [([3, 64, 1, 657], ElementType.uint8, KVCacheFormat.fp8DeepSeek),  // one byte too many
+                                      ([3, 64, 1, 576], .uint8, .fp8DeepSeek),                        // native's count, as bytes
+                                      ([3, 64, 1, 328], .bfloat16, .fp8DeepSeek),                     // 656 bytes, but bf16
+                                      ([3, 64, 1, 656], .bfloat16, .native),                          // 1312 bytes a token
+                                      ([3, 64, 1, 656], .uint8, .native),                             // an fp8-ds cache as native
+                                      ([3, 64, 1, 512], .bfloat16, .native)] {                        // no RoPE part
+            let cache = Tensor(hostElementType: type, shape: shape)
+            #expect(try argument(indices: list, kCache: cache.view, kvFormat: format) == "kCache", "\(type) \(shape) as \(format)")
+        }
+        let good = Tensor(hostElementType: .uint8, shape: [3, 64, 1, 656])
+        #expect(try argument(indices: list, kCache: good.view, kvFormat: .fp8DeepSeek) == nil)
+    }
+
+    /// FlashMLA HEAD does not check `topk_length` on the host (its kernels read past the list
+    /// when a length exceeds topk); here a host-readable length above topk is an error naming the
+    /// entry, in the metadata call as in the decode call, before any work. (On CUDA, where the
+    /// lengths live in device memory, the scheduler clamps them and flags `FMLA_ERR_SEQLEN`,
+    /// reported by `Workspace.takeErrors()`.)
+    @Test func topkLengthAboveTopkFailsTheMetadataCallToo() throws {
+        let engine = try MLAEngine(backend: .cpu)
+        let list = indices([0, 1, 2, 3]), lengths = Tensor([2, 3], shape: [2])
+        var named: String?
+        do {
+            _ = try engine.getMLAMetadata(sparse: SparseIndices(indices: list.view, topkLength: lengths.view), queryRows: 16)
+        } catch {
+            named = Self.argumentName(error)
+        }
+        #expect(named == "topkLength[1]")
+        withExtendedLifetime((list, lengths)) {}
+    }
+
     @Test func attnSinkOfTheWrongShapeOrTypeIsNamed() throws {
         #expect(try argument(indices: indices([0, 1, 2, 3]), attnSink: Tensor(hostElementType: .float32, shape: [8])) == "attnSink")
         #expect(try argument(indices: indices([0, 1, 2, 3]), attnSink: Tensor(hostElementType: .bfloat16, shape: [16])) == "attnSink")
@@ -82,6 +117,28 @@ import Testing
             given = error.description
         }
         #expect(named == "schedule" && given.contains("topk=3"))
+        // Other batch, heads, cache format, or a dense call: each names the schedule, before any work.
+        let threeRequests = Tensor([Int32](repeating: 1, count: 6), shape: [3, 1, 2])
+        let q3 = Tensor(hostElementType: .bfloat16, shape: [3, 1, 16, 576]), q8 = Tensor(hostElementType: .bfloat16, shape: [2, 1, 8, 576])
+        let fp8Cache = Tensor(hostElementType: .uint8, shape: [3, 64, 1, 656])
+        let table = Tensor([Int32](repeating: 0, count: 2), shape: [2, 1]), seqlens = Tensor([Int32](repeating: 10, count: 2), shape: [2])
+        let calls: [(String, () throws(MLAError) -> Void)] = [
+            ("b", { () throws(MLAError) in _ = try engine.flashMLAWithKVCache(q: q3.view, kCache: cache.view, indices: SparseIndices(indices: threeRequests.view),
+                                                       headDimV: 512, schedule: schedule) }),
+            ("h_q", { () throws(MLAError) in _ = try engine.flashMLAWithKVCache(q: q8.view, kCache: cache.view, indices: SparseIndices(indices: narrow.view),
+                                                         headDimV: 512, schedule: schedule) }),
+            ("kvFormat", { () throws(MLAError) in _ = try engine.flashMLAWithKVCache(q: q.view, kCache: fp8Cache.view, indices: SparseIndices(indices: narrow.view),
+                                                              headDimV: 512, schedule: schedule, kvFormat: .fp8DeepSeek) }),
+            ("dense", { () throws(MLAError) in _ = try engine.flashMLAWithKVCache(q: q.view, kCache: cache.view, blockTable: table.view, cacheSeqlens: seqlens.view,
+                                                           headDimV: 512, schedule: schedule) }),
+        ]
+        for (what, call) in calls {
+            named = nil
+            do { try call() } catch { named = Self.argumentName(error) }
+            #expect(named == "schedule", "a call of another \(what)")
+        }
+        #expect(schedule.configuration?.topk == 2 && schedule.configuration?.batchSize == 2)
+        withExtendedLifetime((threeRequests, q3, q8, fp8Cache, table, seqlens)) {}
         // An unfilled schedule stays empty after a call that fails validation.
         let fresh = MLASchedule()
         named = nil

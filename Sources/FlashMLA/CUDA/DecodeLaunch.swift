@@ -60,10 +60,11 @@ extension CUDABackend {
     /// The decode kernel this device runs for `rowsPerKVHead` query rows per KV head
     /// (s_q · h_q / h_kv) and a cache in `kvFormat` with `pageSize`-token pages, with
     /// `FLASHMLA_KERNEL`'s preference: `sm80`, `sm90-lockstep` or `sm90-seesaw`, or nil when no
-    /// kernel fits the device. What `flashmla bench` reports.
+    /// kernel fits the device. What `flashmla bench` reports. For a sparse decode (`sparse`),
+    /// `rowsPerKVHead` is one query token's rows, `h_q`: each token has its own keys.
     public func decodeKernelName(rowsPerKVHead: Int, kvFormat: KVCacheFormat = .native,
-                                 pageSize: Int = TileSchedule.blockSize) -> String? {
-        decodeKernel(rowsPerKVHead: rowsPerKVHead, cache: PortableCache(format: kvFormat, pageSize: pageSize))?.name
+                                 pageSize: Int = TileSchedule.blockSize, sparse: Bool = false) -> String? {
+        decodeKernel(rowsPerKVHead: rowsPerKVHead, cache: PortableCache(format: kvFormat, pageSize: pageSize, sparse: sparse))?.name
     }
 
     /// The kernel a decode call launches (``DecodeKernel/choose(rowsPerKVHead:computeCapability:sharedMemoryLimit:preference:cache:)``

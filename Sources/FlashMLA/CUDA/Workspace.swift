@@ -66,7 +66,10 @@ public final class Workspace: Sendable {
     var errorFlagAddress: UInt64 { errorFlag.address }
 
     /// Waits for the device, then returns and clears the problems the kernels met since the
-    /// last call: out-of-range sequence lengths or block ids (their tokens were skipped).
+    /// last call: out-of-range sequence lengths or block ids (their tokens were skipped), and for
+    /// sparse decoding `topkLength` entries outside `0...topk` (clamped) and indices outside
+    /// `-1..<numPages·pageSize` (skipped): the checks of device-resident contents, which a call
+    /// cannot make on the host without waiting for the device.
     public func takeErrors() throws(MLAError) -> [String] {
         var flag: Int32 = 0
         try cuda { () throws(CUDAError) in
