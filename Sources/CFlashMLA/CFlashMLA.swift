@@ -47,11 +47,11 @@ public func flashmla_swift_num_sm_parts(
         guard let numSMPartsOut else {
             throw .invalid("numSMPartsOut", expected: "a pointer to an int64_t", given: "NULL")
         }
-        try Heads.check(numHeadsPerHeadK: numHeadsPerHeadK, numHeadsK: numHeadsK)
-        let backend = try Devices.backend(device)
-        let parts = try library { () throws(MLAError) in
-            try backend.numSMParts(rowsPerKVHead: Int(numHeadsPerHeadK), kvHeads: Int(numHeadsK))
+        let rows = Int(numHeadsPerHeadK), kvHeads = Int(numHeadsK)
+        let backend = try Devices.backend(device) { () throws(MLAError) in
+            try MetadataRequest.checkHeads(rowsPerKVHead: rows, kvHeads: kvHeads)
         }
+        let parts = try library { () throws(MLAError) in try backend.numSMParts(rowsPerKVHead: rows, kvHeads: kvHeads) }
         numSMPartsOut.pointee = Int64(parts)
     }
 }
@@ -65,20 +65,19 @@ public func flashmla_swift_get_metadata(
 ) -> Int32 {
     abiCall { () throws(ABIFailure) in
         let ordinal = try Devices.ordinal(device)
-        try Heads.check(numHeadsPerHeadK: numHeadsPerHeadK, numHeadsK: numHeadsK)
         let seqlens = try TensorDescriptor.view(cacheSeqlens, "cacheSeqlens", device: ordinal)
+        let request = try library { () throws(MLAError) in
+            try MetadataRequest(cacheSeqlens: seqlens, rowsPerKVHead: Int(numHeadsPerHeadK), kvHeads: Int(numHeadsK),
+                                backend: .cuda(device: ordinal))
+        }
         let schedule = try TensorDescriptor.view(tileSchedulerMetadata, "tileSchedulerMetadata", device: ordinal)
         let splits = try TensorDescriptor.view(numSplits, "numSplits", device: ordinal)
         let backend = try Devices.backend(device) { () throws(MLAError) in
-            try CUDABackend.checkMetadataArguments(
-                device: ordinal, cacheSeqlens: seqlens, rowsPerKVHead: Int(numHeadsPerHeadK),
-                kvHeads: Int(numHeadsK), tileSchedulerMetadata: schedule, numSplits: splits, numSMParts: nil)
+            try request.checkOutputs(tileSchedulerMetadata: schedule, numSplits: splits, numSMParts: nil)
         }
         let executionStream = Stream(borrowingAddress: UInt(bitPattern: stream), device: backend.device)
         _ = try library { () throws(MLAError) in
-            try backend.metadata(cacheSeqlens: seqlens, rowsPerKVHead: Int(numHeadsPerHeadK),
-                                 kvHeads: Int(numHeadsK), tileSchedulerMetadata: schedule, numSplits: splits,
-                                 stream: executionStream)
+            try backend.metadata(request, tileSchedulerMetadata: schedule, numSplits: splits, stream: executionStream)
         }
     }
 }
@@ -117,22 +116,20 @@ public func flashmla_swift_decode_kv(
         let splitsView = try TensorDescriptor.view(numSplits, "numSplits", device: ordinal)
         let outView = try TensorDescriptor.view(out, "out", device: ordinal)
         let lseView = try TensorDescriptor.view(lse, "lse", device: ordinal)
-        let metadata = try Metadata.wrap(schedule: scheduleView, splits: splitsView, q: qView, kCache: cacheView)
-        let valueDim = Int(clamping: headDimV)
-        let backend = try Devices.backend(device) { () throws(MLAError) in
-            try CUDABackend.checkDecodeArguments(
-                device: ordinal, q: qView, kCache: cacheView, blockTable: tableView, cacheSeqlens: seqlensView,
-                headDimV: valueDim, metadata: metadata, softmaxScale: softmaxScale, causal: causal != 0,
-                kvFormat: format, out: outView, lse: lseView)
+        // Validated once, with no device: the inputs, then the schedule and outputs against them.
+        let problem = try library { () throws(MLAError) -> DecodeProblem in
+            let inputs = try DecodeInputs(q: qView, kCache: cacheView, blockTable: tableView, cacheSeqlens: seqlensView,
+                                          headDimV: Int(clamping: headDimV), softmaxScale: softmaxScale,
+                                          causal: causal != 0, kvFormat: format, backend: .cuda(device: ordinal))
+            return try DecodeProblem(inputs, metadata: Metadata.wrap(scheduleView, splitsView, for: inputs),
+                                     out: outView, lse: lseView)
         }
+        let backend = try Devices.backend(device)
         let workspaceObject = workspace.map { Unmanaged<Workspace>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
         let executionStream = Stream(borrowingAddress: UInt(bitPattern: stream), device: backend.device)
         try library { () throws(MLAError) in
             let engine = try MLAEngine(backend: .cuda(device: ordinal))
-            try engine.flashMLAWithKVCache(
-                q: qView, kCache: cacheView, blockTable: tableView, cacheSeqlens: seqlensView,
-                headDimV: valueDim, metadata: metadata, softmaxScale: softmaxScale, causal: causal != 0,
-                kvFormat: format, out: outView, lse: lseView, workspace: workspaceObject, stream: executionStream)
+            try engine.flashMLAWithKVCache(problem, workspace: workspaceObject, stream: executionStream)
         }
     }
 }
@@ -235,20 +232,6 @@ enum Devices {
     }
 }
 
-/// The head counts of the metadata calls.
-enum Heads {
-    /// Throws unless both counts are in 1...2^31-1.
-    static func check(numHeadsPerHeadK: Int64, numHeadsK: Int64) throws(ABIFailure) {
-        let range: ClosedRange<Int64> = 1...Int64(Int32.max)
-        guard range.contains(numHeadsPerHeadK) else {
-            throw .invalid("queryHeadsPerKVHead", expected: "1...\(Int32.max)", given: "\(numHeadsPerHeadK)")
-        }
-        guard range.contains(numHeadsK) else {
-            throw .invalid("kvHeads", expected: "1...\(Int32.max)", given: "\(numHeadsK)")
-        }
-    }
-}
-
 /// The cache format codes (`FLASHMLA_SWIFT_KV_*`).
 enum KVFormatCode {
     /// `FLASHMLA_SWIFT_KV_NATIVE`.
@@ -268,30 +251,11 @@ enum KVFormatCode {
 
 /// FlashMLA's `(tile_scheduler_metadata, num_splits)` pair as the library's metadata.
 enum Metadata {
-    /// Wraps the caller's tensors. The shape is taken from `q` and `kCache` (as FlashMLA
-    /// does) and the worker count from the schedule's rows; the library then checks the
-    /// tensors' shapes, types and placement against the problem.
-    static func wrap(schedule: TensorView, splits: TensorView, q: TensorView, kCache: TensorView) throws(ABIFailure) -> MLAMetadata {
-        guard schedule.rank == 2, schedule.shape[0] >= 1, schedule.shape[1] == 8 else {
-            throw .invalid("tileSchedulerMetadata", expected: "int32[num_sm_parts, 8] with num_sm_parts >= 1",
-                           given: schedule.shapeDescription)
-        }
-        guard schedule.isContiguous else {
-            throw .invalid("tileSchedulerMetadata", expected: "contiguous strides [8, 1]",
-                           given: "strides \(schedule.strides)")
-        }
-        guard splits.rank == 1 else {
-            throw .invalid("numSplits", expected: "int32[b + 1]", given: splits.shapeDescription)
-        }
-        guard splits.isContiguous else {
-            throw .invalid("numSplits", expected: "contiguous strides [1]", given: "strides \(splits.strides)")
-        }
-        let batch = q.rank == 4 ? q.shape[0] : 0
-        let kvHeads = kCache.rank == 4 ? kCache.shape[2] : 0
-        let rowsPerKVHead = q.rank == 4 && kvHeads > 0 ? q.shape[1] * q.shape[2] / kvHeads : 0
-        let shape = MetadataShape(batchSize: batch, rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads,
-                                  numSMParts: schedule.shape[0])
-        return MLAMetadata(shape: shape, tileSchedulerMetadata: schedule, numSplits: splits,
-                           hostSchedule: nil, owners: [])
+    /// Wraps the caller's tensors for `inputs`: the shape is the one the inputs need and the
+    /// worker count the schedule's rows; the library checks the rest once, against the inputs.
+    static func wrap(_ schedule: TensorView, _ splits: TensorView, for inputs: DecodeInputs) -> MLAMetadata {
+        let parts = schedule.rank == 2 ? schedule.shape[0] : 0
+        return MLAMetadata(shape: inputs.metadataShape(numSMParts: parts), callerTileSchedulerMetadata: schedule,
+                           numSplits: splits)
     }
 }

@@ -217,19 +217,23 @@ import Musl
     @Test func metadataTensors() {
         var call = DecodeCall()
         call.tileSchedulerMetadata = Descriptor(Code.int32, [132, 7])
-        expectInvalid(call, "'tileSchedulerMetadata'", "[num_sm_parts, 8]")
+        expectInvalid(call, "'tileSchedulerMetadata'", "int32[132, 8]", "given int32[132, 7]")
         call.tileSchedulerMetadata = Descriptor(Code.int32, [0, 8])
         expectInvalid(call, "'tileSchedulerMetadata'", "num_sm_parts >= 1")
         call.tileSchedulerMetadata = Descriptor(Code.int32, [132, 8], strides: [16, 1])
         expectInvalid(call, "'tileSchedulerMetadata'", "contiguous")
+        call.tileSchedulerMetadata = Descriptor(Code.int32, [132])
+        expectInvalid(call, "'tileSchedulerMetadata'", "rank 2")
         call = DecodeCall()
         call.tileSchedulerMetadata = Descriptor(Code.float32, [132, 8])
-        expectInvalid(call, "'metadata'", "int32")
+        expectInvalid(call, "'tileSchedulerMetadata'", "expected int32", "given float32")
         call = DecodeCall()
         call.numSplits = Descriptor(Code.int32, [2])
-        expectInvalid(call, "'metadata'", "int32[3]")
+        expectInvalid(call, "'numSplits'", "int32[3]", "given int32[2]")
         call.numSplits = Descriptor(Code.int32, [3, 1])
-        expectInvalid(call, "'numSplits'", "int32[b + 1]")
+        expectInvalid(call, "'numSplits'", "rank 1 [b + 1]")
+        call.numSplits = Descriptor(Code.int32, [3], strides: [2])
+        expectInvalid(call, "'numSplits'", "contiguous")
     }
 
     @Test func softmaxScale() {
@@ -280,7 +284,7 @@ import Musl
         call = MetadataCall()
         call.numHeadsPerHeadK = Int64.max
         #expect(call.run().status == ABIStatus.invalidArgument.rawValue)
-        #expect(lastError().contains("'queryHeadsPerKVHead'"))
+        #expect(lastError().contains("'rowsPerKVHead'"))
 
         call = MetadataCall()
         call.numSplits = Descriptor(Code.int32, [3])
