@@ -35,11 +35,15 @@ import Musl
         #expect(header.contains("#define FLASHMLA_SWIFT_MAX_RANK \(TensorDescriptor.maxRank)\n"))
         for function in ["flashmla_swift_abi_version(void)", "flashmla_swift_version(void)",
                          "flashmla_swift_last_error(void)", "flashmla_swift_num_sm_parts(",
-                         "flashmla_swift_get_metadata(", "flashmla_swift_decode(",
+                         "flashmla_swift_validate_metadata(", "flashmla_swift_get_metadata(",
+                         "flashmla_swift_get_sparse_metadata(", "flashmla_swift_decode(",
+                         "flashmla_swift_decode_kv_sink(", "flashmla_swift_decode_sparse(",
+                         "flashmla_swift_validate_decode(", "flashmla_swift_validate_sparse_decode(",
                          "flashmla_swift_workspace_create(", "flashmla_swift_workspace_reserve(",
                          "flashmla_swift_workspace_destroy("] {
             #expect(header.contains(function), "\(function)")
         }
+        #expect(header.contains("#define FLASHMLA_SWIFT_DEVICE_CPU (\(Devices.cpu))\n"))
         #expect(TensorDescriptor.byteCount == 144 && TensorDescriptor.stridesOffset == 80)
     }
 }
@@ -92,8 +96,8 @@ import Musl
 
     @Test func negativeDevice() {
         var call = DecodeCall()
-        call.device = -1
-        expectInvalid(call, "'device'", "given -1")
+        call.device = -2   // -1 is FLASHMLA_SWIFT_DEVICE_CPU
+        expectInvalid(call, "'device'", "a CUDA device ordinal >= 0, or -1", "given -2")
     }
 
     @Test func nullDescriptors() {
@@ -312,9 +316,13 @@ import Musl
         #expect(lastError().contains("numSMPartsOut"))
         #expect(flashmla_swift_num_sm_parts(absentDevice, 0, 1, &parts) == ABIStatus.invalidArgument.rawValue)
         #expect(flashmla_swift_num_sm_parts(absentDevice, 16, -1, &parts) == ABIStatus.invalidArgument.rawValue)
-        #expect(flashmla_swift_num_sm_parts(-1, 16, 1, &parts) == ABIStatus.invalidArgument.rawValue)
+        #expect(flashmla_swift_num_sm_parts(-2, 16, 1, &parts) == ABIStatus.invalidArgument.rawValue)
         #expect(flashmla_swift_num_sm_parts(absentDevice, 16, 1, &parts) == ABIStatus.noDevice.rawValue)
         #expect(parts == -7)  // written on success only
+        // The CPU device: FlashMLA's formula over 132 multiprocessors.
+        #expect(flashmla_swift_num_sm_parts(-1, 128, 1, &parts) == ABIStatus.ok.rawValue && parts == 66)
+        #expect(flashmla_swift_num_sm_parts(-1, 0, 1, &parts) == ABIStatus.invalidArgument.rawValue)
+        #expect(lastError().contains("'rowsPerKVHead'"))
     }
 }
 
