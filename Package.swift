@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "FlashMLATests", dependencies: ["FlashMLA", "FlashMLATesting", "CUDADriver", "NVRTC"],
                     swiftSettings: strict),
         .testTarget(name: "FlashMLATestingTests", dependencies: ["FlashMLATesting", "FlashMLA"], swiftSettings: strict),
-        .testTarget(name: "CFlashMLATests", dependencies: ["CFlashMLA", "FlashMLA"], swiftSettings: strict),
+        .testTarget(name: "CFlashMLATests", dependencies: ["CFlashMLA", "FlashMLA", "FlashMLATesting"], swiftSettings: strict),
         .testTarget(name: "FlashMLACLITests", dependencies: ["FlashMLACLI", "FlashMLA", "FlashMLATesting", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
     ]
 )

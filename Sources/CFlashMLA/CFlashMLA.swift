@@ -47,12 +47,27 @@ public func flashmla_swift_num_sm_parts(
         guard let numSMPartsOut else {
             throw .invalid("numSMPartsOut", expected: "a pointer to an int64_t", given: "NULL")
         }
-        try Heads.check(numHeadsPerHeadK: numHeadsPerHeadK, numHeadsK: numHeadsK)
-        let backend = try Devices.backend(device)
-        let parts = try library { () throws(MLAError) in
-            try backend.numSMParts(rowsPerKVHead: Int(numHeadsPerHeadK), kvHeads: Int(numHeadsK))
+        let rows = Int(numHeadsPerHeadK), kvHeads = Int(numHeadsK)
+        let engine = try Devices.engine(Devices.backend(device)) { () throws(MLAError) in
+            try MetadataRequest.checkHeads(rowsPerKVHead: rows, kvHeads: kvHeads)
         }
+        let parts = try library { () throws(MLAError) in try engine.numSMParts(rowsPerKVHead: rows, kvHeads: kvHeads) }
         numSMPartsOut.pointee = Int64(parts)
+    }
+}
+
+/// Checks the arguments of `flashmla_swift_get_metadata` but its outputs, without a device. See `include/flashmla_swift.h`.
+@_cdecl("flashmla_swift_validate_metadata")
+public func flashmla_swift_validate_metadata(
+    _ device: Int32, _ cacheSeqlens: UnsafeRawPointer?, _ numHeadsPerHeadK: Int64, _ numHeadsK: Int64
+) -> Int32 {
+    abiCall { () throws(ABIFailure) in
+        let backend = try Devices.backend(device)
+        let seqlens = try TensorDescriptor.view(cacheSeqlens, "cacheSeqlens", backend: backend)
+        _ = try library { () throws(MLAError) in
+            try MetadataRequest(cacheSeqlens: seqlens, rowsPerKVHead: Int(numHeadsPerHeadK), kvHeads: Int(numHeadsK),
+                                backend: backend)
+        }
     }
 }
 
@@ -64,22 +79,65 @@ public func flashmla_swift_get_metadata(
     _ tileSchedulerMetadata: UnsafeRawPointer?, _ numSplits: UnsafeRawPointer?
 ) -> Int32 {
     abiCall { () throws(ABIFailure) in
-        let ordinal = try Devices.ordinal(device)
-        try Heads.check(numHeadsPerHeadK: numHeadsPerHeadK, numHeadsK: numHeadsK)
-        let seqlens = try TensorDescriptor.view(cacheSeqlens, "cacheSeqlens", device: ordinal)
-        let schedule = try TensorDescriptor.view(tileSchedulerMetadata, "tileSchedulerMetadata", device: ordinal)
-        let splits = try TensorDescriptor.view(numSplits, "numSplits", device: ordinal)
-        let backend = try Devices.backend(device) { () throws(MLAError) in
-            try CUDABackend.checkMetadataArguments(
-                device: ordinal, cacheSeqlens: seqlens, rowsPerKVHead: Int(numHeadsPerHeadK),
-                kvHeads: Int(numHeadsK), tileSchedulerMetadata: schedule, numSplits: splits, numSMParts: nil)
+        let backend = try Devices.backend(device)
+        let seqlens = try TensorDescriptor.view(cacheSeqlens, "cacheSeqlens", backend: backend)
+        let request = try library { () throws(MLAError) in
+            try MetadataRequest(cacheSeqlens: seqlens, rowsPerKVHead: Int(numHeadsPerHeadK), kvHeads: Int(numHeadsK),
+                                backend: backend)
         }
-        let executionStream = Stream(borrowingAddress: UInt(bitPattern: stream), device: backend.device)
-        _ = try library { () throws(MLAError) in
-            try backend.metadata(cacheSeqlens: seqlens, rowsPerKVHead: Int(numHeadsPerHeadK),
-                                 kvHeads: Int(numHeadsK), tileSchedulerMetadata: schedule, numSplits: splits,
-                                 stream: executionStream)
+        try scheduleInto(request, stream: stream, tileSchedulerMetadata, numSplits)
+    }
+}
+
+/// The schedule of a sparse decode into caller-allocated int32 tensors, queued on `stream`. See `include/flashmla_swift.h`.
+@_cdecl("flashmla_swift_get_sparse_metadata")
+public func flashmla_swift_get_sparse_metadata(
+    _ device: Int32, _ stream: UnsafeMutableRawPointer?,
+    _ indices: UnsafeRawPointer?, _ topkLength: UnsafeRawPointer?, _ numHeadsQ: Int64,
+    _ tileSchedulerMetadata: UnsafeRawPointer?, _ numSplits: UnsafeRawPointer?
+) -> Int32 {
+    abiCall { () throws(ABIFailure) in
+        let backend = try Devices.backend(device)
+        let sparse = try TensorDescriptor.sparse(indices, topkLength, backend: backend)
+        guard (1 ... Int64(Int32.max)).contains(numHeadsQ) else {
+            throw .invalid("numHeadsQ", expected: "1...\(Int32.max)", given: "\(numHeadsQ)")
         }
+        let queryRows = sparse.indices.rank == 3 ? sparse.indices.shape[1] * Int(numHeadsQ) : 0
+        let request = try library { () throws(MLAError) in
+            try MetadataRequest(sparse: sparse, queryRows: queryRows, backend: backend)
+        }
+        try scheduleInto(request, stream: stream, tileSchedulerMetadata, numSplits)
+    }
+}
+
+/// Checks the inputs of a dense decode call (and its metadata when given), without outputs or a device. See `include/flashmla_swift.h`.
+@_cdecl("flashmla_swift_validate_decode")
+public func flashmla_swift_validate_decode(
+    _ device: Int32, _ q: UnsafeRawPointer?, _ kCache: UnsafeRawPointer?, _ blockTable: UnsafeRawPointer?,
+    _ cacheSeqlens: UnsafeRawPointer?, _ tileSchedulerMetadata: UnsafeRawPointer?, _ numSplits: UnsafeRawPointer?,
+    _ headDimV: Int64, _ softmaxScale: Float, _ causal: Int32, _ kvFormat: Int32, _ kScale: Float,
+    _ attnSink: UnsafeRawPointer?
+) -> Int32 {
+    abiCall { () throws(ABIFailure) in
+        let backend = try Devices.backend(device)
+        let inputs = try DenseCall(q, kCache, blockTable, cacheSeqlens, headDimV, softmaxScale, causal, kvFormat, kScale,
+                                   attnSink, backend: backend).inputs()
+        try Metadata.check(tileSchedulerMetadata, numSplits, for: inputs)
+    }
+}
+
+/// Checks the inputs of a sparse decode call (and its metadata when given), without outputs or a device. See `include/flashmla_swift.h`.
+@_cdecl("flashmla_swift_validate_sparse_decode")
+public func flashmla_swift_validate_sparse_decode(
+    _ device: Int32, _ q: UnsafeRawPointer?, _ kCache: UnsafeRawPointer?, _ indices: UnsafeRawPointer?,
+    _ topkLength: UnsafeRawPointer?, _ tileSchedulerMetadata: UnsafeRawPointer?, _ numSplits: UnsafeRawPointer?,
+    _ headDimV: Int64, _ softmaxScale: Float, _ kvFormat: Int32, _ attnSink: UnsafeRawPointer?
+) -> Int32 {
+    abiCall { () throws(ABIFailure) in
+        let backend = try Devices.backend(device)
+        let inputs = try SparseCall(q, kCache, indices, topkLength, headDimV, softmaxScale, kvFormat, attnSink,
+                                    backend: backend).inputs()
+        try Metadata.check(tileSchedulerMetadata, numSplits, for: inputs)
     }
 }
 
@@ -92,8 +150,8 @@ public func flashmla_swift_decode(
     _ headDimV: Int64, _ softmaxScale: Float, _ causal: Int32,
     _ out: UnsafeRawPointer?, _ lse: UnsafeRawPointer?, _ workspace: OpaquePointer?
 ) -> Int32 {
-    flashmla_swift_decode_kv(device, stream, q, kCache, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits,
-                             headDimV, softmaxScale, causal, KVFormatCode.native, 1, out, lse, workspace)
+    flashmla_swift_decode_kv_sink(device, stream, q, kCache, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits,
+                                  headDimV, softmaxScale, causal, KVFormatCode.native, 1, nil, out, lse, workspace)
 }
 
 /// `flashmla_swift_decode` with the cache's format (`FLASHMLA_SWIFT_KV_*`) and, for per-tensor
@@ -106,34 +164,43 @@ public func flashmla_swift_decode_kv(
     _ headDimV: Int64, _ softmaxScale: Float, _ causal: Int32, _ kvFormat: Int32, _ kScale: Float,
     _ out: UnsafeRawPointer?, _ lse: UnsafeRawPointer?, _ workspace: OpaquePointer?
 ) -> Int32 {
+    flashmla_swift_decode_kv_sink(device, stream, q, kCache, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits,
+                                  headDimV, softmaxScale, causal, kvFormat, kScale, nil, out, lse, workspace)
+}
+
+/// `flashmla_swift_decode_kv` with FlashMLA's `attn_sink` (float32 [h_q], or NULL). See `include/flashmla_swift.h`.
+@_cdecl("flashmla_swift_decode_kv_sink")
+public func flashmla_swift_decode_kv_sink(
+    _ device: Int32, _ stream: UnsafeMutableRawPointer?,
+    _ q: UnsafeRawPointer?, _ kCache: UnsafeRawPointer?, _ blockTable: UnsafeRawPointer?,
+    _ cacheSeqlens: UnsafeRawPointer?, _ tileSchedulerMetadata: UnsafeRawPointer?, _ numSplits: UnsafeRawPointer?,
+    _ headDimV: Int64, _ softmaxScale: Float, _ causal: Int32, _ kvFormat: Int32, _ kScale: Float,
+    _ attnSink: UnsafeRawPointer?,
+    _ out: UnsafeRawPointer?, _ lse: UnsafeRawPointer?, _ workspace: OpaquePointer?
+) -> Int32 {
     abiCall { () throws(ABIFailure) in
-        let ordinal = try Devices.ordinal(device)
-        let format = try KVFormatCode.format(kvFormat, kScale: kScale)
-        let qView = try TensorDescriptor.view(q, "q", device: ordinal)
-        let cacheView = try TensorDescriptor.view(kCache, "kCache", device: ordinal)
-        let tableView = try TensorDescriptor.view(blockTable, "blockTable", device: ordinal)
-        let seqlensView = try TensorDescriptor.view(cacheSeqlens, "cacheSeqlens", device: ordinal)
-        let scheduleView = try TensorDescriptor.view(tileSchedulerMetadata, "tileSchedulerMetadata", device: ordinal)
-        let splitsView = try TensorDescriptor.view(numSplits, "numSplits", device: ordinal)
-        let outView = try TensorDescriptor.view(out, "out", device: ordinal)
-        let lseView = try TensorDescriptor.view(lse, "lse", device: ordinal)
-        let metadata = try Metadata.wrap(schedule: scheduleView, splits: splitsView, q: qView, kCache: cacheView)
-        let valueDim = Int(clamping: headDimV)
-        let backend = try Devices.backend(device) { () throws(MLAError) in
-            try CUDABackend.checkDecodeArguments(
-                device: ordinal, q: qView, kCache: cacheView, blockTable: tableView, cacheSeqlens: seqlensView,
-                headDimV: valueDim, metadata: metadata, softmaxScale: softmaxScale, causal: causal != 0,
-                kvFormat: format, out: outView, lse: lseView)
-        }
-        let workspaceObject = workspace.map { Unmanaged<Workspace>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
-        let executionStream = Stream(borrowingAddress: UInt(bitPattern: stream), device: backend.device)
-        try library { () throws(MLAError) in
-            let engine = try MLAEngine(backend: .cuda(device: ordinal))
-            try engine.flashMLAWithKVCache(
-                q: qView, kCache: cacheView, blockTable: tableView, cacheSeqlens: seqlensView,
-                headDimV: valueDim, metadata: metadata, softmaxScale: softmaxScale, causal: causal != 0,
-                kvFormat: format, out: outView, lse: lseView, workspace: workspaceObject, stream: executionStream)
-        }
+        let backend = try Devices.backend(device)
+        let inputs = try DenseCall(q, kCache, blockTable, cacheSeqlens, headDimV, softmaxScale, causal, kvFormat, kScale,
+                                   attnSink, backend: backend).inputs()
+        try Decode.run(inputs, tileSchedulerMetadata, numSplits, out, lse, stream: stream, workspace: workspace)
+    }
+}
+
+/// Sparse decoding (FlashMLA's `indices`, `topk_length`, `attn_sink`) into caller-allocated
+/// `out` and `lse`, queued on `stream`. See `include/flashmla_swift.h`.
+@_cdecl("flashmla_swift_decode_sparse")
+public func flashmla_swift_decode_sparse(
+    _ device: Int32, _ stream: UnsafeMutableRawPointer?,
+    _ q: UnsafeRawPointer?, _ kCache: UnsafeRawPointer?, _ indices: UnsafeRawPointer?, _ topkLength: UnsafeRawPointer?,
+    _ tileSchedulerMetadata: UnsafeRawPointer?, _ numSplits: UnsafeRawPointer?,
+    _ headDimV: Int64, _ softmaxScale: Float, _ kvFormat: Int32, _ attnSink: UnsafeRawPointer?,
+    _ out: UnsafeRawPointer?, _ lse: UnsafeRawPointer?, _ workspace: OpaquePointer?
+) -> Int32 {
+    abiCall { () throws(ABIFailure) in
+        let backend = try Devices.backend(device)
+        let inputs = try SparseCall(q, kCache, indices, topkLength, headDimV, softmaxScale, kvFormat, attnSink,
+                                    backend: backend).inputs()
+        try Decode.run(inputs, tileSchedulerMetadata, numSplits, out, lse, stream: stream, workspace: workspace)
     }
 }
 
@@ -144,8 +211,12 @@ public func flashmla_swift_workspace_create(_ device: Int32, _ workspaceOut: Uns
         guard let workspaceOut else {
             throw .invalid("workspaceOut", expected: "a pointer to a flashmla_swift_workspace *", given: "NULL")
         }
-        let backend = try Devices.backend(device)
-        let workspace = try library { () throws(MLAError) in try Workspace(device: backend.device) }
+        guard case let .cuda(ordinal) = try Devices.backend(device) else {
+            throw .invalid("device", expected: "a CUDA device ordinal >= 0 (the CPU device needs no workspace)",
+                           given: "\(device)")
+        }
+        let engine = try Devices.engine(.cuda(device: ordinal))
+        let workspace = try library { () throws(MLAError) in try Workspace(device: engine.cudaBackend!.device) }
         workspaceOut.pointee = OpaquePointer(Unmanaged.passRetained(workspace).toOpaque())
     }
 }
@@ -201,25 +272,31 @@ func library<Result>(_ body: () throws(MLAError) -> Result) throws(ABIFailure) -
     }
 }
 
-/// The CUDA backend of a device ordinal, with failures sorted into the ABI's codes.
+/// The backend of a device argument, and its engine with failures sorted into the ABI's codes.
 enum Devices {
-    /// `device` as an ordinal, or an invalid-argument failure for a negative one.
-    static func ordinal(_ device: Int32) throws(ABIFailure) -> Int {
+    /// `FLASHMLA_SWIFT_DEVICE_CPU`: host memory and the library's CPU backend.
+    static let cpu: Int32 = -1
+
+    /// The backend `device` names: the CPU for `FLASHMLA_SWIFT_DEVICE_CPU`, else a CUDA ordinal
+    /// (`>= 0`); any other value is an invalid-argument failure.
+    static func backend(_ device: Int32) throws(ABIFailure) -> Backend {
+        if device == cpu { return .cpu }
         guard device >= 0 else {
-            throw .invalid("device", expected: "a CUDA device ordinal >= 0", given: "\(device)")
+            throw .invalid("device", expected: "a CUDA device ordinal >= 0, or -1 (FLASHMLA_SWIFT_DEVICE_CPU)",
+                           given: "\(device)")
         }
-        return Int(device)
+        return .cuda(device: Int(device))
     }
 
-    /// The backend of `device`. Where there is none (no driver, no such device, a device
-    /// too old), `check` runs first, so that a call's argument errors are reported the same
-    /// with or without a GPU; it should check what it can without a device.
-    static func backend(_ device: Int32, check: () throws(MLAError) -> Void = {}) throws(ABIFailure) -> CUDABackend {
-        let ordinal = try ordinal(device)
+    /// An engine on `backend`. Where a CUDA device cannot be used (no driver, no such device, a
+    /// device too old), `check` runs first, so that a call's argument errors that need no device
+    /// are reported the same with or without one.
+    static func engine(_ backend: Backend, check: () throws(MLAError) -> Void = {}) throws(ABIFailure) -> MLAEngine {
         do {
-            return try CUDABackend.shared(device: ordinal)
+            return try MLAEngine(backend: backend)
         } catch {
             try library(check)
+            guard case let .cuda(ordinal) = backend else { throw ABIFailure(error) }
             let driver: CUDADriver
             do {
                 driver = try CUDADriver.shared()
@@ -233,19 +310,26 @@ enum Devices {
             throw ABIFailure(error)
         }
     }
+
+    /// The stream a call queues its work on: the caller's `CUstream` on CUDA (NULL is the legacy
+    /// default stream), nil on the CPU (which computes before returning).
+    static func stream(_ address: UnsafeMutableRawPointer?, _ engine: MLAEngine) -> ExecutionStream? {
+        guard let cuda = engine.cudaBackend else { return nil }
+        return Stream(borrowingAddress: UInt(bitPattern: address), device: cuda.device)
+    }
 }
 
-/// The head counts of the metadata calls.
-enum Heads {
-    /// Throws unless both counts are in 1...2^31-1.
-    static func check(numHeadsPerHeadK: Int64, numHeadsK: Int64) throws(ABIFailure) {
-        let range: ClosedRange<Int64> = 1...Int64(Int32.max)
-        guard range.contains(numHeadsPerHeadK) else {
-            throw .invalid("queryHeadsPerKVHead", expected: "1...\(Int32.max)", given: "\(numHeadsPerHeadK)")
-        }
-        guard range.contains(numHeadsK) else {
-            throw .invalid("kvHeads", expected: "1...\(Int32.max)", given: "\(numHeadsK)")
-        }
+/// The schedule of a validated request into the caller's tensors, on the engine of its backend.
+func scheduleInto(_ request: MetadataRequest, stream: UnsafeMutableRawPointer?,
+                  _ tileSchedulerMetadata: UnsafeRawPointer?, _ numSplits: UnsafeRawPointer?) throws(ABIFailure) {
+    let schedule = try TensorDescriptor.view(tileSchedulerMetadata, "tileSchedulerMetadata", backend: request.backend)
+    let splits = try TensorDescriptor.view(numSplits, "numSplits", backend: request.backend)
+    let engine = try Devices.engine(request.backend) { () throws(MLAError) in
+        try request.checkOutputs(tileSchedulerMetadata: schedule, numSplits: splits, numSMParts: nil)
+    }
+    _ = try library { () throws(MLAError) in
+        try engine.getMLAMetadata(request, tileSchedulerMetadata: schedule, numSplits: splits,
+                                  stream: Devices.stream(stream, engine))
     }
 }
 
@@ -266,32 +350,109 @@ enum KVFormatCode {
     }
 }
 
+/// The arguments of a dense decode call (`flashmla_swift_decode_kv_sink`, `_validate_decode`) but
+/// its schedule and outputs, as the library's views.
+struct DenseCall {
+    let q, kCache, blockTable, cacheSeqlens: TensorView
+    let attnSink: TensorView?
+    let headDimV: Int, softmaxScale: Float, causal: Bool, format: KVCacheFormat, backend: Backend
+
+    init(_ q: UnsafeRawPointer?, _ kCache: UnsafeRawPointer?, _ blockTable: UnsafeRawPointer?,
+         _ cacheSeqlens: UnsafeRawPointer?, _ headDimV: Int64, _ softmaxScale: Float, _ causal: Int32,
+         _ kvFormat: Int32, _ kScale: Float, _ attnSink: UnsafeRawPointer?, backend: Backend) throws(ABIFailure) {
+        format = try KVFormatCode.format(kvFormat, kScale: kScale)
+        self.q = try TensorDescriptor.view(q, "q", backend: backend)
+        self.kCache = try TensorDescriptor.view(kCache, "kCache", backend: backend)
+        self.blockTable = try TensorDescriptor.view(blockTable, "blockTable", backend: backend)
+        self.cacheSeqlens = try TensorDescriptor.view(cacheSeqlens, "cacheSeqlens", backend: backend)
+        self.attnSink = try TensorDescriptor.optionalView(attnSink, "attnSink", backend: backend)
+        self.headDimV = Int(clamping: headDimV)
+        self.softmaxScale = softmaxScale
+        self.causal = causal != 0
+        self.backend = backend
+    }
+
+    /// The library's validation of these inputs.
+    func inputs() throws(ABIFailure) -> DecodeInputs {
+        try library { () throws(MLAError) in
+            try DecodeInputs(q: q, kCache: kCache, blockTable: blockTable, cacheSeqlens: cacheSeqlens, headDimV: headDimV,
+                             softmaxScale: softmaxScale, causal: causal, kvFormat: format, attnSink: attnSink,
+                             backend: backend)
+        }
+    }
+}
+
+/// The arguments of a sparse decode call (`flashmla_swift_decode_sparse`,
+/// `_validate_sparse_decode`) but its schedule and outputs, as the library's views.
+struct SparseCall {
+    let q, kCache: TensorView
+    let sparse: SparseIndices
+    let attnSink: TensorView?
+    let headDimV: Int, softmaxScale: Float, format: KVCacheFormat, backend: Backend
+
+    init(_ q: UnsafeRawPointer?, _ kCache: UnsafeRawPointer?, _ indices: UnsafeRawPointer?,
+         _ topkLength: UnsafeRawPointer?, _ headDimV: Int64, _ softmaxScale: Float, _ kvFormat: Int32,
+         _ attnSink: UnsafeRawPointer?, backend: Backend) throws(ABIFailure) {
+        format = try KVFormatCode.format(kvFormat, kScale: 1)
+        self.q = try TensorDescriptor.view(q, "q", backend: backend)
+        self.kCache = try TensorDescriptor.view(kCache, "kCache", backend: backend)
+        sparse = try TensorDescriptor.sparse(indices, topkLength, backend: backend)
+        self.attnSink = try TensorDescriptor.optionalView(attnSink, "attnSink", backend: backend)
+        self.headDimV = Int(clamping: headDimV)
+        self.softmaxScale = softmaxScale
+        self.backend = backend
+    }
+
+    /// The library's validation of these inputs.
+    func inputs() throws(ABIFailure) -> DecodeInputs {
+        try library { () throws(MLAError) in
+            try DecodeInputs(q: q, kCache: kCache, indices: sparse, headDimV: headDimV, softmaxScale: softmaxScale,
+                             kvFormat: format, attnSink: attnSink, backend: backend)
+        }
+    }
+}
+
 /// FlashMLA's `(tile_scheduler_metadata, num_splits)` pair as the library's metadata.
 enum Metadata {
-    /// Wraps the caller's tensors. The shape is taken from `q` and `kCache` (as FlashMLA
-    /// does) and the worker count from the schedule's rows; the library then checks the
-    /// tensors' shapes, types and placement against the problem.
-    static func wrap(schedule: TensorView, splits: TensorView, q: TensorView, kCache: TensorView) throws(ABIFailure) -> MLAMetadata {
-        guard schedule.rank == 2, schedule.shape[0] >= 1, schedule.shape[1] == 8 else {
-            throw .invalid("tileSchedulerMetadata", expected: "int32[num_sm_parts, 8] with num_sm_parts >= 1",
-                           given: schedule.shapeDescription)
+    /// Wraps the caller's tensors for `inputs`: the shape is the one the inputs need and the
+    /// worker count the schedule's rows; the library checks the rest once, against the inputs.
+    static func wrap(_ schedule: TensorView, _ splits: TensorView, for inputs: DecodeInputs) -> MLAMetadata {
+        let parts = schedule.rank == 2 ? schedule.shape[0] : 0
+        return MLAMetadata(shape: inputs.metadataShape(numSMParts: parts), callerTileSchedulerMetadata: schedule,
+                           numSplits: splits)
+    }
+
+    /// Checks the caller's metadata against `inputs` when it is given (both pointers non-NULL;
+    /// both NULL: nothing to check; one alone is an error).
+    static func check(_ schedule: UnsafeRawPointer?, _ splits: UnsafeRawPointer?, for inputs: DecodeInputs) throws(ABIFailure) {
+        guard schedule != nil || splits != nil else { return }
+        let scheduleView = try TensorDescriptor.view(schedule, "tileSchedulerMetadata", backend: inputs.backend)
+        let splitsView = try TensorDescriptor.view(splits, "numSplits", backend: inputs.backend)
+        try library { () throws(MLAError) in try inputs.checkMetadata(wrap(scheduleView, splitsView, for: inputs)) }
+    }
+}
+
+/// A decode call after its inputs are validated: the schedule and outputs are checked (once,
+/// in ``DecodeProblem``), then it runs on the engine of the inputs' backend.
+enum Decode {
+    static func run(_ inputs: DecodeInputs, _ tileSchedulerMetadata: UnsafeRawPointer?, _ numSplits: UnsafeRawPointer?,
+                    _ out: UnsafeRawPointer?, _ lse: UnsafeRawPointer?,
+                    stream: UnsafeMutableRawPointer?, workspace: OpaquePointer?) throws(ABIFailure) {
+        let backend = inputs.backend
+        let schedule = try TensorDescriptor.view(tileSchedulerMetadata, "tileSchedulerMetadata", backend: backend)
+        let splits = try TensorDescriptor.view(numSplits, "numSplits", backend: backend)
+        let outView = try TensorDescriptor.view(out, "out", backend: backend)
+        let lseView = try TensorDescriptor.view(lse, "lse", backend: backend)
+        let problem = try library { () throws(MLAError) in
+            try DecodeProblem(inputs, metadata: Metadata.wrap(schedule, splits, for: inputs), out: outView, lse: lseView)
         }
-        guard schedule.isContiguous else {
-            throw .invalid("tileSchedulerMetadata", expected: "contiguous strides [8, 1]",
-                           given: "strides \(schedule.strides)")
+        if backend == .cpu, workspace != nil {
+            throw .invalid("workspace", expected: "NULL on the CPU device", given: "a workspace")
         }
-        guard splits.rank == 1 else {
-            throw .invalid("numSplits", expected: "int32[b + 1]", given: splits.shapeDescription)
+        let workspaceObject = workspace.map { Unmanaged<Workspace>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
+        let engine = try Devices.engine(backend)
+        try library { () throws(MLAError) in
+            try engine.flashMLAWithKVCache(problem, workspace: workspaceObject, stream: Devices.stream(stream, engine))
         }
-        guard splits.isContiguous else {
-            throw .invalid("numSplits", expected: "contiguous strides [1]", given: "strides \(splits.strides)")
-        }
-        let batch = q.rank == 4 ? q.shape[0] : 0
-        let kvHeads = kCache.rank == 4 ? kCache.shape[2] : 0
-        let rowsPerKVHead = q.rank == 4 && kvHeads > 0 ? q.shape[1] * q.shape[2] / kvHeads : 0
-        let shape = MetadataShape(batchSize: batch, rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads,
-                                  numSMParts: schedule.shape[0])
-        return MLAMetadata(shape: shape, tileSchedulerMetadata: schedule, numSplits: splits,
-                           hostSchedule: nil, owners: [])
     }
 }

@@ -68,11 +68,15 @@ enum TensorDescriptor {
     /// Tensors with more elements than this are refused (2^48), so that no size computation overflows.
     static let maxElements = 1 << 48
 
-    /// The view a descriptor describes, in the memory of device `ordinal`.
+    /// Stands in for the address of an empty host tensor given as 0 (never read).
+    nonisolated(unsafe) private static let emptyHost = UnsafeMutableRawPointer.allocate(byteCount: 16, alignment: 16)
+
+    /// The view a descriptor describes, in the memory `backend` reads: host memory for the CPU
+    /// device, that device's memory for a CUDA device.
     ///
     /// Checks what the library cannot: the pointer, the type code, the rank, extents and
     /// strides in range, and a non-null address for a tensor with elements.
-    static func view(_ pointer: UnsafeRawPointer?, _ argument: String, device ordinal: Int) throws(ABIFailure) -> TensorView {
+    static func view(_ pointer: UnsafeRawPointer?, _ argument: String, backend: Backend) throws(ABIFailure) -> TensorView {
         guard let pointer else {
             throw .invalid(argument, expected: "a flashmla_swift_tensor", given: "NULL")
         }
@@ -116,7 +120,22 @@ enum TensorDescriptor {
         guard data != 0 || elements == 0 else {
             throw .invalid(argument, expected: "a device address", given: "data 0 for \(elementType)\(shape)")
         }
-        return TensorView(elementType: elementType, shape: shape, strides: strides,
-                          storage: .device(ordinal: ordinal, address: data))
+        let storage: TensorStorage = switch backend {
+        case .cpu: .host(UnsafeMutableRawPointer(bitPattern: UInt(data)) ?? emptyHost)
+        case let .cuda(ordinal): .device(ordinal: ordinal, address: data)
+        }
+        return TensorView(elementType: elementType, shape: shape, strides: strides, storage: storage)
+    }
+
+    /// ``view(_:_:backend:)`` for an optional argument: nil for a NULL pointer.
+    static func optionalView(_ pointer: UnsafeRawPointer?, _ argument: String, backend: Backend) throws(ABIFailure) -> TensorView? {
+        guard pointer != nil else { return nil }
+        return try view(pointer, argument, backend: backend)
+    }
+
+    /// The sparse selection of `indices` and the optional `topkLength` (NULL: every entry counts).
+    static func sparse(_ indices: UnsafeRawPointer?, _ topkLength: UnsafeRawPointer?, backend: Backend) throws(ABIFailure) -> SparseIndices {
+        SparseIndices(indices: try view(indices, "indices", backend: backend),
+                      topkLength: try optionalView(topkLength, "topkLength", backend: backend))
     }
 }

@@ -35,11 +35,15 @@ import Musl
         #expect(header.contains("#define FLASHMLA_SWIFT_MAX_RANK \(TensorDescriptor.maxRank)\n"))
         for function in ["flashmla_swift_abi_version(void)", "flashmla_swift_version(void)",
                          "flashmla_swift_last_error(void)", "flashmla_swift_num_sm_parts(",
-                         "flashmla_swift_get_metadata(", "flashmla_swift_decode(",
+                         "flashmla_swift_validate_metadata(", "flashmla_swift_get_metadata(",
+                         "flashmla_swift_get_sparse_metadata(", "flashmla_swift_decode(",
+                         "flashmla_swift_decode_kv_sink(", "flashmla_swift_decode_sparse(",
+                         "flashmla_swift_validate_decode(", "flashmla_swift_validate_sparse_decode(",
                          "flashmla_swift_workspace_create(", "flashmla_swift_workspace_reserve(",
                          "flashmla_swift_workspace_destroy("] {
             #expect(header.contains(function), "\(function)")
         }
+        #expect(header.contains("#define FLASHMLA_SWIFT_DEVICE_CPU (\(Devices.cpu))\n"))
         #expect(TensorDescriptor.byteCount == 144 && TensorDescriptor.stridesOffset == 80)
     }
 }
@@ -92,8 +96,8 @@ import Musl
 
     @Test func negativeDevice() {
         var call = DecodeCall()
-        call.device = -1
-        expectInvalid(call, "'device'", "given -1")
+        call.device = -2   // -1 is FLASHMLA_SWIFT_DEVICE_CPU
+        expectInvalid(call, "'device'", "a CUDA device ordinal >= 0, or -1", "given -2")
     }
 
     @Test func nullDescriptors() {
@@ -217,19 +221,23 @@ import Musl
     @Test func metadataTensors() {
         var call = DecodeCall()
         call.tileSchedulerMetadata = Descriptor(Code.int32, [132, 7])
-        expectInvalid(call, "'tileSchedulerMetadata'", "[num_sm_parts, 8]")
+        expectInvalid(call, "'tileSchedulerMetadata'", "int32[132, 8]", "given int32[132, 7]")
         call.tileSchedulerMetadata = Descriptor(Code.int32, [0, 8])
         expectInvalid(call, "'tileSchedulerMetadata'", "num_sm_parts >= 1")
         call.tileSchedulerMetadata = Descriptor(Code.int32, [132, 8], strides: [16, 1])
         expectInvalid(call, "'tileSchedulerMetadata'", "contiguous")
+        call.tileSchedulerMetadata = Descriptor(Code.int32, [132])
+        expectInvalid(call, "'tileSchedulerMetadata'", "rank 2")
         call = DecodeCall()
         call.tileSchedulerMetadata = Descriptor(Code.float32, [132, 8])
-        expectInvalid(call, "'metadata'", "int32")
+        expectInvalid(call, "'tileSchedulerMetadata'", "expected int32", "given float32")
         call = DecodeCall()
         call.numSplits = Descriptor(Code.int32, [2])
-        expectInvalid(call, "'metadata'", "int32[3]")
+        expectInvalid(call, "'numSplits'", "int32[3]", "given int32[2]")
         call.numSplits = Descriptor(Code.int32, [3, 1])
-        expectInvalid(call, "'numSplits'", "int32[b + 1]")
+        expectInvalid(call, "'numSplits'", "rank 1 [b + 1]")
+        call.numSplits = Descriptor(Code.int32, [3], strides: [2])
+        expectInvalid(call, "'numSplits'", "contiguous")
     }
 
     @Test func softmaxScale() {
@@ -280,7 +288,7 @@ import Musl
         call = MetadataCall()
         call.numHeadsPerHeadK = Int64.max
         #expect(call.run().status == ABIStatus.invalidArgument.rawValue)
-        #expect(lastError().contains("'queryHeadsPerKVHead'"))
+        #expect(lastError().contains("'rowsPerKVHead'"))
 
         call = MetadataCall()
         call.numSplits = Descriptor(Code.int32, [3])
@@ -308,9 +316,13 @@ import Musl
         #expect(lastError().contains("numSMPartsOut"))
         #expect(flashmla_swift_num_sm_parts(absentDevice, 0, 1, &parts) == ABIStatus.invalidArgument.rawValue)
         #expect(flashmla_swift_num_sm_parts(absentDevice, 16, -1, &parts) == ABIStatus.invalidArgument.rawValue)
-        #expect(flashmla_swift_num_sm_parts(-1, 16, 1, &parts) == ABIStatus.invalidArgument.rawValue)
+        #expect(flashmla_swift_num_sm_parts(-2, 16, 1, &parts) == ABIStatus.invalidArgument.rawValue)
         #expect(flashmla_swift_num_sm_parts(absentDevice, 16, 1, &parts) == ABIStatus.noDevice.rawValue)
         #expect(parts == -7)  // written on success only
+        // The CPU device: FlashMLA's formula over 132 multiprocessors.
+        #expect(flashmla_swift_num_sm_parts(-1, 128, 1, &parts) == ABIStatus.ok.rawValue && parts == 66)
+        #expect(flashmla_swift_num_sm_parts(-1, 0, 1, &parts) == ABIStatus.invalidArgument.rawValue)
+        #expect(lastError().contains("'rowsPerKVHead'"))
     }
 }
 

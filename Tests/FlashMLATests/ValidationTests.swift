@@ -149,6 +149,26 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
             a.metadata = MLAMetadata(shape: m.shape, tileSchedulerMetadata: m.tileSchedulerMetadata,
                                      numSplits: m.numSplits, hostSchedule: nil, owners: [m])
         },
+        .init("tileSchedulerMetadata float32", "tileSchedulerMetadata", "float32") { a, _ in
+            let m = a.metadata
+            a.metadata = MLAMetadata(shape: m.shape, tileSchedulerMetadata: a.tensor(.float32, m.tileSchedulerMetadata.shape),
+                                     numSplits: m.numSplits, hostSchedule: m.hostSchedule, owners: [m])
+        },
+        .init("tileSchedulerMetadata of 7 columns", "tileSchedulerMetadata", "int32[3, 8]", inExpected: true) { a, _ in
+            let m = a.metadata
+            a.metadata = MLAMetadata(shape: m.shape, tileSchedulerMetadata: a.tensor(.int32, [3, 7]),
+                                     numSplits: m.numSplits, hostSchedule: m.hostSchedule, owners: [m])
+        },
+        .init("numSplits strided", "numSplits", "strides [2]") { a, _ in
+            let m = a.metadata
+            a.metadata = MLAMetadata(shape: m.shape, tileSchedulerMetadata: m.tileSchedulerMetadata,
+                                     numSplits: a.tensor(.int32, [3], strides: [2]), hostSchedule: m.hostSchedule, owners: [m])
+        },
+        .init("numSplits in device memory", "numSplits", "device memory of cuda:0") { a, _ in
+            let m = a.metadata
+            a.metadata = MLAMetadata(shape: m.shape, tileSchedulerMetadata: m.tileSchedulerMetadata,
+                                     numSplits: CallArguments.onDevice(m.numSplits), hostSchedule: m.hostSchedule, owners: [m])
+        },
         // softmaxScale
         .init("softmaxScale 0", "softmaxScale", "0.0") { a, _ in a.softmaxScale = 0 },
         .init("softmaxScale negative", "softmaxScale", "-1.0") { a, _ in a.softmaxScale = -1 },
@@ -213,5 +233,39 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
         let other = #expect(throws: MLAError.self) { _ = try arguments.problem(backend: .cuda(device: 1)) }
         #expect(other == .invalidArgument(argument: "kCache", expected: "device memory of cuda:1",
                                           given: "device memory of cuda:0"))
+    }
+
+    @Test("validate needs no outputs, names what the full call names, and its inputs run with any metadata check once")
+    func validationEntryPoint() throws {
+        let (engine, problem, arguments, out, lse) = try Self.fixture()
+        let inputs = try engine.validate(q: arguments.q, kCache: arguments.kCache, blockTable: arguments.blockTable,
+                                         cacheSeqlens: arguments.cacheSeqlens, headDimV: 512, causal: true)
+        #expect(inputs.outShape == [2, 2, 4, 512] && inputs.lseShape == [2, 4, 2] && inputs.backend == .cpu)
+        try inputs.checkMetadata(arguments.metadata)
+        let other = Self.metadata(lengths: [70, 5, 9])
+        #expect(throws: MLAError.invalidArgument(argument: "metadata", expected: inputs.metadataShape(numSMParts: 3).description,
+                                                 given: other.shape.description)) {
+            try inputs.checkMetadata(other)
+        }
+        let error = #expect(throws: MLAError.self) {
+            _ = try engine.validate(q: arguments.q, kCache: arguments.kCache, blockTable: arguments.blockTable,
+                                    cacheSeqlens: arguments.cacheSeqlens, headDimV: 576)
+        }
+        #expect(error == .invalidArgument(argument: "headDimV", expected: "512", given: "576"))
+        try engine.flashMLAWithKVCache(DecodeProblem(inputs, metadata: arguments.metadata, out: out.view, lse: lse.view))
+        let (allocated, allocatedLSE) = try engine.flashMLAWithKVCache(inputs, metadata: arguments.metadata)
+        #expect(rawBits(allocated.view) == rawBits(out.view) && rawBits(allocatedLSE.view) == rawBits(lse.view))
+        // Inputs validated for another backend are refused by name.
+        var onDevice = arguments
+        for path in [\CallArguments.q, \.kCache, \.blockTable, \.cacheSeqlens] {
+            onDevice[keyPath: path] = CallArguments.onDevice(onDevice[keyPath: path])
+        }
+        let cudaInputs = try DecodeInputs(q: onDevice.q, kCache: onDevice.kCache, blockTable: onDevice.blockTable,
+                                          cacheSeqlens: onDevice.cacheSeqlens, headDimV: 512, backend: .cuda(device: 0))
+        #expect(throws: MLAError.invalidArgument(argument: "inputs", expected: "validated for this engine's backend cpu",
+                                                 given: "validated for cuda:0")) {
+            _ = try engine.flashMLAWithKVCache(cudaInputs, metadata: arguments.metadata)
+        }
+        withExtendedLifetime((problem, onDevice)) {}
     }
 }

@@ -1,7 +1,8 @@
 """FlashMLA's Python API on swift-flash-mla.
 
 A drop-in for ``flash_mla``: ``get_mla_metadata`` and ``flash_mla_with_kvcache`` with the
-same arguments, shapes, dtypes and return values, on torch CUDA tensors. The work runs in
+same arguments, shapes, dtypes and return values (sparse decoding and attention sinks
+included), on torch CUDA tensors, or CPU tensors on the library's CPU backend. The work runs in
 ``libFlashMLASwiftC.so`` (Swift, Swift runtime linked in statically; kernels compiled by
 NVRTC at run time), called through ctypes: nothing is compiled when this package is
 installed or imported.
@@ -144,6 +145,22 @@ def _load() -> ctypes.CDLL:
     lib.flashmla_swift_decode_kv.argtypes = [i32, vp, vp, vp, vp, vp, vp, vp, i64, ctypes.c_float, i32, i32,
                                              ctypes.c_float, vp, vp, vp]
     lib.flashmla_swift_decode_kv.restype = ctypes.c_int
+    if not hasattr(lib, "flashmla_swift_decode_sparse"):
+        raise ImportError(f"flashmla_swift: {path} predates flashmla_swift_decode_sparse (sparse decoding, "
+                          f"attention sinks, the validate functions): rebuild it")
+    f32 = ctypes.c_float
+    lib.flashmla_swift_validate_metadata.argtypes = [i32, vp, i64, i64]
+    lib.flashmla_swift_validate_metadata.restype = ctypes.c_int
+    lib.flashmla_swift_get_sparse_metadata.argtypes = [i32, vp, vp, vp, i64, vp, vp]
+    lib.flashmla_swift_get_sparse_metadata.restype = ctypes.c_int
+    lib.flashmla_swift_validate_decode.argtypes = [i32, vp, vp, vp, vp, vp, vp, i64, f32, i32, i32, f32, vp]
+    lib.flashmla_swift_validate_decode.restype = ctypes.c_int
+    lib.flashmla_swift_validate_sparse_decode.argtypes = [i32, vp, vp, vp, vp, vp, vp, i64, f32, i32, vp]
+    lib.flashmla_swift_validate_sparse_decode.restype = ctypes.c_int
+    lib.flashmla_swift_decode_kv_sink.argtypes = [i32, vp, vp, vp, vp, vp, vp, vp, i64, f32, i32, i32, f32, vp, vp, vp, vp]
+    lib.flashmla_swift_decode_kv_sink.restype = ctypes.c_int
+    lib.flashmla_swift_decode_sparse.argtypes = [i32, vp, vp, vp, vp, vp, vp, vp, i64, f32, i32, vp, vp, vp, vp]
+    lib.flashmla_swift_decode_sparse.restype = ctypes.c_int
     lib.flashmla_swift_workspace_create.argtypes = [i32, ctypes.POINTER(vp)]
     lib.flashmla_swift_workspace_create.restype = ctypes.c_int
     lib.flashmla_swift_workspace_reserve.argtypes = [vp, i64, i64]
@@ -218,12 +235,25 @@ class _Descriptors:
         return self.base + offset
 
 
-def _device_of(tensor, argument: str) -> torch.device:
+# FLASHMLA_SWIFT_DEVICE_CPU: tensors in host memory, run by the library's CPU backend.
+_CPU = -1
+
+
+def _device_of(tensor, argument: str) -> Tuple[torch.device, int]:
+    """The tensor's device and the library's device argument for it: the CUDA ordinal, or
+    ``_CPU`` for a CPU tensor."""
     if not isinstance(tensor, torch.Tensor):
         raise _invalid(argument, "a torch.Tensor", type(tensor).__name__)
-    if tensor.device.type != "cuda":
-        raise _invalid(argument, "a CUDA tensor", f"a tensor on {tensor.device}")
-    return tensor.device
+    if tensor.device.type == "cuda":
+        return tensor.device, tensor.device.index
+    if tensor.device.type == "cpu":
+        return tensor.device, _CPU
+    raise _invalid(argument, "a CUDA or CPU tensor", f"a tensor on {tensor.device}")
+
+
+def _optional(descriptors: "_Descriptors", tensor, argument: str, device: torch.device, expected_dtype: str):
+    """The descriptor of an optional argument, or None (NULL) for None."""
+    return None if tensor is None else descriptors.add(tensor, argument, device, expected_dtype)
 
 
 class _OnDevice:
@@ -238,6 +268,8 @@ class _OnDevice:
         self.previous = -1
 
     def __enter__(self):
+        if self.index == _CPU:
+            return self
         current = torch.cuda.current_device()
         if current != self.index:
             self.previous = current
@@ -326,11 +358,12 @@ def _workspace_for(device: int, needed_rows: int, stream: torch.cuda.Stream, cap
 class FlashMLASchedMeta:
     """FlashMLA's schedule object (its calling convention since 2025-09): ``get_mla_metadata()``
     returns an empty one, the first ``flash_mla_with_kvcache`` call that receives it computes the
-    split-KV schedule for its ``cache_seqlens`` and shapes (queued on torch's current stream, no
-    host synchronization; it allocates the two schedule tensors, so make that call outside CUDA
-    graph capture), and later calls reuse it. As in FlashMLA, a later call must keep the shapes
-    (checked: a different one raises ``InvalidArgumentError`` naming it) and the values of
-    ``cache_seqlens`` (not checked: that would need the host to read the device)."""
+    split-KV schedule for its ``cache_seqlens`` (sparse: ``topk_length``) and shapes (queued on
+    torch's current stream, no host synchronization; it allocates the two schedule tensors, so
+    make that call outside CUDA graph capture), and later calls reuse it. A first call that
+    fails leaves it empty. As in FlashMLA, a later call must keep the shapes (checked: a
+    different one raises ``InvalidArgumentError`` naming it) and the values of ``cache_seqlens``
+    and ``topk_length`` (not checked: that would need the host to read the device)."""
 
     __slots__ = ("have_initialized", "config", "tile_scheduler_metadata", "num_splits")
 
@@ -349,11 +382,12 @@ def get_mla_metadata(*args, **kwargs):
     Two forms, as FlashMLA's two interfaces:
 
     ``get_mla_metadata()`` returns ``(FlashMLASchedMeta(), None)``: an empty schedule that the
-    first ``flash_mla_with_kvcache`` call fills (FlashMLA's current interface).
+    first ``flash_mla_with_kvcache`` call fills (FlashMLA's current interface; the only one for
+    sparse decoding).
 
     ``get_mla_metadata(cache_seqlens, num_heads_per_head_k, num_heads_k)`` (FlashMLA's earlier
     interface):
-        cache_seqlens: (batch_size), dtype torch.int32, on a CUDA device.
+        cache_seqlens: (batch_size), dtype torch.int32, on a CUDA device (or the CPU).
         num_heads_per_head_k: Equals to seq_len_q * num_heads_q // num_heads_k.
         num_heads_k: num_heads_k.
     returns
@@ -372,34 +406,55 @@ def _schedule(
     num_heads_k: int,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """The earlier interface's ``get_mla_metadata``."""
-    device = _device_of(cache_seqlens, "cacheSeqlens")
-    index = device.index
+    device, index = _device_of(cache_seqlens, "cacheSeqlens")
     heads, kv_heads = int(num_heads_per_head_k), int(num_heads_k)
     descriptors = _Descriptors(3)
     seqlens = descriptors.add(cache_seqlens, "cacheSeqlens", device, "int32")
     if cache_seqlens.dim() != 1 or cache_seqlens.dtype != torch.int32 or heads < 1 or kv_heads < 1:
-        # Let the library name the problem; nothing is allocated for it.
-        _check(_lib.flashmla_swift_get_metadata(index, None, seqlens, heads, kv_heads, seqlens, seqlens))
+        # The library's message, before anything is allocated (or a device looked up) for arguments it rejects.
+        _check(_lib.flashmla_swift_validate_metadata(index, seqlens, heads, kv_heads))
         raise _invalid("cacheSeqlens", "int32[b]", f"shape {list(cache_seqlens.shape)}")
     with _OnDevice(index):
         parts = _num_sm_parts(index, heads, kv_heads)
         schedule = torch.empty((parts, 8), dtype=torch.int32, device=device)
         splits = torch.empty((cache_seqlens.shape[0] + 1,), dtype=torch.int32, device=device)
-        stream = torch.cuda.current_stream(device).cuda_stream
         _check(_lib.flashmla_swift_get_metadata(
-            index, stream, seqlens, heads, kv_heads,
+            index, _stream_handle(device, index), seqlens, heads, kv_heads,
             descriptors.add(schedule, "tileSchedulerMetadata", device, "int32"),
             descriptors.add(splits, "numSplits", device, "int32")))
     return schedule, splits
 
 
+def _sparse_schedule(indices: torch.Tensor, topk_length: Optional[torch.Tensor], num_heads_q: int,
+                     device: torch.device, index: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The schedule of a sparse decode (indices already checked to be 3-D): each request's
+    count of index entries, ``topk_length[i]`` or topk, over s_q * h_q rows of the one KV head."""
+    descriptors = _Descriptors(4)
+    indices_d = descriptors.add(indices, "indices", device, "int32")
+    lengths_d = _optional(descriptors, topk_length, "topkLength", device, "int32")
+    with _OnDevice(index):
+        parts = _num_sm_parts(index, indices.shape[1] * num_heads_q, 1)
+        schedule = torch.empty((parts, 8), dtype=torch.int32, device=device)
+        splits = torch.empty((indices.shape[0] + 1,), dtype=torch.int32, device=device)
+        _check(_lib.flashmla_swift_get_sparse_metadata(
+            index, _stream_handle(device, index), indices_d, lengths_d, num_heads_q,
+            descriptors.add(schedule, "tileSchedulerMetadata", device, "int32"),
+            descriptors.add(splits, "numSplits", device, "int32")))
+    return schedule, splits
+
+
+def _stream_handle(device: torch.device, index: int):
+    """torch's current stream of a CUDA device, as a CUstream; None on the CPU."""
+    return None if index == _CPU else torch.cuda.current_stream(device).cuda_stream
+
+
 def flash_mla_with_kvcache(
     q: torch.Tensor,
     k_cache: torch.Tensor,
-    block_table: torch.Tensor,
-    cache_seqlens: torch.Tensor,
+    block_table: Optional[torch.Tensor],
+    cache_seqlens: Optional[torch.Tensor],
     head_dim_v: int,
-    tile_scheduler_metadata: torch.Tensor,
+    tile_scheduler_metadata,
     num_splits: Optional[torch.Tensor] = None,
     softmax_scale: Optional[float] = None,
     causal: bool = False,
@@ -422,24 +477,35 @@ def flash_mla_with_kvcache(
             block block_table[t // page_block_size]). With kv_cache_dtype:
             "fp8_e4m3": torch.float8_e4m3fn, the same shape;
             "fp8_ds_mla": torch.uint8 (or float8_e4m3fn bytes) (num_blocks, page_block_size, 1, 656).
-        block_table: (batch_size, max_num_blocks_per_seq), torch.int32.
-        cache_seqlens: (batch_size), torch.int32.
+        block_table: (batch_size, max_num_blocks_per_seq), torch.int32. Not read (may be None)
+            with indices.
+        cache_seqlens: (batch_size), torch.int32. Not read (may be None) with indices.
         head_dim_v: Head dimension of v (512).
         tile_scheduler_metadata: a FlashMLASchedMeta from get_mla_metadata() (then num_splits
-            must be None), or the (num_sm_parts, 8) torch.int32 tensor of the earlier interface.
+            must be None; required with indices), or the (num_sm_parts, 8) torch.int32 tensor of
+            the earlier interface.
         num_splits: (batch_size + 1), torch.int32, from the earlier get_mla_metadata; None with a
             FlashMLASchedMeta.
         softmax_scale: float. The scale of QK^T before applying softmax. Default to 1 / sqrt(head_dim).
-        causal: bool. Whether to apply causal attention mask.
+        causal: bool. Whether to apply causal attention mask. Must be False with indices.
         is_fp8_kvcache: FlashMLA's flag for DeepSeek-V3.2's 656-byte FP8 cache; True means
             kv_cache_dtype="fp8_ds_mla" unless kv_cache_dtype names another FP8 format.
-        indices, attn_sink, extra_k_cache, extra_indices_in_kvcache, topk_length,
-            extra_topk_length: FlashMLA's sparse decoding and attention sinks. Not supported by
-            this version on the GPU: a value other than None raises NotImplementedError naming it.
+        indices: (batch_size, seq_len_q, topk), torch.int32: sparse decoding (DeepSeek-V3.2's
+            DSA). Query token j of request i attends to the cache slots indices[i, j, :]
+            (page * page_block_size + offset; -1 skipped), with no causal mask. FlashMLA needs
+            is_fp8_kvcache=True here; this package also reads a k_cache in q's dtype (h_k = 1).
+        attn_sink: (num_heads_q,), torch.float32: each output row of head h is multiplied by
+            exp(lse) / (exp(lse) + exp(attn_sink[h])); the returned lse is unchanged; +inf
+            gives 0. With or without indices (FlashMLA: with indices only).
+        topk_length: (batch_size,), torch.int32, with indices: only indices[i, :, :topk_length[i]]
+            count (each value in 0 ... topk).
+        extra_k_cache, extra_indices_in_kvcache, extra_topk_length: FlashMLA's second cache for
+            its newer model. Not supported: a value other than None raises NotImplementedError
+            naming it.
         kv_cache_dtype: "auto" (k_cache in q's dtype), "fp8_e4m3" (per-tensor FP8: a value is
-            code * k_scale) or "fp8_ds_mla" (DeepSeek-V3.2's 656 bytes a token: 512 E4M3 codes,
-            4 float32 scales, one per 128 codes, 64 bfloat16 RoPE values; NoPE values are
-            code * scale rounded to q's dtype). Not in FlashMLA, whose dense decode has no FP8.
+            code * k_scale; not with indices) or "fp8_ds_mla" (DeepSeek-V3.2's 656 bytes a token:
+            512 E4M3 codes, 4 float32 scales, one per 128 codes, 64 bfloat16 RoPE values; NoPE
+            values are code * scale rounded to q's dtype). Not in FlashMLA.
         k_scale: the per-tensor scale of "fp8_e4m3" (a float or a one-element tensor, read on
             the host; default 1.0); must be None for the other formats.
 
@@ -448,89 +514,178 @@ def flash_mla_with_kvcache(
         softmax_lse: (batch_size, num_heads_q, seq_len_q), torch.float32 (natural log;
             +inf for a row that sees no key).
 
-    q, k_cache and block_table may be strided (innermost stride 1; q's and k_cache's other
-    strides multiples of 8 elements); cache_seqlens and the metadata must be contiguous.
+    q, k_cache, block_table and indices may be strided (innermost stride 1; q's and k_cache's
+    other strides multiples of 8 elements); cache_seqlens, topk_length, attn_sink and the
+    metadata must be contiguous. CUDA tensors run on the GPU, CPU tensors on the library's CPU
+    backend.
     """
-    for name, value in (("indices", indices), ("attn_sink", attn_sink), ("extra_k_cache", extra_k_cache),
-                        ("extra_indices_in_kvcache", extra_indices_in_kvcache), ("topk_length", topk_length),
+    for name, value in (("extra_k_cache", extra_k_cache), ("extra_indices_in_kvcache", extra_indices_in_kvcache),
                         ("extra_topk_length", extra_topk_length)):
         if value is not None:
             raise NotImplementedError(
-                f"flash_mla_with_kvcache: '{name}' (sparse decoding, attention sinks) is not supported by "
-                f"flashmla_swift on the GPU in this version; pass None")
+                f"flash_mla_with_kvcache: '{name}' (FlashMLA's extra cache for its newer model) is not supported "
+                f"by flashmla_swift; pass None")
+    sparse = indices is not None
+    if topk_length is not None and not sparse:
+        raise _invalid("topk_length", "None without indices (it counts index entries)", "a tensor")
+    if sparse and causal:
+        raise _invalid("causal", "False with indices (sparse decoding has no causal mask)", "True")
     if is_fp8_kvcache and kv_cache_dtype == "auto":
         kv_cache_dtype = "fp8_ds_mla"
-    if isinstance(tile_scheduler_metadata, FlashMLASchedMeta):
-        tile_scheduler_metadata, num_splits = _filled(tile_scheduler_metadata, num_splits, q, k_cache, cache_seqlens,
-                                                      causal, kv_cache_dtype)
-    device = _device_of(q, "q")
-    index = device.index
-    if softmax_scale is None:
-        softmax_scale = q.shape[-1] ** (-0.5)
     kv_format = _KV_FORMATS.get(kv_cache_dtype)
     if kv_format is None:
         raise _invalid("kv_cache_dtype", '"auto", "fp8_e4m3" or "fp8_ds_mla"', repr(kv_cache_dtype))
     if k_scale is not None and kv_format != 1:
         raise _invalid("k_scale", f'None for kv_cache_dtype="{kv_cache_dtype}"', repr(k_scale))
     scale_k = 1.0 if k_scale is None else float(k_scale)
-    descriptors = _Descriptors(8)
-    q_d = descriptors.add(q, "q", device, "bfloat16 or float16")
-    k_d = descriptors.add(k_cache, "kCache", device, "bfloat16, float16, float8_e4m3fn or uint8")
-    t_d = descriptors.add(block_table, "blockTable", device, "int32")
-    s_d = descriptors.add(cache_seqlens, "cacheSeqlens", device, "int32")
-    m_d = descriptors.add(tile_scheduler_metadata, "tileSchedulerMetadata", device, "int32")
-    n_d = descriptors.add(num_splits, "numSplits", device, "int32")
-    head_dim_v = int(head_dim_v)
-    scale = float(softmax_scale)
-    causal_flag = 1 if causal else 0
-    if q.dim() != 4 or tile_scheduler_metadata.dim() != 2:
-        # Let the library name the problem (q's rank, the metadata's) before anything is allocated.
-        _check(_lib.flashmla_swift_decode_kv(index, None, q_d, k_d, t_d, s_d, m_d, n_d, head_dim_v, scale,
-                                             causal_flag, kv_format, scale_k, q_d, q_d, None))
-        raise _invalid("q", "rank 4 [b, s_q, h_q, 576]", f"shape {list(q.shape)}")
-    b, s_q, h_q = q.shape[0], q.shape[1], q.shape[2]
-    with _OnDevice(index):
-        out = torch.empty((b, s_q, h_q, head_dim_v if head_dim_v == 512 else 0), dtype=q.dtype, device=device)
-        lse = torch.empty((b, h_q, s_q), dtype=torch.float32, device=device)
-        o_d = descriptors.add(out, "out", device, "bfloat16 or float16")
-        l_d = descriptors.add(lse, "lse", device, "float32")
-        stream = torch.cuda.current_stream(device)
-        capturing = torch.cuda.is_current_stream_capturing()
-        needed_rows = (b + tile_scheduler_metadata.shape[0]) * h_q * s_q
-        with _lock:
-            workspace = _workspace_for(index, needed_rows, stream, capturing)
-            _check(_lib.flashmla_swift_decode_kv(index, stream.cuda_stream, q_d, k_d, t_d, s_d, m_d, n_d,
-                                                 head_dim_v, scale, causal_flag, kv_format, scale_k, o_d, l_d,
-                                                 workspace.handle))
-            workspace.capacity_rows = max(workspace.capacity_rows, needed_rows)
-    return out, lse
-
-
-def _filled(meta: FlashMLASchedMeta, num_splits, q, k_cache, cache_seqlens, causal: bool, kv_cache_dtype: str):
-    """The schedule tensors of `meta`: computed for this call's lengths and shapes the first time
-    (queued on torch's current stream), then checked against the shapes it was made for."""
+    call = _Call(q, k_cache, block_table, cache_seqlens, int(head_dim_v), softmax_scale, bool(causal),
+                 kv_format, scale_k, indices, topk_length, attn_sink)
+    if not isinstance(tile_scheduler_metadata, FlashMLASchedMeta):
+        if sparse:
+            raise _invalid("tile_scheduler_metadata", "a FlashMLASchedMeta from get_mla_metadata() with indices",
+                           type(tile_scheduler_metadata).__name__)
+        return call.run(tile_scheduler_metadata, num_splits)
+    meta = tile_scheduler_metadata
     if num_splits is not None:
         raise _invalid("num_splits", "None with a FlashMLASchedMeta", "a tensor")
-    for name, tensor in (("q", q), ("k_cache", k_cache)):
-        if not isinstance(tensor, torch.Tensor) or tensor.dim() != 4:
-            raise _invalid(name, "a rank-4 torch.Tensor", type(tensor).__name__ if not isinstance(tensor, torch.Tensor)
-                           else f"shape {list(tensor.shape)}")
-    config = {"b": q.shape[0], "s_q": q.shape[1], "h_q": q.shape[2], "page_block_size": k_cache.shape[1],
-              "h_k": k_cache.shape[2], "causal": bool(causal), "kv_cache_dtype": kv_cache_dtype}
+    first = not meta.have_initialized
+    try:
+        schedule, splits = _filled(meta, call, kv_cache_dtype)
+        return call.run(schedule, splits)
+    except BaseException:
+        if first:  # a failed first call leaves the schedule empty
+            FlashMLASchedMeta.__init__(meta)
+        raise
+
+
+class _Call:
+    """One flash_mla_with_kvcache call's arguments, after the checks only Python makes."""
+
+    __slots__ = ("q", "k_cache", "block_table", "cache_seqlens", "head_dim_v", "scale", "causal", "kv_format",
+                 "k_scale", "indices", "topk_length", "attn_sink", "device", "index", "descriptors", "d")
+
+    def __init__(self, q, k_cache, block_table, cache_seqlens, head_dim_v, scale, causal, kv_format, k_scale,
+                 indices, topk_length, attn_sink):
+        self.device, self.index = _device_of(q, "q")
+        self.q, self.k_cache, self.block_table, self.cache_seqlens = q, k_cache, block_table, cache_seqlens
+        if scale is None:  # FlashMLA's default, 1 / sqrt(head_dim)
+            scale = (q.shape[-1] if q.dim() else 576) ** (-0.5)
+        self.head_dim_v, self.scale, self.causal, self.kv_format, self.k_scale = \
+            head_dim_v, float(scale), causal, kv_format, k_scale
+        self.indices, self.topk_length, self.attn_sink = indices, topk_length, attn_sink
+        self.descriptors = _Descriptors(10)
+        add = self.descriptors.add
+        device = self.device
+        self.d = {"q": add(q, "q", device, "bfloat16 or float16"),
+                  "kCache": add(k_cache, "kCache", device, "bfloat16, float16, float8_e4m3fn or uint8"),
+                  "attnSink": _optional(self.descriptors, attn_sink, "attnSink", device, "float32")}
+        if indices is not None:
+            self.d["indices"] = add(indices, "indices", device, "int32")
+            self.d["topkLength"] = _optional(self.descriptors, topk_length, "topkLength", device, "int32")
+        else:
+            self.d["blockTable"] = add(block_table, "blockTable", device, "int32")
+            self.d["cacheSeqlens"] = add(cache_seqlens, "cacheSeqlens", device, "int32")
+
+    @property
+    def sparse(self) -> bool:
+        return self.indices is not None
+
+    def config(self, kv_cache_dtype: str) -> Dict[str, object]:
+        """FlashMLA's FlashMLASchedMeta.Config: what a schedule object is reused for."""
+        return {"b": self.q.shape[0], "s_q": self.q.shape[1], "h_q": self.q.shape[2],
+                "page_block_size": self.k_cache.shape[1], "h_k": self.k_cache.shape[2], "causal": self.causal,
+                "kv_cache_dtype": kv_cache_dtype, "topk": self.indices.shape[-1] if self.sparse else None}
+
+    def validate(self) -> None:
+        """The library's check of these inputs alone (and of the schedule once ``run`` has added
+        it), with no outputs and nothing queued: raises its error. For arguments whose shapes do
+        not say what to allocate."""
+        d = self.d
+        schedule, splits = d.get("tileSchedulerMetadata"), d.get("numSplits")
+        if self.sparse:
+            status = _lib.flashmla_swift_validate_sparse_decode(
+                self.index, d["q"], d["kCache"], d["indices"], d["topkLength"], schedule, splits, self.head_dim_v,
+                self.scale, self.kv_format, d["attnSink"])
+        else:
+            status = _lib.flashmla_swift_validate_decode(
+                self.index, d["q"], d["kCache"], d["blockTable"], d["cacheSeqlens"], schedule, splits,
+                self.head_dim_v, self.scale, 1 if self.causal else 0, self.kv_format, self.k_scale, d["attnSink"])
+        _check(status)
+
+    def can_allocate(self) -> bool:
+        """Whether the output shapes (and a sparse schedule) can be read from the arguments;
+        when not, ``validate`` names the argument at fault."""
+        shapes_known = self.q.dim() == 4 and self.head_dim_v == 512
+        return shapes_known and (not self.sparse or (isinstance(self.indices, torch.Tensor) and self.indices.dim() == 3))
+
+    def run(self, tile_scheduler_metadata, num_splits) -> Tuple[torch.Tensor, torch.Tensor]:
+        device, index, d = self.device, self.index, self.d
+        d["tileSchedulerMetadata"] = self.descriptors.add(tile_scheduler_metadata, "tileSchedulerMetadata", device, "int32")
+        d["numSplits"] = self.descriptors.add(num_splits, "numSplits", device, "int32")
+        if not self.can_allocate() or tile_scheduler_metadata.dim() != 2:
+            # Outputs (or the workspace's size) cannot be read from these shapes: the library names the fault.
+            self.validate()
+            raise _invalid("q", "rank 4 [b, s_q, h_q, 576], head_dim_v 512 and a 2-D tile_scheduler_metadata",
+                           f"shape {list(self.q.shape)}, head_dim_v {self.head_dim_v}")
+        b, s_q, h_q = self.q.shape[0], self.q.shape[1], self.q.shape[2]
+        with _OnDevice(index):
+            out = torch.empty((b, s_q, h_q, self.head_dim_v), dtype=self.q.dtype, device=device)
+            lse = torch.empty((b, h_q, s_q), dtype=torch.float32, device=device)
+            d["out"] = self.descriptors.add(out, "out", device, "bfloat16 or float16")
+            d["lse"] = self.descriptors.add(lse, "lse", device, "float32")
+            if index == _CPU:
+                self._decode(None, None)
+                return out, lse
+            stream = torch.cuda.current_stream(device)
+            capturing = torch.cuda.is_current_stream_capturing()
+            needed_rows = (b + tile_scheduler_metadata.shape[0]) * h_q * s_q
+            with _lock:
+                workspace = _workspace_for(index, needed_rows, stream, capturing)
+                self._decode(stream.cuda_stream, workspace.handle)
+                workspace.capacity_rows = max(workspace.capacity_rows, needed_rows)
+        return out, lse
+
+    def _decode(self, stream, workspace) -> None:
+        d = self.d
+        if self.sparse:
+            status = _lib.flashmla_swift_decode_sparse(
+                self.index, stream, d["q"], d["kCache"], d["indices"], d["topkLength"], d["tileSchedulerMetadata"],
+                d["numSplits"], self.head_dim_v, self.scale, self.kv_format, d["attnSink"], d["out"], d["lse"],
+                workspace)
+        else:
+            status = _lib.flashmla_swift_decode_kv_sink(
+                self.index, stream, d["q"], d["kCache"], d["blockTable"], d["cacheSeqlens"],
+                d["tileSchedulerMetadata"], d["numSplits"], self.head_dim_v, self.scale, 1 if self.causal else 0,
+                self.kv_format, self.k_scale, d["attnSink"], d["out"], d["lse"], workspace)
+        _check(status)
+
+
+def _filled(meta: FlashMLASchedMeta, call: _Call, kv_cache_dtype: str):
+    """The schedule tensors of `meta`: computed for this call's lengths and shapes the first time
+    (queued on torch's current stream), then checked against the shapes it was made for."""
+    for name, tensor in (("q", call.q), ("k_cache", call.k_cache)) + ((("indices", call.indices),) if call.sparse else ()):
+        if tensor.dim() != (3 if name == "indices" else 4):
+            call.validate()  # the library names the argument at fault
+            raise _invalid(name, f"a rank-{3 if name == 'indices' else 4} tensor", f"shape {list(tensor.shape)}")
+    config = call.config(kv_cache_dtype)
     if not meta.have_initialized:
-        if torch.cuda.is_current_stream_capturing():
+        if call.index != _CPU and torch.cuda.is_current_stream_capturing():
             raise FlashMLASwiftError(
                 "flash_mla_with_kvcache: the first call with a FlashMLASchedMeta allocates its schedule; "
                 "make it before CUDA graph capture", 1)
-        h_k = max(int(config["h_k"]), 1)
-        meta.tile_scheduler_metadata, meta.num_splits = _schedule(
-            cache_seqlens, int(config["s_q"]) * int(config["h_q"]) // h_k, int(config["h_k"]))
+        if call.sparse:
+            meta.tile_scheduler_metadata, meta.num_splits = _sparse_schedule(
+                call.indices, call.topk_length, int(config["h_q"]), call.device, call.index)
+        else:
+            h_k = max(int(config["h_k"]), 1)
+            meta.tile_scheduler_metadata, meta.num_splits = _schedule(
+                call.cache_seqlens, int(config["s_q"]) * int(config["h_q"]) // h_k, int(config["h_k"]))
         meta.config, meta.have_initialized = config, True
     else:
         for key, value in config.items():
-            if meta.config[key] != value:
+            if meta.config.get(key) != value:
                 raise _invalid("tile_scheduler_metadata",
-                               f"a call with the {key} it was made for ({meta.config[key]}); reuse a "
+                               f"a call with the {key} it was made for ({meta.config.get(key)}); reuse a "
                                f"FlashMLASchedMeta only with the same shapes", str(value))
     return meta.tile_scheduler_metadata, meta.num_splits
 

@@ -357,7 +357,9 @@ def test_bad_inputs_raise_with_the_library_message():
         (dict(q=q[..., :512]), "invalid argument 'q'"),
         (dict(k_cache=k[..., :512]), "invalid argument 'kCache'"),  # any page size 1…256 is valid now
         (dict(k_cache=torch.zeros(4, 64, 3, D, dtype=q.dtype, device="cuda")), "h_kv dividing h_q"),
-        (dict(num_splits=splits[:-1]), "invalid argument 'metadata'"),
+        (dict(num_splits=splits[:-1]), "invalid argument 'numSplits': expected int32[3]"),
+        (dict(tile_scheduler_metadata=meta[:, :7].contiguous()), "invalid argument 'tileSchedulerMetadata'"),
+        (dict(attn_sink=torch.zeros(15, device="cuda")), "invalid argument 'attnSink': expected float32[16]"),
         (dict(softmax_scale=0.0), "invalid argument 'softmaxScale'"),
         (dict(softmax_scale=float("nan")), "invalid argument 'softmaxScale'"),
         (dict(block_table=bt[:1]), "invalid argument 'blockTable'"),
@@ -375,8 +377,8 @@ def test_bad_inputs_raise_with_the_library_message():
         fm.get_mla_metadata(sl, 16, 0)
     with pytest.raises(fm.InvalidArgumentError, match="'cacheSeqlens'"):
         fm.get_mla_metadata(sl.view(2, 1), 16, 1)
-    with pytest.raises(fm.InvalidArgumentError, match="'cacheSeqlens'"):
-        fm.get_mla_metadata(sl.cpu(), 16, 1)
+    with pytest.raises(fm.InvalidArgumentError, match="'cacheSeqlens': expected a CUDA or CPU tensor"):
+        fm.get_mla_metadata(sl.to("meta"), 16, 1)
 
 
 def test_version():

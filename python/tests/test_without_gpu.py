@@ -75,8 +75,28 @@ STAND_IN = textwrap.dedent('''
 ''')
 
 
+# What every script may use: the package, the stand-in's names for the absent device, and expect().
+PRELUDE = textwrap.dedent('''
+    DEVICE = 999
+    import flashmla_swift as fm
+    from torch import Tensor
+    import torch
+    cuda = "cuda:999"
+    dev = torch.device(cuda)
+    bf = torch.bfloat16
+
+    def expect(error, fragment, call):
+        try:
+            call()
+        except error as raised:
+            assert fragment in str(raised), str(raised)
+            return raised
+        raise AssertionError(f"no {error.__name__} for {fragment}")
+''')
+
+
 def run(body: str) -> None:
-    script = STAND_IN + "\nDEVICE = 999\n" + textwrap.dedent(body)
+    script = STAND_IN + PRELUDE + textwrap.dedent(body)
     env = dict(os.environ, FLASHMLA_SWIFT_LIB=LIBRARY, PYTHONPATH=PYTHON_ROOT)
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
@@ -110,14 +130,14 @@ def test_metadata_errors():
         e = expect(fm.InvalidArgumentError, "invalid argument 'cacheSeqlens': expected int32, given int64",
                    lambda: fm.get_mla_metadata(Tensor([3], torch.int64, cuda), 16, 1))
         assert isinstance(e, ValueError) and e.status == 1
-        expect(fm.InvalidArgumentError, "'cacheSeqlens': expected a CUDA tensor, given a tensor on cpu",
-               lambda: fm.get_mla_metadata(Tensor([3], torch.int32, "cpu"), 16, 1))
+        expect(fm.InvalidArgumentError, "'cacheSeqlens': expected a CUDA or CPU tensor, given a tensor on meta",
+               lambda: fm.get_mla_metadata(Tensor([3], torch.int32, "meta"), 16, 1))
         expect(fm.InvalidArgumentError, "invalid argument 'cacheSeqlens': expected rank 1 [b]",
                lambda: fm.get_mla_metadata(Tensor([3, 1], torch.int32, cuda), 16, 1))
         expect(fm.InvalidArgumentError, "invalid argument 'cacheSeqlens': expected int32, given float32",
                lambda: fm.get_mla_metadata(Tensor([3], torch.float32, cuda), 16, 1))
         expect(fm.InvalidArgumentError, "invalid argument 'kvHeads'", lambda: fm.get_mla_metadata(seqlens, 16, 0))
-        expect(fm.InvalidArgumentError, "invalid argument 'queryHeadsPerKVHead'",
+        expect(fm.InvalidArgumentError, "invalid argument 'rowsPerKVHead'",
                lambda: fm.get_mla_metadata(seqlens, 0, 1))
         e = expect(fm.NoDeviceError, "cuda", lambda: fm.get_mla_metadata(seqlens, 16, 1))
         assert e.status == 4
@@ -165,7 +185,7 @@ def test_decode_errors_and_descriptor_layout():
         status, message = decode(lse=Tensor([2, 1, 16], torch.float32, cuda))
         assert status == 1 and "'lse'" in message and "[2, 16, 1]" in message, message
         status, message = decode(numSplits=Tensor([4], torch.int32, cuda))
-        assert status == 1 and "'metadata'" in message, message
+        assert status == 1 and "'numSplits'" in message and "int32[3]" in message, message
         status, message = decode(kCache=Tensor([4, 64, 1, 576], bf, cuda, address=0))
         assert status == 1 and "'kCache'" in message and "data 0" in message, message
 
@@ -269,14 +289,6 @@ def test_the_schedule_object_interface():
         bt = Tensor([2, 4], torch.int32, cuda)
         sl = Tensor([2], torch.int32, cuda)
 
-        def expect(error, fragment, call):
-            try:
-                call()
-            except error as raised:
-                assert fragment in str(raised), str(raised)
-                return raised
-            raise AssertionError(f"no {error.__name__} for {fragment}")
-
         # FlashMLA's current form: an empty schedule and None; the earlier form still works.
         meta, none = fm.get_mla_metadata()
         assert isinstance(meta, fm.FlashMLASchedMeta) and none is None and not meta.have_initialized
@@ -287,13 +299,14 @@ def test_the_schedule_object_interface():
         assert not meta.have_initialized and meta.tile_scheduler_metadata is None
         expect(fm.InvalidArgumentError, "invalid argument 'num_splits'",
                lambda: fm.flash_mla_with_kvcache(q, k, bt, sl, 512, meta, Tensor([3], torch.int32, cuda)))
-        # Sparse decoding and sinks are refused, by name, before anything else.
-        for name in ("indices", "attn_sink", "extra_k_cache", "extra_indices_in_kvcache", "topk_length", "extra_topk_length"):
+        # FlashMLA's extra cache is refused, by name, before anything else.
+        for name in ("extra_k_cache", "extra_indices_in_kvcache", "extra_topk_length"):
             expect(NotImplementedError, f"'{name}'",
                    lambda: fm.flash_mla_with_kvcache(q, k, bt, sl, 512, meta, **{name: Tensor([2], torch.int32, cuda)}))
         # A filled schedule is reused only with the shapes it was made for.
         meta.have_initialized = True
-        meta.config = {"b": 2, "s_q": 1, "h_q": 16, "page_block_size": 64, "h_k": 1, "causal": True, "kv_cache_dtype": "auto"}
+        meta.config = {"b": 2, "s_q": 1, "h_q": 16, "page_block_size": 64, "h_k": 1, "causal": True, "kv_cache_dtype": "auto",
+                       "topk": None}
         meta.tile_scheduler_metadata, meta.num_splits = Tensor([132, 8], torch.int32, cuda), Tensor([3], torch.int32, cuda)
         expect(fm.NoDeviceError, "cuda", lambda: fm.flash_mla_with_kvcache(q, k, bt, sl, 512, meta, causal=True))
         expect(fm.InvalidArgumentError, "the h_q it was made for (16)",
@@ -302,4 +315,108 @@ def test_the_schedule_object_interface():
                lambda: fm.flash_mla_with_kvcache(q, k, bt, sl, 512, meta, causal=False))
         expect(fm.InvalidArgumentError, "the kv_cache_dtype it was made for (auto)",
                lambda: fm.flash_mla_with_kvcache(q, k, bt, sl, 512, meta, causal=True, is_fp8_kvcache=True))
+    ''')
+
+
+def test_sparse_decoding_and_sink_arguments():
+    run('''
+        q = Tensor([2, 1, 64, 576], bf, cuda)
+        ds = Tensor([8, 64, 1, 656], torch.uint8, cuda)
+        idx = Tensor([2, 1, 128], torch.int32, cuda)
+        lengths = Tensor([2], torch.int32, cuda)
+        sink = Tensor([64], torch.float32, cuda)
+
+        def sparse(**changes):
+            query, cache = changes.pop("q", q), changes.pop("k", ds)
+            args = dict(indices=idx, topk_length=lengths, attn_sink=sink, is_fp8_kvcache=True)
+            args.update(changes)
+            meta, _ = fm.get_mla_metadata()
+            return fm.flash_mla_with_kvcache(query, cache, None, None, 512, meta, **args)
+
+        # A well-formed sparse call gets as far as the absent device, and leaves its schedule empty.
+        meta, _ = fm.get_mla_metadata()
+        expect(fm.NoDeviceError, "cuda", lambda: fm.flash_mla_with_kvcache(
+            q, ds, None, None, 512, meta, indices=idx, topk_length=lengths, attn_sink=sink, is_fp8_kvcache=True))
+        assert not meta.have_initialized and meta.config is None
+        # Python's own checks.
+        expect(fm.InvalidArgumentError, "invalid argument 'causal': expected False with indices", lambda: sparse(causal=True))
+        expect(fm.InvalidArgumentError, "invalid argument 'topk_length': expected None without indices",
+               lambda: sparse(indices=None))
+        expect(fm.InvalidArgumentError, "invalid argument 'tile_scheduler_metadata': expected a FlashMLASchedMeta",
+               lambda: fm.flash_mla_with_kvcache(q, ds, None, None, 512, Tensor([132, 8], torch.int32, cuda),
+                                                 Tensor([3], torch.int32, cuda), indices=idx, is_fp8_kvcache=True))
+        expect(fm.InvalidArgumentError, "invalid argument 'indices': expected int32, given int64",
+               lambda: sparse(indices=Tensor([2, 1, 128], torch.int64, cuda)))
+        expect(fm.InvalidArgumentError, "invalid argument 'attnSink': expected a tensor on cuda:999",
+               lambda: sparse(attn_sink=Tensor([64], torch.float32, "cuda:0")))
+        # The library's, before anything is allocated, for shapes Python cannot schedule.
+        expect(fm.InvalidArgumentError, "invalid argument 'indices': expected rank 3 [b, s_q, topk], given rank 2",
+               lambda: sparse(indices=Tensor([2, 128], torch.int32, cuda)))
+        expect(fm.InvalidArgumentError, "invalid argument 'q': expected rank 4", lambda: sparse(q=Tensor([2, 64, 576], bf, cuda)))
+
+        # Every check of the new entry points, through the ABI: valid inputs pass on a device that
+        # does not exist (validation needs none); each bad one is named.
+        def validate_sparse(**changes):
+            args = dict(q=q, kCache=ds, indices=idx, topkLength=lengths, attnSink=sink)
+            args.update(changes)
+            d = fm._Descriptors(5)
+            p = {name: (None if t is None else d.add(t, name, dev, "any")) for name, t in args.items()}
+            status = fm._lib.flashmla_swift_validate_sparse_decode(
+                999, p["q"], p["kCache"], p["indices"], p["topkLength"], None, None, 512, 0.04, 2, p["attnSink"])
+            return status, fm._lib.flashmla_swift_last_error().decode()
+
+        assert validate_sparse()[0] == 0
+        assert validate_sparse(topkLength=None, attnSink=None)[0] == 0
+        for changes, fragment in [
+                (dict(indices=Tensor([2, 1, 128], torch.float32, cuda)), "'indices': expected int32, given float32"),
+                (dict(indices=Tensor([2, 2, 128], torch.int32, cuda)), "'indices': expected int32[2, 1, topk]"),
+                (dict(topkLength=Tensor([3], torch.int32, cuda)), "'topkLength': expected int32[2]"),
+                (dict(topkLength=Tensor([2], torch.float32, cuda)), "'topkLength': expected int32"),
+                (dict(attnSink=Tensor([63], torch.float32, cuda)), "'attnSink': expected float32[64]"),
+                (dict(attnSink=Tensor([64], bf, cuda)), "'attnSink': expected float32, given bfloat16"),
+                (dict(kCache=Tensor([8, 64, 1, 576], bf, cuda)), "'kCache': expected uint8"),
+                (dict(kCache=Tensor([8, 64, 2, 656], torch.uint8, cuda)), "'kCache'"),
+                (dict(q=Tensor([2, 1, 64, 576], torch.float32, cuda)), "'q': expected bfloat16 or float16")]:
+            status, message = validate_sparse(**changes)
+            assert status == 1 and fragment in message, (fragment, message)
+        d = fm._Descriptors(5)
+        p = [d.add(t, "any", dev, "any") for t in (q, Tensor([8, 64, 1, 576], torch.float8_e4m3fn, cuda), idx)]
+        assert fm._lib.flashmla_swift_validate_sparse_decode(999, p[0], p[1], p[2], None, None, None, 512, 0.04, 1, None) == 1
+        assert "'kvFormat'" in fm._lib.flashmla_swift_last_error().decode()
+
+        # The sparse schedule's and the dense sink decode's checks.
+        d = fm._Descriptors(6)
+        sched, splits = Tensor([132, 8], torch.int32, cuda), Tensor([3], torch.int32, cuda)
+        status = fm._lib.flashmla_swift_get_sparse_metadata(999, None, d.add(idx, "i", dev, ""), None, 64,
+                                                            d.add(sched, "s", dev, ""), d.add(splits, "n", dev, ""))
+        assert status == 4, fm._lib.flashmla_swift_last_error()
+        status = fm._lib.flashmla_swift_get_sparse_metadata(999, None, d.add(idx, "i", dev, ""), None, 0,
+                                                            d.add(sched, "s", dev, ""), d.add(splits, "n", dev, ""))
+        assert status == 1 and "'numHeadsQ'" in fm._lib.flashmla_swift_last_error().decode()
+        dq = Tensor([2, 1, 16, 576], bf, cuda)
+        dense = [dq, Tensor([4, 64, 1, 576], bf, cuda), Tensor([2, 2], torch.int32, cuda), Tensor([2], torch.int32, cuda),
+                 Tensor([132, 8], torch.int32, cuda), Tensor([3], torch.int32, cuda)]
+        outputs = [Tensor([2, 1, 16, 512], bf, cuda), Tensor([2, 16, 1], torch.float32, cuda)]
+        for attn_sink, expected in [(Tensor([16], torch.float32, cuda), 4), (Tensor([16, 1], torch.float32, cuda), 1),
+                                    (Tensor([16], torch.float32, cuda, strides=(2,)), 1)]:
+            d = fm._Descriptors(10)
+            p = [d.add(t, "any", dev, "any") for t in dense + [attn_sink] + outputs]
+            status = fm._lib.flashmla_swift_decode_kv_sink(999, None, *p[:6], 512, 0.04, 1, 0, 1.0, p[6], p[7], p[8], None)
+            message = fm._lib.flashmla_swift_last_error().decode()
+            assert status == expected and (expected == 4 or "'attnSink'" in message), message
+            assert fm._lib.flashmla_swift_validate_decode(999, *p[:6], 512, 0.04, 1, 0, 1.0, p[6]) == (0 if expected == 4 else 1)
+    ''')
+
+
+def test_python_signatures_match_the_header():
+    """Every function of the packaged header has ctypes argument types set, as many as the header declares."""
+    run('''
+        import os, re
+        header = open(os.path.join(os.path.dirname(fm.__file__), "include", "flashmla_swift.h")).read()
+        declared = re.findall(r"^[a-z][^(\\n]*\\b(flashmla_swift_[a-z_]+)\\(([^;]*)\\);", header, re.M)
+        assert len(declared) >= 15, declared
+        for name, parameters in declared:
+            count = 0 if parameters.strip() == "void" else parameters.count(",") + 1
+            argtypes = getattr(fm._lib, name).argtypes
+            assert argtypes is not None and len(argtypes) == count, (name, count, argtypes)
     ''')

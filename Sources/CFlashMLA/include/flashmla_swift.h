@@ -26,10 +26,20 @@
  * element type and the same kernel, which the rows per KV head (s_q * h_q / h_kv) pick:
  * on Hopper up to 16, 17 to 64, and more each use another kernel.
  *
+ * Devices: `device` is a CUDA device ordinal (>= 0), or FLASHMLA_SWIFT_DEVICE_CPU: then every
+ * tensor's data is a host address, the library's CPU backend (a Float32 reference, slow)
+ * computes the call before it returns, `stream` is ignored and `workspace` must be NULL.
+ *
+ * Validation: each call checks each argument once, before any work. The validate functions
+ * (flashmla_swift_validate_metadata, _validate_decode, _validate_sparse_decode) run the same
+ * checks on a call's inputs alone, with no outputs, no device and no work: for a caller that
+ * wants the library's message before it allocates the outputs.
+ *
  * Versioning: FLASHMLA_SWIFT_ABI_VERSION changes whenever a declaration here changes
  * incompatibly; compare it with flashmla_swift_abi_version() after loading. Additions keep
- * it (flashmla_swift_decode_kv and the FP8 dtype codes were added in 0.1 at version 1: look
- * the symbol up to tell an older library).
+ * it (flashmla_swift_decode_kv and the FP8 dtype codes were added in 0.1 at version 1; the
+ * validate functions, sparse decoding, attention sinks and FLASHMLA_SWIFT_DEVICE_CPU in 0.1
+ * too: look a symbol up to tell an older library).
  */
 #ifndef FLASHMLA_SWIFT_H
 #define FLASHMLA_SWIFT_H
@@ -88,6 +98,16 @@ extern "C" {
  */
 #define FLASHMLA_SWIFT_KV_FP8_DS_MLA 2
 
+/* ---- Devices ------------------------------------------------------------------------ */
+
+/**
+ * The `device` argument that runs a call on the host: tensors in host memory, computed by the
+ * library's CPU backend (Float32, FlashMLA's split-KV schedule for 132 multiprocessors) before
+ * the call returns; `stream` is ignored and `workspace` must be NULL. Any other negative
+ * value is FLASHMLA_SWIFT_ERROR_INVALID_ARGUMENT.
+ */
+#define FLASHMLA_SWIFT_DEVICE_CPU (-1)
+
 /** The most dimensions a tensor descriptor holds. */
 #define FLASHMLA_SWIFT_MAX_RANK 8
 
@@ -102,8 +122,9 @@ extern "C" {
  * strides: the distance between neighbours along each dimension, counted in elements
  *          (torch's Tensor.stride()), not bytes; each >= 0.
  *
- * The memory must belong to the device passed to the call; the library does not check
- * the owner of an address (PyTorch callers: all tensors on the call's device).
+ * The memory must belong to the device passed to the call (host memory for
+ * FLASHMLA_SWIFT_DEVICE_CPU); the library does not check the owner of an address (PyTorch
+ * callers: all tensors on the call's device).
  */
 typedef struct flashmla_swift_tensor {
     uint64_t data;
@@ -152,6 +173,14 @@ int flashmla_swift_num_sm_parts(int32_t device, int64_t num_heads_per_head_k, in
                                 int64_t *num_sm_parts_out);
 
 /**
+ * Checks the arguments of flashmla_swift_get_metadata but its outputs (cache_seqlens and the
+ * head counts, each of the latter in 1 ... 2^31-1), as that call would: no device is needed and
+ * nothing is queued. FLASHMLA_SWIFT_OK or FLASHMLA_SWIFT_ERROR_INVALID_ARGUMENT.
+ */
+int flashmla_swift_validate_metadata(int32_t device, const flashmla_swift_tensor *cache_seqlens,
+                                     int64_t num_heads_per_head_k, int64_t num_heads_k);
+
+/**
  * Queues the scheduler kernel on `stream` (a CUstream of `device`; NULL is the legacy
  * default stream). It reads cache_seqlens, int32 [b] (contiguous), and writes
  * tile_scheduler_metadata, int32 [num_sm_parts, 8], and num_splits, int32 [b + 1], both
@@ -163,6 +192,24 @@ int flashmla_swift_get_metadata(int32_t device, void *stream,
                                 int64_t num_heads_per_head_k, int64_t num_heads_k,
                                 const flashmla_swift_tensor *tile_scheduler_metadata,
                                 const flashmla_swift_tensor *num_splits);
+
+/**
+ * The schedule of a sparse decode (flashmla_swift_decode_sparse), queued on `stream`: as
+ * flashmla_swift_get_metadata with each request's count of index entries for its length.
+ *
+ * indices:      int32 [b, s_q, topk] (b, topk >= 1): only its shape is read.
+ * topk_length:  int32 [b], contiguous, or NULL (every request counts all topk entries); the
+ *               scheduler clamps each value to 0 ... topk.
+ * num_heads_q:  h_q (1 ... 2^31-1). The schedule tiles s_q * h_q rows of the one KV head:
+ *               allocate tile_scheduler_metadata as int32 [n, 8] with n from
+ *               flashmla_swift_num_sm_parts(device, s_q * h_q, 1, &n), num_splits as int32 [b + 1].
+ */
+int flashmla_swift_get_sparse_metadata(int32_t device, void *stream,
+                                       const flashmla_swift_tensor *indices,
+                                       const flashmla_swift_tensor *topk_length,
+                                       int64_t num_heads_q,
+                                       const flashmla_swift_tensor *tile_scheduler_metadata,
+                                       const flashmla_swift_tensor *num_splits);
 
 /* ---- Decode (FlashMLA's flash_mla_with_kvcache) -------------------------------------- */
 
@@ -231,10 +278,105 @@ int flashmla_swift_decode_kv(int32_t device, void *stream,
                              const flashmla_swift_tensor *lse,
                              flashmla_swift_workspace *workspace);
 
+/**
+ * flashmla_swift_decode_kv with FlashMLA's attention sink: attn_sink is float32 [h_q],
+ * contiguous, or NULL for none. Each output row of head h is multiplied by
+ * exp(lse) / (exp(lse) + exp(attn_sink[h])); lse is written unchanged. +inf zeroes the head's
+ * output, -inf changes nothing.
+ *
+ * Runs on a CUDA device or, with FLASHMLA_SWIFT_DEVICE_CPU, on the CPU backend.
+ */
+int flashmla_swift_decode_kv_sink(int32_t device, void *stream,
+                                  const flashmla_swift_tensor *q,
+                                  const flashmla_swift_tensor *k_cache,
+                                  const flashmla_swift_tensor *block_table,
+                                  const flashmla_swift_tensor *cache_seqlens,
+                                  const flashmla_swift_tensor *tile_scheduler_metadata,
+                                  const flashmla_swift_tensor *num_splits,
+                                  int64_t head_dim_v, float softmax_scale, int32_t causal,
+                                  int32_t kv_format, float k_scale,
+                                  const flashmla_swift_tensor *attn_sink,
+                                  const flashmla_swift_tensor *out,
+                                  const flashmla_swift_tensor *lse,
+                                  flashmla_swift_workspace *workspace);
+
+/**
+ * Sparse decoding (FlashMLA's `indices` mode, DeepSeek-V3.2's DSA), queued on `stream`: query
+ * token j of request i attends to the cache slots indices[i][j][k] for k < topk_length[i]
+ * (all topk without topk_length), -1 entries skipped, with no causal mask. A slot is
+ * page * page_size + offset (no block table). A row that sees no valid slot has out 0 and
+ * lse +inf.
+ *
+ * q:            [b, s_q, h_q, 576] bfloat16 or float16, as for flashmla_swift_decode.
+ * k_cache:      h_kv = 1: [num_pages, page_size, 1, 576] in q's type (kv_format
+ *               FLASHMLA_SWIFT_KV_NATIVE), or DeepSeek-V3.2's uint8 (or float8_e4m3 bytes)
+ *               [num_pages, page_size, 1, 656] (FLASHMLA_SWIFT_KV_FP8_DS_MLA); page_size
+ *               1 ... 256. FLASHMLA_SWIFT_KV_FP8_E4M3 is refused.
+ * indices:      int32 [b, s_q, topk], topk >= 1, innermost stride 1; each counted entry -1
+ *               or in 0 ... num_pages * page_size - 1 (checked where the host can read it;
+ *               on a GPU an entry out of range is skipped by the kernel).
+ * topk_length:  int32 [b], contiguous, each in 0 ... topk, or NULL.
+ * tile_scheduler_metadata, num_splits: from flashmla_swift_get_sparse_metadata for these
+ *               indices, topk_length and h_q.
+ * attn_sink:    float32 [h_q], contiguous, or NULL (flashmla_swift_decode_kv_sink).
+ * head_dim_v, softmax_scale, out, lse, workspace: as for flashmla_swift_decode.
+ *
+ * Runs on a CUDA device (the portable sparse kernel, Kernels/sm80/decode_sparse.cu) or, with
+ * FLASHMLA_SWIFT_DEVICE_CPU, on the CPU backend.
+ */
+int flashmla_swift_decode_sparse(int32_t device, void *stream,
+                                 const flashmla_swift_tensor *q,
+                                 const flashmla_swift_tensor *k_cache,
+                                 const flashmla_swift_tensor *indices,
+                                 const flashmla_swift_tensor *topk_length,
+                                 const flashmla_swift_tensor *tile_scheduler_metadata,
+                                 const flashmla_swift_tensor *num_splits,
+                                 int64_t head_dim_v, float softmax_scale, int32_t kv_format,
+                                 const flashmla_swift_tensor *attn_sink,
+                                 const flashmla_swift_tensor *out,
+                                 const flashmla_swift_tensor *lse,
+                                 flashmla_swift_workspace *workspace);
+
+/* ---- Validation without outputs ----------------------------------------------------- */
+
+/**
+ * Checks the arguments of flashmla_swift_decode_kv_sink but its outputs, workspace and stream,
+ * exactly as that call checks them, with no device and no work: FLASHMLA_SWIFT_OK or
+ * FLASHMLA_SWIFT_ERROR_INVALID_ARGUMENT with the message that call would give. The metadata is
+ * optional: with tile_scheduler_metadata and num_splits both NULL it is not checked (say,
+ * before the schedule exists); give both or neither. attn_sink may be NULL.
+ */
+int flashmla_swift_validate_decode(int32_t device,
+                                   const flashmla_swift_tensor *q,
+                                   const flashmla_swift_tensor *k_cache,
+                                   const flashmla_swift_tensor *block_table,
+                                   const flashmla_swift_tensor *cache_seqlens,
+                                   const flashmla_swift_tensor *tile_scheduler_metadata,
+                                   const flashmla_swift_tensor *num_splits,
+                                   int64_t head_dim_v, float softmax_scale, int32_t causal,
+                                   int32_t kv_format, float k_scale,
+                                   const flashmla_swift_tensor *attn_sink);
+
+/**
+ * flashmla_swift_validate_decode for flashmla_swift_decode_sparse: its arguments but the
+ * outputs, workspace and stream; the metadata pair optional (both NULL: not checked),
+ * topk_length and attn_sink may be NULL.
+ */
+int flashmla_swift_validate_sparse_decode(int32_t device,
+                                          const flashmla_swift_tensor *q,
+                                          const flashmla_swift_tensor *k_cache,
+                                          const flashmla_swift_tensor *indices,
+                                          const flashmla_swift_tensor *topk_length,
+                                          const flashmla_swift_tensor *tile_scheduler_metadata,
+                                          const flashmla_swift_tensor *num_splits,
+                                          int64_t head_dim_v, float softmax_scale, int32_t kv_format,
+                                          const flashmla_swift_tensor *attn_sink);
+
 /* ---- Workspaces --------------------------------------------------------------------- */
 
 /**
- * Creates an empty workspace on `device` and stores it in *workspace_out. Calls whose
+ * Creates an empty workspace on CUDA device `device` (not FLASHMLA_SWIFT_DEVICE_CPU, which
+ * needs none) and stores it in *workspace_out. Calls whose
  * work may overlap on the device (different streams, no ordering between them) need
  * different workspaces; calls ordered on one stream can share one.
  */

@@ -27,17 +27,16 @@ extension CUDABackend {
                      tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits, stream: stream)
     }
 
-    /// Checks metadata arguments without a device; use
-    /// ``checkMetadataArguments(device:cacheSeqlens:rowsPerKVHead:kvHeads:tileSchedulerMetadata:numSplits:numSMParts:)``.
-    @available(*, deprecated,
-               renamed: "checkMetadataArguments(device:cacheSeqlens:rowsPerKVHead:kvHeads:tileSchedulerMetadata:numSplits:numSMParts:)")
+    /// Checks metadata arguments without a device; use ``MetadataRequest`` and its
+    /// ``MetadataRequest/checkOutputs(tileSchedulerMetadata:numSplits:numSMParts:)``.
+    @available(*, deprecated, message: "use MetadataRequest(cacheSeqlens:rowsPerKVHead:kvHeads:backend:) and its checkOutputs")
     public static func checkMetadataArguments(
         device ordinal: Int, cacheSeqlens: TensorView, queryHeadsPerKVHead: Int, kvHeads: Int,
         tileSchedulerMetadata: TensorView, numSplits: TensorView, numSMParts: Int?
     ) throws(MLAError) {
-        try checkMetadataArguments(device: ordinal, cacheSeqlens: cacheSeqlens, rowsPerKVHead: queryHeadsPerKVHead,
-                                   kvHeads: kvHeads, tileSchedulerMetadata: tileSchedulerMetadata,
-                                   numSplits: numSplits, numSMParts: numSMParts)
+        try MetadataRequest(cacheSeqlens: cacheSeqlens, rowsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads,
+                            backend: .cuda(device: ordinal))
+            .checkOutputs(tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits, numSMParts: numSMParts)
     }
 }
 

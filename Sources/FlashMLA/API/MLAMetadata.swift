@@ -57,6 +57,19 @@ public final class MLAMetadata: @unchecked Sendable {
                   hostSchedule: schedule, owners: [metadata, splits])
     }
 
+    /// Wraps caller-owned schedule tensors (FlashMLA's `tile_scheduler_metadata` and `num_splits`)
+    /// made for `shape`; nothing is checked here (a ``DecodeProblem`` checks them against its
+    /// inputs). Host tensors of Int32 `[n, 8]` and `[m]` are read into ``hostSchedule``, the form
+    /// the CPU backend computes from. The tensors are not kept alive.
+    public convenience init(shape: MetadataShape, callerTileSchedulerMetadata schedule: TensorView, numSplits splits: TensorView) {
+        var host: TileSchedule? = nil
+        if schedule.hostPointer != nil, splits.hostPointer != nil, schedule.elementType == .int32,
+           splits.elementType == .int32, schedule.rank == 2, schedule.shape[1] == TileSchedule.fieldsPerPart, splits.rank == 1 {
+            host = TileSchedule(int32Encoding: Validation.hostInt32(schedule), numSplits: Validation.hostInt32(splits))
+        }
+        self.init(shape: shape, tileSchedulerMetadata: schedule, numSplits: splits, hostSchedule: host, owners: [])
+    }
+
     /// An upper bound on the total number of splits, `b + numSMParts`: each worker cuts at
     /// most one request. Split accumulators sized by it fit any schedule of this shape.
     public var maxTotalSplits: Int { shape.batchSize + shape.numSMParts }

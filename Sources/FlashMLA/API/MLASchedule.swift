@@ -52,6 +52,13 @@ public final class MLASchedule: Sendable {
             self.topk = topk
         }
 
+        /// The configuration of validated inputs.
+        public init(_ inputs: DecodeInputs) {
+            self.init(batchSize: inputs.batchSize, queryLength: inputs.queryLength, queryHeads: inputs.queryHeads,
+                      pageSize: inputs.pageSize, kvHeads: inputs.kvHeads, causal: inputs.causal,
+                      kvFormat: inputs.kvFormat, topk: inputs.sparse?.topk)
+        }
+
         public var description: String {
             "b=\(batchSize), s_q=\(queryLength), h_q=\(queryHeads), pageSize=\(pageSize), h_kv=\(kvHeads), "
                 + "causal=\(causal), kvFormat=\(kvFormat), topk=\(topk.map(String.init) ?? "nil (dense)")"

@@ -1,29 +1,26 @@
-// The argument checks of a sparse decode call.
-extension DecodeProblem {
-    /// Validates the arguments of a sparse `flashMLAWithKVCache` (FlashMLA's `indices` mode) for
-    /// `backend` and records them.
+// The argument checks of a sparse decode call's inputs.
+extension DecodeInputs {
+    /// Validates the inputs of a sparse `flashMLAWithKVCache` (FlashMLA's `indices` mode) for
+    /// `backend`.
     ///
     /// Checks, before any work: `q` bf16/fp16 `[b, s_q, h_q, 576]`; `kCache` in `kvFormat`
     /// (``KVCacheFormat/native`` or ``KVCacheFormat/fp8DeepSeek``; its bytes a token and a page
     /// size in 1 … 256, see ``Validation/checkCacheShape(_:format:queryType:)``) with `h_kv = 1`;
     /// `sparse.indices` Int32 `[b, s_q, topk]` (`topk ≥ 1`, innermost stride 1);
-    /// `sparse.topkLength` Int32 `[b]`, contiguous; `attnSink`, `out`, `lse`, the metadata
-    /// (made for `b`, `s_q · h_q`, one KV head) and the scale as for dense decoding. Where the
-    /// host can read them it also checks the contents: each `topkLength` in `0 ... topk`, and
-    /// each counted index `−1` or a slot of the cache (`0 ..< numPages · pageSize`).
+    /// `sparse.topkLength` Int32 `[b]`, contiguous; `attnSink` and the scale as for dense
+    /// decoding; every tensor in `backend`'s memory. Where the host can read them it also checks
+    /// the contents: each `topkLength` in `0 ... topk`, and each counted index `−1` or a slot of
+    /// the cache (`0 ..< numPages · pageSize`).
     ///
     /// - Throws: ``MLAError/invalidArgument(argument:expected:given:)`` for the first failed check.
-    init(
-        q: TensorView, kCache: TensorView, sparse: SparseIndices, headDimV: Int, metadata: MLAMetadata,
-        softmaxScale: Float?, kvFormat: KVCacheFormat, attnSink: TensorView?,
-        out: TensorView, lse: TensorView, backend: Backend
+    public init(
+        q: TensorView, kCache: TensorView, indices sparse: SparseIndices, headDimV: Int, softmaxScale: Float? = nil,
+        kvFormat: KVCacheFormat = .native, attnSink: TensorView? = nil, backend: Backend
     ) throws(MLAError) {
-        let headDim = DecodeProblem.headDim, valueDim = DecodeProblem.headDimV
+        let headDim = DecodeProblem.headDim
         let indices = sparse.indices
         try Validation.checkRank(q, "q", 4, layout: "[b, s_q, h_q, \(headDim)]")
-        guard q.elementType.isHalfPrecision else {
-            throw .invalidArgument(argument: "q", expected: "bfloat16 or float16", given: "\(q.elementType)")
-        }
+        try Validation.checkQueryType(q)
         let (b, sQ, hQ) = try Validation.checkQueryShape(q, headDimV: headDimV)
         if case .fp8PerTensor = kvFormat {
             throw .invalidArgument(argument: "kvFormat", expected: "native or fp8-ds for sparse decoding",
@@ -46,56 +43,43 @@ extension DecodeProblem {
                                    given: indices.shapeDescription)
         }
         try Validation.checkInnermostStride(indices, "indices")
-        if let topkLength = sparse.topkLength {
-            try Validation.checkRank(topkLength, "topkLength", 1, layout: "[b]")
-            try Validation.checkType(topkLength, "topkLength", .int32)
-            try Validation.checkShape(topkLength, "topkLength", [b])
-            try Validation.checkContiguous(topkLength, "topkLength")
-        }
-        try Validation.checkRank(out, "out", 4, layout: "[b, s_q, h_q, \(valueDim)]")
-        try Validation.checkRank(lse, "lse", 3, layout: "[b, h_q, s_q]")
-        try Validation.checkType(out, "out", q.elementType)
-        try Validation.checkType(lse, "lse", .float32)
-        try Validation.checkShape(out, "out", [b, sQ, hQ, valueDim])
-        try Validation.checkShape(lse, "lse", [b, hQ, sQ])
+        if let topkLength = sparse.topkLength { try Validation.checkTopkLength(topkLength, batchSize: b) }
         try Validation.checkInnermostStride(q, "q")
         try Validation.checkInnermostStride(kCache, "kCache")
-        try Validation.checkContiguous(out, "out")
-        try Validation.checkContiguous(lse, "lse")
-        var placed = [(q, "q"), (kCache, "kCache"), (indices, "indices"), (out, "out"), (lse, "lse")]
+        var placed = [(q, "q"), (kCache, "kCache"), (indices, "indices")]
         if let topkLength = sparse.topkLength { placed.append((topkLength, "topkLength")) }
         for (view, name) in placed { try Validation.checkStorage(view, name, backend: backend) }
+        try Validation.checkKernelAlignment(q: q, kCache: kCache, format: kvFormat, sparse: true, backend: backend)
 
-        try Validation.checkMetadata(metadata, batchSize: b, rowsPerKVHead: sQ * hQ, kvHeads: 1, backend: backend)
         let scale = try Validation.checkSoftmaxScale(softmaxScale)
         try Validation.checkAttnSink(attnSink, queryHeads: hQ, backend: backend)
 
         // Contents, where the host can read them.
-        let lengths = try Validation.sparseLengths(sparse, batchSize: b)
+        let lengths = try Validation.sparseLengths(topkLength: sparse.topkLength, batchSize: b, topk: topk)
         if let lengths, indices.hostPointer != nil {
             try Validation.checkSparseIndices(indices, lengths: lengths, slots: numPages * pageSize)
         }
-        if backend == .cpu, let lengths, let schedule = metadata.hostSchedule,
-           schedule != TileSchedule(cacheSeqlens: lengths, numSMParts: metadata.shape.numSMParts,
-                                    rowsPerKVHead: metadata.shape.rowsPerKVHead) {
-            throw .invalidArgument(argument: "metadata", expected: "the schedule of these topkLength values",
-                                   given: "a schedule of other lengths (numSplits \(schedule.numSplits))")
-        }
 
-        self.init(batchSize: b, queryLength: sQ, queryHeads: hQ, kvHeads: 1, numPages: numPages,
-                  pageSize: pageSize, kvFormat: kvFormat, maxPagesPerRequest: topk, elementType: q.elementType,
-                  softmaxScale: scale, causal: false, q: q, kCache: kCache, blockTable: indices,
-                  cacheSeqlens: sparse.topkLength ?? indices, out: out, lse: lse, metadata: metadata,
-                  attnSink: attnSink, sparse: sparse)
+        self.init(backend: backend, batchSize: b, queryLength: sQ, queryHeads: hQ, kvHeads: 1, pageSize: pageSize,
+                  kvFormat: kvFormat, softmaxScale: scale, causal: false, q: q, kCache: kCache, blockTable: indices,
+                  cacheSeqlens: sparse.topkLength ?? indices, attnSink: attnSink, sparse: sparse, hostLengths: lengths)
     }
 }
 
 extension Validation {
+    /// Throws unless `topkLength` is a contiguous Int32 `[b]` (its memory is checked with the
+    /// call's other tensors).
+    static func checkTopkLength(_ topkLength: TensorView, batchSize: Int) throws(MLAError) {
+        try checkRank(topkLength, "topkLength", 1, layout: "[b]")
+        try checkType(topkLength, "topkLength", .int32)
+        try checkShape(topkLength, "topkLength", [batchSize])
+        try checkContiguous(topkLength, "topkLength")
+    }
+
     /// Each request's count of index entries, `topkLength[i]` (checked to be in `0 ... topk`) or
     /// `topk`; nil when `topkLength` is in device memory (the host cannot read it).
-    static func sparseLengths(_ sparse: SparseIndices, batchSize: Int) throws(MLAError) -> [Int32]? {
-        let topk = sparse.topk
-        guard let topkLength = sparse.topkLength else { return Array(repeating: Int32(topk), count: batchSize) }
+    static func sparseLengths(topkLength: TensorView?, batchSize: Int, topk: Int) throws(MLAError) -> [Int32]? {
+        guard let topkLength else { return Array(repeating: Int32(topk), count: batchSize) }
         guard topkLength.hostPointer != nil else { return nil }
         let lengths = hostInt32(topkLength)
         for (index, length) in lengths.enumerated() where length < 0 || Int(length) > topk {

@@ -144,6 +144,16 @@ public struct HostElements: @unchecked Sendable {
         }
     }
 
+    /// Writes Int32 `values` exactly, in row-major order of the shape. Precondition: the type is `int32`.
+    public func storeInt32(_ values: [Int32]) {
+        precondition(view.elementType == .int32 && values.count == view.elementCount)
+        var next = 0
+        forEachOffset { offset in
+            base.storeBytes(of: values[next], toByteOffset: offset * 4, as: Int32.self)
+            next += 1
+        }
+    }
+
     /// Fills every element with `value`.
     public func fill(_ value: Float) {
         forEachOffset { self[offset: $0] = value }

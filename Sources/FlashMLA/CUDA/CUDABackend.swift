@@ -127,19 +127,6 @@ public final class CUDABackend: @unchecked Sendable {
 
     // MARK: The two calls
 
-    /// `getMLAMetadata` on this device: the schedule tensors are allocated here and written
-    /// by the scheduler kernel on the backend's stream (see the caller-memory form in
-    /// `CallerMemory.swift`).
-    func metadata(cacheSeqlens: TensorView, rowsPerKVHead: Int, kvHeads: Int) throws(MLAError) -> MLAMetadata {
-        let parts = try numSMParts(rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads)
-        let schedule = try allocate(elementType: .int32, shape: [parts, TileSchedule.fieldsPerPart])
-        let splits = try allocate(elementType: .int32, shape: [(cacheSeqlens.shape.first ?? 0) + 1])
-        let written = try metadata(cacheSeqlens: cacheSeqlens, rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads,
-                                   tileSchedulerMetadata: schedule.view, numSplits: splits.view, stream: stream)
-        return MLAMetadata(shape: written.shape, tileSchedulerMetadata: schedule.view, numSplits: splits.view,
-                           hostSchedule: nil, owners: [schedule, splits])
-    }
-
     func decode(_ problem: DecodeProblem, workspace: Workspace?, stream: ExecutionStream?) throws(MLAError) {
         try launchDecode(problem, workspace: workspace ?? self.workspace, stream: stream ?? self.stream)
     }

@@ -1,19 +1,14 @@
-// CUDABackend's calls for callers that own the memory and the stream (the C ABI, PyTorch).
+// CUDABackend's schedule calls: into caller-owned memory (the C ABI, PyTorch) or its own.
 import CUDADriver
 
-/// Calls for callers that own the memory and the stream (the C ABI, PyTorch): the schedule is
-/// written into tensors the caller allocated, on the caller's stream, and nothing is allocated.
+/// The scheduler on this device: the schedule is written into tensors the caller allocated, on
+/// the caller's stream, allocating nothing; or into two tensors allocated here.
 extension CUDABackend {
     /// The number of workers the schedule of these heads has on this device: the row count of
     /// `tileSchedulerMetadata` that ``metadata(cacheSeqlens:rowsPerKVHead:kvHeads:tileSchedulerMetadata:numSplits:stream:)``
-    /// expects.
+    /// expects. `rowsPerKVHead` and `kvHeads` must be in 1 … 2³¹ − 1.
     public func numSMParts(rowsPerKVHead: Int, kvHeads: Int) throws(MLAError) -> Int {
-        guard rowsPerKVHead >= 1 else {
-            throw .invalidArgument(argument: "rowsPerKVHead", expected: ">= 1", given: "\(rowsPerKVHead)")
-        }
-        guard kvHeads >= 1 else {
-            throw .invalidArgument(argument: "kvHeads", expected: ">= 1", given: "\(kvHeads)")
-        }
+        try MetadataRequest.checkHeads(rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads)
         return TileSchedule.numSMParts(multiprocessors: device.multiprocessorCount,
                                        rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads)
     }
@@ -28,23 +23,9 @@ extension CUDABackend {
         cacheSeqlens: TensorView, rowsPerKVHead: Int, kvHeads: Int,
         tileSchedulerMetadata: TensorView, numSplits: TensorView, stream: ExecutionStream
     ) throws(MLAError) -> MLAMetadata {
-        let parts = try numSMParts(rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads)
-        try Self.checkMetadataArguments(device: device.ordinal, cacheSeqlens: cacheSeqlens,
-                                        rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads,
-                                        tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits,
-                                        numSMParts: parts)
-        let batch = cacheSeqlens.shape[0]
-        guard stream.device.ordinal == device.ordinal else {
-            throw .invalidArgument(argument: "stream", expected: "a stream of cuda:\(device.ordinal)",
-                                   given: "a stream of cuda:\(stream.device.ordinal)")
-        }
-        try launchScheduler(lengths: cacheSeqlens.deviceAddress!, batch: batch, cap: Int(Int32.max), parts: parts,
-                            rowsPerKVHead: rowsPerKVHead, tileSchedulerMetadata: tileSchedulerMetadata,
-                            numSplits: numSplits, stream: stream)
-        let shape = MetadataShape(batchSize: batch, rowsPerKVHead: rowsPerKVHead,
-                                  kvHeads: kvHeads, numSMParts: parts)
-        return MLAMetadata(shape: shape, tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits,
-                           hostSchedule: nil, owners: [])
+        try metadata(MetadataRequest(cacheSeqlens: cacheSeqlens, rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads,
+                                     backend: .cuda(device: device.ordinal)),
+                     tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits, stream: stream)
     }
 
     /// The schedule of a sparse decode (FlashMLA's `indices` mode) into caller-owned memory: as
@@ -56,91 +37,90 @@ extension CUDABackend {
         topkLength: TensorView?, batchSize: Int, topk: Int, queryRows: Int,
         tileSchedulerMetadata: TensorView, numSplits: TensorView, stream: ExecutionStream
     ) throws(MLAError) -> MLAMetadata {
-        let parts = try numSMParts(rowsPerKVHead: queryRows, kvHeads: 1)
-        guard batchSize >= 1 else {
-            throw .invalidArgument(argument: "batchSize", expected: ">= 1", given: "\(batchSize)")
+        try metadata(MetadataRequest(topkLength: topkLength, batchSize: batchSize, topk: topk, queryRows: queryRows,
+                                     backend: .cuda(device: device.ordinal)),
+                     tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits, stream: stream)
+    }
+
+    /// The schedule of a validated request into caller-owned memory, queued on `stream`: checks
+    /// only what the request does not hold (the two tensors, with this device's worker count,
+    /// and the stream), then launches. Allocates nothing and never waits.
+    public func metadata(
+        _ request: MetadataRequest, tileSchedulerMetadata: TensorView, numSplits: TensorView, stream: ExecutionStream
+    ) throws(MLAError) -> MLAMetadata {
+        guard request.backend == .cuda(device: device.ordinal) else {
+            throw .invalidArgument(argument: "request", expected: "validated for cuda:\(device.ordinal)",
+                                   given: "validated for \(request.backend)")
         }
-        guard topk >= 1, topk <= Int(Int32.max) else {
-            throw .invalidArgument(argument: "topk", expected: "1...\(Int32.max)", given: "\(topk)")
-        }
-        let backend = Backend.cuda(device: device.ordinal)
-        if let topkLength {
-            try Validation.checkRank(topkLength, "topkLength", 1, layout: "[b]")
-            try Validation.checkType(topkLength, "topkLength", .int32)
-            try Validation.checkShape(topkLength, "topkLength", [batchSize])
-            try Validation.checkContiguous(topkLength, "topkLength")
-            try Validation.checkStorage(topkLength, "topkLength", backend: backend)
-        }
-        for (view, name, shape) in [(tileSchedulerMetadata, "tileSchedulerMetadata", [parts, TileSchedule.fieldsPerPart]),
-                                    (numSplits, "numSplits", [batchSize + 1])] {
-            try Validation.checkType(view, name, .int32)
-            try Validation.checkShape(view, name, shape)
-            try Validation.checkContiguous(view, name)
-            try Validation.checkStorage(view, name, backend: backend)
-        }
+        let parts = workers(request)
+        try request.checkOutputs(tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits, numSMParts: parts)
         guard stream.device.ordinal == device.ordinal else {
             throw .invalidArgument(argument: "stream", expected: "a stream of cuda:\(device.ordinal)",
                                    given: "a stream of cuda:\(stream.device.ordinal)")
         }
-        try launchScheduler(lengths: topkLength?.deviceAddress ?? 0, batch: batchSize, cap: topk, parts: parts,
-                            rowsPerKVHead: queryRows, tileSchedulerMetadata: tileSchedulerMetadata,
-                            numSplits: numSplits, stream: stream)
-        let shape = MetadataShape(batchSize: batchSize, rowsPerKVHead: queryRows, kvHeads: 1, numSMParts: parts)
-        return MLAMetadata(shape: shape, tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits,
-                           hostSchedule: nil, owners: [])
+        try launchScheduler(request, parts: parts, tileSchedulerMetadata: tileSchedulerMetadata.deviceAddress!,
+                            numSplits: numSplits.deviceAddress!, stream: stream)
+        return MLAMetadata(shape: request.shape(numSMParts: parts), tileSchedulerMetadata: tileSchedulerMetadata,
+                           numSplits: numSplits, hostSchedule: nil, owners: [])
     }
 
-    /// Queues `scheduler.cu` on `stream`: lengths at device address `lengths` (0: every request
-    /// `cap` long), each clamped to `0 ... cap`.
-    private func launchScheduler(lengths: UInt64, batch: Int, cap: Int, parts: Int, rowsPerKVHead: Int,
-                                 tileSchedulerMetadata: TensorView, numSplits: TensorView,
-                                 stream: ExecutionStream) throws(MLAError) {
+    /// The schedule of a validated request of this device in two tensors allocated here,
+    /// written by the scheduler kernel on the backend's stream.
+    func metadata(_ request: MetadataRequest) throws(MLAError) -> MLAMetadata {
+        let parts = workers(request)
+        let schedule = try allocate(elementType: .int32, shape: [parts, TileSchedule.fieldsPerPart])
+        let splits = try allocate(elementType: .int32, shape: [request.batchSize + 1])
+        try launchScheduler(request, parts: parts, tileSchedulerMetadata: schedule.view.deviceAddress!,
+                            numSplits: splits.view.deviceAddress!, stream: stream)
+        return MLAMetadata(shape: request.shape(numSMParts: parts), tileSchedulerMetadata: schedule.view,
+                           numSplits: splits.view, hostSchedule: nil, owners: [schedule, splits])
+    }
+
+    /// The worker count of a validated request on this device.
+    private func workers(_ request: MetadataRequest) -> Int {
+        TileSchedule.numSMParts(multiprocessors: device.multiprocessorCount, rowsPerKVHead: request.rowsPerKVHead,
+                                kvHeads: request.kvHeads)
+    }
+
+    /// Queues `scheduler.cu` on `stream`: the request's lengths (none: every request `cap`
+    /// long), each clamped to `0 ... cap`.
+    private func launchScheduler(_ request: MetadataRequest, parts: Int, tileSchedulerMetadata: UInt64,
+                                 numSplits: UInt64, stream: ExecutionStream) throws(MLAError) {
         let function = try kernels.function("flashmla_get_metadata", in: .scheduler, elementType: nil)
-        var arguments = Self.schedulerArguments(lengths: lengths, batch: batch, parts: parts, rows: rowsPerKVHead,
-                                                tileSchedulerMetadata: tileSchedulerMetadata.deviceAddress!,
-                                                numSplits: numSplits.deviceAddress!, cap: cap).arguments
+        var arguments = Self.schedulerArguments(lengths: request.lengths?.deviceAddress ?? 0, batch: request.batchSize,
+                                                parts: parts, rows: request.rowsPerKVHead,
+                                                tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits,
+                                                cap: request.cap).arguments
         try cuda { () throws(CUDAError) in
             try function.launch(grid: (1, 1, 1), block: (256, 1, 1), stream: stream, arguments: &arguments)
         }
     }
 
-    // MARK: Checks that need no device
+    // MARK: Checks that need no device (kept for callers of 0.1)
 
     /// Checks the arguments of ``metadata(cacheSeqlens:rowsPerKVHead:kvHeads:tileSchedulerMetadata:numSplits:stream:)``
-    /// for device `ordinal` without touching any device. With `numSMParts` nil (the device's
-    /// multiprocessor count unknown), the row count of `tileSchedulerMetadata` is not checked.
+    /// without a device; use ``MetadataRequest`` and ``MetadataRequest/checkOutputs(tileSchedulerMetadata:numSplits:numSMParts:)``.
+    @available(*, deprecated, message: "use MetadataRequest(cacheSeqlens:rowsPerKVHead:kvHeads:backend:) and its checkOutputs")
     public static func checkMetadataArguments(
         device ordinal: Int, cacheSeqlens: TensorView, rowsPerKVHead: Int, kvHeads: Int,
         tileSchedulerMetadata: TensorView, numSplits: TensorView, numSMParts: Int?
     ) throws(MLAError) {
-        let backend = Backend.cuda(device: ordinal)
-        try Validation.checkMetadataArguments(cacheSeqlens: cacheSeqlens, rowsPerKVHead: rowsPerKVHead,
-                                              kvHeads: kvHeads, backend: backend)
-        let batch = cacheSeqlens.shape[0]
-        let fields = TileSchedule.fieldsPerPart
-        try Validation.checkRank(tileSchedulerMetadata, "tileSchedulerMetadata", 2, layout: "[numSMParts, \(fields)]")
-        let parts = numSMParts ?? tileSchedulerMetadata.shape[0]
-        for (view, name, shape) in [(tileSchedulerMetadata, "tileSchedulerMetadata", [parts, fields]),
-                                    (numSplits, "numSplits", [batch + 1])] {
-            try Validation.checkType(view, name, .int32)
-            try Validation.checkShape(view, name, shape)
-            try Validation.checkContiguous(view, name)
-            try Validation.checkStorage(view, name, backend: backend)
-        }
+        try MetadataRequest(cacheSeqlens: cacheSeqlens, rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads,
+                            backend: .cuda(device: ordinal))
+            .checkOutputs(tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits, numSMParts: numSMParts)
     }
 
-    /// Checks the arguments of a decode call on device `ordinal` without touching any device:
-    /// everything ``MLAEngine/flashMLAWithKVCache(q:kCache:blockTable:cacheSeqlens:headDimV:metadata:softmaxScale:causal:kvFormat:out:lse:workspace:stream:)``
-    /// checks before it queues work, the kernels' alignment rules included.
+    /// Checks the arguments of a decode call on device `ordinal` without a device; use
+    /// ``DecodeInputs`` and ``DecodeProblem/init(_:metadata:out:lse:)``.
+    @available(*, deprecated, message: "use DecodeInputs(…, backend:) and DecodeProblem(_:metadata:out:lse:)")
     public static func checkDecodeArguments(
         device ordinal: Int, q: TensorView, kCache: TensorView, blockTable: TensorView, cacheSeqlens: TensorView,
         headDimV: Int, metadata: MLAMetadata, softmaxScale: Float?, causal: Bool, kvFormat: KVCacheFormat = .native,
         out: TensorView, lse: TensorView
     ) throws(MLAError) {
-        let problem = try DecodeProblem(
-            q: q, kCache: kCache, blockTable: blockTable, cacheSeqlens: cacheSeqlens, headDimV: headDimV,
-            metadata: metadata, softmaxScale: softmaxScale, causal: causal, kvFormat: kvFormat, out: out, lse: lse,
-            backend: .cuda(device: ordinal))
-        try checkAlignment(problem)
+        let inputs = try DecodeInputs(q: q, kCache: kCache, blockTable: blockTable, cacheSeqlens: cacheSeqlens,
+                                      headDimV: headDimV, softmaxScale: softmaxScale, causal: causal, kvFormat: kvFormat,
+                                      backend: .cuda(device: ordinal))
+        _ = try DecodeProblem(inputs, metadata: metadata, out: out, lse: lse)
     }
 }

@@ -1,3 +1,4 @@
+// CUDABackend.launchDecode: the split-KV attention kernel of a validated problem, then the combine.
 import CUDADriver
 
 extension CUDABackend {
@@ -14,7 +15,6 @@ extension CUDABackend {
                                    expected: "an object of cuda:\(device.ordinal)",
                                    given: "cuda:\(workspace.device.ordinal == device.ordinal ? stream.device.ordinal : workspace.device.ordinal)")
         }
-        try Self.checkAlignment(problem)
         let cache = PortableCache(format: problem.kvFormat, pageSize: problem.pageSize, sparse: problem.isSparse)
         guard let chosen = decodeKernel(rowsPerKVHead: problem.rowsPerTile, cache: cache) else {
             throw .unsupportedDevice(device: device.name, reason: "\(device.maxSharedMemoryPerBlockOptin) bytes of shared memory per block is less than the smallest tile for a \(problem.kvFormat) cache needs (FP8: 131,584)")
@@ -155,27 +155,6 @@ extension CUDABackend {
             try combine.launch(grid: (problem.batchSize * problem.kvHeads * blocksPerHead, 1, 1), block: (Self.combineThreads, 1, 1),
                                clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
                                stream: stream, arguments: &arguments)
-        }
-    }
-
-    /// The kernels copy 16 bytes at a time: base addresses and the strides of q and kCache
-    /// must be multiples of 16 bytes (8 elements of 16 bits, 16 of FP8 or bytes).
-    static func checkAlignment(_ problem: DecodeProblem) throws(MLAError) {
-        for (name, view) in [("q", problem.q), ("kCache", problem.kCache)] {
-            let bytes = view.elementType.byteCount
-            let aligned = view.deviceAddress! % 16 == 0 && view.strides.dropLast().allSatisfy { ($0 * bytes) % 16 == 0 }
-            guard aligned else {
-                throw .invalidArgument(argument: name,
-                                       expected: "a 16-byte aligned base and strides that are multiples of 16 bytes (\(16 / bytes) elements)",
-                                       given: "address \(view.deviceAddress!), strides \(view.strides)")
-            }
-        }
-        // The kernels for other page sizes and FP8 address a token inside its page in 32 bits.
-        let cache = problem.kCache, bytes = cache.elementType.byteCount
-        if PortableCache(format: problem.kvFormat, pageSize: problem.pageSize, sparse: problem.isSparse) != .page64,
-           let large = cache.strides[1 ... 2].first(where: { $0 * bytes > Int(Int32.max) }) {
-            throw .invalidArgument(argument: "kCache", expected: "token and head strides of at most \(Int32.max) bytes",
-                                   given: "a stride of \(large * bytes) bytes (strides \(cache.strides))")
         }
     }
 }
