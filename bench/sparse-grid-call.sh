@@ -5,6 +5,7 @@
 #   head-build.txt   FlashMLA HEAD's build log and time
 #   sparse.jsonl     bench_sparse.py: FlashMLA HEAD and ours (the Python drop-in), same inputs, --check
 #   sparse-cli.jsonl `flashmla bench --grid sparse-v32` (ours, bench's timing)
+#   pytest.txt       the Python tests (the drop-in on this GPU)
 #   grid-bf16.jsonl, grid-fp16.jsonl  bench/interleave.py --graph, FlashMLA then ours
 # Needs carried: .device/flashmla.xz, .device/anchor, .device/head, python/flashmla_swift/libFlashMLASwiftC.so.
 set -uo pipefail
@@ -27,6 +28,10 @@ fi
 if (( SECONDS < DEADLINE - 60 )); then
   timeout 90 /tmp/flashmla bench --grid sparse-v32 --iterations 30 --json > "$OUT/sparse-cli.jsonl" 2>> "$OUT/log.txt"
   echo "sparse cli rc $?" | tee -a "$OUT/log.txt"
+fi
+if (( SECONDS < DEADLINE - 150 )); then
+  (cd python && timeout 100 python3 -m pytest -q tests) > "$OUT/pytest.txt" 2>&1; echo "pytest rc $?" | tee -a "$OUT/log.txt"
+  tail -3 "$OUT/pytest.txt"
 fi
 for dt in bf16 fp16; do
   left=$((DEADLINE - SECONDS)); (( left > 90 )) || { echo "skipped grid $dt (deadline)" | tee -a "$OUT/log.txt"; continue; }
