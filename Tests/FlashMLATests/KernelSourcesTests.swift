@@ -80,7 +80,8 @@ import NVRTC
             let text = try #require(sources[name])
             let wait = try #require(offset(of: "grid_dependency_wait();", in: text), "\(name) never waits")
             // The schedule is read whole (load_part) or a field at a time (sched_field).
-            let read = try #require(["load_part(sched", "sched_field(sched"].compactMap { offset(of: $0, in: text) }.min())
+            let reads = ["load_part(sched", "sched_field(sched", "load_part(params.sched", "sched_field(params.sched"]
+            let read = try #require(reads.compactMap { offset(of: $0, in: text) }.min())
             #expect(wait < read, "\(name) reads the schedule before it waits")
             // The Hopper kernels let the combine start through tile.cuh's begin_next_piece.
             let early = name.hasPrefix("sm90/") ? "begin_next_piece(" : "launch_dependents();"

@@ -96,9 +96,9 @@ extension CUDABackend {
                                  tileSchedulerMetadata: TensorView, numSplits: TensorView,
                                  stream: ExecutionStream) throws(MLAError) {
         let function = try kernels.function("flashmla_get_metadata", in: .scheduler, elementType: nil)
-        var arguments = Self.schedulerArguments(lengths: lengths, batch: batch, parts: parts, rows: rowsPerKVHead,
-                                                tileSchedulerMetadata: tileSchedulerMetadata.deviceAddress!,
-                                                numSplits: numSplits.deviceAddress!, cap: cap).arguments
+        var arguments = KernelArguments(SchedulerParams(lengths: lengths, batch: batch, parts: parts, rowsPerKVHead: rowsPerKVHead,
+                                                        tileSchedulerMetadata: tileSchedulerMetadata.deviceAddress!,
+                                                        numSplits: numSplits.deviceAddress!, cap: cap))
         try cuda { () throws(CUDAError) in
             try function.launch(grid: (1, 1, 1), block: (256, 1, 1), stream: stream, arguments: &arguments)
         }

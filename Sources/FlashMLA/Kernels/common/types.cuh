@@ -76,6 +76,10 @@ __device__ __forceinline__ void launch_dependents() {
 #define FMLA_IF_fp16(...)
 #endif
 
+// offsetof, which needs <cstddef>: NVRTC compiles these sources with no headers, and its front
+// end spells the constant expression this way.
+#define FMLA_OFFSETOF(STRUCT, FIELD) __INTADDR__(&(((STRUCT*)0)->FIELD))
+
 #define FMLA_INF __int_as_float(0x7f800000)
 #define FMLA_LN2 0.69314718055994530942f
 #define FMLA_LOG2E 1.44269504088896340736f

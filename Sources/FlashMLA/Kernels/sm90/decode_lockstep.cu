@@ -43,7 +43,7 @@
 
 template <typename T>
 __device__ __forceinline__ void decode_sm90_lockstep(
-    const TensorMap* __restrict__ kmap, FMLA_SM90_PARAMS(T, __restrict__)) {
+    const TensorMap* __restrict__ kmap, const DecodeParams& params) {
     extern __shared__ __align__(1024) u8 smem_raw[];
     const u32 base = (smem_addr(smem_raw) + 1023) & ~1023u;
     u8* const base_ptr = smem_raw + (base - smem_addr(smem_raw));
@@ -53,7 +53,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
 
     const int tid = threadIdx.x, wg = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
     const int kvh = blockIdx.y;
-    const int g = h_q / h_kv, rows = s_q * g;
+    const int g = params.h_q / params.h_kv, rows = params.s_q * g;
     const int tile_row0 = blockIdx.x * 64;
     const int ra = warp * 16 + lane / 4, rb = ra + 8;         // this thread's accumulator rows
     const int qa = (tile_row0 + ra) / g, qb = (tile_row0 + rb) / g;
@@ -68,19 +68,19 @@ __device__ __forceinline__ void decode_sm90_lockstep(
     const u64 policy = l2_evict_normal_policy();
     u32 phases = 0;                                           // bit s: the parity stage s waits for next
 
-    const SchedPart part = load_part(sched, blockIdx.z);
-    auto block_id = [&](int req, int page) { return block_table[(i64)req * bt_stride + page]; };
+    const SchedPart part = load_part(params.sched, blockIdx.z);
+    auto block_id = [&](int req, int page) { return params.block_table[(i64)req * params.bt_stride + page]; };
     // Thread 0 arms a stage's barrier and starts the 9 box copies of page `page` of request `req`.
     auto issue_page = [&](int req, int page, int stage) {
         const int id = block_id(req, page);
         const u32 bar = bars + 8 * stage;
-        if (id >= 0 && id < num_pages) {
+        if (id >= 0 && id < params.num_pages) {
             mbar_arrive_expect_tx(bar, FMLA_TILE);
 #pragma unroll
             for (int b = 0; b < 9; ++b)
                 tma_load_4d(sK + stage * FMLA_TILE + b * FMLA_BOX, kmap, bar, b * 64, kvh, 0, id, policy);
         } else {
-            atomicOr(error_flag, FMLA_ERR_BLOCK_ID);
+            atomicOr(params.error_flag, FMLA_ERR_BLOCK_ID);
             mbar_arrive_expect_tx(bar, 0);                    // completes the phase; the page is zeroed below
         }
     };
@@ -92,10 +92,10 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             issue_page(req, pc.first_page, 0);
             if (pc.n_pages > 1) issue_page(req, pc.first_page + 1, 1);
         }
-        load_q_tile<T>(sQ, q, q_batch_stride, q_seq_stride, q_head_stride, req, kvh, g, rows, tile_row0);
+        load_q_tile<T>(sQ, params, req, kvh, g, rows, tile_row0);
     };
     auto piece_at = [&](int req) {
-        return tile_piece(part, req, seqlens, num_splits, max_pages, s_q, causal, rows, g, tile_row0, error_flag);
+        return tile_piece(part, req, params, rows, g, tile_row0);
     };
 
     Piece piece;
@@ -104,7 +104,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
         const int seqlen = piece.seqlen, split = piece.split;
         const int first_page = piece.first_page, n_pages = piece.n_pages;
         const bool single = piece.single;
-        const int lim_a = visible_end(piece, s_q, causal, qa), lim_b = visible_end(piece, s_q, causal, qb);
+        const int lim_a = visible_end(piece, params.s_q, params.causal, qa), lim_b = visible_end(piece, params.s_q, params.causal, qb);
 
         float o[128];
 #pragma unroll
@@ -122,7 +122,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             // Zero the rows no key of this page may contribute through V (past the sequence's
             // end), or the whole page when its block id was out of range.
             const int id = block_id(req, page);
-            const int valid = (id >= 0 && id < num_pages) ? min(FMLA_PAGE, seqlen - page * FMLA_PAGE) : 0;
+            const int valid = (id >= 0 && id < params.num_pages) ? min(FMLA_PAGE, seqlen - page * FMLA_PAGE) : 0;
             if (valid < FMLA_PAGE) {
                 const int boxes = valid > 0 ? 8 : 9;
                 const int count = (FMLA_PAGE - valid) * boxes * 8;
@@ -171,8 +171,8 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffff, mx_a, 2));
             mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 1));
             mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 2));
-            mx_a *= scale_log2;
-            mx_b *= scale_log2;
+            mx_a *= params.scale_log2;
+            mx_b *= params.scale_log2;
             if (lane % 4 == 0) {
                 sRed[wg * 64 + ra] = mx_a;
                 sRed[wg * 64 + rb] = mx_b;
@@ -197,10 +197,10 @@ __device__ __forceinline__ void decode_sm90_lockstep(
 #pragma unroll
                 for (int half = 0; half < 2; ++half) {
                     const int j = 2 * h + half;
-                    const float p0 = fast_exp2(fmaf(s[4 * j], scale_log2, -use_a));
-                    const float p1 = fast_exp2(fmaf(s[4 * j + 1], scale_log2, -use_a));
-                    const float p2 = fast_exp2(fmaf(s[4 * j + 2], scale_log2, -use_b));
-                    const float p3 = fast_exp2(fmaf(s[4 * j + 3], scale_log2, -use_b));
+                    const float p0 = fast_exp2(fmaf(s[4 * j], params.scale_log2, -use_a));
+                    const float p1 = fast_exp2(fmaf(s[4 * j + 1], params.scale_log2, -use_a));
+                    const float p2 = fast_exp2(fmaf(s[4 * j + 2], params.scale_log2, -use_b));
+                    const float p3 = fast_exp2(fmaf(s[4 * j + 3], params.scale_log2, -use_b));
                     sum_a += p0 + p1;
                     sum_b += p2 + p3;
                     const u32 top = pack2<T>(p0, p1), bottom = pack2<T>(p2, p3);
@@ -262,8 +262,8 @@ __device__ __forceinline__ void decode_sm90_lockstep(
 
         const float l[2] = {l_a, l_b}, m[2] = {m_a, m_b};
         begin_next_piece(req, part.end_req, piece, piece_at, start_piece);
-        store_tile<T>(o, l, m, single, ((i64)(num_splits[req] + split) * h_kv + kvh) * rows, out, lse, oaccum, lseaccum,
-                      req, s_q, h_q, kvh, g, rows, tile_row0, wg, ra, lane, attn_sink);
+        store_tile<T>(o, l, m, single, ((i64)(params.num_splits[req] + split) * params.h_kv + kvh) * rows, params,
+                      req, kvh, g, rows, tile_row0, wg, ra, lane);
     }
 }
 

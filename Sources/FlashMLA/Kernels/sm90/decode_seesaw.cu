@@ -251,7 +251,7 @@ __device__ __forceinline__ void zero_v_rows(u32 page, int valid, int box0, int t
 
 template <typename T>
 __device__ __forceinline__ void decode_sm90_seesaw(
-    const TensorMap* __restrict__ kmap, FMLA_SM90_PARAMS(T, __restrict__)) {
+    const TensorMap* __restrict__ kmap, const DecodeParams& params) {
     extern __shared__ __align__(1024) u8 smem_raw[];
     const u32 base = (smem_addr(smem_raw) + 1023) & ~1023u;
     const u32 sQ = base, st0 = base + FMLA_TILE, st1 = base + 2 * FMLA_TILE, bars = base + FMLA_SEESAW_BARS;
@@ -260,7 +260,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
 
     const int tid = threadIdx.x, wg = tid / 128, t = tid % 128, warp = t / 32, lane = tid % 32;
     const int kvh = blockIdx.y;
-    const int g = h_q / h_kv, rows = s_q * g;
+    const int g = params.h_q / params.h_kv, rows = params.s_q * g;
     const int tile_row0 = blockIdx.x * 64;
     const int ra = warp * 16 + lane / 4, rb = ra + 8;         // this thread's accumulator rows
     const int qa = (tile_row0 + ra) / g, qb = (tile_row0 + rb) / g;
@@ -283,15 +283,15 @@ __device__ __forceinline__ void decode_sm90_seesaw(
 
     // The worker's schedule is read again at each piece boundary, not held across the page loop.
     // Block-table entries are read where needed (an L1 hit) instead of holding a row pointer.
-    auto block_id = [&](int req, int page) { return block_table[(i64)req * bt_stride + page]; };
+    auto block_id = [&](int req, int page) { return params.block_table[(i64)req * params.bt_stride + page]; };
 
     // Boxes b0 … b1−1 of page `page` of request `req` into `stage`, each completing on its own
     // mbarrier. Called by a whole warpgroup: lane 0 of warp w issues boxes b0 + w, b0 + w + 4, …
     // (a TMA instruction is issued one lane at a time, so four warps issue a page four times as fast).
     auto issue_id = [&](int id, int stage, int b0, int b1) {
         if (lane != 0 || warp >= FMLA_ISSUE_WARPS) return;
-        if (id < 0 || id >= num_pages) {
-            atomicOr(error_flag, FMLA_ERR_BLOCK_ID);
+        if (id < 0 || id >= params.num_pages) {
+            atomicOr(params.error_flag, FMLA_ERR_BLOCK_ID);
             id = 0;                                            // counts as no valid key (valid_keys)
         }
         const u64 policy = l2_evict_first_policy();           // made here: no register held across the loop
@@ -311,22 +311,22 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             issue(req, pc.first_page, 0, 0, 9);
             if (pc.n_pages > 1) issue(req, pc.first_page + 1, 1, 0, 9);
         }
-        load_q_tile<T>(sQ, q, q_batch_stride, q_seq_stride, q_head_stride, req, kvh, g, rows, tile_row0);
+        load_q_tile<T>(sQ, params, req, kvh, g, rows, tile_row0);
     };
     auto piece_at = [&](int req) {
-        return tile_piece(load_part(sched, blockIdx.z), req, seqlens, num_splits, max_pages, s_q, causal, rows, g, tile_row0, error_flag);
+        return tile_piece(load_part(params.sched, blockIdx.z), req, params, rows, g, tile_row0);
     };
 
     Piece piece;
-    const int begin_req = sched_field(sched, blockIdx.z, 0);
-    begin_next_piece(begin_req - 1, sched_field(sched, blockIdx.z, 2), piece, piece_at, start_piece);
-    for (int req = begin_req; req <= sched_field(sched, blockIdx.z, 2); ++req) {
+    const int begin_req = sched_field(params.sched, blockIdx.z, 0);
+    begin_next_piece(begin_req - 1, sched_field(params.sched, blockIdx.z, 2), piece, piece_at, start_piece);
+    for (int req = begin_req; req <= sched_field(params.sched, blockIdx.z, 2); ++req) {
         const int seqlen = piece.seqlen, first_page = piece.first_page, n_pages = piece.n_pages;
-        const int lim[2] = {visible_end(piece, s_q, causal, qa), visible_end(piece, s_q, causal, qb)};
+        const int lim[2] = {visible_end(piece, params.s_q, params.causal, qa), visible_end(piece, params.s_q, params.causal, qb)};
         // Keys of `page` whose V rows hold data; the rest are zeroed before P·V.
         auto valid_keys = [&](int page) {
             const int id = block_id(req, page);
-            return (id >= 0 && id < num_pages) ? min(FMLA_PAGE, seqlen - page * FMLA_PAGE) : 0;
+            return (id >= 0 && id < params.num_pages) ? min(FMLA_PAGE, seqlen - page * FMLA_PAGE) : 0;
         };
 
         wait_piece_start();
@@ -358,13 +358,13 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             u32 frag[4][4];
             if (wg == 0) {
                 const int valid0 = valid_keys(page0);
-                mask_and_max(s, page0 * FMLA_PAGE, valid0, lim, scale_log2, lane, mx);
+                mask_and_max(s, page0 * FMLA_PAGE, valid0, lim, params.scale_log2, lane, mx);
                 const float m0[2] = {fmaxf(m_run[0], mx[0]), fmaxf(m_run[1], mx[1])};
                 if (lane % 4 == 0) { st_shared_f32(sMax + 4 * ra, m0[0]); st_shared_f32(sMax + 4 * rb, m0[1]); }
                 mbar_arrive(handoff(FMLA_HANDOFF_MAX0));
                 const float b0[2] = {exp_base(m0[0]), exp_base(m0[1])};
                 const float alpha[2] = {fast_exp2(m_run[0] - b0[0]), fast_exp2(m_run[1] - b0[1])};
-                exp2_rows(s, scale_log2, b0, sum);
+                exp2_rows(s, params.scale_log2, b0, sum);
                 const float one[2] = {1.f, 1.f};
                 pack_p<T>(s, one, frag);
 #pragma unroll
@@ -426,7 +426,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             } else {
                 const int valid1 = has1 ? valid_keys(page1) : 0;
                 if (has1) {
-                    mask_and_max(s, page1 * FMLA_PAGE, valid1, lim, scale_log2, lane, mx);
+                    mask_and_max(s, page1 * FMLA_PAGE, valid1, lim, params.scale_log2, lane, mx);
                 } else {
 #pragma unroll
                     for (int i = 0; i < 32; ++i) s[i] = -FMLA_INF;
@@ -442,7 +442,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                 const float alpha[2] = {fast_exp2(m_run[0] - exp_base(m0[0])), fast_exp2(m_run[1] - exp_base(m0[1]))};
                 const float beta[2] = {fast_exp2(m0[0] - b1[0]), fast_exp2(m0[1] - b1[1])};
                 const float c[2] = {alpha[0] * beta[0], alpha[1] * beta[1]};
-                exp2_rows(s, scale_log2, b1, sum);
+                exp2_rows(s, params.scale_log2, b1, sum);
 #pragma unroll
                 for (int h = 0; h < 2; ++h) { l_run[h] = l_run[h] * c[h] + sum[h]; m_run[h] = m1[h]; }
                 if (has1) {
@@ -515,11 +515,11 @@ __device__ __forceinline__ void decode_sm90_seesaw(
         const float l[2] = {ld_shared_f32(sRed + 4 * ra) + ld_shared_f32(sRed + 4 * (64 + ra)),
                             ld_shared_f32(sRed + 4 * rb) + ld_shared_f32(sRed + 4 * (64 + rb))};
         // The piece's split and kind, read again rather than held in registers across the page loop.
-        const int split = req == sched_field(sched, blockIdx.z, 0) ? sched_field(sched, blockIdx.z, 4) : 0;
-        const bool single = num_splits[req + 1] - num_splits[req] == 1;
-        begin_next_piece(req, sched_field(sched, blockIdx.z, 2), piece, piece_at, start_piece);
-        store_tile<T>(o, l, m_run, single, ((i64)(num_splits[req] + split) * h_kv + kvh) * rows, out, lse, oaccum, lseaccum,
-                      req, s_q, h_q, kvh, g, rows, tile_row0, wg, ra, lane, attn_sink);
+        const int split = req == sched_field(params.sched, blockIdx.z, 0) ? sched_field(params.sched, blockIdx.z, 4) : 0;
+        const bool single = params.num_splits[req + 1] - params.num_splits[req] == 1;
+        begin_next_piece(req, sched_field(params.sched, blockIdx.z, 2), piece, piece_at, start_piece);
+        store_tile<T>(o, l, m_run, single, ((i64)(params.num_splits[req] + split) * params.h_kv + kvh) * rows, params,
+                      req, kvh, g, rows, tile_row0, wg, ra, lane);
     }
 }
 

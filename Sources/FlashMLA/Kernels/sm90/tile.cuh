@@ -8,6 +8,7 @@
 // between 64-column boxes and its stride the step between groups of 8 keys.
 #pragma once
 #include "common/mma_sm80.cuh"
+#include "common/params.cuh"
 #include "common/schedule.cuh"
 #include "common/wgmma_sm90.cuh"
 
@@ -39,11 +40,13 @@ __device__ __forceinline__ u32 sw128(int row, int chunk) {
 // rows' swizzles differing, without bank conflicts. One commit group; the caller waits, fences
 // for the async proxy and syncs (wait_piece_start).
 template <typename T>
-__device__ __forceinline__ void load_q_tile(u32 sQ, const T* q, i64 q_batch_stride, i64 q_seq_stride,
-                                            i64 q_head_stride, int req, int kvh, int g, int rows, int tile_row0) {
+__device__ __forceinline__ void load_q_tile(u32 sQ, const DecodeParams& params, int req, int kvh, int g, int rows,
+                                            int tile_row0) {
+    const T* const q = static_cast<const T*>(params.q);
     const int r = threadIdx.x / 4, R = tile_row0 + r, c0 = threadIdx.x % 4;
     const bool ok = R < rows;
-    const T* src = ok ? q + (i64)req * q_batch_stride + (i64)(R / g) * q_seq_stride + (i64)(kvh * g + R % g) * q_head_stride
+    const T* src = ok ? q + (i64)req * params.q_batch_stride + (i64)(R / g) * params.q_seq_stride
+                            + (i64)(kvh * g + R % g) * params.q_head_stride
                       : q;
 #pragma unroll
     for (int j = 0; j < 18; ++j) cp_async_16(sQ + sw128(r, c0 + 4 * j), src + (ok ? (c0 + 4 * j) * 8 : 0), ok);
@@ -57,11 +60,11 @@ __device__ __forceinline__ void load_q_tile(u32 sQ, const T* q, i64 q_batch_stri
 // waiting for its query tile.
 
 // The piece of request `req` this tile computes; the tile's last row bounds a causal piece's pages.
-__device__ __forceinline__ Piece tile_piece(const SchedPart& part, int req, const int* seqlens, const int* num_splits,
-                                            int max_pages, int s_q, int causal, int rows, int g, int tile_row0,
-                                            int* error_flag) {
+__device__ __forceinline__ Piece tile_piece(const SchedPart& part, int req, const DecodeParams& params, int rows, int g,
+                                            int tile_row0) {
     const int last_row = min(rows, tile_row0 + 64) - 1;
-    return piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag);
+    return piece_of(part, req, params.seqlens, params.num_splits, params.max_pages, params.s_q, params.causal, last_row / g,
+                    params.error_flag);
 }
 
 // After piece `req` (or, with req = begin_req − 1, before the first): the next piece into `piece`
@@ -93,9 +96,9 @@ __device__ __forceinline__ void wait_piece_start() {
 // the combine ignores).
 template <typename T>
 __device__ __forceinline__ void store_tile(const float (&o)[128], const float (&l)[2], const float (&m)[2], bool single,
-                                           i64 split_row0, T* out, float* lse, float* oaccum, float* lseaccum,
-                                           int req, int s_q, int h_q, int kvh, int g, int rows, int tile_row0,
-                                           int wg, int ra, int lane, const float* attn_sink) {
+                                           i64 split_row0, const DecodeParams& params, int req, int kvh, int g, int rows,
+                                           int tile_row0, int wg, int ra, int lane) {
+    const int s_q = params.s_q, h_q = params.h_q;
     const float empty = single ? FMLA_INF : -FMLA_INF;
     const int col0 = wg * 256 + 2 * (lane % 4);
 #pragma unroll
@@ -107,39 +110,30 @@ __device__ __forceinline__ void store_tile(const float (&o)[128], const float (&
         const int qi = R / g, head = kvh * g + R % g;
         if (single) {
             // The final row: the attention sink (if any) scales it; lse stays as it is.
-            const float f = l[h] > 0.f ? inv * sink_factor(attn_sink, head, m[h] + fast_log2(l[h])) : 0.f;
-            T* dst = out + (((i64)req * s_q + qi) * h_q + head) * FMLA_DV + col0;
+            const float f = l[h] > 0.f ? inv * sink_factor(params.attn_sink, head, m[h] + fast_log2(l[h])) : 0.f;
+            T* dst = static_cast<T*>(params.out) + (((i64)req * s_q + qi) * h_q + head) * FMLA_DV + col0;
 #pragma unroll
             for (int n = 0; n < 32; ++n)
                 *reinterpret_cast<u32*>(dst + n * 8) = pack2<T>(o[4 * n + 2 * h] * f, o[4 * n + 2 * h + 1] * f);
-            if (wg == 0 && lane % 4 == 0) lse[((i64)req * h_q + head) * s_q + qi] = row_lse;
+            if (wg == 0 && lane % 4 == 0) params.lse[((i64)req * h_q + head) * s_q + qi] = row_lse;
         } else {
-            float* dst = oaccum + (split_row0 + R) * FMLA_DV + col0;
+            float* dst = params.oaccum + (split_row0 + R) * FMLA_DV + col0;
 #pragma unroll
             for (int n = 0; n < 32; ++n)
                 *reinterpret_cast<float2*>(dst + n * 8) = make_float2(o[4 * n + 2 * h] * inv, o[4 * n + 2 * h + 1] * inv);
-            if (wg == 0 && lane % 4 == 0) lseaccum[split_row0 + R] = row_lse;
+            if (wg == 0 && lane % 4 == 0) params.lseaccum[split_row0 + R] = row_lse;
         }
     }
 }
 
-// The arguments both kernels take after the cache's tensor map, as parameters (RESTRICT: the
-// device functions declare the pointers __restrict__, the entry points do not) and as arguments.
-#define FMLA_SM90_PARAMS(T, RESTRICT)                                                                      \
-    const T* RESTRICT q, const T* RESTRICT kcache, const int* RESTRICT block_table,                        \
-        const int* RESTRICT seqlens, const int* RESTRICT sched, const int* RESTRICT num_splits,             \
-        T* RESTRICT out, float* RESTRICT lse, float* RESTRICT oaccum, float* RESTRICT lseaccum,             \
-        int* RESTRICT error_flag, i64 q_batch_stride, i64 q_seq_stride, i64 q_head_stride, i64 bt_stride,   \
-        int s_q, int h_q, int h_kv, int num_pages, int max_pages, float scale_log2, int causal,             \
-        const float* RESTRICT attn_sink
-#define FMLA_SM90_ARGS                                                                                     \
-    q, kcache, block_table, seqlens, sched, num_splits, out, lse, oaccum, lseaccum, error_flag,             \
-        q_batch_stride, q_seq_stride, q_head_stride, bt_stride, s_q, h_q, h_kv, num_pages, max_pages,       \
-        scale_log2, causal, attn_sink
-
 // The extern "C" entry point NAME for element type T, calling FN<T>, unless the unit is compiled
-// for the other type only (common/types.cuh); both kernels take the same arguments, so the Swift
-// host launches either the same way.
+// for the other type only (common/types.cuh). Both kernels take the same
+// parameters, so the Swift host launches either the same way. The tensor map is a parameter of
+// its own, not a DecodeParams field: only these kernels take it, the driver encodes it, and its
+// 64-byte alignment would pad the struct every kernel shares; TMA reads it where it lies in the
+// parameter bank either way.
 #define FMLA_DECODE_SM90(NAME, T, FN)                                                                      \
-    FMLA_IF_##T(extern "C" __global__ void __launch_bounds__(256, 1)                                       \
-    NAME(const __grid_constant__ TensorMap kmap, FMLA_SM90_PARAMS(T, )) { FN<T>(&kmap, FMLA_SM90_ARGS); })
+    FMLA_IF_##T(extern "C" __global__ void __launch_bounds__(256, 1)                                                   \
+    NAME(const __grid_constant__ TensorMap kmap, const __grid_constant__ DecodeParams params) {            \
+        FN<T>(&kmap, params);                                                                              \
+    })
