@@ -95,7 +95,7 @@ extension CUDABackend {
     private func launchScheduler(lengths: UInt64, batch: Int, cap: Int, parts: Int, rowsPerKVHead: Int,
                                  tileSchedulerMetadata: TensorView, numSplits: TensorView,
                                  stream: ExecutionStream) throws(MLAError) {
-        let function = try kernels.function("flashmla_get_metadata", in: .scheduler, elementType: nil)
+        let function = try kernels.function("flashmla_get_metadata", in: .scheduler, elementType: nil).function
         var arguments = KernelArguments(SchedulerParams(lengths: lengths, batch: batch, parts: parts, rowsPerKVHead: rowsPerKVHead,
                                                         tileSchedulerMetadata: tileSchedulerMetadata.deviceAddress!,
                                                         numSplits: numSplits.deviceAddress!, cap: cap))

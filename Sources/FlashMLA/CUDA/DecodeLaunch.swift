@@ -33,7 +33,7 @@ extension CUDABackend {
         case let .portable(tile):
             try launchPortable(problem, params: params, decode: decode, tile: tile, stream: stream)
         case .hopperLockstep, .hopperSeesaw:
-            try launchHopper(problem, params: params, decode: decode, sharedMemoryBytes: kernel.sharedMemoryBytes, stream: stream)
+            try launchHopper(problem, params: params, decode: decode, stream: stream)
         }
         try launchCombine(problem, accumulators: accumulators, stream: stream)
     }
@@ -44,17 +44,17 @@ extension CUDABackend {
     /// place; a stream being captured into a graph, or ``ColdStart/wait``, waits for the chosen
     /// kernel instead, so that no graph keeps the substitute.
     private func decodeFunction(_ chosen: DecodeKernel, elementType: ElementType,
-                                stream: ExecutionStream) throws(MLAError) -> (DecodeKernel, Function) {
-        func function(_ kernel: DecodeKernel) throws(MLAError) -> Function {
+                                stream: ExecutionStream) throws(MLAError) -> (DecodeKernel, LoadedKernel) {
+        func function(_ kernel: DecodeKernel) throws(MLAError) -> LoadedKernel {
             try kernels.function(kernel.functionName(elementType), in: kernel.unit, elementType: elementType,
-                                 sharedMemory: kernel.sharedMemoryBytes)
+                                 expectedSharedMemory: kernel.sharedMemoryBytes)
         }
         guard let substitute = chosen.coldStartSubstitute, kernels.coldStart == .substitute,
               substitute.sharedMemoryBytes <= device.maxSharedMemoryPerBlockOptin else {
             return (chosen, try function(chosen))
         }
         if let ready = try kernels.readyFunction(chosen.functionName(elementType), in: chosen.unit, elementType: elementType,
-                                                 sharedMemory: chosen.sharedMemoryBytes) {
+                                                 expectedSharedMemory: chosen.sharedMemoryBytes) {
             return (chosen, ready)
         }
         let capturing = try cuda { () throws(CUDAError) in try stream.isCapturing }
@@ -82,22 +82,22 @@ extension CUDABackend {
     /// The split-KV attention on the portable kernel (`sm80/decode*.cu`). A dense tile holds up
     /// to `tile.rows` of a KV head's `s_q · h_q / h_kv` rows; a sparse tile (`sm80/decode_sparse.cu`)
     /// holds one query token's rows, since each token has its own keys: `s_q · ⌈(h_q / h_kv) / rows⌉` tiles.
-    private func launchPortable(_ problem: DecodeProblem, params: DecodeParams, decode: Function, tile: DecodeTile,
+    private func launchPortable(_ problem: DecodeProblem, params: DecodeParams, decode: LoadedKernel, tile: DecodeTile,
                                 stream: ExecutionStream) throws(MLAError) {
         var arguments = KernelArguments(params)
         let tiles = tile.cache.isSparse ? problem.queryLength * ((problem.groupSize + tile.rows - 1) / tile.rows)
                                         : (problem.rowsPerKVHead + tile.rows - 1) / tile.rows
         try cuda { () throws(CUDAError) in
-            try decode.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
-                              clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
-                              sharedMemoryBytes: tile.sharedMemoryBytes, stream: stream, arguments: &arguments)
+            try decode.function.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
+                                       clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
+                                       sharedMemoryBytes: decode.sharedMemoryBytes, stream: stream, arguments: &arguments)
         }
     }
 
     /// The split-KV attention on a Hopper kernel (`sm90/decode_*.cu`; both take the same
     /// parameters): pages arrive by TMA through a tensor map of the cache, `(576, h_kv, 64, pages)`
     /// innermost first, read in 64 × 64 boxes with the 128-byte swizzle wgmma expects.
-    private func launchHopper(_ problem: DecodeProblem, params: DecodeParams, decode: Function, sharedMemoryBytes: Int,
+    private func launchHopper(_ problem: DecodeProblem, params: DecodeParams, decode: LoadedKernel,
                               stream: ExecutionStream) throws(MLAError) {
         let cache = problem.kCache
         let bytes = UInt64(cache.elementType.byteCount)
@@ -113,9 +113,9 @@ extension CUDABackend {
         var arguments = KernelArguments(params, after: map)
         let tiles = (problem.rowsPerKVHead + 63) / 64
         try cuda { () throws(CUDAError) in
-            try decode.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
-                              clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
-                              sharedMemoryBytes: sharedMemoryBytes, stream: stream, arguments: &arguments)
+            try decode.function.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
+                                       clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
+                                       sharedMemoryBytes: decode.sharedMemoryBytes, stream: stream, arguments: &arguments)
         }
     }
 
@@ -131,7 +131,7 @@ extension CUDABackend {
     private func launchCombine(_ problem: DecodeProblem, accumulators: (out: UInt64, lse: UInt64),
                                stream: ExecutionStream) throws(MLAError) {
         let combine = try kernels.function(problem.elementType == .bfloat16 ? "flashmla_combine_bf16" : "flashmla_combine_fp16",
-                                           in: .combine, elementType: problem.elementType)
+                                           in: .combine, elementType: problem.elementType).function
         var arguments = KernelArguments(CombineParams(problem, accumulators: accumulators))
         try cuda { () throws(CUDAError) in
             let blocksPerHead = (problem.rowsPerKVHead + Self.combineRowsPerBlock - 1) / Self.combineRowsPerBlock

@@ -9,13 +9,9 @@
 // and writes either the final output (a request with one split) or a partial output and
 // lse for the combine kernel.
 //
-// Shared memory (bytes), every [rows][576] tile stored as 72 16-byte chunks a row with the
-// chunk index XOR-swizzled by (row & 7) inside each group of 8, so that the 8 row addresses
-// of an ldmatrix fall in 8 different bank groups:
-//   sQ  [BLOCK_M][576]         the query tile, loaded once per piece
-//   sK  [STAGES][64][576]      pages of K (its first 512 columns are V), cp.async ring
-//   sP  [BLOCK_M][64]          softmax probabilities in the input type (8 chunks a row, swizzled)
-//   sRed[WARPS_N][BLOCK_M]     row maxima, then row sums, exchanged between warps
+// Shared memory: DecodeStorage below. Every [rows][576] tile is stored as 72 16-byte chunks a
+// row with the chunk index XOR-swizzled by (row & 7) inside each group of 8, so that the 8 row
+// addresses of an ldmatrix fall in 8 different bank groups.
 //
 // Warps: 8. WARPS_M = BLOCK_M/16 warps split the rows; WARPS_N = 8/WARPS_M split the 64
 // keys of a page for Q·Kᵀ and the 512 value columns for P·V. Each thread holds its rows'
@@ -132,6 +128,41 @@ __device__ __forceinline__ void convert_page(const u8* raw, u32 dst, int tid) {
     }
 }
 
+// The shared memory of one configuration, in bytes from the 128-aligned base of dynamic shared
+// memory (its size is what the entry point exports as NAME_smem_bytes):
+//   q     [BLOCK_M][576]     the query tile, loaded once per piece
+//   pages                    16-bit caches: k [STAGES][64][576], pages of K (its first 512 columns
+//                            are V), the cp.async ring. FP8: k [1][64][576], the converted T page,
+//                            then raw [STAGES][64][RAW_PITCH], the raw token bytes' ring
+//   p     [BLOCK_M][64]      softmax probabilities in the input type (8 chunks a row, swizzled)
+//   red   [WARPS_N][BLOCK_M] row maxima, then row sums, exchanged between warps (fp32)
+//   valid [STAGES + 1][64]   SPARSE only: the tokens' validity bytes (FMLA_SPARSE_VALID_BYTES)
+// A part a configuration does not have is a null static member, so that the body may name it.
+template <int K_STAGES, int RAW_BYTES>
+struct PageRing {
+    u8 k[K_STAGES * 64 * FMLA_ROW_BYTES];
+    u8 raw[RAW_BYTES];
+};
+template <int K_STAGES>
+struct PageRing<K_STAGES, 0> {
+    u8 k[K_STAGES * 64 * FMLA_ROW_BYTES];
+    static constexpr u8* raw = nullptr;
+};
+template <int BLOCK_M, int STAGES, int KV, bool SPARSE>
+struct DecodeStorage : DecodeStorage<BLOCK_M, STAGES, KV, false> {
+    u8 valid[FMLA_SPARSE_VALID_BYTES];
+};
+template <int BLOCK_M, int STAGES, int KV>
+struct DecodeStorage<BLOCK_M, STAGES, KV, false> {
+    static constexpr bool FP8 = KV == FMLA_KV_FP8 || KV == FMLA_KV_FP8DS;
+    static constexpr int RAW_PITCH = KV == FMLA_KV_FP8 ? FMLA_FP8_PITCH : FMLA_FP8DS_PITCH;
+    u8 q[BLOCK_M * FMLA_ROW_BYTES];
+    PageRing<FP8 ? 1 : STAGES, FP8 ? STAGES * 64 * RAW_PITCH : 0> pages;
+    u8 p[BLOCK_M * 128];
+    float red[(8 / (BLOCK_M / 16)) * BLOCK_M];
+    static constexpr u8* valid = nullptr;
+};
+
 template <typename T, int BLOCK_M, int STAGES, int KV, bool SPARSE = false>
 __device__ __forceinline__ void decode_sm80(const DecodeParams& params) {
     // The fields of params this kernel reads, under the names the body uses. SPARSE: block_table is
@@ -165,7 +196,6 @@ __device__ __forceinline__ void decode_sm80(const DecodeParams& params) {
     const int page_size = KV == FMLA_KV_PAGE64 ? FMLA_PAGE : params.page_size;
     const float out_scale = KV == FMLA_KV_FP8 ? params.out_scale : 1.f;
     constexpr bool FP8 = KV == FMLA_KV_FP8 || KV == FMLA_KV_FP8DS;
-    constexpr int K_STAGES = FP8 ? 1 : STAGES;                          // T pages in sK
     constexpr int RAW_PITCH = KV == FMLA_KV_FP8 ? FMLA_FP8_PITCH : KV == FMLA_KV_FP8DS ? FMLA_FP8DS_PITCH : 0;
     constexpr int RAW_CHUNKS = (KV == FMLA_KV_FP8 ? FMLA_FP8_TOKEN_BYTES : FMLA_FP8DS_TOKEN_BYTES) / 16;
     constexpr int WARPS_M = BLOCK_M / 16;
@@ -176,13 +206,15 @@ __device__ __forceinline__ void decode_sm80(const DecodeParams& params) {
     constexpr int OT = ON / 8;             // their n8 tiles
     static_assert(NT >= 1 && OT % 2 == 0, "tile shape");
 
-    extern __shared__ __align__(128) u8 smem[];
-    u8* sQ = smem;
-    u8* sK = sQ + BLOCK_M * FMLA_ROW_BYTES;
-    u8* sRaw = sK + K_STAGES * 64 * FMLA_ROW_BYTES;                  // FP8 only: [STAGES][64][RAW_PITCH]
-    u8* sP = sRaw + (FP8 ? STAGES * 64 * RAW_PITCH : 0);
-    float* sRed = reinterpret_cast<float*>(sP + BLOCK_M * 128);
-    u8* sValid = reinterpret_cast<u8*>(sRed + WARPS_N * BLOCK_M);          // SPARSE only: [STAGES + 1][64]
+    using Storage = DecodeStorage<BLOCK_M, STAGES, KV, SPARSE>;
+    extern __shared__ __align__(128) u8 smem_raw[];
+    Storage& smem = *reinterpret_cast<Storage*>(smem_raw);
+    u8* sQ = smem.q;
+    u8* sK = smem.pages.k;
+    u8* sRaw = smem.pages.raw;                                       // FP8 only
+    u8* sP = smem.p;
+    float* sRed = smem.red;
+    u8* sValid = smem.valid;                                         // SPARSE only
     const u32 sQa = smem_addr(sQ), sKa = smem_addr(sK), sPa = smem_addr(sP);
 
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
@@ -503,17 +535,13 @@ __device__ __forceinline__ void decode_sm80(const DecodeParams& params) {
     }
 }
 
-// Shared memory a configuration needs, in bytes (the host computes the same): Q, the T pages,
-// P, the row exchange; for FP8, one T page and STAGES raw stages of PITCH bytes a token.
-#define FMLA_SMEM(BLOCK_M, STAGES) \
-    ((BLOCK_M) * FMLA_ROW_BYTES + (STAGES) * 64 * FMLA_ROW_BYTES + (BLOCK_M) * 128 + (8 / ((BLOCK_M) / 16)) * (BLOCK_M) * 4)
-#define FMLA_SMEM_FP8(BLOCK_M, STAGES, PITCH) (FMLA_SMEM(BLOCK_M, 1) + (STAGES) * 64 * (PITCH))
-// SPARSE tiles add FMLA_SPARSE_VALID_BYTES after the row exchange.
-
 // The extern "C" entry point NAME of the portable kernel for element type T, a tile of BLOCK_M rows,
-// STAGES stages, the cache's reading KV (FMLA_KV_*) and SPARSE. The host passes one DecodeParams
-// (common/params.cuh), built once from the validated problem (CUDA/KernelParams.swift).
+// STAGES stages, the cache's reading KV (FMLA_KV_*) and SPARSE, and NAME_smem_bytes, the dynamic
+// shared memory it needs. The host passes one DecodeParams (common/params.cuh), built once from
+// the validated problem (CUDA/KernelParams.swift), and reads NAME_smem_bytes from the compiled
+// module when it loads the kernel (CUDA/KernelLibrary.swift).
 #define FMLA_DECODE_SM80(NAME, T, BLOCK_M, STAGES, KV, SPARSE)                                             \
+    extern "C" __device__ const int NAME##_smem_bytes = sizeof(DecodeStorage<BLOCK_M, STAGES, KV, SPARSE>); \
     extern "C" __global__ void __launch_bounds__(256, 1) NAME(const __grid_constant__ DecodeParams params) {  \
         decode_sm80<T, BLOCK_M, STAGES, KV, SPARSE>(params);                                               \
     }

@@ -16,12 +16,7 @@
 // multiplies P by its half of V, columns 256·w … 256·w+255 (4 wgmma m64n256k16 per page,
 // 128 fp32 accumulators a thread). Row sums stay per half and are added at the end.
 //
-// Shared memory (tiles in the swizzled boxes of sm90/tile.cuh):
-//   sQ   9 boxes   the query tile, columns 64·b … 64·b+63 in box b (cp.async, once per piece)
-//   sK   2 stages × 9 boxes: one page each (TMA); boxes 0–7 are also V
-//   bars 2 mbarriers, one per stage: armed with the page's byte count, completed by TMA
-//   sRed [2][64] fp32   each warpgroup's row maxima, then its row sums
-//   sP   [2][64][36]    each warpgroup's P half, bf16, rows padded to 72 bytes (fewer bank conflicts)
+// Shared memory: LockstepStorage below.
 //
 // Pipeline: page p+1 is in flight while page p is computed; when both warpgroups are done
 // with page p (a block barrier), thread 0 issues page p+2 into the freed stage. Pages carry
@@ -32,14 +27,14 @@
 // are masked in S, and a zero V row keeps 0·NaN out of P·V.
 #include "sm90/tile.cuh"
 
-// Byte offsets from the 1024-aligned base: Q and the two pages, two mbarriers, sRed, sP. The
-// dynamic shared memory the host reserves, DecodeKernel.lockstepSharedMemoryBytes, is
-// FMLA_SMEM_LOCKSTEP: the layout and 1024 bytes to align the base (a test holds the two equal).
-#define FMLA_LOCKSTEP_BARS (3 * FMLA_TILE)
-#define FMLA_LOCKSTEP_RED (FMLA_LOCKSTEP_BARS + 16)
-#define FMLA_LOCKSTEP_P (FMLA_LOCKSTEP_RED + 2 * 64 * 4)
-#define FMLA_SMEM_LOCKSTEP (FMLA_LOCKSTEP_P + 2 * 64 * 72 + 1024)
-
+// Shared memory, from a 1024-aligned base (tiles in the swizzled boxes of sm90/tile.cuh).
+struct LockstepStorage {
+    u8 q[FMLA_TILE];              // the query tile, columns 64·b … 64·b+63 in box b (cp.async, once per piece)
+    u8 k[2][FMLA_TILE];           // two stages, one page each (TMA); boxes 0–7 are also V
+    u64 bars[2];                  // one mbarrier a stage: armed with the page's byte count, completed by TMA
+    float red[2][64];             // each warpgroup's row maxima, then its row sums
+    u8 p[2][64 * 72];             // each warpgroup's P half, bf16, rows padded to 72 bytes (fewer bank conflicts)
+};
 
 template <typename T>
 __device__ __forceinline__ void decode_sm90_lockstep(
@@ -47,9 +42,11 @@ __device__ __forceinline__ void decode_sm90_lockstep(
     extern __shared__ __align__(1024) u8 smem_raw[];
     const u32 base = (smem_addr(smem_raw) + 1023) & ~1023u;
     u8* const base_ptr = smem_raw + (base - smem_addr(smem_raw));
-    const u32 sQ = base, sK = base + FMLA_TILE, bars = base + FMLA_LOCKSTEP_BARS;
-    float* const sRed = reinterpret_cast<float*>(base_ptr + FMLA_LOCKSTEP_RED);
-    u8* const sP = base_ptr + FMLA_LOCKSTEP_P;
+    LockstepStorage& smem = *reinterpret_cast<LockstepStorage*>(base_ptr);
+    const u32 sQ = FMLA_AT(base, LockstepStorage, q), sK = FMLA_AT(base, LockstepStorage, k);
+    const u32 bars = FMLA_AT(base, LockstepStorage, bars);
+    float* const sRed = &smem.red[0][0];
+    u8* const sP = &smem.p[0][0];
 
     const int tid = threadIdx.x, wg = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
     const int kvh = blockIdx.y;
@@ -267,5 +264,5 @@ __device__ __forceinline__ void decode_sm90_lockstep(
     }
 }
 
-FMLA_DECODE_SM90(flashmla_decode_sm90_lockstep_bf16, bf16, decode_sm90_lockstep)
-FMLA_DECODE_SM90(flashmla_decode_sm90_lockstep_fp16, fp16, decode_sm90_lockstep)
+FMLA_DECODE_SM90(flashmla_decode_sm90_lockstep_bf16, bf16, decode_sm90_lockstep, LockstepStorage)
+FMLA_DECODE_SM90(flashmla_decode_sm90_lockstep_fp16, fp16, decode_sm90_lockstep, LockstepStorage)

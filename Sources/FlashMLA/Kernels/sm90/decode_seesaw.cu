@@ -70,17 +70,18 @@
 #define FMLA_ISSUE_WARPS 4
 #endif
 
-// Byte offsets from the 1024-aligned base: Q and the two pages, sP1, 23 mbarriers in 256 bytes (18
-// for the boxes, then the 5 handoffs), sMax, sRed. The dynamic shared memory the host reserves,
-// DecodeKernel.seesawSharedMemoryBytes, is FMLA_SMEM_SEESAW: the layout and 1024 bytes to align
-// the base (a test holds the two equal).
+// Shared memory, from a 1024-aligned base (tiles in the swizzled boxes of sm90/tile.cuh); the
+// header comment says what each part holds and when.
 #define FMLA_SEESAW_NBARS 23
-static_assert(8 * FMLA_SEESAW_NBARS <= 256, "the mbarriers outgrow their 256 bytes");
-#define FMLA_SEESAW_P1 (3 * FMLA_TILE)
-#define FMLA_SEESAW_BARS (FMLA_SEESAW_P1 + FMLA_BOX)
-#define FMLA_SEESAW_MAX (FMLA_SEESAW_BARS + 256)
-#define FMLA_SEESAW_RED (FMLA_SEESAW_MAX + 2 * 64 * 4)
-#define FMLA_SMEM_SEESAW (FMLA_SEESAW_RED + 2 * 64 * 4 + 1024)
+struct SeesawStorage {
+    u8 q[FMLA_TILE];              // sQ
+    u8 k[2][FMLA_TILE];           // sK: stage 0 and 1
+    u8 p1[FMLA_BOX];              // sP1
+    u64 bars[32];                 // FMLA_SEESAW_NBARS mbarriers: the 18 boxes', then the 5 handoffs
+    float max[2][64];             // sMax
+    float red[2][64];             // sRed
+};
+static_assert(FMLA_SEESAW_NBARS <= 32, "the mbarriers outgrow their 256 bytes");
 
 // The handoff mbarriers, by index after the boxes' 18.
 #define FMLA_HANDOFF_MAX0 18
@@ -254,9 +255,10 @@ __device__ __forceinline__ void decode_sm90_seesaw(
     const TensorMap* __restrict__ kmap, const DecodeParams& params) {
     extern __shared__ __align__(1024) u8 smem_raw[];
     const u32 base = (smem_addr(smem_raw) + 1023) & ~1023u;
-    const u32 sQ = base, st0 = base + FMLA_TILE, st1 = base + 2 * FMLA_TILE, bars = base + FMLA_SEESAW_BARS;
-    const u32 sMax = base + FMLA_SEESAW_MAX, sRed = base + FMLA_SEESAW_RED;
-    const u32 sP1 = base + FMLA_SEESAW_P1;
+    const u32 sQ = FMLA_AT(base, SeesawStorage, q), st0 = FMLA_AT(base, SeesawStorage, k[0]);
+    const u32 st1 = FMLA_AT(base, SeesawStorage, k[1]), bars = FMLA_AT(base, SeesawStorage, bars);
+    const u32 sMax = FMLA_AT(base, SeesawStorage, max), sRed = FMLA_AT(base, SeesawStorage, red);
+    const u32 sP1 = FMLA_AT(base, SeesawStorage, p1);
 
     const int tid = threadIdx.x, wg = tid / 128, t = tid % 128, warp = t / 32, lane = tid % 32;
     const int kvh = blockIdx.y;
@@ -524,5 +526,5 @@ __device__ __forceinline__ void decode_sm90_seesaw(
 }
 
 
-FMLA_DECODE_SM90(flashmla_decode_sm90_seesaw_bf16, bf16, decode_sm90_seesaw)
-FMLA_DECODE_SM90(flashmla_decode_sm90_seesaw_fp16, fp16, decode_sm90_seesaw)
+FMLA_DECODE_SM90(flashmla_decode_sm90_seesaw_bf16, bf16, decode_sm90_seesaw, SeesawStorage)
+FMLA_DECODE_SM90(flashmla_decode_sm90_seesaw_fp16, fp16, decode_sm90_seesaw, SeesawStorage)

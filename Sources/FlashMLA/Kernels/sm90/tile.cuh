@@ -28,6 +28,10 @@
 // __grid_constant__ parameter: (576, h_kv, 64, pages) innermost first, 64 × 64 boxes.
 struct __align__(64) TensorMap { u64 words[16]; };
 
+// The 32-bit shared-window address of FIELD of a kernel's STORAGE placed at `base`: the
+// Hopper kernels address shared memory by such offsets, which fold into their instructions.
+#define FMLA_AT(base, STORAGE, FIELD) ((base) + (u32)FMLA_OFFSETOF(STORAGE, FIELD))
+
 // Byte offset of 16-byte chunk `chunk` (0 … 71) of row `row` in a swizzled tile.
 __device__ __forceinline__ u32 sw128(int row, int chunk) {
     return (u32)((chunk >> 3) * FMLA_BOX + row * 128 + (((chunk & 7) ^ (row & 7)) << 4));
@@ -127,13 +131,16 @@ __device__ __forceinline__ void store_tile(const float (&o)[128], const float (&
 }
 
 // The extern "C" entry point NAME for element type T, calling FN<T>, unless the unit is compiled
-// for the other type only (common/types.cuh). Both kernels take the same
-// parameters, so the Swift host launches either the same way. The tensor map is a parameter of
-// its own, not a DecodeParams field: only these kernels take it, the driver encodes it, and its
-// 64-byte alignment would pad the struct every kernel shares; TMA reads it where it lies in the
-// parameter bank either way.
-#define FMLA_DECODE_SM90(NAME, T, FN)                                                                      \
-    FMLA_IF_##T(extern "C" __global__ void __launch_bounds__(256, 1)                                                   \
+// for the other type only (common/types.cuh), and NAME_smem_bytes, the dynamic shared memory it
+// needs: its STORAGE and 1024 bytes, so that the kernel can align STORAGE to the 1024 bytes the
+// swizzled boxes need (the host reads it from the compiled module, CUDA/KernelLibrary.swift).
+// Both kernels take the same parameters, so the Swift host launches either the same way. The
+// tensor map is a parameter of its own, not a DecodeParams field: only these kernels take it, the
+// driver encodes it, and its 64-byte alignment would pad the struct every kernel shares; TMA
+// reads it where it lies in the parameter bank either way.
+#define FMLA_DECODE_SM90(NAME, T, FN, STORAGE)                                                             \
+    FMLA_IF_##T(extern "C" __device__ const int NAME##_smem_bytes = sizeof(STORAGE) + 1024;                \
+    extern "C" __global__ void __launch_bounds__(256, 1)                                                   \
     NAME(const __grid_constant__ TensorMap kmap, const __grid_constant__ DecodeParams params) {            \
         FN<T>(&kmap, params);                                                                              \
     })
