@@ -20,6 +20,7 @@
 // decode kernel before it reads the accumulators. Those are read with plain coherent loads,
 // not the read-only path, since they are written while this grid is already resident.
 #include "common/params.cuh"
+#include "common/softmax.cuh"
 
 #define FMLA_COMBINE_ROWS 8                             // warps (rows) of one block
 #define FMLA_COMBINE_THREADS (32 * FMLA_COMBINE_ROWS)

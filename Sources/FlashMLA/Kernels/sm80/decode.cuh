@@ -60,6 +60,7 @@
 #include "common/mma_sm80.cuh"
 #include "common/params.cuh"
 #include "common/schedule.cuh"
+#include "common/softmax.cuh"
 
 #define FMLA_KV_PAGE64 0
 #define FMLA_KV_PAGED 1
@@ -419,10 +420,8 @@ __device__ __forceinline__ void decode_sm80(const DecodeParams& params) {
                     mx_b = fmaxf(mx_b, s[j][2 + e]);
                 }
             }
-            mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffff, mx_a, 1));
-            mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffff, mx_a, 2));
-            mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 1));
-            mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 2));
+            mx_a = quad_max(mx_a);
+            mx_b = quad_max(mx_b);
             if (WARPS_N > 1 && lane % 4 == 0) {
                 sRed[wn * BLOCK_M + ra] = mx_a;
                 sRed[wn * BLOCK_M + rb] = mx_b;
@@ -438,8 +437,7 @@ __device__ __forceinline__ void decode_sm80(const DecodeParams& params) {
 
             // Online softmax: new maxima, rescale, probabilities into sP.
             const float new_a = fmaxf(m_a, mx_a), new_b = fmaxf(m_b, mx_b);
-            const float use_a = new_a == -FMLA_INF ? 0.f : new_a;
-            const float use_b = new_b == -FMLA_INF ? 0.f : new_b;
+            const float use_a = exp_base(new_a), use_b = exp_base(new_b);
             const float alpha_a = fast_exp2(m_a - use_a), alpha_b = fast_exp2(m_b - use_b);
             m_a = new_a; m_b = new_b;
             float sum_a = 0.f, sum_b = 0.f;
@@ -455,11 +453,7 @@ __device__ __forceinline__ void decode_sm80(const DecodeParams& params) {
             }
             l_a = l_a * alpha_a + sum_a;
             l_b = l_b * alpha_b + sum_b;
-#pragma unroll
-            for (int t = 0; t < OT; ++t) {
-                acc[t][0] *= alpha_a; acc[t][1] *= alpha_a;
-                acc[t][2] *= alpha_b; acc[t][3] *= alpha_b;
-            }
+            scale_rows(acc, alpha_a, alpha_b);
             __syncthreads();                                                       // [C]
 
             // O += P·V for rows wm·16.., value columns wn·ON.. . V is read transposed from the
@@ -481,10 +475,8 @@ __device__ __forceinline__ void decode_sm80(const DecodeParams& params) {
         }
 
         // Row sums: across the quad, then across the WARPS_N warps sharing the rows.
-        l_a += __shfl_xor_sync(0xffffffff, l_a, 1);
-        l_a += __shfl_xor_sync(0xffffffff, l_a, 2);
-        l_b += __shfl_xor_sync(0xffffffff, l_b, 1);
-        l_b += __shfl_xor_sync(0xffffffff, l_b, 2);
+        l_a = quad_sum(l_a);
+        l_b = quad_sum(l_b);
         if (WARPS_N > 1) {
             if (lane % 4 == 0) {
                 sRed[wn * BLOCK_M + ra] = l_a;

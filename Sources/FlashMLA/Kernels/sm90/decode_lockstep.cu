@@ -144,32 +144,12 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             wgmma_wait<0>();
             fence_registers(s);
 
-            // Mask (only a page that a row does not see whole), row maxima over this half (4 lanes a
-            // row) in log2 units, then over both. S stays unscaled: the exponentials fold the scale
-            // in (it is > 0, so the maximum commutes with it).
-            float mx_a = -FMLA_INF, mx_b = -FMLA_INF;
-            if (page * FMLA_PAGE + FMLA_PAGE > min(lim_a, lim_b)) {
-#pragma unroll
-                for (int j = 0; j < 4; ++j) {
-#pragma unroll
-                    for (int e = 0; e < 2; ++e) {
-                        const int key = page * FMLA_PAGE + wg * 32 + j * 8 + 2 * (lane % 4) + e;
-                        s[4 * j + e] = key < lim_a ? s[4 * j + e] : -FMLA_INF;
-                        s[4 * j + 2 + e] = key < lim_b ? s[4 * j + 2 + e] : -FMLA_INF;
-                    }
-                }
-            }
-#pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                mx_a = fmaxf(mx_a, fmaxf(s[4 * j], s[4 * j + 1]));
-                mx_b = fmaxf(mx_b, fmaxf(s[4 * j + 2], s[4 * j + 3]));
-            }
-            mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffff, mx_a, 1));
-            mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffff, mx_a, 2));
-            mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 1));
-            mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 2));
-            mx_a *= params.scale_log2;
-            mx_b *= params.scale_log2;
+            // Mask (only a page that a row does not see whole), row maxima over this half in log2
+            // units (tile.cuh), then over both.
+            const int lim[2] = {lim_a, lim_b};
+            float mx[2];
+            mask_and_max(s, page * FMLA_PAGE + wg * 32, page * FMLA_PAGE + FMLA_PAGE, lim, params.scale_log2, lane, mx);
+            float mx_a = mx[0], mx_b = mx[1];
             if (lane % 4 == 0) {
                 sRed[wg * 64 + ra] = mx_a;
                 sRed[wg * 64 + rb] = mx_b;
@@ -178,8 +158,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             mx_a = fmaxf(mx_a, sRed[(1 - wg) * 64 + ra]);
             mx_b = fmaxf(mx_b, sRed[(1 - wg) * 64 + rb]);
             const float new_a = fmaxf(m_a, mx_a), new_b = fmaxf(m_b, mx_b);
-            const float use_a = new_a == -FMLA_INF ? 0.f : new_a;
-            const float use_b = new_b == -FMLA_INF ? 0.f : new_b;
+            const float use_a = exp_base(new_a), use_b = exp_base(new_b);
             const float alpha_a = fast_exp2(m_a - use_a), alpha_b = fast_exp2(m_b - use_b);
             m_a = new_a; m_b = new_b;
 
@@ -209,11 +188,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             }
             l_a = l_a * alpha_a + sum_a;
             l_b = l_b * alpha_b + sum_b;
-#pragma unroll
-            for (int t = 0; t < 32; ++t) {
-                o[4 * t] *= alpha_a; o[4 * t + 1] *= alpha_a;
-                o[4 * t + 2] *= alpha_b; o[4 * t + 3] *= alpha_b;
-            }
+            scale_rows(o, alpha_a, alpha_b);
             __syncthreads();                                  // [P] both halves of P posted
             const u32* const theirs = reinterpret_cast<const u32*>(sP + (1 - wg) * 64 * 72);
 #pragma unroll
@@ -244,20 +219,10 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             if (tid == 0 && p + 2 < n_pages) issue_page(req, page + 2, stage);
         }
 
-        // Row sums: across the quad, then the two warpgroups' halves (both hold the same max).
-        l_a += __shfl_xor_sync(0xffffffff, l_a, 1);
-        l_a += __shfl_xor_sync(0xffffffff, l_a, 2);
-        l_b += __shfl_xor_sync(0xffffffff, l_b, 1);
-        l_b += __shfl_xor_sync(0xffffffff, l_b, 2);
-        if (lane % 4 == 0) {
-            sRed[wg * 64 + ra] = l_a;
-            sRed[wg * 64 + rb] = l_b;
-        }
-        __syncthreads();
-        l_a = sRed[ra] + sRed[64 + ra];
-        l_b = sRed[rb] + sRed[64 + rb];
-
-        const float l[2] = {l_a, l_b}, m[2] = {m_a, m_b};
+        // Row sums: the two warpgroups' halves (both hold the same max).
+        float l[2] = {l_a, l_b};
+        sum_row_halves(l, FMLA_AT(base, LockstepStorage, red), wg, ra, lane);
+        const float m[2] = {m_a, m_b};
         begin_next_piece(req, part.end_req, piece, piece_at, start_piece);
         store_tile<T>(o, l, m, single, ((i64)(params.num_splits[req] + split) * params.h_kv + kvh) * rows, params,
                       req, kvh, g, rows, tile_row0, wg, ra, lane);

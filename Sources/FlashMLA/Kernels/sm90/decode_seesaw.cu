@@ -41,25 +41,26 @@
 // producer's bar.arrive, the consumer's bar.sync) order the same exchanges and are what
 // FlashMLA uses, but compute-sanitizer's racecheck does not follow bar.arrive and reports every
 // such exchange as a hazard (bench/probes/handoff_racecheck.cu); with mbarriers it can check
-// them. MAX0, MAX1, P0 and P1 complete once a pair, ISSUED once a pair that has a page 1, and
-// no producer can arrive twice before its consumer has waited once (each arrival follows a wait
-// on the other warpgroup's previous arrival), so a consumer waits on the parity of the pairs it
-// has seen; the stage parities already count them (see where they are declared).
+// them (bench/DECISIONS.md, D20). MAX0, MAX1, P0 and P1 complete once a pair, ISSUED once a pair
+// that has a page 1, and no producer can arrive twice before its consumer has waited once (each
+// arrival follows a wait on the other warpgroup's previous arrival), so a consumer waits on the
+// parity of the pairs it has seen; the stage parities already count them (see where they are
+// declared).
 // Each box is refilled for the next pair by the warpgroup whose wgmma read it last, right after
 // its wgmma wait, so no barrier is needed:
 //   stage 0: boxes 0–3 by wg0 (after O_L += P0·V0_L), boxes 4–8 by wg1 (after O_R += P0'·V0_R);
 //   stage 1: boxes 0–3 by wg0 (after O_L += P1·V1_L), boxes 4–7 by wg1 (after O_R += P1·V1_R),
 //            box 8 by wg1 a pair early, as soon as S1 is done.
-// The next pair's block ids are loaded at the top of a pair, so no refill waits for them.
-// Warpgroup 1 computes S1 from boxes 4–7 and 8 first, the ones refilled earliest. A stage's boxes
-// complete once per pair; each thread keeps the parity it waits for next. Pages come from DRAM
+// The next pair's block ids are loaded at the top of a pair, so no refill waits for them (D31).
+// Warpgroup 1 computes S1 from boxes 4–7 and 8 first, the ones refilled earliest (D14). A stage's
+// boxes complete once per pair; each thread keeps the parity it waits for next. Pages come from DRAM
 // with an evict-first hint (the query tiles' blocks of one worker read the same pages at about
 // the same time, so one of them fetches and the others hit L2; the normal policy, which the
 // lockstep kernel uses, was 2.5–3.5% slower here); prefetching pages into L2 a pair ahead cost
 // more L2 bandwidth than it saved in latency (bench/DECISIONS.md, D10 and D16).
 //
 // The page loop's body is one pair; the steady pairs (not a piece's first, with a page 1 and a
-// next pair of two pages) run a copy of it compiled with every case test folded away.
+// next pair of two pages) run a copy of it compiled with every case test folded away (D29).
 //
 // Slots past a sequence's end (which may hold NaN) are masked in S, and each warpgroup zeroes
 // them in its own half of V before its P·V, so 0·NaN never reaches O. A block id out of range
@@ -92,20 +93,6 @@ static_assert(FMLA_SEESAW_NBARS <= 32, "the mbarriers outgrow their 256 bytes");
 // The named barrier of one warpgroup (128 threads): 1 + warpgroup.
 #define FMLA_BAR_WG 1
 
-// Shared-memory accesses by 32-bit shared-window address: generic pointers into shared memory
-// would hold two registers each across the page loop, where every register is taken.
-__device__ __forceinline__ void st_shared_f32(u32 addr, float v) {
-    asm volatile("st.shared.f32 [%0], %1;\n" :: "r"(addr), "f"(v) : "memory");
-}
-__device__ __forceinline__ void st_shared_zero16(u32 addr) {
-    asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" :: "r"(addr), "r"(0) : "memory");
-}
-__device__ __forceinline__ float ld_shared_f32(u32 addr) {
-    float v;
-    asm volatile("ld.shared.f32 %0, [%1];\n" : "=f"(v) : "r"(addr) : "memory");
-    return v;
-}
-
 // S (+)= Q·Kᵀ over boxes B0 … B1−1 of a page, waiting for each box's TMA; the first product
 // overwrites S when ZERO.
 template <typename T, int B0, int B1, bool ZERO>
@@ -124,41 +111,13 @@ __device__ __forceinline__ void qk_boxes(float (&s)[32], u32 sQ, u32 page, u32 p
     }
 }
 
-// Accumulator layout of a 64 × N wgmma tile: thread (warp, lane) holds rows ra = 16·warp +
-// lane/4 (h = 0) and rb = ra + 8 (h = 1); element 4·j + 2·h + e is column 8·j + 2·(lane % 4) + e.
-
-// Masks S (unscaled) to the keys each row sees (key0 + column < lim[h]) that hold data
-// (column < valid), and returns each row's maximum over the page in log2 units (the quad's
-// four lanes reduced). A page every key of which both rows see is not masked, and S stays
-// unscaled: exp2_rows folds the scale in (it is > 0, so the maximum commutes with it).
-__device__ __forceinline__ void mask_and_max(float (&s)[32], int key0, int valid, const int (&lim_row)[2],
-                                             float scale_log2, int lane, float (&mx)[2]) {
+// S (unscaled) masked to the keys of the page at key0 each row sees (lim_row[h]) that hold data
+// (below key0 + valid), and each row's maximum over the page in log2 units (tile.cuh, mask_and_max).
+__device__ __forceinline__ void mask_valid_and_max(float (&s)[32], int key0, int valid, const int (&lim_row)[2],
+                                                   float scale_log2, int lane, float (&mx)[2]) {
     const int lim[2] = {min(lim_row[0], key0 + valid), min(lim_row[1], key0 + valid)};
-    if (key0 + FMLA_PAGE > min(lim[0], lim[1])) {
-#pragma unroll
-        for (int j = 0; j < 8; ++j)
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                const int key = key0 + 8 * j + 2 * (lane % 4) + (i & 1);
-                s[4 * j + i] = key < lim[i >> 1] ? s[4 * j + i] : -FMLA_INF;
-            }
-    }
-    mx[0] = mx[1] = -FMLA_INF;
-#pragma unroll
-    for (int j = 0; j < 8; ++j)
-#pragma unroll
-        for (int i = 0; i < 4; ++i) mx[i >> 1] = fmaxf(mx[i >> 1], s[4 * j + i]);
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffff, mx[h], 1));
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffff, mx[h], 2));
-        mx[h] *= scale_log2;
-    }
+    mask_and_max(s, key0, key0 + FMLA_PAGE, lim, scale_log2, lane, mx);
 }
-
-// A row maximum as an exponent base: a row that has seen no key yet (−∞) uses 0, so that
-// exp2(−∞ − base) is 0 rather than NaN.
-__device__ __forceinline__ float exp_base(float m) { return m == -FMLA_INF ? 0.f : m; }
 
 // s ← exp2(s·scale − base[h]), one FFMA and one MUFU an element; sum[h] = this thread's part
 // of the row sums.
@@ -231,14 +190,10 @@ __device__ __forceinline__ void pv_from_shared(float (&o)[128], u32 p_box, u32 v
 
 // O ← O·c[h] (rows ra, rb). A warp holds whole rows of O (its 16 of the 64), so when the running
 // maximum of none of them moved (every factor exactly 1, most pages once the maximum has
-// settled) the warp skips its 128 multiplications; the result is the same bit for bit.
+// settled) the warp skips its 128 multiplications; the result is the same bit for bit (D21).
 __device__ __forceinline__ void scale_o(float (&o)[128], const float (&c)[2]) {
     if (__all_sync(0xffffffff, c[0] == 1.f && c[1] == 1.f)) return;
-#pragma unroll
-    for (int t = 0; t < 32; ++t) {
-        o[4 * t] *= c[0]; o[4 * t + 1] *= c[0];
-        o[4 * t + 2] *= c[1]; o[4 * t + 3] *= c[1];
-    }
+    scale_rows(o, c[0], c[1]);
 }
 
 // Zeroes rows valid … 63 of boxes box0 … box0+3 of a page (one warpgroup's half of V) and
@@ -360,7 +315,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             u32 frag[4][4];
             if (wg == 0) {
                 const int valid0 = valid_keys(page0);
-                mask_and_max(s, page0 * FMLA_PAGE, valid0, lim, params.scale_log2, lane, mx);
+                mask_valid_and_max(s, page0 * FMLA_PAGE, valid0, lim, params.scale_log2, lane, mx);
                 const float m0[2] = {fmaxf(m_run[0], mx[0]), fmaxf(m_run[1], mx[1])};
                 if (lane % 4 == 0) { st_shared_f32(sMax + 4 * ra, m0[0]); st_shared_f32(sMax + 4 * rb, m0[1]); }
                 mbar_arrive(handoff(FMLA_HANDOFF_MAX0));
@@ -406,7 +361,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
                     pv_from_shared<T>(o, sP1, st1, false);
                     wgmma_commit();
                     // Each path issues and waits for its own products, so that ptxas sees no
-                    // wgmma in flight across a branch (it would serialize every wgmma).
+                    // wgmma in flight across a branch (it would serialize every wgmma; D11).
                     if (next0) {
                         qk_boxes<T, 0, 4, true>(s, sQ, st0, bars, parity0);
                         wgmma_commit();
@@ -428,7 +383,7 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             } else {
                 const int valid1 = has1 ? valid_keys(page1) : 0;
                 if (has1) {
-                    mask_and_max(s, page1 * FMLA_PAGE, valid1, lim, params.scale_log2, lane, mx);
+                    mask_valid_and_max(s, page1 * FMLA_PAGE, valid1, lim, params.scale_log2, lane, mx);
                 } else {
 #pragma unroll
                     for (int i = 0; i < 32; ++i) s[i] = -FMLA_INF;
@@ -503,24 +458,13 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             else pair(p, p == 0, p + 1 < n_pages, p + 2 < n_pages, p + 3 < n_pages);
         }
 
-        // Row sums: across the quad, then the two warpgroups' parts (both hold the same max).
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            l_run[h] += __shfl_xor_sync(0xffffffff, l_run[h], 1);
-            l_run[h] += __shfl_xor_sync(0xffffffff, l_run[h], 2);
-        }
-        if (lane % 4 == 0) {
-            st_shared_f32(sRed + 4 * (wg * 64 + ra), l_run[0]);
-            st_shared_f32(sRed + 4 * (wg * 64 + rb), l_run[1]);
-        }
-        __syncthreads();
-        const float l[2] = {ld_shared_f32(sRed + 4 * ra) + ld_shared_f32(sRed + 4 * (64 + ra)),
-                            ld_shared_f32(sRed + 4 * rb) + ld_shared_f32(sRed + 4 * (64 + rb))};
+        // Row sums: the two warpgroups' parts (both hold the same max).
+        sum_row_halves(l_run, sRed, wg, ra, lane);
         // The piece's split and kind, read again rather than held in registers across the page loop.
         const int split = req == sched_field(params.sched, blockIdx.z, 0) ? sched_field(params.sched, blockIdx.z, 4) : 0;
         const bool single = params.num_splits[req + 1] - params.num_splits[req] == 1;
         begin_next_piece(req, sched_field(params.sched, blockIdx.z, 2), piece, piece_at, start_piece);
-        store_tile<T>(o, l, m_run, single, ((i64)(params.num_splits[req] + split) * params.h_kv + kvh) * rows, params,
+        store_tile<T>(o, l_run, m_run, single, ((i64)(params.num_splits[req] + split) * params.h_kv + kvh) * rows, params,
                       req, kvh, g, rows, tile_row0, wg, ra, lane);
     }
 }

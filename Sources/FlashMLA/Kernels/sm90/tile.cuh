@@ -10,6 +10,7 @@
 #include "common/mma_sm80.cuh"
 #include "common/params.cuh"
 #include "common/schedule.cuh"
+#include "common/softmax.cuh"
 #include "common/wgmma_sm90.cuh"
 
 #define FMLA_D 576
@@ -55,6 +56,64 @@ __device__ __forceinline__ void load_q_tile(u32 sQ, const DecodeParams& params, 
 #pragma unroll
     for (int j = 0; j < 18; ++j) cp_async_16(sQ + sw128(r, c0 + 4 * j), src + (ok ? (c0 + 4 * j) * 8 : 0), ok);
     cp_async_commit();
+}
+
+// Shared-memory accesses by 32-bit shared-window address: generic pointers into shared memory
+// would hold two registers each across the page loop, where every register is taken.
+__device__ __forceinline__ void st_shared_f32(u32 addr, float v) {
+    asm volatile("st.shared.f32 [%0], %1;\n" :: "r"(addr), "f"(v) : "memory");
+}
+__device__ __forceinline__ void st_shared_zero16(u32 addr) {
+    asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" :: "r"(addr), "r"(0) : "memory");
+}
+__device__ __forceinline__ float ld_shared_f32(u32 addr) {
+    float v;
+    asm volatile("ld.shared.f32 %0, [%1];\n" : "=f"(v) : "r"(addr) : "memory");
+    return v;
+}
+
+// ---- Scores ----
+// Accumulator layout of a 64 × N wgmma tile: thread (warp, lane) holds rows ra = 16·warp +
+// lane/4 (h = 0) and rb = ra + 8 (h = 1); element 4·j + 2·h + e is column 8·j + 2·(lane % 4) + e.
+
+// Masks S (unscaled; column c is key key0 + c) to the keys each row sees (below lim[h]), and
+// returns each row's maximum in log2 units (the quad's four lanes reduced). When no key of the
+// page (which ends at key page_end) is past either limit, S is not masked, and S stays unscaled:
+// the exponentials fold the scale in (it is > 0, so the maximum commutes with it).
+template <int N>
+__device__ __forceinline__ void mask_and_max(float (&s)[N], int key0, int page_end, const int (&lim)[2],
+                                             float scale_log2, int lane, float (&mx)[2]) {
+    if (page_end > min(lim[0], lim[1])) {
+#pragma unroll
+        for (int j = 0; j < N / 4; ++j)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int key = key0 + 8 * j + 2 * (lane % 4) + (i & 1);
+                s[4 * j + i] = key < lim[i >> 1] ? s[4 * j + i] : -FMLA_INF;
+            }
+    }
+    mx[0] = mx[1] = -FMLA_INF;
+#pragma unroll
+    for (int j = 0; j < N / 4; ++j)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) mx[i >> 1] = fmaxf(mx[i >> 1], s[4 * j + i]);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) mx[h] = quad_max(mx[h]) * scale_log2;
+}
+
+// After a piece's last page: each row's sum l[h] over the whole tile, from this thread's part.
+// Each warpgroup holds the sum of the P it computed (both under the same maximum): summed over
+// the quad, posted to red [2][64] fp32 (warpgroup wg's half), a block barrier, the halves added.
+__device__ __forceinline__ void sum_row_halves(float (&l)[2], u32 red, int wg, int ra, int lane) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) l[h] = quad_sum(l[h]);
+    if (lane % 4 == 0) {
+        st_shared_f32(red + 4 * (wg * 64 + ra), l[0]);
+        st_shared_f32(red + 4 * (wg * 64 + ra + 8), l[1]);
+    }
+    __syncthreads();
+#pragma unroll
+    for (int h = 0; h < 2; ++h) l[h] = ld_shared_f32(red + 4 * (ra + 8 * h)) + ld_shared_f32(red + 4 * (64 + ra + 8 * h));
 }
 
 // ---- A worker's pieces, as both Hopper kernels walk them ----
