@@ -306,152 +306,164 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             for (int i = 0; i < 128; ++i) o[i] = 0.f;
         }
         float m_run[2] = {-FMLA_INF, -FMLA_INF}, l_run[2] = {0.f, 0.f};
+        // One pair of pages, as each warpgroup works it (the header's "Who does what"): `first`, the
+        // piece's first pair; `has1`, the pair has a page 1; `next0` / `next1`, the next pair has a page
+        // 0 / 1, whose block id is next_id0 / next_id1.
+        auto pair_wg0 = [&](const int page0, const bool first, const bool has1, const bool next0, const bool next1,
+                            const int next_id0, const int next_id1) {
+            const int page1 = page0 + 1;
+            float mx[2], sum[2];
+            u32 frag[4][4];
+            const int valid0 = valid_keys(page0);
+            mask_valid_and_max(s, page0 * FMLA_PAGE, valid0, lim, params.scale_log2, lane, mx);
+            const float m0[2] = {fmaxf(m_run[0], mx[0]), fmaxf(m_run[1], mx[1])};
+            if (lane % 4 == 0) { st_shared_f32(sMax + 4 * ra, m0[0]); st_shared_f32(sMax + 4 * rb, m0[1]); }
+            mbar_arrive(handoff(FMLA_HANDOFF_MAX0));
+            const float b0[2] = {exp_base(m0[0]), exp_base(m0[1])};
+            const float alpha[2] = {fast_exp2(m_run[0] - b0[0]), fast_exp2(m_run[1] - b0[1])};
+            exp2_rows(s, params.scale_log2, b0, sum);
+            const float one[2] = {1.f, 1.f};
+            pack_p<T>(s, one, frag);
+#pragma unroll
+            for (int h = 0; h < 2; ++h) l_run[h] = l_run[h] * alpha[h] + sum[h];
+            if (!first) scale_o(o, alpha);
+            if (valid0 < FMLA_PAGE) zero_v_rows(st0, valid0, 0, t, 0);
+
+            // O_L = O_L·alpha + P0·V0_L (V read N-major: keys are rows of the page).
+            wgmma_fence();
+            pv_from_registers<T>(o, frag, st0, first);
+            wgmma_commit();
+            wgmma_wait<0>();
+            fence_registers(o);
+            if (next0) issue_id(next_id0, 0, 0, 4);
+
+            // Rescale P0 to m1 and hand it to warpgroup 1 in box 8 of stage 0.
+            mbar_wait(handoff(FMLA_HANDOFF_MAX1), parity0 ^ 1);
+            const float m1[2] = {ld_shared_f32(sMax + 4 * (64 + ra)), ld_shared_f32(sMax + 4 * (64 + rb))};
+            const float beta[2] = {fast_exp2(m0[0] - exp_base(m1[0])), fast_exp2(m0[1] - exp_base(m1[1]))};
+            pack_p<T>(s, beta, frag);
+            store_p(st0 + 8 * FMLA_BOX, frag, warp, lane);
+            fence_proxy_async();
+            mbar_arrive(handoff(FMLA_HANDOFF_P0));
+#pragma unroll
+            for (int h = 0; h < 2; ++h) { l_run[h] *= beta[h]; m_run[h] = m1[h]; }
+            scale_o(o, beta);
+
+            mbar_wait(handoff(FMLA_HANDOFF_P1), parity0 ^ 1);
+            if (has1) {
+                // O_L += P1·V1_L, P1 from sP1; then S0 of the next pair.
+                mbar_wait(handoff(FMLA_HANDOFF_ISSUED), parity1);
+                for (int b = 0; b < 4; ++b) mbar_wait(bars + 8 * (9 + b), parity1);
+                parity1 ^= 1;
+                const int valid1 = valid_keys(page1);
+                if (valid1 < FMLA_PAGE) zero_v_rows(st1, valid1, 0, t, 0);
+                wgmma_fence();
+                pv_from_shared<T>(o, sP1, st1, false);
+                wgmma_commit();
+                // Each path issues and waits for its own products, so that ptxas sees no
+                // wgmma in flight across a branch (it would serialize every wgmma; D11).
+                if (next0) {
+                    qk_boxes<T, 0, 4, true>(s, sQ, st0, bars, parity0);
+                    wgmma_commit();
+                    wgmma_wait<1>();
+                    fence_registers(o);
+                    if (next1) {
+                        issue_id(next_id1, 1, 0, 4);
+                    }
+                    qk_boxes<T, 4, 9, false>(s, sQ, st0, bars, parity0);
+                    wgmma_commit();
+                    wgmma_wait<0>();
+                    fence_registers(s);
+                    parity0 ^= 1;
+                } else {
+                    wgmma_wait<0>();
+                    fence_registers(o);
+                }
+            }
+        };
+        auto pair_wg1 = [&](const int p, const int page0, const bool first, const bool has1, const bool next0,
+                            const bool next1, const int next_id0, const int next_id1) {
+            const int page1 = page0 + 1;
+            float mx[2], sum[2];
+            u32 frag[4][4];
+            const int valid1 = has1 ? valid_keys(page1) : 0;
+            if (has1) {
+                mask_valid_and_max(s, page1 * FMLA_PAGE, valid1, lim, params.scale_log2, lane, mx);
+            } else {
+#pragma unroll
+                for (int i = 0; i < 32; ++i) s[i] = -FMLA_INF;
+                mx[0] = mx[1] = -FMLA_INF;
+            }
+            mbar_wait(handoff(FMLA_HANDOFF_MAX0), parity0);
+            const float m0[2] = {ld_shared_f32(sMax + 4 * ra), ld_shared_f32(sMax + 4 * rb)};
+            const float m1[2] = {fmaxf(m0[0], mx[0]), fmaxf(m0[1], mx[1])};
+            if (lane % 4 == 0) { st_shared_f32(sMax + 4 * (64 + ra), m1[0]); st_shared_f32(sMax + 4 * (64 + rb), m1[1]); }
+            mbar_arrive(handoff(FMLA_HANDOFF_MAX1));
+            const float b1[2] = {exp_base(m1[0]), exp_base(m1[1])};
+            // The same alpha and beta as warpgroup 0 computes, from the same operands.
+            const float alpha[2] = {fast_exp2(m_run[0] - exp_base(m0[0])), fast_exp2(m_run[1] - exp_base(m0[1]))};
+            const float beta[2] = {fast_exp2(m0[0] - b1[0]), fast_exp2(m0[1] - b1[1])};
+            const float c[2] = {alpha[0] * beta[0], alpha[1] * beta[1]};
+            exp2_rows(s, params.scale_log2, b1, sum);
+#pragma unroll
+            for (int h = 0; h < 2; ++h) { l_run[h] = l_run[h] * c[h] + sum[h]; m_run[h] = m1[h]; }
+            if (has1) {
+                const float one[2] = {1.f, 1.f};
+                pack_p<T>(s, one, frag);
+                store_p(sP1, frag, warp, lane);
+                fence_proxy_async();
+            }
+            mbar_arrive(handoff(FMLA_HANDOFF_P1));
+            if (!first) scale_o(o, c);                      // after the handoff: warpgroup 0 waits for P1
+            // O_R += P0'·V0_R, P0' from box 8 of stage 0 (after P1·V1_R when there is a page 1).
+            auto pv0 = [&](bool overwrite) {
+                mbar_wait(handoff(FMLA_HANDOFF_P0), parity0);
+                for (int b = 4; b < 8; ++b) mbar_wait(bars + 8 * b, parity0);
+                parity0 ^= 1;
+                const int valid0 = valid_keys(page0);
+                if (valid0 < FMLA_PAGE) zero_v_rows(st0, valid0, 4, t, 1);
+                wgmma_fence();
+                pv_from_shared<T>(o, st0 + 8 * FMLA_BOX, st0 + 4 * FMLA_BOX, overwrite);
+                wgmma_commit();
+            };
+            if (has1) {
+                // O_R = O_R·alpha·beta + P1·V1_R, P1 from registers.
+                if (valid1 < FMLA_PAGE) zero_v_rows(st1, valid1, 4, t, 1);
+                wgmma_fence();
+                pv_from_registers<T>(o, frag, st1 + 4 * FMLA_BOX, first);
+                wgmma_commit();
+                pv0(false);
+                mbar_arrive(handoff(FMLA_HANDOFF_ISSUED));
+                wgmma_wait<1>();
+                if (next1) issue_id(next_id1, 1, 4, 8);
+                wgmma_wait<0>();
+            } else {
+                pv0(first);
+                wgmma_wait<0>();
+            }
+            fence_registers(o);
+            if (next0) issue_id(next_id0, 0, 4, 9);
+            if (next1) {
+                // S1 of the next pair.
+                // Boxes 4–7 and 8 first: this warpgroup refilled them after P1·V1_R and a pair
+                // ago, before warpgroup 0 could refill 0–3 (after P1·V1_L).
+                qk_boxes<T, 4, 8, true>(s, sQ, st1, bars + 72, parity1);
+                qk_boxes<T, 8, 9, false>(s, sQ, st1, bars + 72, parity1);
+                qk_boxes<T, 0, 4, false>(s, sQ, st1, bars + 72, parity1);
+                wgmma_commit();
+                wgmma_wait<0>();
+                fence_registers(s);
+                parity1 ^= 1;
+                if (p + 5 < n_pages) issue(req, page1 + 4, 1, 8, 9);   // box 8 of the pair after next
+            }
+        };
         // One pair of pages; the steady pairs get a copy of their own with the case tests folded away.
         auto pair = [&](const int p, const bool first, const bool has1, const bool next0, const bool next1) {
             const int page0 = first_page + p, page1 = page0 + 1;
             // The next pair's block ids, loaded at the top so that no refill waits for them.
             const int next_id0 = next0 ? block_id(req, page0 + 2) : 0, next_id1 = next1 ? block_id(req, page1 + 2) : 0;
-            float mx[2], sum[2];
-            u32 frag[4][4];
-            if (wg == 0) {
-                const int valid0 = valid_keys(page0);
-                mask_valid_and_max(s, page0 * FMLA_PAGE, valid0, lim, params.scale_log2, lane, mx);
-                const float m0[2] = {fmaxf(m_run[0], mx[0]), fmaxf(m_run[1], mx[1])};
-                if (lane % 4 == 0) { st_shared_f32(sMax + 4 * ra, m0[0]); st_shared_f32(sMax + 4 * rb, m0[1]); }
-                mbar_arrive(handoff(FMLA_HANDOFF_MAX0));
-                const float b0[2] = {exp_base(m0[0]), exp_base(m0[1])};
-                const float alpha[2] = {fast_exp2(m_run[0] - b0[0]), fast_exp2(m_run[1] - b0[1])};
-                exp2_rows(s, params.scale_log2, b0, sum);
-                const float one[2] = {1.f, 1.f};
-                pack_p<T>(s, one, frag);
-#pragma unroll
-                for (int h = 0; h < 2; ++h) l_run[h] = l_run[h] * alpha[h] + sum[h];
-                if (!first) scale_o(o, alpha);
-                if (valid0 < FMLA_PAGE) zero_v_rows(st0, valid0, 0, t, 0);
-
-                // O_L = O_L·alpha + P0·V0_L (V read N-major: keys are rows of the page).
-                wgmma_fence();
-                pv_from_registers<T>(o, frag, st0, first);
-                wgmma_commit();
-                wgmma_wait<0>();
-                fence_registers(o);
-                if (next0) issue_id(next_id0, 0, 0, 4);
-
-                // Rescale P0 to m1 and hand it to warpgroup 1 in box 8 of stage 0.
-                mbar_wait(handoff(FMLA_HANDOFF_MAX1), parity0 ^ 1);
-                const float m1[2] = {ld_shared_f32(sMax + 4 * (64 + ra)), ld_shared_f32(sMax + 4 * (64 + rb))};
-                const float beta[2] = {fast_exp2(m0[0] - exp_base(m1[0])), fast_exp2(m0[1] - exp_base(m1[1]))};
-                pack_p<T>(s, beta, frag);
-                store_p(st0 + 8 * FMLA_BOX, frag, warp, lane);
-                fence_proxy_async();
-                mbar_arrive(handoff(FMLA_HANDOFF_P0));
-#pragma unroll
-                for (int h = 0; h < 2; ++h) { l_run[h] *= beta[h]; m_run[h] = m1[h]; }
-                scale_o(o, beta);
-
-                mbar_wait(handoff(FMLA_HANDOFF_P1), parity0 ^ 1);
-                if (has1) {
-                    // O_L += P1·V1_L, P1 from sP1; then S0 of the next pair.
-                    mbar_wait(handoff(FMLA_HANDOFF_ISSUED), parity1);
-                    for (int b = 0; b < 4; ++b) mbar_wait(bars + 8 * (9 + b), parity1);
-                    parity1 ^= 1;
-                    const int valid1 = valid_keys(page1);
-                    if (valid1 < FMLA_PAGE) zero_v_rows(st1, valid1, 0, t, 0);
-                    wgmma_fence();
-                    pv_from_shared<T>(o, sP1, st1, false);
-                    wgmma_commit();
-                    // Each path issues and waits for its own products, so that ptxas sees no
-                    // wgmma in flight across a branch (it would serialize every wgmma; D11).
-                    if (next0) {
-                        qk_boxes<T, 0, 4, true>(s, sQ, st0, bars, parity0);
-                        wgmma_commit();
-                        wgmma_wait<1>();
-                        fence_registers(o);
-                        if (next1) {
-                            issue_id(next_id1, 1, 0, 4);
-                        }
-                        qk_boxes<T, 4, 9, false>(s, sQ, st0, bars, parity0);
-                        wgmma_commit();
-                        wgmma_wait<0>();
-                        fence_registers(s);
-                        parity0 ^= 1;
-                    } else {
-                        wgmma_wait<0>();
-                        fence_registers(o);
-                    }
-                }
-            } else {
-                const int valid1 = has1 ? valid_keys(page1) : 0;
-                if (has1) {
-                    mask_valid_and_max(s, page1 * FMLA_PAGE, valid1, lim, params.scale_log2, lane, mx);
-                } else {
-#pragma unroll
-                    for (int i = 0; i < 32; ++i) s[i] = -FMLA_INF;
-                    mx[0] = mx[1] = -FMLA_INF;
-                }
-                mbar_wait(handoff(FMLA_HANDOFF_MAX0), parity0);
-                const float m0[2] = {ld_shared_f32(sMax + 4 * ra), ld_shared_f32(sMax + 4 * rb)};
-                const float m1[2] = {fmaxf(m0[0], mx[0]), fmaxf(m0[1], mx[1])};
-                if (lane % 4 == 0) { st_shared_f32(sMax + 4 * (64 + ra), m1[0]); st_shared_f32(sMax + 4 * (64 + rb), m1[1]); }
-                mbar_arrive(handoff(FMLA_HANDOFF_MAX1));
-                const float b1[2] = {exp_base(m1[0]), exp_base(m1[1])};
-                // The same alpha and beta as warpgroup 0 computes, from the same operands.
-                const float alpha[2] = {fast_exp2(m_run[0] - exp_base(m0[0])), fast_exp2(m_run[1] - exp_base(m0[1]))};
-                const float beta[2] = {fast_exp2(m0[0] - b1[0]), fast_exp2(m0[1] - b1[1])};
-                const float c[2] = {alpha[0] * beta[0], alpha[1] * beta[1]};
-                exp2_rows(s, params.scale_log2, b1, sum);
-#pragma unroll
-                for (int h = 0; h < 2; ++h) { l_run[h] = l_run[h] * c[h] + sum[h]; m_run[h] = m1[h]; }
-                if (has1) {
-                    const float one[2] = {1.f, 1.f};
-                    pack_p<T>(s, one, frag);
-                    store_p(sP1, frag, warp, lane);
-                    fence_proxy_async();
-                }
-                mbar_arrive(handoff(FMLA_HANDOFF_P1));
-                if (!first) scale_o(o, c);                      // after the handoff: warpgroup 0 waits for P1
-                // O_R += P0'·V0_R, P0' from box 8 of stage 0 (after P1·V1_R when there is a page 1).
-                auto pv0 = [&](bool overwrite) {
-                    mbar_wait(handoff(FMLA_HANDOFF_P0), parity0);
-                    for (int b = 4; b < 8; ++b) mbar_wait(bars + 8 * b, parity0);
-                    parity0 ^= 1;
-                    const int valid0 = valid_keys(page0);
-                    if (valid0 < FMLA_PAGE) zero_v_rows(st0, valid0, 4, t, 1);
-                    wgmma_fence();
-                    pv_from_shared<T>(o, st0 + 8 * FMLA_BOX, st0 + 4 * FMLA_BOX, overwrite);
-                    wgmma_commit();
-                };
-                if (has1) {
-                    // O_R = O_R·alpha·beta + P1·V1_R, P1 from registers.
-                    if (valid1 < FMLA_PAGE) zero_v_rows(st1, valid1, 4, t, 1);
-                    wgmma_fence();
-                    pv_from_registers<T>(o, frag, st1 + 4 * FMLA_BOX, first);
-                    wgmma_commit();
-                    pv0(false);
-                    mbar_arrive(handoff(FMLA_HANDOFF_ISSUED));
-                    wgmma_wait<1>();
-                    if (next1) issue_id(next_id1, 1, 4, 8);
-                    wgmma_wait<0>();
-                } else {
-                    pv0(first);
-                    wgmma_wait<0>();
-                }
-                fence_registers(o);
-                if (next0) issue_id(next_id0, 0, 4, 9);
-                if (next1) {
-                    // S1 of the next pair.
-                    // Boxes 4–7 and 8 first: this warpgroup refilled them after P1·V1_R and a pair
-                    // ago, before warpgroup 0 could refill 0–3 (after P1·V1_L).
-                    qk_boxes<T, 4, 8, true>(s, sQ, st1, bars + 72, parity1);
-                    qk_boxes<T, 8, 9, false>(s, sQ, st1, bars + 72, parity1);
-                    qk_boxes<T, 0, 4, false>(s, sQ, st1, bars + 72, parity1);
-                    wgmma_commit();
-                    wgmma_wait<0>();
-                    fence_registers(s);
-                    parity1 ^= 1;
-                    if (p + 5 < n_pages) issue(req, page1 + 4, 1, 8, 9);   // box 8 of the pair after next
-                }
-            }
+            if (wg == 0) pair_wg0(page0, first, has1, next0, next1, next_id0, next_id1);
+            else pair_wg1(p, page0, first, has1, next0, next1, next_id0, next_id1);
         };
         for (int p = 0; p < n_pages; p += 2) {
             if (p > 0 && p + 3 < n_pages) pair(p, false, true, true, true);
