@@ -38,7 +38,7 @@ import NVRTC
     @Test func kernelOptionsSplitOnSpaces() {
         #expect(KernelCatalog.extraOptions(environment: nil) == [])
         #expect(KernelCatalog.extraOptions(environment: "") == [])
-        #expect(KernelCatalog.extraOptions(environment: "-DFMLA_ISSUE_WARPS=2") == ["-DFMLA_ISSUE_WARPS=2"])
+        #expect(KernelCatalog.extraOptions(environment: "-DFMLA_FP8_SOFT_CVT=1") == ["-DFMLA_FP8_SOFT_CVT=1"])
         #expect(KernelCatalog.extraOptions(environment: "-DA=1  -DB=2 ") == ["-DA=1", "-DB=2"])
     }
 
@@ -46,8 +46,8 @@ import NVRTC
     /// cache key; without FLASHMLA_KERNEL_OPTIONS set, the default adds none.
     @Test func requestsCarryExtraOptions() {
         let plain = KernelCatalog.request(for: .combine, architecture: "sm_90a", options: [])
-        let variant = KernelCatalog.request(for: .combine, architecture: "sm_90a", options: ["-DFMLA_ISSUE_WARPS=2"])
-        #expect(variant.options == plain.options + ["-DFMLA_ISSUE_WARPS=2"])
+        let variant = KernelCatalog.request(for: .combine, architecture: "sm_90a", options: ["-DFMLA_FP8_SOFT_CVT=1"])
+        #expect(variant.options == plain.options + ["-DFMLA_FP8_SOFT_CVT=1"])
         let cache = CompileCache(directory: URL(fileURLWithPath: "/nonexistent"), packageVersion: "test")
         #expect(cache.key(for: variant, compilerIdentity: "nvrtc") != cache.key(for: plain, compilerIdentity: "nvrtc"))
         if getenv("FLASHMLA_KERNEL_OPTIONS") == nil {

@@ -209,7 +209,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
                 u32 a[4];
 #pragma unroll
                 for (int i = 0; i < 4; ++i) a[i] = (ks >> 1) == wg ? own[ks & 1][i] : other[ks & 1][i];
-                wgmma_rs_n256_tb<T>(o, a, smem_desc_sw128(kst + 4 * wg * FMLA_BOX + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
+                wgmma_rs_n256_tb<T>(o, a, smem_desc_sw128(kst + 4 * wg * FMLA_BOX + ks * 2048, V_DESC_LEAD, V_DESC_STRIDE), 1);
             }
             wgmma_commit();
             wgmma_wait<0>();

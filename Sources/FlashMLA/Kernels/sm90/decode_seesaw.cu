@@ -67,9 +67,9 @@
 // raises FMLA_ERR_BLOCK_ID, loads page 0 instead and counts as a page with no valid key.
 #include "sm90/tile.cuh"
 
-#ifndef FMLA_ISSUE_WARPS              // warps of a warpgroup that issue TMA copies
-#define FMLA_ISSUE_WARPS 4
-#endif
+// The warps of a warpgroup that issue a refill's TMA copies, lane 0 of each: four issue a page four
+// times as fast as one (2% on h_q 128); two were as fast as four (bench/DECISIONS.md, D9).
+constexpr int ISSUE_WARPS = 4;
 
 // Shared memory, from a 1024-aligned base (tiles in the swizzled boxes of sm90/tile.cuh); the
 // header comment says what each part holds and when.
@@ -177,7 +177,7 @@ template <typename T>
 __device__ __forceinline__ void pv_from_registers(float (&o)[128], const u32 (&frag)[4][4], u32 v_box, bool overwrite) {
 #pragma unroll
     for (int ks = 0; ks < 4; ++ks)
-        wgmma_rs_n256_tb<T>(o, frag[ks], smem_desc_sw128(v_box + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE),
+        wgmma_rs_n256_tb<T>(o, frag[ks], smem_desc_sw128(v_box + ks * 2048, V_DESC_LEAD, V_DESC_STRIDE),
                             ks > 0 || !overwrite);
 }
 template <typename T>
@@ -185,7 +185,7 @@ __device__ __forceinline__ void pv_from_shared(float (&o)[128], u32 p_box, u32 v
 #pragma unroll
     for (int ks = 0; ks < 4; ++ks)
         wgmma_ss_n256_tb<T>(o, smem_desc_sw128(p_box + ks * 32, 16, 1024),
-                            smem_desc_sw128(v_box + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), ks > 0 || !overwrite);
+                            smem_desc_sw128(v_box + ks * 2048, V_DESC_LEAD, V_DESC_STRIDE), ks > 0 || !overwrite);
 }
 
 // O ← O·c[h] (rows ra, rb). A warp holds whole rows of O (its 16 of the 64), so when the running
@@ -243,17 +243,17 @@ __device__ __forceinline__ void decode_sm90_seesaw(
     auto block_id = [&](int req, int page) { return params.block_table[(i64)req * params.bt_stride + page]; };
 
     // Boxes b0 … b1−1 of page `page` of request `req` into `stage`, each completing on its own
-    // mbarrier. Called by a whole warpgroup: lane 0 of warp w issues boxes b0 + w, b0 + w + 4, …
-    // (a TMA instruction is issued one lane at a time, so four warps issue a page four times as fast).
+    // mbarrier. Called by a whole warpgroup: lane 0 of warp w < ISSUE_WARPS issues boxes b0 + w,
+    // b0 + w + ISSUE_WARPS, … (a TMA instruction is issued one lane at a time).
     auto issue_id = [&](int id, int stage, int b0, int b1) {
-        if (lane != 0 || warp >= FMLA_ISSUE_WARPS) return;
+        if (lane != 0 || warp >= ISSUE_WARPS) return;
         if (id < 0 || id >= params.num_pages) {
             atomicOr(params.error_flag, FMLA_ERR_BLOCK_ID);
             id = 0;                                            // counts as no valid key (valid_keys)
         }
         const u64 policy = l2_evict_first_policy();           // made here: no register held across the loop
 #pragma unroll 1
-        for (int b = b0 + warp; b < b1; b += FMLA_ISSUE_WARPS) {
+        for (int b = b0 + warp; b < b1; b += ISSUE_WARPS) {
             const u32 bar = bars + 8 * (stage * 9 + b);
             mbar_arrive_expect_tx(bar, FMLA_BOX);
             tma_load_4d(base + (1 + stage) * FMLA_TILE + b * FMLA_BOX, kmap, bar, b * 64, kvh, 0, id, policy);

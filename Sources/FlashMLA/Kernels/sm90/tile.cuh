@@ -18,12 +18,10 @@
 #define FMLA_BOX 8192                 // bytes of one 64 × 64 box
 #define FMLA_TILE (9 * FMLA_BOX)      // bytes of a 64 × 576 tile (Q or a page)
 
-#ifndef FMLA_V_LEAD                   // N-major V descriptor: step between 64-column boxes
-#define FMLA_V_LEAD FMLA_BOX
-#endif
-#ifndef FMLA_V_STRIDE                 // … and between groups of 8 keys
-#define FMLA_V_STRIDE 1024
-#endif
+// V's wgmma descriptor, N-major over a page's boxes: the lead is the step between 64-column boxes,
+// the stride the step between groups of 8 keys (8 rows of 128 bytes).
+constexpr u32 V_DESC_LEAD = FMLA_BOX;
+constexpr u32 V_DESC_STRIDE = 1024;
 
 // The cache's tensor map (CUtensorMap, built by the Swift host), passed by value as a
 // __grid_constant__ parameter: (576, h_kv, 64, pages) innermost first, 64 × 64 boxes.
