@@ -13,7 +13,8 @@
 
 // The tiles and stages sm80/decode_paged.cu (16-bit) and sm80/decode_fp8.cu (FP8) define, but no
 // 64-row FP8 tile: with one raw stage (two do not fit in 227 KiB) it spills 4 bytes on sm_90a, so
-// FP8 sparse tiles hold at most 32 rows (DecodeTile.choose; h_q = 64 or 128 runs 2 or 4 tiles a token).
+// FP8 sparse tiles hold at most 32 rows (DecodeSharedMemory.portable; h_q = 64 or 128 runs 2 or 4
+// tiles a token).
 #define FMLA_DECODE_SPARSE_ALL(T, SUFFIX)                                                                  \
     FMLA_DECODE_SPARSE(flashmla_decode_sm80_sparse_##SUFFIX##_m16_s1, T, 16, 1, FMLA_KV_PAGED)             \
     FMLA_DECODE_SPARSE(flashmla_decode_sm80_sparse_##SUFFIX##_m16_s2, T, 16, 2, FMLA_KV_PAGED)             \
