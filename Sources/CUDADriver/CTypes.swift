@@ -142,6 +142,8 @@ typealias PFNMemsetD8Async = @convention(c) (CUdeviceptr, UInt8, Int, OpaquePoin
 typealias PFNMemsetD32Async = @convention(c) (CUdeviceptr, UInt32, Int, OpaquePointer?) -> CUresult
 typealias PFNModuleLoadData = @convention(c) (UnsafeMutablePointer<OpaquePointer?>?, UnsafeRawPointer?) -> CUresult
 typealias PFNModuleGetFunction = @convention(c) (UnsafeMutablePointer<OpaquePointer?>?, OpaquePointer?, UnsafePointer<CChar>?) -> CUresult
+typealias PFNModuleGetGlobal = @convention(c) (UnsafeMutablePointer<CUdeviceptr>?, UnsafeMutablePointer<Int>?, OpaquePointer?,
+                                               UnsafePointer<CChar>?) -> CUresult
 typealias PFNFuncSetAttribute = @convention(c) (OpaquePointer?, Int32, Int32) -> CUresult
 typealias PFNFuncGetAttribute = @convention(c) (UnsafeMutablePointer<Int32>?, Int32, OpaquePointer?) -> CUresult
 typealias PFNLaunchKernel = @convention(c) (

@@ -66,6 +66,7 @@ struct DriverSymbols: Sendable {
     let cuModuleLoadData: Symbol<PFNModuleLoadData>
     let cuModuleUnload: Symbol<PFNHandleOnly>
     let cuModuleGetFunction: Symbol<PFNModuleGetFunction>
+    let cuModuleGetGlobal: Symbol<PFNModuleGetGlobal>
     let cuFuncSetAttribute: Symbol<PFNFuncSetAttribute>
     let cuFuncGetAttribute: Symbol<PFNFuncGetAttribute>
     let cuLaunchKernel: Symbol<PFNLaunchKernel>
@@ -121,6 +122,7 @@ struct DriverSymbols: Sendable {
         cuModuleLoadData = Symbol(["cuModuleLoadData"], resolve)
         cuModuleUnload = Symbol(["cuModuleUnload"], resolve)
         cuModuleGetFunction = Symbol(["cuModuleGetFunction"], resolve)
+        cuModuleGetGlobal = Symbol(["cuModuleGetGlobal_v2"], resolve)
         cuFuncSetAttribute = Symbol(["cuFuncSetAttribute"], resolve)
         cuFuncGetAttribute = Symbol(["cuFuncGetAttribute"], resolve)
         cuLaunchKernel = Symbol(["cuLaunchKernel"], resolve)

@@ -49,16 +49,21 @@ public struct KernelArguments: @unchecked Sendable {
             capacity = newCapacity
         }
 
-        /// Appends `bytes` in a new slot aligned to `alignment`.
-        func append(_ bytes: UnsafeRawBufferPointer, alignment: Int) {
+        /// Appends `bytes` in a new slot aligned to `alignment`, zero-filled up to `slotSize` bytes
+        /// when that is larger.
+        func append(_ bytes: UnsafeRawBufferPointer, alignment: Int, slotSize: Int = 0) {
             let offset = (used + alignment - 1) / alignment * alignment
-            reserve(offset + max(bytes.count, 1))
+            let size = max(bytes.count, slotSize)
+            reserve(offset + max(size, 1))
             if let source = bytes.baseAddress, bytes.count > 0 {
                 (base + offset).copyMemory(from: source, byteCount: bytes.count)
             }
+            if size > bytes.count {
+                (base + offset + bytes.count).initializeMemory(as: UInt8.self, repeating: 0, count: size - bytes.count)
+            }
             offsets.append(offset)
-            sizes.append(bytes.count)
-            used = offset + max(bytes.count, 1)
+            sizes.append(size)
+            used = offset + max(size, 1)
         }
     }
 
@@ -81,10 +86,12 @@ public struct KernelArguments: @unchecked Sendable {
 
     /// Appends one argument: a plain value of any size (pointers as `UInt64` device addresses,
     /// integers, floats, or a `BitwiseCopyable` struct whose layout matches the kernel's parameter).
+    /// The slot holds the value's stride, as C's `sizeof` counts a struct's trailing padding (zeroed).
     public mutating func append<T: BitwiseCopyable>(_ value: T) {
         let alignment = max(MemoryLayout<T>.alignment, 1)
         withUnsafeBytes(of: value) { bytes in
-            uniqueStorage().append(UnsafeRawBufferPointer(rebasing: bytes[0..<MemoryLayout<T>.size]), alignment: alignment)
+            uniqueStorage().append(UnsafeRawBufferPointer(rebasing: bytes[0..<MemoryLayout<T>.size]), alignment: alignment,
+                                   slotSize: MemoryLayout<T>.stride)
         }
     }
 

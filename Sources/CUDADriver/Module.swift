@@ -40,4 +40,21 @@ public final class Module: @unchecked Sendable {
         }
         return Function(handle: function, name: name, module: self)
     }
+
+    /// The device address and size in bytes of the module's global variable `name` (its mangled
+    /// name unless declared `extern "C"`), `cuModuleGetGlobal`. The address stays valid while
+    /// this module is loaded.
+    public func global(named name: String) throws(CUDAError) -> (address: UInt64, byteCount: Int) {
+        let driver = try CUDADriver.shared()
+        try driver.makeCurrent(device)
+        var address: CUdeviceptr = 0
+        var byteCount = 0
+        try driver.call(driver.symbols.cuModuleGetGlobal) { get in
+            name.withCString { get(&address, &byteCount, handle, $0) }
+        }
+        guard address != 0 else {
+            throw .invalidArgument("cuModuleGetGlobal returned no address for \(name)")
+        }
+        return (address, byteCount)
+    }
 }

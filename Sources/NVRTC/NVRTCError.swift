@@ -11,6 +11,8 @@ public enum NVRTCError: Error, Equatable, CustomStringConvertible {
     case compilation(log: String)
     /// The on-disk cubin cache could not be read or written.
     case cache(String)
+    /// A cubin could not be read as the ELF image NVRTC writes (``CubinGlobals``).
+    case malformedCubin(String)
 
     /// A human-readable explanation, including how to fix a missing library.
     public var description: String {
@@ -29,6 +31,8 @@ public enum NVRTCError: Error, Equatable, CustomStringConvertible {
             return "NVRTC compilation failed:\n\(log)"
         case .cache(let message):
             return "cubin cache: \(message)"
+        case .malformedCubin(let reason):
+            return "malformed cubin: \(reason)"
         }
     }
 }

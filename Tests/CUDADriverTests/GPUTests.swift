@@ -179,6 +179,23 @@ struct GPUTests {
         }
     }
 
+    @Test("A module's global: its address and size (cuModuleGetGlobal), its value by a copy")
+    func moduleGlobal() throws {
+        let device = try TestEnvironment.firstDevice()
+        let module = try Module(device: device, image: TestKernels.image(TestKernels.basic))
+        let global = try module.global(named: "probe_global")
+        #expect(global.address != 0 && global.byteCount == 4)
+        var value: Int32 = 0
+        try withUnsafeMutableBytes(of: &value) { try DeviceMemory.copyToHost(from: global.address, into: $0, device: device) }
+        #expect(value == 231_952)
+        do {
+            _ = try module.global(named: "no_such_global")
+            Issue.record("found a global that does not exist")
+        } catch {
+            #expect(error.description.hasPrefix("cuModuleGetGlobal_v2 failed: CUDA_ERROR_NOT_FOUND"))
+        }
+    }
+
     @Test("Kernels launch with cuLaunchKernel and cuLaunchKernelEx and see their arguments")
     func launches() throws {
         let device = try TestEnvironment.firstDevice()

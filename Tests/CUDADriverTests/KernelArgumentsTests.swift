@@ -68,7 +68,7 @@ struct KernelArgumentsTests {
             #expect(p[6].load(as: Params.self) == params)
             #expect(p[7].load(as: Double.self) == -2.25)
             // Slots never overlap.
-            let sizes = [1, 8, 4, 2, 128, 4, MemoryLayout<Params>.size, 8]
+            let sizes = [1, 8, 4, 2, 128, 4, MemoryLayout<Params>.stride, 8]
             let ranges = (0..<8).map { Int(bitPattern: p[$0])..<(Int(bitPattern: p[$0]) + sizes[$0]) }
             for i in 0..<8 {
                 for j in (i + 1)..<8 {
@@ -77,7 +77,11 @@ struct KernelArgumentsTests {
             }
         }
         #expect(arguments.byteCount(ofArgument: 4) == 128)
-        #expect(arguments.byteCount(ofArgument: 6) == MemoryLayout<Params>.size)
+        // The struct's slot is its stride, as the kernel's sizeof: 17 bytes of fields, 7 of zeroed padding.
+        #expect(MemoryLayout<Params>.size == 17 && MemoryLayout<Params>.stride == 24)
+        #expect(arguments.byteCount(ofArgument: 6) == 24)
+        let padding = arguments.withParameterPointers { Array(UnsafeRawBufferPointer(start: $0![6]! + 17, count: 7)) }
+        #expect(padding == [UInt8](repeating: 0, count: 7))
     }
 
     @Test("Growing past the first buffer keeps every value and alignment")

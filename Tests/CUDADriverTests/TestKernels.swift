@@ -3,11 +3,14 @@
 /// compiler is needed to run them). Each image ends with a NUL byte, as `cuModuleLoadData` wants.
 enum TestKernels {
     /// `iota_u32(out, base, n)`: `out[i] = base + i`; `probe_params(...)` copies its mixed-size
-    /// parameters (including a 64-byte aligned 128-byte blob) to `out` so the host can check them.
+    /// parameters (including a 64-byte aligned 128-byte blob) to `out` so the host can check them;
+    /// `probe_global`, an initialized 32-bit global (as a kernel exports its shared-memory size).
     static let basic = """
     .version 7.0
     .target sm_70
     .address_size 64
+
+    .visible .global .align 4 .u32 probe_global = 231952;
 
     .visible .entry iota_u32(
         .param .u64 iota_out,

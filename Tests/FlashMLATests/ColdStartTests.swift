@@ -25,7 +25,7 @@ import NVRTC
         #expect(DecodeKernel.hopperLockstep.coldStartSubstitute == nil)
         #expect(DecodeKernel.portable(DecodeTile(rows: 64, stages: 2)).coldStartSubstitute == nil)
         // Both fit the Hopper cards' 227 KiB (a launch substitutes only where the substitute fits).
-        #expect(max(DecodeKernel.lockstepSharedMemoryBytes, DecodeKernel.seesawSharedMemoryBytes) <= 232_448)
+        #expect(max(DecodeKernel.hopperLockstep.sharedMemoryBytes, DecodeKernel.hopperSeesaw.sharedMemoryBytes) <= 232_448)
     }
 
     @Test func coldStartComesFromTheEnvironmentValue() throws {

@@ -38,7 +38,7 @@ import NVRTC
     @Test func kernelOptionsSplitOnSpaces() {
         #expect(KernelCatalog.extraOptions(environment: nil) == [])
         #expect(KernelCatalog.extraOptions(environment: "") == [])
-        #expect(KernelCatalog.extraOptions(environment: "-DFMLA_ISSUE_WARPS=2") == ["-DFMLA_ISSUE_WARPS=2"])
+        #expect(KernelCatalog.extraOptions(environment: "-DFMLA_FP8_SOFT_CVT=1") == ["-DFMLA_FP8_SOFT_CVT=1"])
         #expect(KernelCatalog.extraOptions(environment: "-DA=1  -DB=2 ") == ["-DA=1", "-DB=2"])
     }
 
@@ -46,8 +46,8 @@ import NVRTC
     /// cache key; without FLASHMLA_KERNEL_OPTIONS set, the default adds none.
     @Test func requestsCarryExtraOptions() {
         let plain = KernelCatalog.request(for: .combine, architecture: "sm_90a", options: [])
-        let variant = KernelCatalog.request(for: .combine, architecture: "sm_90a", options: ["-DFMLA_ISSUE_WARPS=2"])
-        #expect(variant.options == plain.options + ["-DFMLA_ISSUE_WARPS=2"])
+        let variant = KernelCatalog.request(for: .combine, architecture: "sm_90a", options: ["-DFMLA_FP8_SOFT_CVT=1"])
+        #expect(variant.options == plain.options + ["-DFMLA_FP8_SOFT_CVT=1"])
         let cache = CompileCache(directory: URL(fileURLWithPath: "/nonexistent"), packageVersion: "test")
         #expect(cache.key(for: variant, compilerIdentity: "nvrtc") != cache.key(for: plain, compilerIdentity: "nvrtc"))
         if getenv("FLASHMLA_KERNEL_OPTIONS") == nil {
@@ -58,9 +58,11 @@ import NVRTC
     /// The combine kernel finds a block's rows from the rows per block the host launches with,
     /// and the host launches as many threads as the kernel's warps need.
     @Test func combineBlockEqualsTheKernels() throws {
-        let combine = KernelMacros([try #require(KernelCatalog.sources["combine.cu"])])
-        #expect(combine.evaluate("FMLA_COMBINE_ROWS") == CUDABackend.combineRowsPerBlock)
-        #expect(combine.evaluate("FMLA_COMBINE_THREADS") == CUDABackend.combineThreads)
+        let defines = KernelSourceParsing.flattened(try #require(KernelCatalog.sources["combine.cu"]))
+            .split(separator: "\n").map { $0.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+        #expect(defines.contains("#define FMLA_COMBINE_ROWS \(CUDABackend.combineRowsPerBlock)"))
+        #expect(defines.contains("#define FMLA_COMBINE_THREADS (32 * FMLA_COMBINE_ROWS)"))
+        #expect(CUDABackend.combineThreads == 32 * CUDABackend.combineRowsPerBlock)
     }
 
     /// With programmatic dependent launch a kernel may start before the one ahead of it on the
@@ -80,7 +82,8 @@ import NVRTC
             let text = try #require(sources[name])
             let wait = try #require(offset(of: "grid_dependency_wait();", in: text), "\(name) never waits")
             // The schedule is read whole (load_part) or a field at a time (sched_field).
-            let read = try #require(["load_part(sched", "sched_field(sched"].compactMap { offset(of: $0, in: text) }.min())
+            let reads = ["load_part(sched", "sched_field(sched", "load_part(params.sched", "sched_field(params.sched"]
+            let read = try #require(reads.compactMap { offset(of: $0, in: text) }.min())
             #expect(wait < read, "\(name) reads the schedule before it waits")
             // The Hopper kernels let the combine start through tile.cuh's begin_next_piece.
             let early = name.hasPrefix("sm90/") ? "begin_next_piece(" : "launch_dependents();"
@@ -95,39 +98,6 @@ import NVRTC
         #expect(wait < firstPartial, "combine.cu reads a partial before it waits")
         #expect(!combine.contains("__restrict__ lseaccum") && !combine.contains("__restrict__ oaccum"),
                 "partials written while the combine is resident must not take the read-only path")
-    }
-
-    /// The host reserves the dynamic shared memory each kernel's layout needs: its constants
-    /// must equal the sizes the kernel sources define.
-    @Test func hostSharedMemorySizesEqualTheKernels() throws {
-        let sources = KernelCatalog.sources
-        let sm80 = KernelMacros([try #require(sources["sm80/decode.cuh"])])
-        for rows in [16, 32, 64] {
-            for stages in [1, 2] {
-                #expect(sm80.evaluate("FMLA_SMEM(\(rows), \(stages))") == DecodeTile(rows: rows, stages: stages).sharedMemoryBytes)
-                if PortableCache.paged.stageChoices(rows: rows).contains(stages) {
-                    #expect(sm80.evaluate("FMLA_SMEM(\(rows), \(stages))")
-                            == DecodeTile(rows: rows, stages: stages, cache: .paged).sharedMemoryBytes)
-                }
-            }
-            for stages in PortableCache.fp8.stageChoices(rows: rows) {
-                for (cache, pitch) in [(PortableCache.fp8, "FMLA_FP8_PITCH"), (.fp8DeepSeek, "FMLA_FP8DS_PITCH")] {
-                    #expect(sm80.evaluate(pitch) == cache.rawPitch)
-                    #expect(sm80.evaluate("FMLA_SMEM_FP8(\(rows), \(stages), \(pitch))")
-                            == DecodeTile(rows: rows, stages: stages, cache: cache).sharedMemoryBytes)
-                }
-            }
-        }
-        let tile = try #require(sources["sm90/tile.cuh"])
-        let lockstep = KernelMacros([tile, try #require(sources["sm90/decode_lockstep.cu"])])
-        #expect(lockstep.evaluate("FMLA_SMEM_LOCKSTEP") == DecodeKernel.lockstepSharedMemoryBytes)
-        let seesaw = KernelMacros([tile, try #require(sources["sm90/decode_seesaw.cu"])])
-        #expect(seesaw.evaluate("FMLA_SMEM_SEESAW") == DecodeKernel.seesawSharedMemoryBytes)
-        // The evaluator itself: precedence, parentheses, function-like substitution.
-        let sample = KernelMacros(["#define A 3\n#define B (A * 4 + 2) // note\n#define F(X, Y) \\\n  ((X) * B - (Y) / 2)\n"])
-        #expect(sample.evaluate("B") == 14)
-        #expect(sample.evaluate("F(1 + 1, 8)") == 24)
-        #expect(sample.evaluate("UNKNOWN + 1") == nil)
     }
 
     @Test func tileChoiceFitsTheSharedMemory() {
@@ -234,8 +204,8 @@ import NVRTC
     }
 
     @Test func bothHopperKernelsFitAnH100() {
-        #expect(DecodeKernel.lockstepSharedMemoryBytes <= 232_448)
-        #expect(DecodeKernel.seesawSharedMemoryBytes <= 232_448)
+        #expect(DecodeKernel.hopperLockstep.sharedMemoryBytes <= 232_448)
+        #expect(DecodeKernel.hopperSeesaw.sharedMemoryBytes <= 232_448)
     }
 
     @Test func otherArchitecturesNeverGetAHopperKernel() {

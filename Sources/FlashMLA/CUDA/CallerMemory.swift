@@ -86,11 +86,11 @@ extension CUDABackend {
     /// long), each clamped to `0 ... cap`.
     private func launchScheduler(_ request: MetadataRequest, parts: Int, tileSchedulerMetadata: UInt64,
                                  numSplits: UInt64, stream: ExecutionStream) throws(MLAError) {
-        let function = try kernels.function("flashmla_get_metadata", in: .scheduler, elementType: nil)
-        var arguments = Self.schedulerArguments(lengths: request.lengths?.deviceAddress ?? 0, batch: request.batchSize,
-                                                parts: parts, rows: request.rowsPerKVHead,
-                                                tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits,
-                                                cap: request.cap).arguments
+        let function = try kernels.function("flashmla_get_metadata", in: .scheduler, elementType: nil).function
+        var arguments = KernelArguments(SchedulerParams(lengths: request.lengths?.deviceAddress ?? 0, batch: request.batchSize,
+                                                        parts: parts, rowsPerKVHead: request.rowsPerKVHead,
+                                                        tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits,
+                                                        cap: request.cap))
         try cuda { () throws(CUDAError) in
             try function.launch(grid: (1, 1, 1), block: (256, 1, 1), stream: stream, arguments: &arguments)
         }

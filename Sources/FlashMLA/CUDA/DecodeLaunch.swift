@@ -6,9 +6,10 @@ extension CUDABackend {
     ///
     /// No device allocation and no synchronization unless `workspace` must grow for this shape
     /// (see ``Workspace``) or the chosen kernel is used for the first time on this device (it is
-    /// compiled or read from the cache and loaded). On the host it builds each launch's argument
-    /// buffer and, for the Hopper kernels, the cache's tensor map: a few small heap allocations a
-    /// call, none of them device memory.
+    /// compiled or read from the cache and loaded). On the host it builds the decode kernels'
+    /// parameters once (``DecodeParams``), each launch's argument buffer and, for the Hopper
+    /// kernels, the cache's tensor map: a few small heap allocations a call, none of them device
+    /// memory.
     func launchDecode(_ problem: DecodeProblem, workspace: Workspace, stream: ExecutionStream) throws(MLAError) {
         guard workspace.device.ordinal == device.ordinal, stream.device.ordinal == device.ordinal else {
             throw .invalidArgument(argument: workspace.device.ordinal == device.ordinal ? "stream" : "workspace",
@@ -22,14 +23,12 @@ extension CUDABackend {
         let queryRows = problem.queryHeads * problem.queryLength
         let accumulators = try workspace.reservedAccumulators(for: problem.metadata, queryRows: queryRows)
         let (kernel, decode) = try decodeFunction(chosen, elementType: problem.elementType, stream: stream)
+        let params = DecodeParams(problem, accumulators: accumulators, errorFlag: workspace.errorFlagAddress)
         switch kernel {
-        case let .portable(tile) where tile.cache.isSparse:
-            try launchSparse(problem, decode: decode, tile: tile, accumulators: accumulators, workspace: workspace, stream: stream)
         case let .portable(tile):
-            try launchPortable(problem, decode: decode, tile: tile, accumulators: accumulators, workspace: workspace, stream: stream)
+            try launchPortable(problem, params: params, decode: decode, tile: tile, stream: stream)
         case .hopperLockstep, .hopperSeesaw:
-            try launchHopper(problem, decode: decode, sharedMemoryBytes: kernel.sharedMemoryBytes,
-                             accumulators: accumulators, workspace: workspace, stream: stream)
+            try launchHopper(problem, params: params, decode: decode, stream: stream)
         }
         try launchCombine(problem, accumulators: accumulators, stream: stream)
     }
@@ -40,17 +39,17 @@ extension CUDABackend {
     /// place; a stream being captured into a graph, or ``ColdStart/wait``, waits for the chosen
     /// kernel instead, so that no graph keeps the substitute.
     private func decodeFunction(_ chosen: DecodeKernel, elementType: ElementType,
-                                stream: ExecutionStream) throws(MLAError) -> (DecodeKernel, Function) {
-        func function(_ kernel: DecodeKernel) throws(MLAError) -> Function {
+                                stream: ExecutionStream) throws(MLAError) -> (DecodeKernel, LoadedKernel) {
+        func function(_ kernel: DecodeKernel) throws(MLAError) -> LoadedKernel {
             try kernels.function(kernel.functionName(elementType), in: kernel.unit, elementType: elementType,
-                                 sharedMemory: kernel.sharedMemoryBytes)
+                                 expectedSharedMemory: kernel.sharedMemoryBytes)
         }
         guard let substitute = chosen.coldStartSubstitute, kernels.coldStart == .substitute,
               substitute.sharedMemoryBytes <= device.maxSharedMemoryPerBlockOptin else {
             return (chosen, try function(chosen))
         }
         if let ready = try kernels.readyFunction(chosen.functionName(elementType), in: chosen.unit, elementType: elementType,
-                                                 sharedMemory: chosen.sharedMemoryBytes) {
+                                                 expectedSharedMemory: chosen.sharedMemoryBytes) {
             return (chosen, ready)
         }
         let capturing = try cuda { () throws(CUDAError) in try stream.isCapturing }
@@ -76,44 +75,25 @@ extension CUDABackend {
                                    table: kernelTable, cache: cache)
     }
 
-    /// The split-KV attention on the portable kernel (`sm80/decode*.cu`). The 64-token-page
-    /// kernels take the cache's strides in elements; the others in bytes, then the page size and
-    /// the output's scale (the per-tensor FP8 scale, else 1).
-    private func launchPortable(_ problem: DecodeProblem, decode: Function, tile: DecodeTile,
-                                accumulators: (out: UInt64, lse: UInt64), workspace: Workspace,
+    /// The split-KV attention on the portable kernel (`sm80/decode*.cu`). A dense tile holds up
+    /// to `tile.rows` of a KV head's `s_q · h_q / h_kv` rows; a sparse tile (`sm80/decode_sparse.cu`)
+    /// holds one query token's rows, since each token has its own keys: `s_q · ⌈(h_q / h_kv) / rows⌉` tiles.
+    private func launchPortable(_ problem: DecodeProblem, params: DecodeParams, decode: LoadedKernel, tile: DecodeTile,
                                 stream: ExecutionStream) throws(MLAError) {
-        var arguments = Self.portableArguments(problem, tile: tile, accumulators: accumulators,
-                                               errorFlag: workspace.errorFlagAddress).arguments
-        let tiles = (problem.rowsPerKVHead + tile.rows - 1) / tile.rows
+        var arguments = KernelArguments(params)
+        let tiles = tile.cache.isSparse ? problem.queryLength * ((problem.groupSize + tile.rows - 1) / tile.rows)
+                                        : (problem.rowsPerKVHead + tile.rows - 1) / tile.rows
         try cuda { () throws(CUDAError) in
-            try decode.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
-                              clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
-                              sharedMemoryBytes: tile.sharedMemoryBytes, stream: stream, arguments: &arguments)
-        }
-    }
-
-    /// The sparse attention on the portable kernel's sparse mode (`sm80/decode_sparse.cu`): the
-    /// arguments of `decode_paged.cu` with `indices` for the block table, `topkLength` (or 0) for
-    /// the lengths, the cache's slot count for its pages, `topk` for the block-table width, then
-    /// the sink and the indices' token stride.
-    /// A block holds one query token's rows: `s_q · ⌈(h_q / h_kv) / rows⌉` tiles.
-    private func launchSparse(_ problem: DecodeProblem, decode: Function, tile: DecodeTile,
-                              accumulators: (out: UInt64, lse: UInt64), workspace: Workspace,
-                              stream: ExecutionStream) throws(MLAError) {
-        var arguments = Self.sparseArguments(problem, accumulators: accumulators, errorFlag: workspace.errorFlagAddress).arguments
-        let tiles = problem.queryLength * ((problem.groupSize + tile.rows - 1) / tile.rows)
-        try cuda { () throws(CUDAError) in
-            try decode.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
-                              clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
-                              sharedMemoryBytes: tile.sharedMemoryBytes, stream: stream, arguments: &arguments)
+            try decode.function.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
+                                       clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
+                                       sharedMemoryBytes: decode.sharedMemoryBytes, stream: stream, arguments: &arguments)
         }
     }
 
     /// The split-KV attention on a Hopper kernel (`sm90/decode_*.cu`; both take the same
-    /// arguments): pages arrive by TMA through a tensor map of the cache, `(576, h_kv, 64, pages)`
+    /// parameters): pages arrive by TMA through a tensor map of the cache, `(576, h_kv, 64, pages)`
     /// innermost first, read in 64 × 64 boxes with the 128-byte swizzle wgmma expects.
-    private func launchHopper(_ problem: DecodeProblem, decode: Function, sharedMemoryBytes: Int,
-                              accumulators: (out: UInt64, lse: UInt64), workspace: Workspace,
+    private func launchHopper(_ problem: DecodeProblem, params: DecodeParams, decode: LoadedKernel,
                               stream: ExecutionStream) throws(MLAError) {
         let cache = problem.kCache
         let bytes = UInt64(cache.elementType.byteCount)
@@ -126,13 +106,12 @@ extension CUDABackend {
                 boxDims: [64, 1, 64, 1], elementStrides: [1, 1, 1, 1],
                 swizzle: .bytes128, l2Promotion: .bytes256)
         }
-        var arguments = Self.hopperArguments(problem, map: map, accumulators: accumulators,
-                                             errorFlag: workspace.errorFlagAddress).arguments
+        var arguments = KernelArguments(params, after: map)
         let tiles = (problem.rowsPerKVHead + 63) / 64
         try cuda { () throws(CUDAError) in
-            try decode.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
-                              clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
-                              sharedMemoryBytes: sharedMemoryBytes, stream: stream, arguments: &arguments)
+            try decode.function.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
+                                       clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
+                                       sharedMemoryBytes: decode.sharedMemoryBytes, stream: stream, arguments: &arguments)
         }
     }
 
@@ -148,8 +127,8 @@ extension CUDABackend {
     private func launchCombine(_ problem: DecodeProblem, accumulators: (out: UInt64, lse: UInt64),
                                stream: ExecutionStream) throws(MLAError) {
         let combine = try kernels.function(problem.elementType == .bfloat16 ? "flashmla_combine_bf16" : "flashmla_combine_fp16",
-                                           in: .combine, elementType: problem.elementType)
-        var arguments = Self.combineArguments(problem, accumulators: accumulators).arguments
+                                           in: .combine, elementType: problem.elementType).function
+        var arguments = KernelArguments(CombineParams(problem, accumulators: accumulators))
         try cuda { () throws(CUDAError) in
             let blocksPerHead = (problem.rowsPerKVHead + Self.combineRowsPerBlock - 1) / Self.combineRowsPerBlock
             try combine.launch(grid: (problem.batchSize * problem.kvHeads * blocksPerHead, 1, 1), block: (Self.combineThreads, 1, 1),

@@ -1,4 +1,4 @@
-// DecodeTile, DecodeKernel and PortableCache: which decode kernel runs and how it reads the cache.
+// DecodeTile, DecodeKernel, PortableCache and DecodeSharedMemory: which decode kernel runs, how it reads the cache, and the shared memory each takes.
 /// How the portable kernel finds and reads the cache's tokens: which translation unit and
 /// entry points serve a problem (see `Kernels/sm80/decode.cuh`).
 enum PortableCache: Equatable, CaseIterable {
@@ -31,24 +31,9 @@ enum PortableCache: Equatable, CaseIterable {
     /// Whether the unit runs the sparse mode (each query token its own index list).
     var isSparse: Bool { self == .sparse || self == .sparseFP8DeepSeek }
 
-    /// Bytes between two staged raw tokens in shared memory (`FMLA_FP8_PITCH`, `FMLA_FP8DS_PITCH`).
-    var rawPitch: Int {
-        switch self {
-        case .page64, .paged, .sparse: 0
-        case .fp8: 576
-        case .fp8DeepSeek, .sparseFP8DeepSeek: 704
-        case .sparse: 0
-        }
-    }
-
-    /// The stage counts the unit defines for a tile of `rows`, most first: FP8 16-row tiles up to
-    /// three raw stages; the paged 16-bit unit's 64-row tiles one stage (two would spill on sm_90a);
-    /// none for 64-row sparse FP8 tiles (one stage would spill on sm_90a, two do not fit).
+    /// The stage counts the unit defines for a tile of `rows`, most first (``DecodeSharedMemory/portable``).
     func stageChoices(rows: Int) -> [Int] {
-        if isFP8 && rows == 16 { return [3, 2, 1] }
-        if (self == .paged || self == .sparse) && rows == 64 { return [1] }
-        if self == .sparseFP8DeepSeek && rows == 64 { return [] }   // none: it would spill (decode_sparse.cu)
-        return [2, 1]
+        DecodeSharedMemory.portable[self]?[rows]?.keys.sorted(by: >) ?? []
     }
 
     /// The translation unit.
@@ -75,8 +60,8 @@ enum PortableCache: Equatable, CaseIterable {
 }
 
 /// The shape of one decode block of the portable kernel: how many query rows it takes and
-/// how many pages it keeps in flight. Mirrors `FMLA_SMEM` and `FMLA_SMEM_FP8` in
-/// `Kernels/sm80/decode.cuh`.
+/// how many pages it keeps in flight (`Kernels/sm80/decode.cuh`, its entry points in the unit
+/// of ``cache``).
 struct DecodeTile: Equatable {
     /// Query rows per block: 16, 32 or 64.
     var rows: Int
@@ -86,18 +71,14 @@ struct DecodeTile: Equatable {
     /// How the cache is read.
     var cache: PortableCache = .page64
 
-    /// Dynamic shared memory, in bytes: Q tile, page ring (FP8: one page and the raw stages),
-    /// probabilities, row exchange, and for sparse tiles the tokens' validity words
-    /// (`FMLA_SPARSE_VALID_BYTES`).
+    /// Dynamic shared memory, in bytes (``DecodeSharedMemory/portable``); the tile must be one
+    /// its unit defines.
     var sharedMemoryBytes: Int {
-        let rowBytes = DecodeProblem.headDim * 2
-        let pages = cache.isFP8 ? TileSchedule.blockSize * rowBytes + stages * TileSchedule.blockSize * cache.rawPitch
-                                : stages * TileSchedule.blockSize * rowBytes
-        return rows * rowBytes + pages + rows * 128 + (8 / (rows / 16)) * rows * 4 + (cache.isSparse ? Self.sparseValidBytes : 0)
+        guard let bytes = DecodeSharedMemory.portable[cache]?[rows]?[stages] else {
+            preconditionFailure("\(cache) defines no tile of \(rows) rows and \(stages) stages")
+        }
+        return bytes
     }
-
-    /// `FMLA_SPARSE_VALID_BYTES` in `sm80/decode.cuh`.
-    static let sparseValidBytes = 256
 
     /// The kernel's name for `elementType` (`q`'s type).
     func kernelName(_ elementType: ElementType) -> String {
@@ -129,16 +110,6 @@ enum DecodeKernel: Equatable {
     /// (`sm90/decode_seesaw.cu`): the one for more than 64 query rows per KV head.
     case hopperSeesaw
 
-    /// Dynamic shared memory of the lockstep kernel: Q, two pages, two mbarriers, the row
-    /// exchange, the two P halves, and 1024 bytes to align the base (`FMLA_SMEM_LOCKSTEP`; a
-    /// test holds the two equal).
-    static let lockstepSharedMemoryBytes = 3 * 9 * 8192 + 16 + 2 * 64 * 4 + 2 * 64 * 72 + 1024
-    /// Dynamic shared memory of the seesaw kernel: Q, two pages, the box that hands P1 over, 256
-    /// bytes of mbarriers (one per box of each page and one per handoff), the row maxima and sums
-    /// of both warpgroups, and 1024 bytes to align the base (`FMLA_SMEM_SEESAW`; a test holds the
-    /// two equal).
-    static let seesawSharedMemoryBytes = 3 * 9 * 8192 + 8192 + 256 + 4 * 64 * 4 + 1024
-
     /// The kernel for `rowsPerKVHead` query rows on a device of `computeCapability` with
     /// `sharedMemoryLimit` bytes per block, unless `preference` says otherwise. Automatic: the
     /// device's `table` where it covers the row count and names a kernel that fits, else the
@@ -149,8 +120,8 @@ enum DecodeKernel: Equatable {
     static func choose(rowsPerKVHead: Int, computeCapability: (major: Int, minor: Int), sharedMemoryLimit: Int,
                        preference: Preference, table: DecodeKernelTable? = nil, cache: PortableCache = .page64) -> DecodeKernel? {
         let hopper = computeCapability == (9, 0) && cache == .page64
-        let lockstepFits = hopper && sharedMemoryLimit >= lockstepSharedMemoryBytes
-        let seesawFits = hopper && sharedMemoryLimit >= seesawSharedMemoryBytes
+        let lockstepFits = hopper && sharedMemoryLimit >= DecodeSharedMemory.hopperLockstep
+        let seesawFits = hopper && sharedMemoryLimit >= DecodeSharedMemory.hopperSeesaw
         let hopperByRows: DecodeKernel? = rowsPerKVHead > 64 ? (seesawFits ? .hopperSeesaw : nil) : (lockstepFits ? .hopperLockstep : nil)
         let portable = DecodeTile.choose(rowsPerKVHead: rowsPerKVHead, sharedMemoryLimit: sharedMemoryLimit, cache: cache)
             .map { DecodeKernel.portable($0) }
@@ -199,12 +170,12 @@ enum DecodeKernel: Equatable {
         }
     }
 
-    /// The dynamic shared memory a block of the kernel takes, in bytes.
+    /// The dynamic shared memory a block of the kernel takes, in bytes (``DecodeSharedMemory``).
     var sharedMemoryBytes: Int {
         switch self {
         case let .portable(tile): tile.sharedMemoryBytes
-        case .hopperLockstep: Self.lockstepSharedMemoryBytes
-        case .hopperSeesaw: Self.seesawSharedMemoryBytes
+        case .hopperLockstep: DecodeSharedMemory.hopperLockstep
+        case .hopperSeesaw: DecodeSharedMemory.hopperSeesaw
         }
     }
 
@@ -241,4 +212,38 @@ enum DecodeKernel: Equatable {
             }
         }
     }
+}
+
+/// The dynamic shared memory of every decode entry point, in bytes, as the kernels define it: a
+/// kernel's shared memory is a struct it owns (`DecodeStorage` in `sm80/decode.cuh`,
+/// `LockstepStorage` and `SeesawStorage` in `sm90/`), and each entry point exports its size as
+/// `<name>_smem_bytes` (the Hopper kernels' with the 1024 bytes they align their storage by).
+///
+/// Why the host keeps a copy: ``DecodeKernel/choose(rowsPerKVHead:computeCapability:sharedMemoryLimit:preference:table:cache:)``
+/// must know what fits the device's opt-in limit before a unit is compiled. The seesaw kernel
+/// compiles in the background while the lockstep kernel runs in its place (D46), so its size
+/// cannot wait for its module; and the tile of a portable unit is chosen among its entry points
+/// by size. So these numbers choose, and nothing else: `KernelLibrary` reads each kernel's export
+/// from the compiled module when it loads the kernel, launches with that, and fails naming both
+/// numbers if this table says otherwise (a kernel changed without its entry here); CI compiles a
+/// probe through NVRTC that asserts every entry equals its export (`SharedMemoryTableTests`).
+enum DecodeSharedMemory {
+    /// `flashmla_decode_sm90_lockstep_*`: Q, two pages, two mbarriers, the row exchange, the two P halves.
+    static let hopperLockstep = 231_952
+    /// `flashmla_decode_sm90_seesaw_*`: Q, two pages, the P1 box, 256 bytes of mbarriers, row maxima and sums.
+    static let hopperSeesaw = 231_680
+
+    /// The portable entry points by cache reading, then rows, then stages, as each unit defines
+    /// them: `flashmla_decode_sm80_<prefix><type>_m<rows>_s<stages>` (``DecodeTile/kernelName(_:)``).
+    /// Missing on purpose: 64-row two-stage tiles of the paged 16-bit and sparse units (a
+    /// register over 255 on sm_90a: they would spill), and 64-row sparse FP8 tiles (one stage
+    /// spills on sm_90a, two do not fit in 227 KiB).
+    static let portable: [PortableCache: [Int: [Int: Int]]] = [
+        .page64: [16: [1: 94_720, 2: 168_448], 32: [1: 115_200, 2: 188_928], 64: [1: 156_160, 2: 229_888]],
+        .paged: [16: [1: 94_720, 2: 168_448], 32: [1: 115_200, 2: 188_928], 64: [1: 156_160]],
+        .fp8: [16: [1: 131_584, 2: 168_448, 3: 205_312], 32: [1: 152_064, 2: 188_928], 64: [1: 193_024, 2: 229_888]],
+        .fp8DeepSeek: [16: [1: 139_776, 2: 184_832, 3: 229_888], 32: [1: 160_256, 2: 205_312], 64: [1: 201_216, 2: 246_272]],
+        .sparse: [16: [1: 94_976, 2: 168_704], 32: [1: 115_456, 2: 189_184], 64: [1: 156_416]],
+        .sparseFP8DeepSeek: [16: [1: 140_032, 2: 185_088, 3: 230_144], 32: [1: 160_512, 2: 205_568]],
+    ]
 }

@@ -69,7 +69,7 @@ public enum KernelCatalog {
     }
 
     /// Extra NVRTC options from the value of `FLASHMLA_KERNEL_OPTIONS` (space-separated, e.g.
-    /// `-DFMLA_ISSUE_WARPS=2`): a way to try kernel variants without rebuilding. Every kernel the
+    /// `-DFMLA_FP8_SOFT_CVT=1`): a way to try kernel variants without rebuilding. Every kernel the
     /// backend compiles and `flashmla compile` takes them; they are part of the cache key.
     public static func extraOptions(environment value: String?) -> [String] {
         value.map { $0.split(separator: " ").map(String.init) } ?? []

@@ -1,4 +1,4 @@
-// KernelLibrary: one device's compiled and loaded kernels; ColdStart.
+// KernelLibrary: one device's compiled and loaded kernels; LoadedKernel; ColdStart.
 import CUDADriver
 import Dispatch
 import NVRTC
@@ -11,11 +11,16 @@ import Glibc
 /// device's architecture (through the on-disk cache), with only the entry points of the element
 /// type a call needs, and loaded once.
 ///
-/// ``function(_:in:elementType:sharedMemory:)`` compiles what is missing and waits for it;
-/// ``readyFunction(_:in:elementType:sharedMemory:)`` never waits for a compile: it returns a
-/// kernel that is loaded or cached on disk, and otherwise starts its compile on a background
-/// queue and returns nil, so that the caller can run a substitute meanwhile (the launch's cold
-/// start, ``ColdStart``).
+/// ``function(_:in:elementType:expectedSharedMemory:)`` compiles what is missing and waits for
+/// it; ``readyFunction(_:in:elementType:expectedSharedMemory:)`` never waits for a compile: it
+/// returns a kernel that is loaded or cached on disk, and otherwise starts its compile on a
+/// background queue and returns nil, so that the caller can run a substitute meanwhile (the
+/// launch's cold start, ``ColdStart``).
+///
+/// A kernel's dynamic shared memory comes from its module: an entry point `name` that takes
+/// dynamic shared memory exports its size as `name_smem_bytes` (the decode kernels do), read from
+/// the cubin's symbol table when the module is loaded (``CubinGlobals``: no driver call, so a
+/// first call may load its kernel while its stream is being captured into a graph).
 final class KernelLibrary: @unchecked Sendable {
     let device: Device
     let architecture: String
@@ -23,8 +28,8 @@ final class KernelLibrary: @unchecked Sendable {
     let coldStart: ColdStart
     /// Held while the module, function and build tables below are read or written.
     private let lock = Mutex(())
-    private var modules: [ModuleKey: Module] = [:]
-    private var functions: [String: Function] = [:]
+    private var modules: [ModuleKey: LoadedModule] = [:]
+    private var functions: [String: LoadedKernel] = [:]
     /// Compiles running in the background, by the module they will become.
     private var builds: [ModuleKey: BackgroundBuild] = [:]
     private var toolchain: (compiler: NVRTCCompiler, cache: CompileCache)?
@@ -35,33 +40,53 @@ final class KernelLibrary: @unchecked Sendable {
         var elementType: ElementType?
     }
 
+    /// A loaded module and the initialized 32-bit globals of its cubin.
+    private struct LoadedModule {
+        var module: Module
+        var globals: CubinGlobals
+    }
+
     init(device: Device, coldStart: ColdStart) {
         self.device = device
         architecture = device.nvrtcArchitecture
         self.coldStart = coldStart
     }
 
-    /// The kernel `name` of `unit` compiled for `elementType` (all types when nil), with its
-    /// dynamic shared-memory limit raised to `sharedMemory`: loaded, from the disk cache, from a
-    /// background compile (waited for) or compiled now.
+    /// The kernel `name` of `unit` compiled for `elementType` (all types when nil), loaded, from
+    /// the disk cache, from a background compile (waited for) or compiled now, with its dynamic
+    /// shared memory (``LoadedKernel``). `expectedSharedMemory`: what the host's table says the
+    /// kernel takes (``DecodeSharedMemory``); a kernel whose export differs is an error.
     func function(_ name: String, in unit: KernelCatalog.Unit, elementType: ElementType?,
-                  sharedMemory: Int = 0) throws(MLAError) -> Function {
-        try lock.withLock { _ throws(MLAError) -> Function in
+                  expectedSharedMemory: Int = 0) throws(MLAError) -> LoadedKernel {
+        try lock.withLock { _ throws(MLAError) -> LoadedKernel in
             if let function = functions[name] { return function }
             return try loadFunction(name, from: try module(ModuleKey(unit: unit, elementType: elementType), wait: true)!,
-                                    sharedMemory: sharedMemory)
+                                    expectedSharedMemory: expectedSharedMemory)
         }
     }
 
-    /// The kernel, as ``function(_:in:elementType:sharedMemory:)`` gives it, when no compile
-    /// has to be waited for; else nil, after starting the compile in the background (once).
+    /// The kernel, as ``function(_:in:elementType:expectedSharedMemory:)`` gives it, when no
+    /// compile has to be waited for; else nil, after starting the compile in the background (once).
     func readyFunction(_ name: String, in unit: KernelCatalog.Unit, elementType: ElementType?,
-                       sharedMemory: Int = 0) throws(MLAError) -> Function? {
-        try lock.withLock { _ throws(MLAError) -> Function? in
+                       expectedSharedMemory: Int = 0) throws(MLAError) -> LoadedKernel? {
+        try lock.withLock { _ throws(MLAError) -> LoadedKernel? in
             if let function = functions[name] { return function }
             guard let module = try module(ModuleKey(unit: unit, elementType: elementType), wait: false) else { return nil }
-            return try loadFunction(name, from: module, sharedMemory: sharedMemory)
+            return try loadFunction(name, from: module, expectedSharedMemory: expectedSharedMemory)
         }
+    }
+
+    /// The dynamic shared memory kernel `name` exports in `globals` (`name_smem_bytes`; none: 0),
+    /// checked against `expected`, the host's table.
+    static func sharedMemory(of name: String, in globals: CubinGlobals, expected: Int) throws(MLAError) -> Int {
+        let symbol = name + "_smem_bytes"
+        let exported = globals[symbol].map(Int.init) ?? 0
+        guard exported == expected else {
+            throw .backend("kernel \(name) needs \(exported) bytes of dynamic shared memory "
+                + (globals[symbol] == nil ? "(it exports no \(symbol))" : "(its \(symbol))")
+                + ", but the host's table (DecodeSharedMemory) says \(expected): the kernel and the table disagree")
+        }
+        return exported
     }
 
     /// Blocks until every compile running in the background has finished and is loaded (for
@@ -77,7 +102,7 @@ final class KernelLibrary: @unchecked Sendable {
     /// The module `key`: loaded already, finished in the background, in the disk cache, or (when
     /// `wait`) awaited or compiled now; nil when it is being compiled, after starting a background
     /// compile if none was running.
-    private func module(_ key: ModuleKey, wait: Bool) throws(MLAError) -> Module? {
+    private func module(_ key: ModuleKey, wait: Bool) throws(MLAError) -> LoadedModule? {
         if let module = modules[key] { return module }
         if let build = builds[key] {
             guard wait || build.isFinished else { return nil }
@@ -102,13 +127,16 @@ final class KernelLibrary: @unchecked Sendable {
         return nil
     }
 
-    /// The function `name` of `module`, remembered for later calls.
-    private func loadFunction(_ name: String, from module: Module, sharedMemory: Int) throws(MLAError) -> Function {
+    /// The function `name` of `module` with its dynamic shared-memory limit raised to what it
+    /// exports, remembered for later calls.
+    private func loadFunction(_ name: String, from loaded: LoadedModule, expectedSharedMemory: Int) throws(MLAError) -> LoadedKernel {
+        let sharedMemory = try Self.sharedMemory(of: name, in: loaded.globals, expected: expectedSharedMemory)
         do {
-            let function = try module.function(named: name)
+            let function = try loaded.module.function(named: name)
             if sharedMemory > 48 * 1024 { try function.setMaxDynamicSharedMemory(sharedMemory) }
-            functions[name] = function
-            return function
+            let kernel = LoadedKernel(function: function, sharedMemoryBytes: sharedMemory)
+            functions[name] = kernel
+            return kernel
         } catch {
             throw .backend("\(error)")
         }
@@ -126,15 +154,23 @@ final class KernelLibrary: @unchecked Sendable {
         }
     }
 
-    private func load(_ program: CompiledProgram, key: ModuleKey) throws(MLAError) -> Module {
+    private func load(_ program: CompiledProgram, key: ModuleKey) throws(MLAError) -> LoadedModule {
         do {
-            let module = try Module(device: device, image: program.cubin)
-            modules[key] = module
-            return module
+            let loaded = LoadedModule(module: try Module(device: device, image: program.cubin),
+                                      globals: try CubinGlobals(cubin: program.cubin))
+            modules[key] = loaded
+            return loaded
         } catch {
             throw .backend("loading \(key.unit.rawValue) on \(device.name): \(error)")
         }
     }
+}
+
+/// A loaded kernel and the dynamic shared memory a block of it takes, in bytes (what its module
+/// exports; 0 for a kernel that takes none).
+struct LoadedKernel: Sendable {
+    let function: Function
+    let sharedMemoryBytes: Int
 }
 
 /// What a launch does when its kernel is not compiled yet and compiles slowly (`FLASHMLA_COLD_START`).

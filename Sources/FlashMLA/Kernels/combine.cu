@@ -19,7 +19,8 @@
 // (written by a kernel that completed before the decode kernel began), then waits for the
 // decode kernel before it reads the accumulators. Those are read with plain coherent loads,
 // not the read-only path, since they are written while this grid is already resident.
-#include "common/types.cuh"
+#include "common/params.cuh"
+#include "common/softmax.cuh"
 
 #define FMLA_COMBINE_ROWS 8                             // warps (rows) of one block
 #define FMLA_COMBINE_THREADS (32 * FMLA_COMBINE_ROWS)
@@ -36,10 +37,14 @@ __device__ __forceinline__ float warp_reduce(float v) {
 }
 
 template <typename T>
-__device__ __forceinline__ void combine_row(const float* lseaccum, const float* oaccum,
-                                            const int* __restrict__ num_splits, T* __restrict__ out,
-                                            float* __restrict__ lse, int h_q, int s_q, int h_kv,
-                                            const float* __restrict__ attn_sink) {
+__device__ __forceinline__ void combine_row(const CombineParams& params) {
+    const float* const lseaccum = params.lseaccum;
+    const float* const oaccum = params.oaccum;
+    const int* __restrict__ const num_splits = params.num_splits;
+    T* __restrict__ const out = static_cast<T*>(params.out);
+    float* __restrict__ const lse = params.lse;
+    const float* __restrict__ const attn_sink = params.attn_sink;
+    const int h_q = params.h_q, s_q = params.s_q, h_kv = params.h_kv;
     const int g = h_q / h_kv;
     const int rows = s_q * g;
     const int chunks = (rows + FMLA_COMBINE_ROWS - 1) / FMLA_COMBINE_ROWS;   // blocks per (request, KV head)
@@ -114,9 +119,6 @@ __device__ __forceinline__ void combine_row(const float* lseaccum, const float* 
 
 #define FMLA_COMBINE(NAME, T)                                                                       \
     FMLA_IF_##T(extern "C" __global__ void __launch_bounds__(FMLA_COMBINE_THREADS)                  \
-    NAME(const float* lseaccum, const float* oaccum, const int* num_splits, T* out, float* lse,      \
-         int h_q, int s_q, int h_kv, const float* attn_sink) {                                      \
-        combine_row<T>(lseaccum, oaccum, num_splits, out, lse, h_q, s_q, h_kv, attn_sink);          \
-    })
+    NAME(const __grid_constant__ CombineParams params) { combine_row<T>(params); })
 FMLA_COMBINE(flashmla_combine_bf16, bf16)
 FMLA_COMBINE(flashmla_combine_fp16, fp16)

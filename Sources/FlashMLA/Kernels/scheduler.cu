@@ -10,6 +10,7 @@
 // Sparse decode schedules index positions instead of tokens: `seqlens` is then topk_length (or
 // nullptr: every request has `cap` = topk indices) and each length is clamped to 0 … cap. Dense
 // calls pass cap = INT_MAX.
+#include "common/params.cuh"
 #include "common/schedule.cuh"
 
 // Request i's length: seqlens[i] clamped to 0 … cap, or cap without seqlens.
@@ -32,10 +33,12 @@ __device__ bool fits_whole(const int* seqlens, int batch, int parts, int fixed, 
     return workers <= parts;
 }
 
-extern "C" __global__ void __launch_bounds__(256)
-flashmla_get_metadata(const int* __restrict__ seqlens, int batch, int num_parts, int fixed, int slack,
-                      int slack_divisor,
-                      int* __restrict__ sched, int* __restrict__ num_splits, int cap) {
+extern "C" __global__ void __launch_bounds__(256) flashmla_get_metadata(const __grid_constant__ SchedulerParams params) {
+    const int* __restrict__ const seqlens = params.seqlens;
+    int* __restrict__ const sched = params.sched;
+    int* __restrict__ const num_splits = params.num_splits;
+    const int batch = params.batch, num_parts = params.num_parts, fixed = params.fixed;
+    const int slack = params.slack, slack_divisor = params.slack_divisor, cap = params.cap;
     __shared__ int partial[256], largest[256];
     int local = 0, local_max = 0;
     for (int i = threadIdx.x; i < batch; i += blockDim.x) {

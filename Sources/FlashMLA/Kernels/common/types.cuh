@@ -29,17 +29,6 @@ template <> __device__ __forceinline__ u32 pack2<fp16>(float lo, float hi) {
     return r;
 }
 
-__device__ __forceinline__ float fast_exp2(float x) {
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
-__device__ __forceinline__ float fast_log2(float x) {
-    float y;
-    asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
-
 // Programmatic dependent launch (sm_90 and newer; without it, or when the launch did not ask for
 // it, both are no-ops). A kernel launched with programmatic stream serialization may start
 // before the kernel ahead of it on the stream has finished: `grid_dependency_wait` blocks until
@@ -76,16 +65,6 @@ __device__ __forceinline__ void launch_dependents() {
 #define FMLA_IF_fp16(...)
 #endif
 
-#define FMLA_INF __int_as_float(0x7f800000)
-#define FMLA_LN2 0.69314718055994530942f
-#define FMLA_LOG2E 1.44269504088896340736f
-
-// The attention sink (FlashMLA's attn_sink, float32 [h_q]; nullptr: none): a final output row of
-// query head `head` whose log-sum-exp is `lse_log2` (log2 units, finite: the row saw a key) is
-// multiplied by exp(lse) / (exp(lse) + exp(sink)) = 1 / (1 + 2^(sink·log2 e − lse_log2)); the lse
-// itself is reported unchanged. sink = +inf gives 0, sink = −inf gives 1 (ex2 of ±inf is +inf / +0).
-// A row that saw no key is not passed here: its output is 0 whatever the sink.
-__device__ __forceinline__ float sink_factor(const float* attn_sink, int head, float lse_log2) {
-    if (attn_sink == nullptr) return 1.f;
-    return 1.f / (1.f + fast_exp2(attn_sink[head] * FMLA_LOG2E - lse_log2));
-}
+// offsetof, which needs <cstddef>: NVRTC compiles these sources with no headers, and its front
+// end spells the constant expression this way.
+#define FMLA_OFFSETOF(STRUCT, FIELD) __INTADDR__(&(((STRUCT*)0)->FIELD))

@@ -9,13 +9,9 @@
 // and writes either the final output (a request with one split) or a partial output and
 // lse for the combine kernel.
 //
-// Shared memory (bytes), every [rows][576] tile stored as 72 16-byte chunks a row with the
-// chunk index XOR-swizzled by (row & 7) inside each group of 8, so that the 8 row addresses
-// of an ldmatrix fall in 8 different bank groups:
-//   sQ  [BLOCK_M][576]         the query tile, loaded once per piece
-//   sK  [STAGES][64][576]      pages of K (its first 512 columns are V), cp.async ring
-//   sP  [BLOCK_M][64]          softmax probabilities in the input type (8 chunks a row, swizzled)
-//   sRed[WARPS_N][BLOCK_M]     row maxima, then row sums, exchanged between warps
+// Shared memory: DecodeStorage below. Every [rows][576] tile is stored as 72 16-byte chunks a
+// row with the chunk index XOR-swizzled by (row & 7) inside each group of 8, so that the 8 row
+// addresses of an ldmatrix fall in 8 different bank groups.
 //
 // Warps: 8. WARPS_M = BLOCK_M/16 warps split the rows; WARPS_N = 8/WARPS_M split the 64
 // keys of a page for Q·Kᵀ and the 512 value columns for P·V. Each thread holds its rows'
@@ -62,7 +58,9 @@
 // reader's [C]).
 #include "common/fp8.cuh"
 #include "common/mma_sm80.cuh"
+#include "common/params.cuh"
 #include "common/schedule.cuh"
+#include "common/softmax.cuh"
 
 #define FMLA_KV_PAGE64 0
 #define FMLA_KV_PAGED 1
@@ -131,21 +129,74 @@ __device__ __forceinline__ void convert_page(const u8* raw, u32 dst, int tid) {
     }
 }
 
+// The shared memory of one configuration, in bytes from the 128-aligned base of dynamic shared
+// memory (its size is what the entry point exports as NAME_smem_bytes):
+//   q     [BLOCK_M][576]     the query tile, loaded once per piece
+//   pages                    16-bit caches: k [STAGES][64][576], pages of K (its first 512 columns
+//                            are V), the cp.async ring. FP8: k [1][64][576], the converted T page,
+//                            then raw [STAGES][64][RAW_PITCH], the raw token bytes' ring
+//   p     [BLOCK_M][64]      softmax probabilities in the input type (8 chunks a row, swizzled)
+//   red   [WARPS_N][BLOCK_M] row maxima, then row sums, exchanged between warps (fp32)
+//   valid [STAGES + 1][64]   SPARSE only: the tokens' validity bytes (FMLA_SPARSE_VALID_BYTES)
+// A part a configuration does not have is a null static member, so that the body may name it.
+template <int K_STAGES, int RAW_BYTES>
+struct PageRing {
+    u8 k[K_STAGES * 64 * FMLA_ROW_BYTES];
+    u8 raw[RAW_BYTES];
+};
+template <int K_STAGES>
+struct PageRing<K_STAGES, 0> {
+    u8 k[K_STAGES * 64 * FMLA_ROW_BYTES];
+    static constexpr u8* raw = nullptr;
+};
+template <int BLOCK_M, int STAGES, int KV, bool SPARSE>
+struct DecodeStorage : DecodeStorage<BLOCK_M, STAGES, KV, false> {
+    u8 valid[FMLA_SPARSE_VALID_BYTES];
+};
+template <int BLOCK_M, int STAGES, int KV>
+struct DecodeStorage<BLOCK_M, STAGES, KV, false> {
+    static constexpr bool FP8 = KV == FMLA_KV_FP8 || KV == FMLA_KV_FP8DS;
+    static constexpr int RAW_PITCH = KV == FMLA_KV_FP8 ? FMLA_FP8_PITCH : FMLA_FP8DS_PITCH;
+    u8 q[BLOCK_M * FMLA_ROW_BYTES];
+    PageRing<FP8 ? 1 : STAGES, FP8 ? STAGES * 64 * RAW_PITCH : 0> pages;
+    u8 p[BLOCK_M * 128];
+    float red[(8 / (BLOCK_M / 16)) * BLOCK_M];
+    static constexpr u8* valid = nullptr;
+};
+
 template <typename T, int BLOCK_M, int STAGES, int KV, bool SPARSE = false>
-__device__ __forceinline__ void decode_sm80(
-    const T* __restrict__ q, const void* __restrict__ kcache_raw, const int* __restrict__ block_table,
-    const int* __restrict__ seqlens, const int* __restrict__ sched, const int* __restrict__ num_splits,
-    T* __restrict__ out, float* __restrict__ lse, float* __restrict__ oaccum, float* __restrict__ lseaccum,
-    int* __restrict__ error_flag,
-    i64 q_batch_stride, i64 q_seq_stride, i64 q_head_stride,
-    i64 k_page_stride, i64 k_token_stride, i64 k_head_stride, i64 bt_stride,
-    int s_q, int h_q, int h_kv, int num_pages, int max_pages, float scale_log2, int causal,
-    int page_size, float out_scale, const float* __restrict__ attn_sink, i64 ind_seq_stride = 0) {
-    // SPARSE: block_table is indices [b][s_q][topk] (bt_stride its batch stride, ind_seq_stride its
-    // token stride), seqlens is topk_length [b] or nullptr, max_pages is topk, num_pages the cache's
-    // slots numPages·P (clamped to 2³¹−1: an index is an int32).
+__device__ __forceinline__ void decode_sm80(const DecodeParams& params) {
+    // The fields of params this kernel reads, under the names the body uses. SPARSE: block_table is
+    // indices [b][s_q][topk] (bt_stride its batch stride, ind_seq_stride its token stride), seqlens
+    // is topk_length [b] or nullptr, max_pages is topk, num_pages the cache's slots numPages·P
+    // (clamped to 2³¹−1: an index is an int32), and there is no causal mask.
+    const T* __restrict__ const q = static_cast<const T*>(params.q);
+    const void* __restrict__ const kcache_raw = params.kcache;
+    const int* __restrict__ const block_table = params.block_table;
+    const int* __restrict__ const seqlens = params.seqlens;
+    const int* __restrict__ const sched = params.sched;
+    const int* __restrict__ const num_splits = params.num_splits;
+    T* __restrict__ const out = static_cast<T*>(params.out);
+    float* __restrict__ const lse = params.lse;
+    float* __restrict__ const oaccum = params.oaccum;
+    float* __restrict__ const lseaccum = params.lseaccum;
+    int* __restrict__ const error_flag = params.error_flag;
+    const float* __restrict__ const attn_sink = params.attn_sink;
+    const i64 q_batch_stride = params.q_batch_stride, q_seq_stride = params.q_seq_stride;
+    const i64 q_head_stride = params.q_head_stride, bt_stride = params.bt_stride;
+    const i64 k_page_stride = params.k_page_stride, k_token_stride = params.k_token_stride;
+    const i64 k_head_stride = params.k_head_stride;
+    // Opaque to the optimizer (an empty asm): this keeps the 64-row sparse tile within 255 registers
+    // on sm_90a, where ptxas otherwise spills one predicate (4 bytes; NVRTC 13.0).
+    i64 ind_seq_stride = SPARSE ? params.ind_seq_stride : 0;
+    if (SPARSE) asm("" : "+l"(ind_seq_stride));
+    const int s_q = params.s_q, h_q = params.h_q, h_kv = params.h_kv;
+    const int num_pages = params.num_pages, max_pages = params.max_pages;
+    const float scale_log2 = params.scale_log2;
+    const int causal = SPARSE ? 0 : params.causal;
+    const int page_size = KV == FMLA_KV_PAGE64 ? FMLA_PAGE : params.page_size;
+    const float out_scale = KV == FMLA_KV_FP8 ? params.out_scale : 1.f;
     constexpr bool FP8 = KV == FMLA_KV_FP8 || KV == FMLA_KV_FP8DS;
-    constexpr int K_STAGES = FP8 ? 1 : STAGES;                          // T pages in sK
     constexpr int RAW_PITCH = KV == FMLA_KV_FP8 ? FMLA_FP8_PITCH : KV == FMLA_KV_FP8DS ? FMLA_FP8DS_PITCH : 0;
     constexpr int RAW_CHUNKS = (KV == FMLA_KV_FP8 ? FMLA_FP8_TOKEN_BYTES : FMLA_FP8DS_TOKEN_BYTES) / 16;
     constexpr int WARPS_M = BLOCK_M / 16;
@@ -156,13 +207,15 @@ __device__ __forceinline__ void decode_sm80(
     constexpr int OT = ON / 8;             // their n8 tiles
     static_assert(NT >= 1 && OT % 2 == 0, "tile shape");
 
-    extern __shared__ __align__(128) u8 smem[];
-    u8* sQ = smem;
-    u8* sK = sQ + BLOCK_M * FMLA_ROW_BYTES;
-    u8* sRaw = sK + K_STAGES * 64 * FMLA_ROW_BYTES;                  // FP8 only: [STAGES][64][RAW_PITCH]
-    u8* sP = sRaw + (FP8 ? STAGES * 64 * RAW_PITCH : 0);
-    float* sRed = reinterpret_cast<float*>(sP + BLOCK_M * 128);
-    u8* sValid = reinterpret_cast<u8*>(sRed + WARPS_N * BLOCK_M);          // SPARSE only: [STAGES + 1][64]
+    using Storage = DecodeStorage<BLOCK_M, STAGES, KV, SPARSE>;
+    extern __shared__ __align__(128) u8 smem_raw[];
+    Storage& smem = *reinterpret_cast<Storage*>(smem_raw);
+    u8* sQ = smem.q;
+    u8* sK = smem.pages.k;
+    u8* sRaw = smem.pages.raw;                                       // FP8 only
+    u8* sP = smem.p;
+    float* sRed = smem.red;
+    u8* sValid = smem.valid;                                         // SPARSE only
     const u32 sQa = smem_addr(sQ), sKa = smem_addr(sK), sPa = smem_addr(sP);
 
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
@@ -206,7 +259,7 @@ __device__ __forceinline__ void decode_sm80(
         auto load_page = [&](int page, int stage) {
             if constexpr (KV == FMLA_KV_PAGE64) {
                 const T* kcache = static_cast<const T*>(kcache_raw);
-                int id = bt_row[page];
+                int id = __ldg(bt_row + page);
                 bool id_ok = id >= 0 && id < num_pages;
                 if (!id_ok && tid == 0) atomicOr(error_flag, FMLA_ERR_BLOCK_ID);
                 const T* base = kcache + (i64)(id_ok ? id : 0) * k_page_stride + (i64)kvh * k_head_stride;
@@ -227,7 +280,7 @@ __device__ __forceinline__ void decode_sm80(
                 if (SPARSE) {
                     // Index position `token` of this query token's list: an absolute slot, −1 invalid.
                     if (ok) {
-                        const int idx = bt_row[token];
+                        const int idx = __ldg(bt_row + token);
                         if ((u32)idx < (u32)num_pages) {        // SPARSE: num_pages counts slots
                             const int id = idx / page_size;
                             base = kcache + (i64)id * k_page_stride
@@ -240,7 +293,7 @@ __device__ __forceinline__ void decode_sm80(
                     if (sub == 0) sValid[stage * 64 + t] = ok;      // the token's validity byte
                 } else if (ok) {
                     const int column = token / page_size;
-                    const int id = bt_row[column];
+                    const int id = __ldg(bt_row + column);
                     if (id >= 0 && id < num_pages) {
                         // 32-bit offset inside the page: the host keeps token and head strides below 2³¹ bytes.
                         base = kcache + (i64)id * k_page_stride
@@ -367,10 +420,8 @@ __device__ __forceinline__ void decode_sm80(
                     mx_b = fmaxf(mx_b, s[j][2 + e]);
                 }
             }
-            mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffff, mx_a, 1));
-            mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffff, mx_a, 2));
-            mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 1));
-            mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 2));
+            mx_a = quad_max(mx_a);
+            mx_b = quad_max(mx_b);
             if (WARPS_N > 1 && lane % 4 == 0) {
                 sRed[wn * BLOCK_M + ra] = mx_a;
                 sRed[wn * BLOCK_M + rb] = mx_b;
@@ -386,8 +437,7 @@ __device__ __forceinline__ void decode_sm80(
 
             // Online softmax: new maxima, rescale, probabilities into sP.
             const float new_a = fmaxf(m_a, mx_a), new_b = fmaxf(m_b, mx_b);
-            const float use_a = new_a == -FMLA_INF ? 0.f : new_a;
-            const float use_b = new_b == -FMLA_INF ? 0.f : new_b;
+            const float use_a = exp_base(new_a), use_b = exp_base(new_b);
             const float alpha_a = fast_exp2(m_a - use_a), alpha_b = fast_exp2(m_b - use_b);
             m_a = new_a; m_b = new_b;
             float sum_a = 0.f, sum_b = 0.f;
@@ -403,11 +453,7 @@ __device__ __forceinline__ void decode_sm80(
             }
             l_a = l_a * alpha_a + sum_a;
             l_b = l_b * alpha_b + sum_b;
-#pragma unroll
-            for (int t = 0; t < OT; ++t) {
-                acc[t][0] *= alpha_a; acc[t][1] *= alpha_a;
-                acc[t][2] *= alpha_b; acc[t][3] *= alpha_b;
-            }
+            scale_rows(acc, alpha_a, alpha_b);
             __syncthreads();                                                       // [C]
 
             // O += P·V for rows wm·16.., value columns wn·ON.. . V is read transposed from the
@@ -429,10 +475,8 @@ __device__ __forceinline__ void decode_sm80(
         }
 
         // Row sums: across the quad, then across the WARPS_N warps sharing the rows.
-        l_a += __shfl_xor_sync(0xffffffff, l_a, 1);
-        l_a += __shfl_xor_sync(0xffffffff, l_a, 2);
-        l_b += __shfl_xor_sync(0xffffffff, l_b, 1);
-        l_b += __shfl_xor_sync(0xffffffff, l_b, 2);
+        l_a = quad_sum(l_a);
+        l_b = quad_sum(l_b);
         if (WARPS_N > 1) {
             if (lane % 4 == 0) {
                 sRed[wn * BLOCK_M + ra] = l_a;
@@ -483,26 +527,13 @@ __device__ __forceinline__ void decode_sm80(
     }
 }
 
-// Shared memory a configuration needs, in bytes (the host computes the same): Q, the T pages,
-// P, the row exchange; for FP8, one T page and STAGES raw stages of PITCH bytes a token.
-#define FMLA_SMEM(BLOCK_M, STAGES) \
-    ((BLOCK_M) * FMLA_ROW_BYTES + (STAGES) * 64 * FMLA_ROW_BYTES + (BLOCK_M) * 128 + (8 / ((BLOCK_M) / 16)) * (BLOCK_M) * 4)
-#define FMLA_SMEM_FP8(BLOCK_M, STAGES, PITCH) (FMLA_SMEM(BLOCK_M, 1) + (STAGES) * 64 * (PITCH))
-// SPARSE tiles add FMLA_SPARSE_VALID_BYTES after the row exchange.
-
-// The extern "C" entry point NAME of the portable kernel for a cache addressed in bytes (any
-// page size, FP8): KV is the cache's reading (FMLA_KV_PAGED, FMLA_KV_FP8, FMLA_KV_FP8DS). The
-// host builds its arguments in the same order (CUDA/DecodeArguments.swift; a test compares them).
-#define FMLA_DECODE_BYTE_STRIDED(NAME, T, BLOCK_M, STAGES, KV)                                              \
-    extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                             \
-        const T* q, const u8* kcache, const int* block_table, const int* seqlens, const int* sched,        \
-        const int* num_splits, T* out, float* lse, float* oaccum, float* lseaccum, int* error_flag,        \
-        i64 q_batch_stride, i64 q_seq_stride, i64 q_head_stride, i64 k_page_bytes, i64 k_token_bytes,     \
-        i64 k_head_bytes, i64 bt_stride, int s_q, int h_q, int h_kv, int num_pages, int max_pages,         \
-        float scale_log2, int causal, int page_size, float out_scale, const float* attn_sink) {           \
-        decode_sm80<T, BLOCK_M, STAGES, KV>(                                                               \
-            q, kcache, block_table, seqlens, sched, num_splits, out, lse, oaccum, lseaccum, error_flag,    \
-            q_batch_stride, q_seq_stride, q_head_stride, k_page_bytes, k_token_bytes, k_head_bytes,        \
-            bt_stride, s_q, h_q, h_kv, num_pages, max_pages, scale_log2, causal, page_size, out_scale,     \
-            attn_sink);                                                                                    \
+// The extern "C" entry point NAME of the portable kernel for element type T, a tile of BLOCK_M rows,
+// STAGES stages, the cache's reading KV (FMLA_KV_*) and SPARSE, and NAME_smem_bytes, the dynamic
+// shared memory it needs. The host passes one DecodeParams (common/params.cuh), built once from
+// the validated problem (CUDA/KernelParams.swift), and reads NAME_smem_bytes from the compiled
+// module when it loads the kernel (CUDA/KernelLibrary.swift).
+#define FMLA_DECODE_SM80(NAME, T, BLOCK_M, STAGES, KV, SPARSE)                                             \
+    extern "C" __device__ const int NAME##_smem_bytes = sizeof(DecodeStorage<BLOCK_M, STAGES, KV, SPARSE>); \
+    extern "C" __global__ void __launch_bounds__(256, 1) NAME(const __grid_constant__ DecodeParams params) {  \
+        decode_sm80<T, BLOCK_M, STAGES, KV, SPARSE>(params);                                               \
     }

@@ -6,7 +6,7 @@
 // STAGES counts raw stages (64 tokens of bytes each) ahead of the one converted T page.
 #include "sm80/decode.cuh"
 
-#define FMLA_DECODE_FP8(NAME, T, BLOCK_M, STAGES, KV) FMLA_DECODE_BYTE_STRIDED(NAME, T, BLOCK_M, STAGES, KV)
+#define FMLA_DECODE_FP8(NAME, T, BLOCK_M, STAGES, KV) FMLA_DECODE_SM80(NAME, T, BLOCK_M, STAGES, KV, false)
 
 // Every configuration the host may pick: 16-row tiles with 1 to 3 raw stages, 32 and 64 rows
 // with 1 or 2 (the most that fits is chosen; see DecodeTile.choose).

@@ -3,11 +3,12 @@
 // of page block_table[t / P]; the schedule still walks 64-token blocks of the sequence.
 #include "sm80/decode.cuh"
 
-#define FMLA_DECODE_PAGED(NAME, T, BLOCK_M, STAGES) FMLA_DECODE_BYTE_STRIDED(NAME, T, BLOCK_M, STAGES, FMLA_KV_PAGED)
+#define FMLA_DECODE_PAGED(NAME, T, BLOCK_M, STAGES) FMLA_DECODE_SM80(NAME, T, BLOCK_M, STAGES, FMLA_KV_PAGED, false)
 
 // The tiles and stages of sm80/decode.cu but one: 64 rows with two stages needs a register
 // more than 255 on sm_90a (its 128 accumulators live across the next page's per-token
-// addressing) and would spill, so 64-row tiles of this unit take one stage (DecodeTile.choose).
+// addressing) and would spill, so 64-row tiles of this unit take one stage (the host's list of
+// tiles: DecodeSharedMemory.portable in CUDA/DecodeTile.swift).
 #define FMLA_DECODE_PAGED_ALL(T, SUFFIX)                                        \
     FMLA_DECODE_PAGED(flashmla_decode_sm80_paged_##SUFFIX##_m16_s1, T, 16, 1)   \
     FMLA_DECODE_PAGED(flashmla_decode_sm80_paged_##SUFFIX##_m16_s2, T, 16, 2)   \

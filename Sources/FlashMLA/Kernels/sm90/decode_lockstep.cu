@@ -16,12 +16,7 @@
 // multiplies P by its half of V, columns 256·w … 256·w+255 (4 wgmma m64n256k16 per page,
 // 128 fp32 accumulators a thread). Row sums stay per half and are added at the end.
 //
-// Shared memory (tiles in the swizzled boxes of sm90/tile.cuh):
-//   sQ   9 boxes   the query tile, columns 64·b … 64·b+63 in box b (cp.async, once per piece)
-//   sK   2 stages × 9 boxes: one page each (TMA); boxes 0–7 are also V
-//   bars 2 mbarriers, one per stage: armed with the page's byte count, completed by TMA
-//   sRed [2][64] fp32   each warpgroup's row maxima, then its row sums
-//   sP   [2][64][36]    each warpgroup's P half, bf16, rows padded to 72 bytes (fewer bank conflicts)
+// Shared memory: LockstepStorage below.
 //
 // Pipeline: page p+1 is in flight while page p is computed; when both warpgroups are done
 // with page p (a block barrier), thread 0 issues page p+2 into the freed stage. Pages carry
@@ -32,28 +27,30 @@
 // are masked in S, and a zero V row keeps 0·NaN out of P·V.
 #include "sm90/tile.cuh"
 
-// Byte offsets from the 1024-aligned base: Q and the two pages, two mbarriers, sRed, sP. The
-// dynamic shared memory the host reserves, DecodeKernel.lockstepSharedMemoryBytes, is
-// FMLA_SMEM_LOCKSTEP: the layout and 1024 bytes to align the base (a test holds the two equal).
-#define FMLA_LOCKSTEP_BARS (3 * FMLA_TILE)
-#define FMLA_LOCKSTEP_RED (FMLA_LOCKSTEP_BARS + 16)
-#define FMLA_LOCKSTEP_P (FMLA_LOCKSTEP_RED + 2 * 64 * 4)
-#define FMLA_SMEM_LOCKSTEP (FMLA_LOCKSTEP_P + 2 * 64 * 72 + 1024)
-
+// Shared memory, from a 1024-aligned base (tiles in the swizzled boxes of sm90/tile.cuh).
+struct LockstepStorage {
+    u8 q[FMLA_TILE];              // the query tile, columns 64·b … 64·b+63 in box b (cp.async, once per piece)
+    u8 k[2][FMLA_TILE];           // two stages, one page each (TMA); boxes 0–7 are also V
+    u64 bars[2];                  // one mbarrier a stage: armed with the page's byte count, completed by TMA
+    float red[2][64];             // each warpgroup's row maxima, then its row sums
+    u8 p[2][64 * 72];             // each warpgroup's P half, bf16, rows padded to 72 bytes (fewer bank conflicts)
+};
 
 template <typename T>
 __device__ __forceinline__ void decode_sm90_lockstep(
-    const TensorMap* __restrict__ kmap, FMLA_SM90_PARAMS(T, __restrict__)) {
+    const TensorMap* __restrict__ kmap, const DecodeParams& params) {
     extern __shared__ __align__(1024) u8 smem_raw[];
     const u32 base = (smem_addr(smem_raw) + 1023) & ~1023u;
     u8* const base_ptr = smem_raw + (base - smem_addr(smem_raw));
-    const u32 sQ = base, sK = base + FMLA_TILE, bars = base + FMLA_LOCKSTEP_BARS;
-    float* const sRed = reinterpret_cast<float*>(base_ptr + FMLA_LOCKSTEP_RED);
-    u8* const sP = base_ptr + FMLA_LOCKSTEP_P;
+    LockstepStorage& smem = *reinterpret_cast<LockstepStorage*>(base_ptr);
+    const u32 sQ = FMLA_AT(base, LockstepStorage, q), sK = FMLA_AT(base, LockstepStorage, k);
+    const u32 bars = FMLA_AT(base, LockstepStorage, bars);
+    float* const sRed = &smem.red[0][0];
+    u8* const sP = &smem.p[0][0];
 
     const int tid = threadIdx.x, wg = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
     const int kvh = blockIdx.y;
-    const int g = h_q / h_kv, rows = s_q * g;
+    const int g = params.h_q / params.h_kv, rows = params.s_q * g;
     const int tile_row0 = blockIdx.x * 64;
     const int ra = warp * 16 + lane / 4, rb = ra + 8;         // this thread's accumulator rows
     const int qa = (tile_row0 + ra) / g, qb = (tile_row0 + rb) / g;
@@ -68,19 +65,19 @@ __device__ __forceinline__ void decode_sm90_lockstep(
     const u64 policy = l2_evict_normal_policy();
     u32 phases = 0;                                           // bit s: the parity stage s waits for next
 
-    const SchedPart part = load_part(sched, blockIdx.z);
-    auto block_id = [&](int req, int page) { return block_table[(i64)req * bt_stride + page]; };
+    const SchedPart part = load_part(params.sched, blockIdx.z);
+    auto block_id = [&](int req, int page) { return params.block_table[(i64)req * params.bt_stride + page]; };
     // Thread 0 arms a stage's barrier and starts the 9 box copies of page `page` of request `req`.
     auto issue_page = [&](int req, int page, int stage) {
         const int id = block_id(req, page);
         const u32 bar = bars + 8 * stage;
-        if (id >= 0 && id < num_pages) {
+        if (id >= 0 && id < params.num_pages) {
             mbar_arrive_expect_tx(bar, FMLA_TILE);
 #pragma unroll
             for (int b = 0; b < 9; ++b)
                 tma_load_4d(sK + stage * FMLA_TILE + b * FMLA_BOX, kmap, bar, b * 64, kvh, 0, id, policy);
         } else {
-            atomicOr(error_flag, FMLA_ERR_BLOCK_ID);
+            atomicOr(params.error_flag, FMLA_ERR_BLOCK_ID);
             mbar_arrive_expect_tx(bar, 0);                    // completes the phase; the page is zeroed below
         }
     };
@@ -92,10 +89,10 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             issue_page(req, pc.first_page, 0);
             if (pc.n_pages > 1) issue_page(req, pc.first_page + 1, 1);
         }
-        load_q_tile<T>(sQ, q, q_batch_stride, q_seq_stride, q_head_stride, req, kvh, g, rows, tile_row0);
+        load_q_tile<T>(sQ, params, req, kvh, g, rows, tile_row0);
     };
     auto piece_at = [&](int req) {
-        return tile_piece(part, req, seqlens, num_splits, max_pages, s_q, causal, rows, g, tile_row0, error_flag);
+        return tile_piece(part, req, params, rows, g, tile_row0);
     };
 
     Piece piece;
@@ -104,7 +101,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
         const int seqlen = piece.seqlen, split = piece.split;
         const int first_page = piece.first_page, n_pages = piece.n_pages;
         const bool single = piece.single;
-        const int lim_a = visible_end(piece, s_q, causal, qa), lim_b = visible_end(piece, s_q, causal, qb);
+        const int lim_a = visible_end(piece, params.s_q, params.causal, qa), lim_b = visible_end(piece, params.s_q, params.causal, qb);
 
         float o[128];
 #pragma unroll
@@ -122,7 +119,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             // Zero the rows no key of this page may contribute through V (past the sequence's
             // end), or the whole page when its block id was out of range.
             const int id = block_id(req, page);
-            const int valid = (id >= 0 && id < num_pages) ? min(FMLA_PAGE, seqlen - page * FMLA_PAGE) : 0;
+            const int valid = (id >= 0 && id < params.num_pages) ? min(FMLA_PAGE, seqlen - page * FMLA_PAGE) : 0;
             if (valid < FMLA_PAGE) {
                 const int boxes = valid > 0 ? 8 : 9;
                 const int count = (FMLA_PAGE - valid) * boxes * 8;
@@ -147,32 +144,12 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             wgmma_wait<0>();
             fence_registers(s);
 
-            // Mask (only a page that a row does not see whole), row maxima over this half (4 lanes a
-            // row) in log2 units, then over both. S stays unscaled: the exponentials fold the scale
-            // in (it is > 0, so the maximum commutes with it).
-            float mx_a = -FMLA_INF, mx_b = -FMLA_INF;
-            if (page * FMLA_PAGE + FMLA_PAGE > min(lim_a, lim_b)) {
-#pragma unroll
-                for (int j = 0; j < 4; ++j) {
-#pragma unroll
-                    for (int e = 0; e < 2; ++e) {
-                        const int key = page * FMLA_PAGE + wg * 32 + j * 8 + 2 * (lane % 4) + e;
-                        s[4 * j + e] = key < lim_a ? s[4 * j + e] : -FMLA_INF;
-                        s[4 * j + 2 + e] = key < lim_b ? s[4 * j + 2 + e] : -FMLA_INF;
-                    }
-                }
-            }
-#pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                mx_a = fmaxf(mx_a, fmaxf(s[4 * j], s[4 * j + 1]));
-                mx_b = fmaxf(mx_b, fmaxf(s[4 * j + 2], s[4 * j + 3]));
-            }
-            mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffff, mx_a, 1));
-            mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffff, mx_a, 2));
-            mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 1));
-            mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffff, mx_b, 2));
-            mx_a *= scale_log2;
-            mx_b *= scale_log2;
+            // Mask (only a page that a row does not see whole), row maxima over this half in log2
+            // units (tile.cuh), then over both.
+            const int lim[2] = {lim_a, lim_b};
+            float mx[2];
+            mask_and_max(s, page * FMLA_PAGE + wg * 32, page * FMLA_PAGE + FMLA_PAGE, lim, params.scale_log2, lane, mx);
+            float mx_a = mx[0], mx_b = mx[1];
             if (lane % 4 == 0) {
                 sRed[wg * 64 + ra] = mx_a;
                 sRed[wg * 64 + rb] = mx_b;
@@ -181,8 +158,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             mx_a = fmaxf(mx_a, sRed[(1 - wg) * 64 + ra]);
             mx_b = fmaxf(mx_b, sRed[(1 - wg) * 64 + rb]);
             const float new_a = fmaxf(m_a, mx_a), new_b = fmaxf(m_b, mx_b);
-            const float use_a = new_a == -FMLA_INF ? 0.f : new_a;
-            const float use_b = new_b == -FMLA_INF ? 0.f : new_b;
+            const float use_a = exp_base(new_a), use_b = exp_base(new_b);
             const float alpha_a = fast_exp2(m_a - use_a), alpha_b = fast_exp2(m_b - use_b);
             m_a = new_a; m_b = new_b;
 
@@ -197,10 +173,10 @@ __device__ __forceinline__ void decode_sm90_lockstep(
 #pragma unroll
                 for (int half = 0; half < 2; ++half) {
                     const int j = 2 * h + half;
-                    const float p0 = fast_exp2(fmaf(s[4 * j], scale_log2, -use_a));
-                    const float p1 = fast_exp2(fmaf(s[4 * j + 1], scale_log2, -use_a));
-                    const float p2 = fast_exp2(fmaf(s[4 * j + 2], scale_log2, -use_b));
-                    const float p3 = fast_exp2(fmaf(s[4 * j + 3], scale_log2, -use_b));
+                    const float p0 = fast_exp2(fmaf(s[4 * j], params.scale_log2, -use_a));
+                    const float p1 = fast_exp2(fmaf(s[4 * j + 1], params.scale_log2, -use_a));
+                    const float p2 = fast_exp2(fmaf(s[4 * j + 2], params.scale_log2, -use_b));
+                    const float p3 = fast_exp2(fmaf(s[4 * j + 3], params.scale_log2, -use_b));
                     sum_a += p0 + p1;
                     sum_b += p2 + p3;
                     const u32 top = pack2<T>(p0, p1), bottom = pack2<T>(p2, p3);
@@ -212,11 +188,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             }
             l_a = l_a * alpha_a + sum_a;
             l_b = l_b * alpha_b + sum_b;
-#pragma unroll
-            for (int t = 0; t < 32; ++t) {
-                o[4 * t] *= alpha_a; o[4 * t + 1] *= alpha_a;
-                o[4 * t + 2] *= alpha_b; o[4 * t + 3] *= alpha_b;
-            }
+            scale_rows(o, alpha_a, alpha_b);
             __syncthreads();                                  // [P] both halves of P posted
             const u32* const theirs = reinterpret_cast<const u32*>(sP + (1 - wg) * 64 * 72);
 #pragma unroll
@@ -237,7 +209,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
                 u32 a[4];
 #pragma unroll
                 for (int i = 0; i < 4; ++i) a[i] = (ks >> 1) == wg ? own[ks & 1][i] : other[ks & 1][i];
-                wgmma_rs_n256_tb<T>(o, a, smem_desc_sw128(kst + 4 * wg * FMLA_BOX + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), 1);
+                wgmma_rs_n256_tb<T>(o, a, smem_desc_sw128(kst + 4 * wg * FMLA_BOX + ks * 2048, V_DESC_LEAD, V_DESC_STRIDE), 1);
             }
             wgmma_commit();
             wgmma_wait<0>();
@@ -247,25 +219,15 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             if (tid == 0 && p + 2 < n_pages) issue_page(req, page + 2, stage);
         }
 
-        // Row sums: across the quad, then the two warpgroups' halves (both hold the same max).
-        l_a += __shfl_xor_sync(0xffffffff, l_a, 1);
-        l_a += __shfl_xor_sync(0xffffffff, l_a, 2);
-        l_b += __shfl_xor_sync(0xffffffff, l_b, 1);
-        l_b += __shfl_xor_sync(0xffffffff, l_b, 2);
-        if (lane % 4 == 0) {
-            sRed[wg * 64 + ra] = l_a;
-            sRed[wg * 64 + rb] = l_b;
-        }
-        __syncthreads();
-        l_a = sRed[ra] + sRed[64 + ra];
-        l_b = sRed[rb] + sRed[64 + rb];
-
-        const float l[2] = {l_a, l_b}, m[2] = {m_a, m_b};
+        // Row sums: the two warpgroups' halves (both hold the same max).
+        float l[2] = {l_a, l_b};
+        sum_row_halves(l, FMLA_AT(base, LockstepStorage, red), wg, ra, lane);
+        const float m[2] = {m_a, m_b};
         begin_next_piece(req, part.end_req, piece, piece_at, start_piece);
-        store_tile<T>(o, l, m, single, ((i64)(num_splits[req] + split) * h_kv + kvh) * rows, out, lse, oaccum, lseaccum,
-                      req, s_q, h_q, kvh, g, rows, tile_row0, wg, ra, lane, attn_sink);
+        store_tile<T>(o, l, m, single, ((i64)(params.num_splits[req] + split) * params.h_kv + kvh) * rows, params,
+                      req, kvh, g, rows, tile_row0, wg, ra, lane);
     }
 }
 
-FMLA_DECODE_SM90(flashmla_decode_sm90_lockstep_bf16, bf16, decode_sm90_lockstep)
-FMLA_DECODE_SM90(flashmla_decode_sm90_lockstep_fp16, fp16, decode_sm90_lockstep)
+FMLA_DECODE_SM90(flashmla_decode_sm90_lockstep_bf16, bf16, decode_sm90_lockstep, LockstepStorage)
+FMLA_DECODE_SM90(flashmla_decode_sm90_lockstep_fp16, fp16, decode_sm90_lockstep, LockstepStorage)

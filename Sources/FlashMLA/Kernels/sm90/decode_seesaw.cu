@@ -41,46 +41,48 @@
 // producer's bar.arrive, the consumer's bar.sync) order the same exchanges and are what
 // FlashMLA uses, but compute-sanitizer's racecheck does not follow bar.arrive and reports every
 // such exchange as a hazard (bench/probes/handoff_racecheck.cu); with mbarriers it can check
-// them. MAX0, MAX1, P0 and P1 complete once a pair, ISSUED once a pair that has a page 1, and
-// no producer can arrive twice before its consumer has waited once (each arrival follows a wait
-// on the other warpgroup's previous arrival), so a consumer waits on the parity of the pairs it
-// has seen; the stage parities already count them (see where they are declared).
+// them (bench/DECISIONS.md, D20). MAX0, MAX1, P0 and P1 complete once a pair, ISSUED once a pair
+// that has a page 1, and no producer can arrive twice before its consumer has waited once (each
+// arrival follows a wait on the other warpgroup's previous arrival), so a consumer waits on the
+// parity of the pairs it has seen; the stage parities already count them (see where they are
+// declared).
 // Each box is refilled for the next pair by the warpgroup whose wgmma read it last, right after
 // its wgmma wait, so no barrier is needed:
 //   stage 0: boxes 0–3 by wg0 (after O_L += P0·V0_L), boxes 4–8 by wg1 (after O_R += P0'·V0_R);
 //   stage 1: boxes 0–3 by wg0 (after O_L += P1·V1_L), boxes 4–7 by wg1 (after O_R += P1·V1_R),
 //            box 8 by wg1 a pair early, as soon as S1 is done.
-// The next pair's block ids are loaded at the top of a pair, so no refill waits for them.
-// Warpgroup 1 computes S1 from boxes 4–7 and 8 first, the ones refilled earliest. A stage's boxes
-// complete once per pair; each thread keeps the parity it waits for next. Pages come from DRAM
+// The next pair's block ids are loaded at the top of a pair, so no refill waits for them (D31).
+// Warpgroup 1 computes S1 from boxes 4–7 and 8 first, the ones refilled earliest (D14). A stage's
+// boxes complete once per pair; each thread keeps the parity it waits for next. Pages come from DRAM
 // with an evict-first hint (the query tiles' blocks of one worker read the same pages at about
 // the same time, so one of them fetches and the others hit L2; the normal policy, which the
 // lockstep kernel uses, was 2.5–3.5% slower here); prefetching pages into L2 a pair ahead cost
 // more L2 bandwidth than it saved in latency (bench/DECISIONS.md, D10 and D16).
 //
 // The page loop's body is one pair; the steady pairs (not a piece's first, with a page 1 and a
-// next pair of two pages) run a copy of it compiled with every case test folded away.
+// next pair of two pages) run a copy of it compiled with every case test folded away (D29).
 //
 // Slots past a sequence's end (which may hold NaN) are masked in S, and each warpgroup zeroes
 // them in its own half of V before its P·V, so 0·NaN never reaches O. A block id out of range
 // raises FMLA_ERR_BLOCK_ID, loads page 0 instead and counts as a page with no valid key.
 #include "sm90/tile.cuh"
 
-#ifndef FMLA_ISSUE_WARPS              // warps of a warpgroup that issue TMA copies
-#define FMLA_ISSUE_WARPS 4
-#endif
+// The warps of a warpgroup that issue a refill's TMA copies, lane 0 of each: four issue a page four
+// times as fast as one (2% on h_q 128); two were as fast as four (bench/DECISIONS.md, D9).
+constexpr int ISSUE_WARPS = 4;
 
-// Byte offsets from the 1024-aligned base: Q and the two pages, sP1, 23 mbarriers in 256 bytes (18
-// for the boxes, then the 5 handoffs), sMax, sRed. The dynamic shared memory the host reserves,
-// DecodeKernel.seesawSharedMemoryBytes, is FMLA_SMEM_SEESAW: the layout and 1024 bytes to align
-// the base (a test holds the two equal).
+// Shared memory, from a 1024-aligned base (tiles in the swizzled boxes of sm90/tile.cuh); the
+// header comment says what each part holds and when.
 #define FMLA_SEESAW_NBARS 23
-static_assert(8 * FMLA_SEESAW_NBARS <= 256, "the mbarriers outgrow their 256 bytes");
-#define FMLA_SEESAW_P1 (3 * FMLA_TILE)
-#define FMLA_SEESAW_BARS (FMLA_SEESAW_P1 + FMLA_BOX)
-#define FMLA_SEESAW_MAX (FMLA_SEESAW_BARS + 256)
-#define FMLA_SEESAW_RED (FMLA_SEESAW_MAX + 2 * 64 * 4)
-#define FMLA_SMEM_SEESAW (FMLA_SEESAW_RED + 2 * 64 * 4 + 1024)
+struct SeesawStorage {
+    u8 q[FMLA_TILE];              // sQ
+    u8 k[2][FMLA_TILE];           // sK: stage 0 and 1
+    u8 p1[FMLA_BOX];              // sP1
+    u64 bars[32];                 // FMLA_SEESAW_NBARS mbarriers: the 18 boxes', then the 5 handoffs
+    float max[2][64];             // sMax
+    float red[2][64];             // sRed
+};
+static_assert(FMLA_SEESAW_NBARS <= 32, "the mbarriers outgrow their 256 bytes");
 
 // The handoff mbarriers, by index after the boxes' 18.
 #define FMLA_HANDOFF_MAX0 18
@@ -90,20 +92,6 @@ static_assert(8 * FMLA_SEESAW_NBARS <= 256, "the mbarriers outgrow their 256 byt
 #define FMLA_HANDOFF_ISSUED 22        // warpgroup 1 has issued P0'·V0_R (so its products go first)
 // The named barrier of one warpgroup (128 threads): 1 + warpgroup.
 #define FMLA_BAR_WG 1
-
-// Shared-memory accesses by 32-bit shared-window address: generic pointers into shared memory
-// would hold two registers each across the page loop, where every register is taken.
-__device__ __forceinline__ void st_shared_f32(u32 addr, float v) {
-    asm volatile("st.shared.f32 [%0], %1;\n" :: "r"(addr), "f"(v) : "memory");
-}
-__device__ __forceinline__ void st_shared_zero16(u32 addr) {
-    asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" :: "r"(addr), "r"(0) : "memory");
-}
-__device__ __forceinline__ float ld_shared_f32(u32 addr) {
-    float v;
-    asm volatile("ld.shared.f32 %0, [%1];\n" : "=f"(v) : "r"(addr) : "memory");
-    return v;
-}
 
 // S (+)= Q·Kᵀ over boxes B0 … B1−1 of a page, waiting for each box's TMA; the first product
 // overwrites S when ZERO.
@@ -123,41 +111,13 @@ __device__ __forceinline__ void qk_boxes(float (&s)[32], u32 sQ, u32 page, u32 p
     }
 }
 
-// Accumulator layout of a 64 × N wgmma tile: thread (warp, lane) holds rows ra = 16·warp +
-// lane/4 (h = 0) and rb = ra + 8 (h = 1); element 4·j + 2·h + e is column 8·j + 2·(lane % 4) + e.
-
-// Masks S (unscaled) to the keys each row sees (key0 + column < lim[h]) that hold data
-// (column < valid), and returns each row's maximum over the page in log2 units (the quad's
-// four lanes reduced). A page every key of which both rows see is not masked, and S stays
-// unscaled: exp2_rows folds the scale in (it is > 0, so the maximum commutes with it).
-__device__ __forceinline__ void mask_and_max(float (&s)[32], int key0, int valid, const int (&lim_row)[2],
-                                             float scale_log2, int lane, float (&mx)[2]) {
+// S (unscaled) masked to the keys of the page at key0 each row sees (lim_row[h]) that hold data
+// (below key0 + valid), and each row's maximum over the page in log2 units (tile.cuh, mask_and_max).
+__device__ __forceinline__ void mask_valid_and_max(float (&s)[32], int key0, int valid, const int (&lim_row)[2],
+                                                   float scale_log2, int lane, float (&mx)[2]) {
     const int lim[2] = {min(lim_row[0], key0 + valid), min(lim_row[1], key0 + valid)};
-    if (key0 + FMLA_PAGE > min(lim[0], lim[1])) {
-#pragma unroll
-        for (int j = 0; j < 8; ++j)
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                const int key = key0 + 8 * j + 2 * (lane % 4) + (i & 1);
-                s[4 * j + i] = key < lim[i >> 1] ? s[4 * j + i] : -FMLA_INF;
-            }
-    }
-    mx[0] = mx[1] = -FMLA_INF;
-#pragma unroll
-    for (int j = 0; j < 8; ++j)
-#pragma unroll
-        for (int i = 0; i < 4; ++i) mx[i >> 1] = fmaxf(mx[i >> 1], s[4 * j + i]);
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffff, mx[h], 1));
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffff, mx[h], 2));
-        mx[h] *= scale_log2;
-    }
+    mask_and_max(s, key0, key0 + FMLA_PAGE, lim, scale_log2, lane, mx);
 }
-
-// A row maximum as an exponent base: a row that has seen no key yet (−∞) uses 0, so that
-// exp2(−∞ − base) is 0 rather than NaN.
-__device__ __forceinline__ float exp_base(float m) { return m == -FMLA_INF ? 0.f : m; }
 
 // s ← exp2(s·scale − base[h]), one FFMA and one MUFU an element; sum[h] = this thread's part
 // of the row sums.
@@ -217,7 +177,7 @@ template <typename T>
 __device__ __forceinline__ void pv_from_registers(float (&o)[128], const u32 (&frag)[4][4], u32 v_box, bool overwrite) {
 #pragma unroll
     for (int ks = 0; ks < 4; ++ks)
-        wgmma_rs_n256_tb<T>(o, frag[ks], smem_desc_sw128(v_box + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE),
+        wgmma_rs_n256_tb<T>(o, frag[ks], smem_desc_sw128(v_box + ks * 2048, V_DESC_LEAD, V_DESC_STRIDE),
                             ks > 0 || !overwrite);
 }
 template <typename T>
@@ -225,19 +185,15 @@ __device__ __forceinline__ void pv_from_shared(float (&o)[128], u32 p_box, u32 v
 #pragma unroll
     for (int ks = 0; ks < 4; ++ks)
         wgmma_ss_n256_tb<T>(o, smem_desc_sw128(p_box + ks * 32, 16, 1024),
-                            smem_desc_sw128(v_box + ks * 2048, FMLA_V_LEAD, FMLA_V_STRIDE), ks > 0 || !overwrite);
+                            smem_desc_sw128(v_box + ks * 2048, V_DESC_LEAD, V_DESC_STRIDE), ks > 0 || !overwrite);
 }
 
 // O ← O·c[h] (rows ra, rb). A warp holds whole rows of O (its 16 of the 64), so when the running
 // maximum of none of them moved (every factor exactly 1, most pages once the maximum has
-// settled) the warp skips its 128 multiplications; the result is the same bit for bit.
+// settled) the warp skips its 128 multiplications; the result is the same bit for bit (D21).
 __device__ __forceinline__ void scale_o(float (&o)[128], const float (&c)[2]) {
     if (__all_sync(0xffffffff, c[0] == 1.f && c[1] == 1.f)) return;
-#pragma unroll
-    for (int t = 0; t < 32; ++t) {
-        o[4 * t] *= c[0]; o[4 * t + 1] *= c[0];
-        o[4 * t + 2] *= c[1]; o[4 * t + 3] *= c[1];
-    }
+    scale_rows(o, c[0], c[1]);
 }
 
 // Zeroes rows valid … 63 of boxes box0 … box0+3 of a page (one warpgroup's half of V) and
@@ -251,16 +207,17 @@ __device__ __forceinline__ void zero_v_rows(u32 page, int valid, int box0, int t
 
 template <typename T>
 __device__ __forceinline__ void decode_sm90_seesaw(
-    const TensorMap* __restrict__ kmap, FMLA_SM90_PARAMS(T, __restrict__)) {
+    const TensorMap* __restrict__ kmap, const DecodeParams& params) {
     extern __shared__ __align__(1024) u8 smem_raw[];
     const u32 base = (smem_addr(smem_raw) + 1023) & ~1023u;
-    const u32 sQ = base, st0 = base + FMLA_TILE, st1 = base + 2 * FMLA_TILE, bars = base + FMLA_SEESAW_BARS;
-    const u32 sMax = base + FMLA_SEESAW_MAX, sRed = base + FMLA_SEESAW_RED;
-    const u32 sP1 = base + FMLA_SEESAW_P1;
+    const u32 sQ = FMLA_AT(base, SeesawStorage, q), st0 = FMLA_AT(base, SeesawStorage, k[0]);
+    const u32 st1 = FMLA_AT(base, SeesawStorage, k[1]), bars = FMLA_AT(base, SeesawStorage, bars);
+    const u32 sMax = FMLA_AT(base, SeesawStorage, max), sRed = FMLA_AT(base, SeesawStorage, red);
+    const u32 sP1 = FMLA_AT(base, SeesawStorage, p1);
 
     const int tid = threadIdx.x, wg = tid / 128, t = tid % 128, warp = t / 32, lane = tid % 32;
     const int kvh = blockIdx.y;
-    const int g = h_q / h_kv, rows = s_q * g;
+    const int g = params.h_q / params.h_kv, rows = params.s_q * g;
     const int tile_row0 = blockIdx.x * 64;
     const int ra = warp * 16 + lane / 4, rb = ra + 8;         // this thread's accumulator rows
     const int qa = (tile_row0 + ra) / g, qb = (tile_row0 + rb) / g;
@@ -283,20 +240,20 @@ __device__ __forceinline__ void decode_sm90_seesaw(
 
     // The worker's schedule is read again at each piece boundary, not held across the page loop.
     // Block-table entries are read where needed (an L1 hit) instead of holding a row pointer.
-    auto block_id = [&](int req, int page) { return block_table[(i64)req * bt_stride + page]; };
+    auto block_id = [&](int req, int page) { return params.block_table[(i64)req * params.bt_stride + page]; };
 
     // Boxes b0 … b1−1 of page `page` of request `req` into `stage`, each completing on its own
-    // mbarrier. Called by a whole warpgroup: lane 0 of warp w issues boxes b0 + w, b0 + w + 4, …
-    // (a TMA instruction is issued one lane at a time, so four warps issue a page four times as fast).
+    // mbarrier. Called by a whole warpgroup: lane 0 of warp w < ISSUE_WARPS issues boxes b0 + w,
+    // b0 + w + ISSUE_WARPS, … (a TMA instruction is issued one lane at a time).
     auto issue_id = [&](int id, int stage, int b0, int b1) {
-        if (lane != 0 || warp >= FMLA_ISSUE_WARPS) return;
-        if (id < 0 || id >= num_pages) {
-            atomicOr(error_flag, FMLA_ERR_BLOCK_ID);
+        if (lane != 0 || warp >= ISSUE_WARPS) return;
+        if (id < 0 || id >= params.num_pages) {
+            atomicOr(params.error_flag, FMLA_ERR_BLOCK_ID);
             id = 0;                                            // counts as no valid key (valid_keys)
         }
         const u64 policy = l2_evict_first_policy();           // made here: no register held across the loop
 #pragma unroll 1
-        for (int b = b0 + warp; b < b1; b += FMLA_ISSUE_WARPS) {
+        for (int b = b0 + warp; b < b1; b += ISSUE_WARPS) {
             const u32 bar = bars + 8 * (stage * 9 + b);
             mbar_arrive_expect_tx(bar, FMLA_BOX);
             tma_load_4d(base + (1 + stage) * FMLA_TILE + b * FMLA_BOX, kmap, bar, b * 64, kvh, 0, id, policy);
@@ -311,22 +268,22 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             issue(req, pc.first_page, 0, 0, 9);
             if (pc.n_pages > 1) issue(req, pc.first_page + 1, 1, 0, 9);
         }
-        load_q_tile<T>(sQ, q, q_batch_stride, q_seq_stride, q_head_stride, req, kvh, g, rows, tile_row0);
+        load_q_tile<T>(sQ, params, req, kvh, g, rows, tile_row0);
     };
     auto piece_at = [&](int req) {
-        return tile_piece(load_part(sched, blockIdx.z), req, seqlens, num_splits, max_pages, s_q, causal, rows, g, tile_row0, error_flag);
+        return tile_piece(load_part(params.sched, blockIdx.z), req, params, rows, g, tile_row0);
     };
 
     Piece piece;
-    const int begin_req = sched_field(sched, blockIdx.z, 0);
-    begin_next_piece(begin_req - 1, sched_field(sched, blockIdx.z, 2), piece, piece_at, start_piece);
-    for (int req = begin_req; req <= sched_field(sched, blockIdx.z, 2); ++req) {
+    const int begin_req = sched_field(params.sched, blockIdx.z, 0);
+    begin_next_piece(begin_req - 1, sched_field(params.sched, blockIdx.z, 2), piece, piece_at, start_piece);
+    for (int req = begin_req; req <= sched_field(params.sched, blockIdx.z, 2); ++req) {
         const int seqlen = piece.seqlen, first_page = piece.first_page, n_pages = piece.n_pages;
-        const int lim[2] = {visible_end(piece, s_q, causal, qa), visible_end(piece, s_q, causal, qb)};
+        const int lim[2] = {visible_end(piece, params.s_q, params.causal, qa), visible_end(piece, params.s_q, params.causal, qb)};
         // Keys of `page` whose V rows hold data; the rest are zeroed before P·V.
         auto valid_keys = [&](int page) {
             const int id = block_id(req, page);
-            return (id >= 0 && id < num_pages) ? min(FMLA_PAGE, seqlen - page * FMLA_PAGE) : 0;
+            return (id >= 0 && id < params.num_pages) ? min(FMLA_PAGE, seqlen - page * FMLA_PAGE) : 0;
         };
 
         wait_piece_start();
@@ -349,180 +306,181 @@ __device__ __forceinline__ void decode_sm90_seesaw(
             for (int i = 0; i < 128; ++i) o[i] = 0.f;
         }
         float m_run[2] = {-FMLA_INF, -FMLA_INF}, l_run[2] = {0.f, 0.f};
+        // One pair of pages, as each warpgroup works it (the header's "Who does what"): `first`, the
+        // piece's first pair; `has1`, the pair has a page 1; `next0` / `next1`, the next pair has a page
+        // 0 / 1, whose block id is next_id0 / next_id1.
+        auto pair_wg0 = [&](const int page0, const bool first, const bool has1, const bool next0, const bool next1,
+                            const int next_id0, const int next_id1) {
+            const int page1 = page0 + 1;
+            float mx[2], sum[2];
+            u32 frag[4][4];
+            const int valid0 = valid_keys(page0);
+            mask_valid_and_max(s, page0 * FMLA_PAGE, valid0, lim, params.scale_log2, lane, mx);
+            const float m0[2] = {fmaxf(m_run[0], mx[0]), fmaxf(m_run[1], mx[1])};
+            if (lane % 4 == 0) { st_shared_f32(sMax + 4 * ra, m0[0]); st_shared_f32(sMax + 4 * rb, m0[1]); }
+            mbar_arrive(handoff(FMLA_HANDOFF_MAX0));
+            const float b0[2] = {exp_base(m0[0]), exp_base(m0[1])};
+            const float alpha[2] = {fast_exp2(m_run[0] - b0[0]), fast_exp2(m_run[1] - b0[1])};
+            exp2_rows(s, params.scale_log2, b0, sum);
+            const float one[2] = {1.f, 1.f};
+            pack_p<T>(s, one, frag);
+#pragma unroll
+            for (int h = 0; h < 2; ++h) l_run[h] = l_run[h] * alpha[h] + sum[h];
+            if (!first) scale_o(o, alpha);
+            if (valid0 < FMLA_PAGE) zero_v_rows(st0, valid0, 0, t, 0);
+
+            // O_L = O_L·alpha + P0·V0_L (V read N-major: keys are rows of the page).
+            wgmma_fence();
+            pv_from_registers<T>(o, frag, st0, first);
+            wgmma_commit();
+            wgmma_wait<0>();
+            fence_registers(o);
+            if (next0) issue_id(next_id0, 0, 0, 4);
+
+            // Rescale P0 to m1 and hand it to warpgroup 1 in box 8 of stage 0.
+            mbar_wait(handoff(FMLA_HANDOFF_MAX1), parity0 ^ 1);
+            const float m1[2] = {ld_shared_f32(sMax + 4 * (64 + ra)), ld_shared_f32(sMax + 4 * (64 + rb))};
+            const float beta[2] = {fast_exp2(m0[0] - exp_base(m1[0])), fast_exp2(m0[1] - exp_base(m1[1]))};
+            pack_p<T>(s, beta, frag);
+            store_p(st0 + 8 * FMLA_BOX, frag, warp, lane);
+            fence_proxy_async();
+            mbar_arrive(handoff(FMLA_HANDOFF_P0));
+#pragma unroll
+            for (int h = 0; h < 2; ++h) { l_run[h] *= beta[h]; m_run[h] = m1[h]; }
+            scale_o(o, beta);
+
+            mbar_wait(handoff(FMLA_HANDOFF_P1), parity0 ^ 1);
+            if (has1) {
+                // O_L += P1·V1_L, P1 from sP1; then S0 of the next pair.
+                mbar_wait(handoff(FMLA_HANDOFF_ISSUED), parity1);
+                for (int b = 0; b < 4; ++b) mbar_wait(bars + 8 * (9 + b), parity1);
+                parity1 ^= 1;
+                const int valid1 = valid_keys(page1);
+                if (valid1 < FMLA_PAGE) zero_v_rows(st1, valid1, 0, t, 0);
+                wgmma_fence();
+                pv_from_shared<T>(o, sP1, st1, false);
+                wgmma_commit();
+                // Each path issues and waits for its own products, so that ptxas sees no
+                // wgmma in flight across a branch (it would serialize every wgmma; D11).
+                if (next0) {
+                    qk_boxes<T, 0, 4, true>(s, sQ, st0, bars, parity0);
+                    wgmma_commit();
+                    wgmma_wait<1>();
+                    fence_registers(o);
+                    if (next1) {
+                        issue_id(next_id1, 1, 0, 4);
+                    }
+                    qk_boxes<T, 4, 9, false>(s, sQ, st0, bars, parity0);
+                    wgmma_commit();
+                    wgmma_wait<0>();
+                    fence_registers(s);
+                    parity0 ^= 1;
+                } else {
+                    wgmma_wait<0>();
+                    fence_registers(o);
+                }
+            }
+        };
+        auto pair_wg1 = [&](const int p, const int page0, const bool first, const bool has1, const bool next0,
+                            const bool next1, const int next_id0, const int next_id1) {
+            const int page1 = page0 + 1;
+            float mx[2], sum[2];
+            u32 frag[4][4];
+            const int valid1 = has1 ? valid_keys(page1) : 0;
+            if (has1) {
+                mask_valid_and_max(s, page1 * FMLA_PAGE, valid1, lim, params.scale_log2, lane, mx);
+            } else {
+#pragma unroll
+                for (int i = 0; i < 32; ++i) s[i] = -FMLA_INF;
+                mx[0] = mx[1] = -FMLA_INF;
+            }
+            mbar_wait(handoff(FMLA_HANDOFF_MAX0), parity0);
+            const float m0[2] = {ld_shared_f32(sMax + 4 * ra), ld_shared_f32(sMax + 4 * rb)};
+            const float m1[2] = {fmaxf(m0[0], mx[0]), fmaxf(m0[1], mx[1])};
+            if (lane % 4 == 0) { st_shared_f32(sMax + 4 * (64 + ra), m1[0]); st_shared_f32(sMax + 4 * (64 + rb), m1[1]); }
+            mbar_arrive(handoff(FMLA_HANDOFF_MAX1));
+            const float b1[2] = {exp_base(m1[0]), exp_base(m1[1])};
+            // The same alpha and beta as warpgroup 0 computes, from the same operands.
+            const float alpha[2] = {fast_exp2(m_run[0] - exp_base(m0[0])), fast_exp2(m_run[1] - exp_base(m0[1]))};
+            const float beta[2] = {fast_exp2(m0[0] - b1[0]), fast_exp2(m0[1] - b1[1])};
+            const float c[2] = {alpha[0] * beta[0], alpha[1] * beta[1]};
+            exp2_rows(s, params.scale_log2, b1, sum);
+#pragma unroll
+            for (int h = 0; h < 2; ++h) { l_run[h] = l_run[h] * c[h] + sum[h]; m_run[h] = m1[h]; }
+            if (has1) {
+                const float one[2] = {1.f, 1.f};
+                pack_p<T>(s, one, frag);
+                store_p(sP1, frag, warp, lane);
+                fence_proxy_async();
+            }
+            mbar_arrive(handoff(FMLA_HANDOFF_P1));
+            if (!first) scale_o(o, c);                      // after the handoff: warpgroup 0 waits for P1
+            // O_R += P0'·V0_R, P0' from box 8 of stage 0 (after P1·V1_R when there is a page 1).
+            auto pv0 = [&](bool overwrite) {
+                mbar_wait(handoff(FMLA_HANDOFF_P0), parity0);
+                for (int b = 4; b < 8; ++b) mbar_wait(bars + 8 * b, parity0);
+                parity0 ^= 1;
+                const int valid0 = valid_keys(page0);
+                if (valid0 < FMLA_PAGE) zero_v_rows(st0, valid0, 4, t, 1);
+                wgmma_fence();
+                pv_from_shared<T>(o, st0 + 8 * FMLA_BOX, st0 + 4 * FMLA_BOX, overwrite);
+                wgmma_commit();
+            };
+            if (has1) {
+                // O_R = O_R·alpha·beta + P1·V1_R, P1 from registers.
+                if (valid1 < FMLA_PAGE) zero_v_rows(st1, valid1, 4, t, 1);
+                wgmma_fence();
+                pv_from_registers<T>(o, frag, st1 + 4 * FMLA_BOX, first);
+                wgmma_commit();
+                pv0(false);
+                mbar_arrive(handoff(FMLA_HANDOFF_ISSUED));
+                wgmma_wait<1>();
+                if (next1) issue_id(next_id1, 1, 4, 8);
+                wgmma_wait<0>();
+            } else {
+                pv0(first);
+                wgmma_wait<0>();
+            }
+            fence_registers(o);
+            if (next0) issue_id(next_id0, 0, 4, 9);
+            if (next1) {
+                // S1 of the next pair.
+                // Boxes 4–7 and 8 first: this warpgroup refilled them after P1·V1_R and a pair
+                // ago, before warpgroup 0 could refill 0–3 (after P1·V1_L).
+                qk_boxes<T, 4, 8, true>(s, sQ, st1, bars + 72, parity1);
+                qk_boxes<T, 8, 9, false>(s, sQ, st1, bars + 72, parity1);
+                qk_boxes<T, 0, 4, false>(s, sQ, st1, bars + 72, parity1);
+                wgmma_commit();
+                wgmma_wait<0>();
+                fence_registers(s);
+                parity1 ^= 1;
+                if (p + 5 < n_pages) issue(req, page1 + 4, 1, 8, 9);   // box 8 of the pair after next
+            }
+        };
         // One pair of pages; the steady pairs get a copy of their own with the case tests folded away.
         auto pair = [&](const int p, const bool first, const bool has1, const bool next0, const bool next1) {
             const int page0 = first_page + p, page1 = page0 + 1;
             // The next pair's block ids, loaded at the top so that no refill waits for them.
             const int next_id0 = next0 ? block_id(req, page0 + 2) : 0, next_id1 = next1 ? block_id(req, page1 + 2) : 0;
-            float mx[2], sum[2];
-            u32 frag[4][4];
-            if (wg == 0) {
-                const int valid0 = valid_keys(page0);
-                mask_and_max(s, page0 * FMLA_PAGE, valid0, lim, scale_log2, lane, mx);
-                const float m0[2] = {fmaxf(m_run[0], mx[0]), fmaxf(m_run[1], mx[1])};
-                if (lane % 4 == 0) { st_shared_f32(sMax + 4 * ra, m0[0]); st_shared_f32(sMax + 4 * rb, m0[1]); }
-                mbar_arrive(handoff(FMLA_HANDOFF_MAX0));
-                const float b0[2] = {exp_base(m0[0]), exp_base(m0[1])};
-                const float alpha[2] = {fast_exp2(m_run[0] - b0[0]), fast_exp2(m_run[1] - b0[1])};
-                exp2_rows(s, scale_log2, b0, sum);
-                const float one[2] = {1.f, 1.f};
-                pack_p<T>(s, one, frag);
-#pragma unroll
-                for (int h = 0; h < 2; ++h) l_run[h] = l_run[h] * alpha[h] + sum[h];
-                if (!first) scale_o(o, alpha);
-                if (valid0 < FMLA_PAGE) zero_v_rows(st0, valid0, 0, t, 0);
-
-                // O_L = O_L·alpha + P0·V0_L (V read N-major: keys are rows of the page).
-                wgmma_fence();
-                pv_from_registers<T>(o, frag, st0, first);
-                wgmma_commit();
-                wgmma_wait<0>();
-                fence_registers(o);
-                if (next0) issue_id(next_id0, 0, 0, 4);
-
-                // Rescale P0 to m1 and hand it to warpgroup 1 in box 8 of stage 0.
-                mbar_wait(handoff(FMLA_HANDOFF_MAX1), parity0 ^ 1);
-                const float m1[2] = {ld_shared_f32(sMax + 4 * (64 + ra)), ld_shared_f32(sMax + 4 * (64 + rb))};
-                const float beta[2] = {fast_exp2(m0[0] - exp_base(m1[0])), fast_exp2(m0[1] - exp_base(m1[1]))};
-                pack_p<T>(s, beta, frag);
-                store_p(st0 + 8 * FMLA_BOX, frag, warp, lane);
-                fence_proxy_async();
-                mbar_arrive(handoff(FMLA_HANDOFF_P0));
-#pragma unroll
-                for (int h = 0; h < 2; ++h) { l_run[h] *= beta[h]; m_run[h] = m1[h]; }
-                scale_o(o, beta);
-
-                mbar_wait(handoff(FMLA_HANDOFF_P1), parity0 ^ 1);
-                if (has1) {
-                    // O_L += P1·V1_L, P1 from sP1; then S0 of the next pair.
-                    mbar_wait(handoff(FMLA_HANDOFF_ISSUED), parity1);
-                    for (int b = 0; b < 4; ++b) mbar_wait(bars + 8 * (9 + b), parity1);
-                    parity1 ^= 1;
-                    const int valid1 = valid_keys(page1);
-                    if (valid1 < FMLA_PAGE) zero_v_rows(st1, valid1, 0, t, 0);
-                    wgmma_fence();
-                    pv_from_shared<T>(o, sP1, st1, false);
-                    wgmma_commit();
-                    // Each path issues and waits for its own products, so that ptxas sees no
-                    // wgmma in flight across a branch (it would serialize every wgmma).
-                    if (next0) {
-                        qk_boxes<T, 0, 4, true>(s, sQ, st0, bars, parity0);
-                        wgmma_commit();
-                        wgmma_wait<1>();
-                        fence_registers(o);
-                        if (next1) {
-                            issue_id(next_id1, 1, 0, 4);
-                        }
-                        qk_boxes<T, 4, 9, false>(s, sQ, st0, bars, parity0);
-                        wgmma_commit();
-                        wgmma_wait<0>();
-                        fence_registers(s);
-                        parity0 ^= 1;
-                    } else {
-                        wgmma_wait<0>();
-                        fence_registers(o);
-                    }
-                }
-            } else {
-                const int valid1 = has1 ? valid_keys(page1) : 0;
-                if (has1) {
-                    mask_and_max(s, page1 * FMLA_PAGE, valid1, lim, scale_log2, lane, mx);
-                } else {
-#pragma unroll
-                    for (int i = 0; i < 32; ++i) s[i] = -FMLA_INF;
-                    mx[0] = mx[1] = -FMLA_INF;
-                }
-                mbar_wait(handoff(FMLA_HANDOFF_MAX0), parity0);
-                const float m0[2] = {ld_shared_f32(sMax + 4 * ra), ld_shared_f32(sMax + 4 * rb)};
-                const float m1[2] = {fmaxf(m0[0], mx[0]), fmaxf(m0[1], mx[1])};
-                if (lane % 4 == 0) { st_shared_f32(sMax + 4 * (64 + ra), m1[0]); st_shared_f32(sMax + 4 * (64 + rb), m1[1]); }
-                mbar_arrive(handoff(FMLA_HANDOFF_MAX1));
-                const float b1[2] = {exp_base(m1[0]), exp_base(m1[1])};
-                // The same alpha and beta as warpgroup 0 computes, from the same operands.
-                const float alpha[2] = {fast_exp2(m_run[0] - exp_base(m0[0])), fast_exp2(m_run[1] - exp_base(m0[1]))};
-                const float beta[2] = {fast_exp2(m0[0] - b1[0]), fast_exp2(m0[1] - b1[1])};
-                const float c[2] = {alpha[0] * beta[0], alpha[1] * beta[1]};
-                exp2_rows(s, scale_log2, b1, sum);
-#pragma unroll
-                for (int h = 0; h < 2; ++h) { l_run[h] = l_run[h] * c[h] + sum[h]; m_run[h] = m1[h]; }
-                if (has1) {
-                    const float one[2] = {1.f, 1.f};
-                    pack_p<T>(s, one, frag);
-                    store_p(sP1, frag, warp, lane);
-                    fence_proxy_async();
-                }
-                mbar_arrive(handoff(FMLA_HANDOFF_P1));
-                if (!first) scale_o(o, c);                      // after the handoff: warpgroup 0 waits for P1
-                // O_R += P0'·V0_R, P0' from box 8 of stage 0 (after P1·V1_R when there is a page 1).
-                auto pv0 = [&](bool overwrite) {
-                    mbar_wait(handoff(FMLA_HANDOFF_P0), parity0);
-                    for (int b = 4; b < 8; ++b) mbar_wait(bars + 8 * b, parity0);
-                    parity0 ^= 1;
-                    const int valid0 = valid_keys(page0);
-                    if (valid0 < FMLA_PAGE) zero_v_rows(st0, valid0, 4, t, 1);
-                    wgmma_fence();
-                    pv_from_shared<T>(o, st0 + 8 * FMLA_BOX, st0 + 4 * FMLA_BOX, overwrite);
-                    wgmma_commit();
-                };
-                if (has1) {
-                    // O_R = O_R·alpha·beta + P1·V1_R, P1 from registers.
-                    if (valid1 < FMLA_PAGE) zero_v_rows(st1, valid1, 4, t, 1);
-                    wgmma_fence();
-                    pv_from_registers<T>(o, frag, st1 + 4 * FMLA_BOX, first);
-                    wgmma_commit();
-                    pv0(false);
-                    mbar_arrive(handoff(FMLA_HANDOFF_ISSUED));
-                    wgmma_wait<1>();
-                    if (next1) issue_id(next_id1, 1, 4, 8);
-                    wgmma_wait<0>();
-                } else {
-                    pv0(first);
-                    wgmma_wait<0>();
-                }
-                fence_registers(o);
-                if (next0) issue_id(next_id0, 0, 4, 9);
-                if (next1) {
-                    // S1 of the next pair.
-                    // Boxes 4–7 and 8 first: this warpgroup refilled them after P1·V1_R and a pair
-                    // ago, before warpgroup 0 could refill 0–3 (after P1·V1_L).
-                    qk_boxes<T, 4, 8, true>(s, sQ, st1, bars + 72, parity1);
-                    qk_boxes<T, 8, 9, false>(s, sQ, st1, bars + 72, parity1);
-                    qk_boxes<T, 0, 4, false>(s, sQ, st1, bars + 72, parity1);
-                    wgmma_commit();
-                    wgmma_wait<0>();
-                    fence_registers(s);
-                    parity1 ^= 1;
-                    if (p + 5 < n_pages) issue(req, page1 + 4, 1, 8, 9);   // box 8 of the pair after next
-                }
-            }
+            if (wg == 0) pair_wg0(page0, first, has1, next0, next1, next_id0, next_id1);
+            else pair_wg1(p, page0, first, has1, next0, next1, next_id0, next_id1);
         };
         for (int p = 0; p < n_pages; p += 2) {
             if (p > 0 && p + 3 < n_pages) pair(p, false, true, true, true);
             else pair(p, p == 0, p + 1 < n_pages, p + 2 < n_pages, p + 3 < n_pages);
         }
 
-        // Row sums: across the quad, then the two warpgroups' parts (both hold the same max).
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            l_run[h] += __shfl_xor_sync(0xffffffff, l_run[h], 1);
-            l_run[h] += __shfl_xor_sync(0xffffffff, l_run[h], 2);
-        }
-        if (lane % 4 == 0) {
-            st_shared_f32(sRed + 4 * (wg * 64 + ra), l_run[0]);
-            st_shared_f32(sRed + 4 * (wg * 64 + rb), l_run[1]);
-        }
-        __syncthreads();
-        const float l[2] = {ld_shared_f32(sRed + 4 * ra) + ld_shared_f32(sRed + 4 * (64 + ra)),
-                            ld_shared_f32(sRed + 4 * rb) + ld_shared_f32(sRed + 4 * (64 + rb))};
+        // Row sums: the two warpgroups' parts (both hold the same max).
+        sum_row_halves(l_run, sRed, wg, ra, lane);
         // The piece's split and kind, read again rather than held in registers across the page loop.
-        const int split = req == sched_field(sched, blockIdx.z, 0) ? sched_field(sched, blockIdx.z, 4) : 0;
-        const bool single = num_splits[req + 1] - num_splits[req] == 1;
-        begin_next_piece(req, sched_field(sched, blockIdx.z, 2), piece, piece_at, start_piece);
-        store_tile<T>(o, l, m_run, single, ((i64)(num_splits[req] + split) * h_kv + kvh) * rows, out, lse, oaccum, lseaccum,
-                      req, s_q, h_q, kvh, g, rows, tile_row0, wg, ra, lane, attn_sink);
+        const int split = req == sched_field(params.sched, blockIdx.z, 0) ? sched_field(params.sched, blockIdx.z, 4) : 0;
+        const bool single = params.num_splits[req + 1] - params.num_splits[req] == 1;
+        begin_next_piece(req, sched_field(params.sched, blockIdx.z, 2), piece, piece_at, start_piece);
+        store_tile<T>(o, l_run, m_run, single, ((i64)(params.num_splits[req] + split) * params.h_kv + kvh) * rows, params,
+                      req, kvh, g, rows, tile_row0, wg, ra, lane);
     }
 }
 
 
-FMLA_DECODE_SM90(flashmla_decode_sm90_seesaw_bf16, bf16, decode_sm90_seesaw)
-FMLA_DECODE_SM90(flashmla_decode_sm90_seesaw_fp16, fp16, decode_sm90_seesaw)
+FMLA_DECODE_SM90(flashmla_decode_sm90_seesaw_bf16, bf16, decode_sm90_seesaw, SeesawStorage)
+FMLA_DECODE_SM90(flashmla_decode_sm90_seesaw_fp16, fp16, decode_sm90_seesaw, SeesawStorage)

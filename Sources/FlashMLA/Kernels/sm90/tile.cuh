@@ -8,7 +8,9 @@
 // between 64-column boxes and its stride the step between groups of 8 keys.
 #pragma once
 #include "common/mma_sm80.cuh"
+#include "common/params.cuh"
 #include "common/schedule.cuh"
+#include "common/softmax.cuh"
 #include "common/wgmma_sm90.cuh"
 
 #define FMLA_D 576
@@ -16,16 +18,18 @@
 #define FMLA_BOX 8192                 // bytes of one 64 × 64 box
 #define FMLA_TILE (9 * FMLA_BOX)      // bytes of a 64 × 576 tile (Q or a page)
 
-#ifndef FMLA_V_LEAD                   // N-major V descriptor: step between 64-column boxes
-#define FMLA_V_LEAD FMLA_BOX
-#endif
-#ifndef FMLA_V_STRIDE                 // … and between groups of 8 keys
-#define FMLA_V_STRIDE 1024
-#endif
+// V's wgmma descriptor, N-major over a page's boxes: the lead is the step between 64-column boxes,
+// the stride the step between groups of 8 keys (8 rows of 128 bytes).
+constexpr u32 V_DESC_LEAD = FMLA_BOX;
+constexpr u32 V_DESC_STRIDE = 1024;
 
 // The cache's tensor map (CUtensorMap, built by the Swift host), passed by value as a
 // __grid_constant__ parameter: (576, h_kv, 64, pages) innermost first, 64 × 64 boxes.
 struct __align__(64) TensorMap { u64 words[16]; };
+
+// The 32-bit shared-window address of FIELD of a kernel's STORAGE placed at `base`: the
+// Hopper kernels address shared memory by such offsets, which fold into their instructions.
+#define FMLA_AT(base, STORAGE, FIELD) ((base) + (u32)FMLA_OFFSETOF(STORAGE, FIELD))
 
 // Byte offset of 16-byte chunk `chunk` (0 … 71) of row `row` in a swizzled tile.
 __device__ __forceinline__ u32 sw128(int row, int chunk) {
@@ -39,15 +43,75 @@ __device__ __forceinline__ u32 sw128(int row, int chunk) {
 // rows' swizzles differing, without bank conflicts. One commit group; the caller waits, fences
 // for the async proxy and syncs (wait_piece_start).
 template <typename T>
-__device__ __forceinline__ void load_q_tile(u32 sQ, const T* q, i64 q_batch_stride, i64 q_seq_stride,
-                                            i64 q_head_stride, int req, int kvh, int g, int rows, int tile_row0) {
+__device__ __forceinline__ void load_q_tile(u32 sQ, const DecodeParams& params, int req, int kvh, int g, int rows,
+                                            int tile_row0) {
+    const T* const q = static_cast<const T*>(params.q);
     const int r = threadIdx.x / 4, R = tile_row0 + r, c0 = threadIdx.x % 4;
     const bool ok = R < rows;
-    const T* src = ok ? q + (i64)req * q_batch_stride + (i64)(R / g) * q_seq_stride + (i64)(kvh * g + R % g) * q_head_stride
+    const T* src = ok ? q + (i64)req * params.q_batch_stride + (i64)(R / g) * params.q_seq_stride
+                            + (i64)(kvh * g + R % g) * params.q_head_stride
                       : q;
 #pragma unroll
     for (int j = 0; j < 18; ++j) cp_async_16(sQ + sw128(r, c0 + 4 * j), src + (ok ? (c0 + 4 * j) * 8 : 0), ok);
     cp_async_commit();
+}
+
+// Shared-memory accesses by 32-bit shared-window address: generic pointers into shared memory
+// would hold two registers each across the page loop, where every register is taken.
+__device__ __forceinline__ void st_shared_f32(u32 addr, float v) {
+    asm volatile("st.shared.f32 [%0], %1;\n" :: "r"(addr), "f"(v) : "memory");
+}
+__device__ __forceinline__ void st_shared_zero16(u32 addr) {
+    asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" :: "r"(addr), "r"(0) : "memory");
+}
+__device__ __forceinline__ float ld_shared_f32(u32 addr) {
+    float v;
+    asm volatile("ld.shared.f32 %0, [%1];\n" : "=f"(v) : "r"(addr) : "memory");
+    return v;
+}
+
+// ---- Scores ----
+// Accumulator layout of a 64 × N wgmma tile: thread (warp, lane) holds rows ra = 16·warp +
+// lane/4 (h = 0) and rb = ra + 8 (h = 1); element 4·j + 2·h + e is column 8·j + 2·(lane % 4) + e.
+
+// Masks S (unscaled; column c is key key0 + c) to the keys each row sees (below lim[h]), and
+// returns each row's maximum in log2 units (the quad's four lanes reduced). When no key of the
+// page (which ends at key page_end) is past either limit, S is not masked, and S stays unscaled:
+// the exponentials fold the scale in (it is > 0, so the maximum commutes with it).
+template <int N>
+__device__ __forceinline__ void mask_and_max(float (&s)[N], int key0, int page_end, const int (&lim)[2],
+                                             float scale_log2, int lane, float (&mx)[2]) {
+    if (page_end > min(lim[0], lim[1])) {
+#pragma unroll
+        for (int j = 0; j < N / 4; ++j)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int key = key0 + 8 * j + 2 * (lane % 4) + (i & 1);
+                s[4 * j + i] = key < lim[i >> 1] ? s[4 * j + i] : -FMLA_INF;
+            }
+    }
+    mx[0] = mx[1] = -FMLA_INF;
+#pragma unroll
+    for (int j = 0; j < N / 4; ++j)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) mx[i >> 1] = fmaxf(mx[i >> 1], s[4 * j + i]);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) mx[h] = quad_max(mx[h]) * scale_log2;
+}
+
+// After a piece's last page: each row's sum l[h] over the whole tile, from this thread's part.
+// Each warpgroup holds the sum of the P it computed (both under the same maximum): summed over
+// the quad, posted to red [2][64] fp32 (warpgroup wg's half), a block barrier, the halves added.
+__device__ __forceinline__ void sum_row_halves(float (&l)[2], u32 red, int wg, int ra, int lane) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) l[h] = quad_sum(l[h]);
+    if (lane % 4 == 0) {
+        st_shared_f32(red + 4 * (wg * 64 + ra), l[0]);
+        st_shared_f32(red + 4 * (wg * 64 + ra + 8), l[1]);
+    }
+    __syncthreads();
+#pragma unroll
+    for (int h = 0; h < 2; ++h) l[h] = ld_shared_f32(red + 4 * (ra + 8 * h)) + ld_shared_f32(red + 4 * (64 + ra + 8 * h));
 }
 
 // ---- A worker's pieces, as both Hopper kernels walk them ----
@@ -57,11 +121,11 @@ __device__ __forceinline__ void load_q_tile(u32 sQ, const T* q, i64 q_batch_stri
 // waiting for its query tile.
 
 // The piece of request `req` this tile computes; the tile's last row bounds a causal piece's pages.
-__device__ __forceinline__ Piece tile_piece(const SchedPart& part, int req, const int* seqlens, const int* num_splits,
-                                            int max_pages, int s_q, int causal, int rows, int g, int tile_row0,
-                                            int* error_flag) {
+__device__ __forceinline__ Piece tile_piece(const SchedPart& part, int req, const DecodeParams& params, int rows, int g,
+                                            int tile_row0) {
     const int last_row = min(rows, tile_row0 + 64) - 1;
-    return piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag);
+    return piece_of(part, req, params.seqlens, params.num_splits, params.max_pages, params.s_q, params.causal, last_row / g,
+                    params.error_flag);
 }
 
 // After piece `req` (or, with req = begin_req − 1, before the first): the next piece into `piece`
@@ -93,9 +157,9 @@ __device__ __forceinline__ void wait_piece_start() {
 // the combine ignores).
 template <typename T>
 __device__ __forceinline__ void store_tile(const float (&o)[128], const float (&l)[2], const float (&m)[2], bool single,
-                                           i64 split_row0, T* out, float* lse, float* oaccum, float* lseaccum,
-                                           int req, int s_q, int h_q, int kvh, int g, int rows, int tile_row0,
-                                           int wg, int ra, int lane, const float* attn_sink) {
+                                           i64 split_row0, const DecodeParams& params, int req, int kvh, int g, int rows,
+                                           int tile_row0, int wg, int ra, int lane) {
+    const int s_q = params.s_q, h_q = params.h_q;
     const float empty = single ? FMLA_INF : -FMLA_INF;
     const int col0 = wg * 256 + 2 * (lane % 4);
 #pragma unroll
@@ -107,39 +171,33 @@ __device__ __forceinline__ void store_tile(const float (&o)[128], const float (&
         const int qi = R / g, head = kvh * g + R % g;
         if (single) {
             // The final row: the attention sink (if any) scales it; lse stays as it is.
-            const float f = l[h] > 0.f ? inv * sink_factor(attn_sink, head, m[h] + fast_log2(l[h])) : 0.f;
-            T* dst = out + (((i64)req * s_q + qi) * h_q + head) * FMLA_DV + col0;
+            const float f = l[h] > 0.f ? inv * sink_factor(params.attn_sink, head, m[h] + fast_log2(l[h])) : 0.f;
+            T* dst = static_cast<T*>(params.out) + (((i64)req * s_q + qi) * h_q + head) * FMLA_DV + col0;
 #pragma unroll
             for (int n = 0; n < 32; ++n)
                 *reinterpret_cast<u32*>(dst + n * 8) = pack2<T>(o[4 * n + 2 * h] * f, o[4 * n + 2 * h + 1] * f);
-            if (wg == 0 && lane % 4 == 0) lse[((i64)req * h_q + head) * s_q + qi] = row_lse;
+            if (wg == 0 && lane % 4 == 0) params.lse[((i64)req * h_q + head) * s_q + qi] = row_lse;
         } else {
-            float* dst = oaccum + (split_row0 + R) * FMLA_DV + col0;
+            float* dst = params.oaccum + (split_row0 + R) * FMLA_DV + col0;
 #pragma unroll
             for (int n = 0; n < 32; ++n)
                 *reinterpret_cast<float2*>(dst + n * 8) = make_float2(o[4 * n + 2 * h] * inv, o[4 * n + 2 * h + 1] * inv);
-            if (wg == 0 && lane % 4 == 0) lseaccum[split_row0 + R] = row_lse;
+            if (wg == 0 && lane % 4 == 0) params.lseaccum[split_row0 + R] = row_lse;
         }
     }
 }
 
-// The arguments both kernels take after the cache's tensor map, as parameters (RESTRICT: the
-// device functions declare the pointers __restrict__, the entry points do not) and as arguments.
-#define FMLA_SM90_PARAMS(T, RESTRICT)                                                                      \
-    const T* RESTRICT q, const T* RESTRICT kcache, const int* RESTRICT block_table,                        \
-        const int* RESTRICT seqlens, const int* RESTRICT sched, const int* RESTRICT num_splits,             \
-        T* RESTRICT out, float* RESTRICT lse, float* RESTRICT oaccum, float* RESTRICT lseaccum,             \
-        int* RESTRICT error_flag, i64 q_batch_stride, i64 q_seq_stride, i64 q_head_stride, i64 bt_stride,   \
-        int s_q, int h_q, int h_kv, int num_pages, int max_pages, float scale_log2, int causal,             \
-        const float* RESTRICT attn_sink
-#define FMLA_SM90_ARGS                                                                                     \
-    q, kcache, block_table, seqlens, sched, num_splits, out, lse, oaccum, lseaccum, error_flag,             \
-        q_batch_stride, q_seq_stride, q_head_stride, bt_stride, s_q, h_q, h_kv, num_pages, max_pages,       \
-        scale_log2, causal, attn_sink
-
 // The extern "C" entry point NAME for element type T, calling FN<T>, unless the unit is compiled
-// for the other type only (common/types.cuh); both kernels take the same arguments, so the Swift
-// host launches either the same way.
-#define FMLA_DECODE_SM90(NAME, T, FN)                                                                      \
-    FMLA_IF_##T(extern "C" __global__ void __launch_bounds__(256, 1)                                       \
-    NAME(const __grid_constant__ TensorMap kmap, FMLA_SM90_PARAMS(T, )) { FN<T>(&kmap, FMLA_SM90_ARGS); })
+// for the other type only (common/types.cuh), and NAME_smem_bytes, the dynamic shared memory it
+// needs: its STORAGE and 1024 bytes, so that the kernel can align STORAGE to the 1024 bytes the
+// swizzled boxes need (the host reads it from the compiled module, CUDA/KernelLibrary.swift).
+// Both kernels take the same parameters, so the Swift host launches either the same way. The
+// tensor map is a parameter of its own, not a DecodeParams field: only these kernels take it, the
+// driver encodes it, and its 64-byte alignment would pad the struct every kernel shares; TMA
+// reads it where it lies in the parameter bank either way.
+#define FMLA_DECODE_SM90(NAME, T, FN, STORAGE)                                                             \
+    FMLA_IF_##T(extern "C" __device__ const int NAME##_smem_bytes = sizeof(STORAGE) + 1024;                \
+    extern "C" __global__ void __launch_bounds__(256, 1)                                                   \
+    NAME(const __grid_constant__ TensorMap kmap, const __grid_constant__ DecodeParams params) {            \
+        FN<T>(&kmap, params);                                                                              \
+    })
