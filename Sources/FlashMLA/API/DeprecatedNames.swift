@@ -34,9 +34,9 @@ extension CUDABackend {
         device ordinal: Int, cacheSeqlens: TensorView, queryHeadsPerKVHead: Int, kvHeads: Int,
         tileSchedulerMetadata: TensorView, numSplits: TensorView, numSMParts: Int?
     ) throws(MLAError) {
-        try MetadataRequest(cacheSeqlens: cacheSeqlens, rowsPerKVHead: queryHeadsPerKVHead, kvHeads: kvHeads,
-                            backend: .cuda(device: ordinal))
-            .checkOutputs(tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits, numSMParts: numSMParts)
+        try checkMetadataArguments(device: ordinal, cacheSeqlens: cacheSeqlens, rowsPerKVHead: queryHeadsPerKVHead,
+                                   kvHeads: kvHeads, tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits,
+                                   numSMParts: numSMParts)
     }
 }
 

@@ -48,12 +48,9 @@ __device__ __forceinline__ void decode_sm90_lockstep(
     float* const sRed = &smem.red[0][0];
     u8* const sP = &smem.p[0][0];
 
-    const int tid = threadIdx.x, wg = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
-    const int kvh = blockIdx.y;
-    const int g = params.h_q / params.h_kv, rows = params.s_q * g;
-    const int tile_row0 = blockIdx.x * 64;
-    const int ra = warp * 16 + lane / 4, rb = ra + 8;         // this thread's accumulator rows
-    const int qa = (tile_row0 + ra) / g, qb = (tile_row0 + rb) / g;
+    const TileThread me = tile_thread(params);
+    const int tid = me.tid, wg = me.wg, warp = me.warp, lane = me.lane, kvh = me.kvh, g = me.g, rows = me.rows;
+    const int tile_row0 = me.tile_row0, ra = me.ra, rb = me.rb, qa = me.qa, qb = me.qb;
 
     if (tid == 0) {
         mbar_init(bars, 1);

@@ -215,12 +215,9 @@ __device__ __forceinline__ void decode_sm90_seesaw(
     const u32 sMax = FMLA_AT(base, SeesawStorage, max), sRed = FMLA_AT(base, SeesawStorage, red);
     const u32 sP1 = FMLA_AT(base, SeesawStorage, p1);
 
-    const int tid = threadIdx.x, wg = tid / 128, t = tid % 128, warp = t / 32, lane = tid % 32;
-    const int kvh = blockIdx.y;
-    const int g = params.h_q / params.h_kv, rows = params.s_q * g;
-    const int tile_row0 = blockIdx.x * 64;
-    const int ra = warp * 16 + lane / 4, rb = ra + 8;         // this thread's accumulator rows
-    const int qa = (tile_row0 + ra) / g, qb = (tile_row0 + rb) / g;
+    const TileThread me = tile_thread(params);
+    const int tid = me.tid, t = tid % 128, wg = me.wg, warp = me.warp, lane = me.lane, kvh = me.kvh, g = me.g, rows = me.rows;
+    const int tile_row0 = me.tile_row0, ra = me.ra, rb = me.rb, qa = me.qa, qb = me.qb;
 
     if (tid == 0) {
         for (int i = 0; i < 18; ++i) mbar_init(bars + 8 * i, 1);

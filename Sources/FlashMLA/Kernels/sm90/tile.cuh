@@ -42,6 +42,25 @@ __device__ __forceinline__ u32 sw128(int row, int chunk) {
 // so that each finds its row's query and head once; a warp's copy j writes 8 rows × 64 bytes, the
 // rows' swizzles differing, without bank conflicts. One commit group; the caller waits, fences
 // for the async proxy and syncs (wait_piece_start).
+// A thread's place in a Hopper decode block of 256 threads (two math warpgroups) over a 64-row
+// query tile: its warpgroup, warp and lane, the tile's KV head and first row, the group size g
+// (query heads a KV head) and the rows s_q·g of that head, and the two accumulator rows ra, rb
+// (rb = ra + 8) of the wgmma m64 layout with their query indices qa, qb.
+struct TileThread {
+    int tid, wg, warp, lane, kvh, g, rows, tile_row0, ra, rb, qa, qb;
+};
+
+__device__ __forceinline__ TileThread tile_thread(const DecodeParams& params) {
+    TileThread t;
+    t.tid = threadIdx.x; t.wg = t.tid / 128; t.warp = (t.tid % 128) / 32; t.lane = t.tid % 32;
+    t.kvh = blockIdx.y;
+    t.g = params.h_q / params.h_kv; t.rows = params.s_q * t.g;
+    t.tile_row0 = blockIdx.x * 64;
+    t.ra = t.warp * 16 + t.lane / 4; t.rb = t.ra + 8;
+    t.qa = (t.tile_row0 + t.ra) / t.g; t.qb = (t.tile_row0 + t.rb) / t.g;
+    return t;
+}
+
 template <typename T>
 __device__ __forceinline__ void load_q_tile(u32 sQ, const DecodeParams& params, int req, int kvh, int g, int rows,
                                             int tile_row0) {
