@@ -1,3 +1,4 @@
+// `flashmla check-sparse`: random sparse and sink cases on a backend against the CPU backend.
 import Foundation
 import ArgumentParser
 import FlashMLA

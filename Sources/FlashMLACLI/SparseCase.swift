@@ -1,3 +1,4 @@
+// One random check-sparse case: its sizes, its seeded generator, its host tensors and the comparison of a backend against the CPU.
 import CUDADriver
 import FlashMLA
 

@@ -1,3 +1,4 @@
+// Tests of the sparse schedule: the host TileSchedule over index counts against a transcription of scheduler.cu.
 import Testing
 @testable import FlashMLA
 

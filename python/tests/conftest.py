@@ -1,3 +1,4 @@
+# pytest configuration: the drop-in (python/flashmla_swift) is imported from this checkout when it is not installed.
 import os
 import sys
 
