@@ -279,21 +279,13 @@ struct BenchOperands {
         inputBytes = [host.q, host.kCache, host.blockTable, host.cacheSeqlens]
             .reduce(0) { $0 + $1.view.elementCount * $1.elementType.byteCount }
         let outShape = [config.b, config.sQ, config.hQ, config.dv], lseShape = [config.b, config.hQ, config.sQ]
-        if let cuda = engine.cudaBackend {
-            q = try cuda.upload(host.q.view)
-            kCache = try cuda.upload(host.kCache.view)
-            blockTable = try cuda.upload(host.blockTable.view)
-            cacheSeqlens = try cuda.upload(host.cacheSeqlens.view)
-            out = try cuda.allocate(elementType: elementType, shape: outShape)
-            lse = try cuda.allocate(elementType: .float32, shape: lseShape)
-        } else {
-            q = host.q
-            kCache = host.kCache
-            blockTable = host.blockTable
-            cacheSeqlens = host.cacheSeqlens
-            out = Tensor(hostElementType: elementType, shape: outShape)
-            lse = Tensor(hostElementType: .float32, shape: lseShape)
-        }
+        let memory = EngineMemory(engine)
+        q = try memory.place(host.q)
+        kCache = try memory.place(host.kCache)
+        blockTable = try memory.place(host.blockTable)
+        cacheSeqlens = try memory.place(host.cacheSeqlens)
+        out = try memory.allocate(elementType, outShape)
+        lse = try memory.allocate(.float32, lseShape)
     }
 
     /// The call into `out` and `lse`, with the metadata computed once.

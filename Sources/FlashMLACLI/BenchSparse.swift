@@ -50,21 +50,13 @@ struct SparseBenchOperands {
         let inputs = [problem.q, problem.kCache, problem.indices] + (problem.topkLength.map { [$0] } ?? [])
         inputBytes = inputs.reduce(0) { $0 + $1.view.elementCount * $1.elementType.byteCount }
         let outShape = [config.b, config.sQ, config.hQ, config.dv], lseShape = [config.b, config.hQ, config.sQ]
-        if let cuda = engine.cudaBackend {
-            q = try cuda.upload(problem.q.view)
-            kCache = try cuda.upload(problem.kCache.view)
-            indices = try cuda.upload(problem.indices.view)
-            topkLength = try problem.topkLength.map { (tensor: Tensor) throws(MLAError) in try cuda.upload(tensor.view) }
-            out = try cuda.allocate(elementType: elementType, shape: outShape)
-            lse = try cuda.allocate(elementType: .float32, shape: lseShape)
-        } else {
-            q = problem.q
-            kCache = problem.kCache
-            indices = problem.indices
-            topkLength = problem.topkLength
-            out = Tensor(hostElementType: elementType, shape: outShape)
-            lse = Tensor(hostElementType: .float32, shape: lseShape)
-        }
+        let memory = EngineMemory(engine)
+        q = try memory.place(problem.q)
+        kCache = try memory.place(problem.kCache)
+        indices = try memory.place(problem.indices)
+        topkLength = try problem.topkLength.map { try memory.place($0) }
+        out = try memory.allocate(elementType, outShape)
+        lse = try memory.allocate(.float32, lseShape)
     }
 
     /// The sparse selection, in the engine's memory.
