@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# One device call that checks the GPU sparse decode and attention sinks (issue 18) after the
-# harness fix (HostElements holds the downloaded tensor), then runs compute-sanitizer's four tools
-# on the sparse kernels (16-bit and 656-byte FP8 caches) and on dense decodes with a sink.
+# One device call that checks the GPU sparse decode and attention sinks (issue 18), then runs
+# compute-sanitizer's four tools on the sparse kernels (16-bit and 656-byte FP8 caches) and on dense decodes with a sink.
 # Needs .device/flashmla.gz. Writes $OUT/sparse.txt and $OUT/sanitize.txt; prints a table.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 gunzip -kf .device/flashmla.gz && chmod +x .device/flashmla
 BIN=$PWD/.device/flashmla
-export FLASHMLA_CACHE_DIR=$(mktemp -d) FLASHMLA_GPU_SPARSE=1
+export FLASHMLA_CACHE_DIR=$(mktemp -d)
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/sparse.txt"
 run() {   # run SECONDS LABEL COMMAND...
   local limit=$1 label=$2; shift 2
