@@ -103,12 +103,18 @@ import Testing
 @Suite struct CacheLayoutKernelChoiceTests {
     static let h100 = (major: 9, minor: 0), limit = 232_448
 
+    /// Dense: only 64-token pages in `q`'s type run the dense Hopper kernels. Sparse layouts run
+    /// the Hopper sparse kernel unless `sm80` is forced.
     @Test func onlyThe64TokenSixteenBitCacheRunsTheHopperKernels() {
         for cache in PortableCache.allCases {
             for rows in [1, 16, 17, 64, 65, 256] {
                 for preference in [DecodeKernel.Preference.automatic, .hopper, .hopperLockstep, .hopperSeesaw, .portable] {
                     let kernel = DecodeKernel.choose(rowsPerKVHead: rows, computeCapability: Self.h100, sharedMemoryLimit: Self.limit,
                                                      preference: preference, cache: cache)
+                    if cache.isSparse, preference != .portable {
+                        #expect(kernel == .hopperSparse(cache))
+                        continue
+                    }
                     guard case let .portable(tile)? = kernel else {
                         #expect(cache == .page64, "\(cache) rows \(rows) \(preference) got \(String(describing: kernel))")
                         continue

@@ -167,7 +167,7 @@ import NVRTC
 
     /// Every kernel the backend may pick is defined, under the name it launches, in the unit it loads.
     @Test func eachKernelNamesAnEntryPointOfItsUnit() throws {
-        let kernels: [DecodeKernel] = [.hopperLockstep, .hopperSeesaw]
+        let kernels: [DecodeKernel] = [.hopperLockstep, .hopperSeesaw, .hopperSparse(.sparse), .hopperSparse(.sparseFP8DeepSeek)]
             + [16, 32, 64].flatMap { rows in [1, 2].map { .portable(DecodeTile(rows: rows, stages: $0)) } }
         for kernel in kernels {
             let source = try #require(KernelCatalog.sources[kernel.unit.rawValue])
@@ -176,6 +176,8 @@ import NVRTC
                 switch kernel {
                 case .hopperLockstep, .hopperSeesaw:
                     #expect(source.contains("FMLA_DECODE_SM90(\(name),"), "\(name) in \(kernel.unit.rawValue)")
+                case .hopperSparse:
+                    #expect(source.contains("FMLA_DECODE_SM90_SPARSE(\(name),"), "\(name) in \(kernel.unit.rawValue)")
                 case let .portable(tile):
                     // sm80/decode.cu pastes its names together from a suffix per type and the tile.
                     let suffix = type == .bfloat16 ? "bf16" : "fp16"
@@ -201,6 +203,32 @@ import NVRTC
             }
             #expect(chosen.name == (rows <= 64 ? "sm90-lockstep" : "sm90-seesaw"))
         }
+    }
+
+    /// Sparse decoding: the Hopper sparse kernel on sm_90 whatever the rows, unless `sm80` is forced
+    /// or the device's shared memory is short; the portable sparse kernel elsewhere.
+    @Test func sparseDecodingRunsTheHopperSparseKernelOnSm90() throws {
+        let h100 = (major: 9, minor: 0), limit = 232_448
+        for cache in [PortableCache.sparse, .sparseFP8DeepSeek] {
+            for rows in [16, 64, 128] {
+                for preference in [DecodeKernel.Preference.automatic, .hopper, .hopperLockstep, .hopperSeesaw] {
+                    #expect(DecodeKernel.choose(rowsPerKVHead: rows, computeCapability: h100, sharedMemoryLimit: limit,
+                                                preference: preference, cache: cache) == .hopperSparse(cache))
+                }
+                let forced = try #require(DecodeKernel.choose(rowsPerKVHead: rows, computeCapability: h100, sharedMemoryLimit: limit,
+                                                              preference: .portable, cache: cache))
+                #expect(forced.name == "sm80")
+                let short = try #require(DecodeKernel.choose(rowsPerKVHead: rows, computeCapability: h100,
+                                                             sharedMemoryLimit: DecodeSharedMemory.hopperSparse - 1,
+                                                             preference: .automatic, cache: cache))
+                #expect(short.name == "sm80")
+                let ampere = try #require(DecodeKernel.choose(rowsPerKVHead: rows, computeCapability: (8, 0), sharedMemoryLimit: 166_912,
+                                                              preference: .automatic, cache: cache))
+                #expect(ampere.name == "sm80")
+            }
+        }
+        #expect(DecodeKernel.hopperSparse(.sparseFP8DeepSeek).functionName(.bfloat16) == "flashmla_decode_sm90_sparse_fp8ds_bf16")
+        #expect(DecodeKernel.hopperSparse(.sparse).functionName(.float16) == "flashmla_decode_sm90_sparse_fp16")
     }
 
     @Test func bothHopperKernelsFitAnH100() {

@@ -29,6 +29,8 @@ extension CUDABackend {
             try launchPortable(problem, params: params, decode: decode, tile: tile, stream: stream)
         case .hopperLockstep, .hopperSeesaw:
             try launchHopper(problem, params: params, decode: decode, stream: stream)
+        case .hopperSparse:
+            try launchHopperSparse(problem, params: params, decode: decode, stream: stream)
         }
         try launchCombine(problem, accumulators: accumulators, stream: stream)
     }
@@ -58,7 +60,8 @@ extension CUDABackend {
 
     /// The decode kernel this device runs for `rowsPerKVHead` query rows per KV head
     /// (s_q · h_q / h_kv) and a cache in `kvFormat` with `pageSize`-token pages, with
-    /// `FLASHMLA_KERNEL`'s preference: `sm80`, `sm90-lockstep` or `sm90-seesaw`, or nil when no
+    /// `FLASHMLA_KERNEL`'s preference: `sm80`, `sm90-lockstep` or `sm90-seesaw` (`sm90-sparse` for a
+    /// sparse decode on Hopper), or nil when no
     /// kernel fits the device. What `flashmla bench` reports. For a sparse decode (`sparse`),
     /// `rowsPerKVHead` is one query token's rows, `h_q`: each token has its own keys.
     public func decodeKernelName(rowsPerKVHead: Int, kvFormat: KVCacheFormat = .native,
@@ -110,6 +113,20 @@ extension CUDABackend {
         let tiles = (problem.rowsPerKVHead + 63) / 64
         try cuda { () throws(CUDAError) in
             try decode.function.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (256, 1, 1),
+                                       clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
+                                       sharedMemoryBytes: decode.sharedMemoryBytes, stream: stream, arguments: &arguments)
+        }
+    }
+
+    /// Sparse decoding on the Hopper kernel (`sm90/decode_sparse.cu`): a block takes 64 query heads
+    /// of one query token, `s_q · ⌈h_q / 64⌉` tiles; 384 threads (two math warpgroups and the
+    /// producer), no tensor map.
+    private func launchHopperSparse(_ problem: DecodeProblem, params: DecodeParams, decode: LoadedKernel,
+                                    stream: ExecutionStream) throws(MLAError) {
+        var arguments = KernelArguments(params)
+        let tiles = problem.queryLength * ((problem.groupSize + 63) / 64)
+        try cuda { () throws(CUDAError) in
+            try decode.function.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (384, 1, 1),
                                        clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
                                        sharedMemoryBytes: decode.sharedMemoryBytes, stream: stream, arguments: &arguments)
         }

@@ -109,6 +109,10 @@ enum DecodeKernel: Equatable {
     /// The Hopper kernel whose warpgroups take alternate pages out of phase
     /// (`sm90/decode_seesaw.cu`): the one for more than 64 query rows per KV head.
     case hopperSeesaw
+    /// The Hopper sparse kernel (`sm90/decode_sparse.cu`): a producer warpgroup gathers each
+    /// query token's 64-token blocks of a sparse cache (`cache`: ``PortableCache/sparse`` or
+    /// ``PortableCache/sparseFP8DeepSeek``) and two warpgroups compute with wgmma.
+    case hopperSparse(PortableCache)
 
     /// The kernel for `rowsPerKVHead` query rows on a device of `computeCapability` with
     /// `sharedMemoryLimit` bytes per block, unless `preference` says otherwise. Automatic: the
@@ -117,8 +121,14 @@ enum DecodeKernel: Equatable {
     /// the seesaw kernel above (compute-bound); elsewhere the portable kernel. The Hopper kernels
     /// read the cache through a tensor map of 64-token pages in `q`'s type: for any other `cache`
     /// (another page size, FP8) the portable kernel runs, whatever `preference` or `table` ask.
+    /// Sparse decoding runs the Hopper sparse kernel on sm_90 where it fits, unless `preference`
+    /// is ``Preference/portable``; elsewhere the portable kernel.
     static func choose(rowsPerKVHead: Int, computeCapability: (major: Int, minor: Int), sharedMemoryLimit: Int,
                        preference: Preference, table: DecodeKernelTable? = nil, cache: PortableCache = .page64) -> DecodeKernel? {
+        if cache.isSparse, computeCapability == (9, 0), preference != .portable,
+           sharedMemoryLimit >= DecodeSharedMemory.hopperSparse {
+            return .hopperSparse(cache)
+        }
         let hopper = computeCapability == (9, 0) && cache == .page64
         let lockstepFits = hopper && sharedMemoryLimit >= DecodeSharedMemory.hopperLockstep
         let seesawFits = hopper && sharedMemoryLimit >= DecodeSharedMemory.hopperSeesaw
@@ -158,6 +168,7 @@ enum DecodeKernel: Equatable {
         case .portable: "sm80"
         case .hopperLockstep: "sm90-lockstep"
         case .hopperSeesaw: "sm90-seesaw"
+        case .hopperSparse: "sm90-sparse"
         }
     }
 
@@ -167,6 +178,7 @@ enum DecodeKernel: Equatable {
         case let .portable(tile): tile.cache.unit
         case .hopperLockstep: .decodeSM90Lockstep
         case .hopperSeesaw: .decodeSM90Seesaw
+        case .hopperSparse: .decodeSM90Sparse
         }
     }
 
@@ -176,6 +188,7 @@ enum DecodeKernel: Equatable {
         case let .portable(tile): tile.sharedMemoryBytes
         case .hopperLockstep: DecodeSharedMemory.hopperLockstep
         case .hopperSeesaw: DecodeSharedMemory.hopperSeesaw
+        case .hopperSparse: DecodeSharedMemory.hopperSparse
         }
     }
 
@@ -186,6 +199,8 @@ enum DecodeKernel: Equatable {
         case let .portable(tile): return tile.kernelName(elementType)
         case .hopperLockstep: return bf16 ? "flashmla_decode_sm90_lockstep_bf16" : "flashmla_decode_sm90_lockstep_fp16"
         case .hopperSeesaw: return bf16 ? "flashmla_decode_sm90_seesaw_bf16" : "flashmla_decode_sm90_seesaw_fp16"
+        case let .hopperSparse(cache):
+            return "flashmla_decode_sm90_sparse_\(cache == .sparseFP8DeepSeek ? "fp8ds_" : "")\(bf16 ? "bf16" : "fp16")"
         }
     }
 
@@ -232,6 +247,9 @@ enum DecodeSharedMemory {
     static let hopperLockstep = 231_952
     /// `flashmla_decode_sm90_seesaw_*`: Q, two pages, the P1 box, 256 bytes of mbarriers, row maxima and sums.
     static let hopperSeesaw = 231_680
+    /// `flashmla_decode_sm90_sparse[_fp8ds]_*`: Q, two stages of 64 gathered tokens, the P box, the
+    /// rescale factors, row sums and maxima, validity bytes, four mbarriers.
+    static let hopperSparse = 231_328
 
     /// The portable entry points by cache reading, then rows, then stages, as each unit defines
     /// them: `flashmla_decode_sm80_<prefix><type>_m<rows>_s<stages>` (``DecodeTile/kernelName(_:)``).

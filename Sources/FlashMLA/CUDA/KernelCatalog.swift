@@ -36,11 +36,14 @@ public enum KernelCatalog {
         /// The Hopper split-KV attention for more rows: TMA and wgmma, the warpgroups on
         /// alternate pages out of phase (sm_90a only).
         case decodeSM90Seesaw = "sm90/decode_seesaw.cu"
+        /// The Hopper sparse attention (DeepSeek-V3.2) from caches in `q`'s type or the 656-byte
+        /// FP8 layout: a producer warpgroup gathers and converts tokens, wgmma computes (sm_90a only).
+        case decodeSM90Sparse = "sm90/decode_sparse.cu"
 
         /// Whether the unit compiles for `architecture` (wgmma exists only on sm_90a).
         public func supports(architecture: String) -> Bool {
             switch self {
-            case .decodeSM90Lockstep, .decodeSM90Seesaw: architecture == "sm_90a"
+            case .decodeSM90Lockstep, .decodeSM90Seesaw, .decodeSM90Sparse: architecture == "sm_90a"
             default: true
             }
         }

@@ -61,17 +61,20 @@ __device__ __forceinline__ TileThread tile_thread(const DecodeParams& params) {
     return t;
 }
 
-template <typename T>
+// THREADS (threads 0 … THREADS − 1 of the block, 256 or 128) take THREADS / 64 threads a row.
+template <typename T, int THREADS = 256>
 __device__ __forceinline__ void load_q_tile(u32 sQ, const DecodeParams& params, int req, int kvh, int g, int rows,
                                             int tile_row0) {
+    constexpr int PER_ROW = THREADS / 64;
     const T* const q = static_cast<const T*>(params.q);
-    const int r = threadIdx.x / 4, R = tile_row0 + r, c0 = threadIdx.x % 4;
+    const int r = threadIdx.x / PER_ROW, R = tile_row0 + r, c0 = threadIdx.x % PER_ROW;
     const bool ok = R < rows;
     const T* src = ok ? q + (i64)req * params.q_batch_stride + (i64)(R / g) * params.q_seq_stride
                             + (i64)(kvh * g + R % g) * params.q_head_stride
                       : q;
 #pragma unroll
-    for (int j = 0; j < 18; ++j) cp_async_16(sQ + sw128(r, c0 + 4 * j), src + (ok ? (c0 + 4 * j) * 8 : 0), ok);
+    for (int j = 0; j < 72 / PER_ROW; ++j)
+        cp_async_16(sQ + sw128(r, c0 + PER_ROW * j), src + (ok ? (c0 + PER_ROW * j) * 8 : 0), ok);
     cp_async_commit();
 }
 

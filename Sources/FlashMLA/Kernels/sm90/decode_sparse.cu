@@ -1,0 +1,434 @@
+// The Hopper sparse decode kernel (sm_90a): DeepSeek-V3.2's attention, each query token to its own
+// list of cache slots, from a cache in q's type (1152 bytes a token for bf16) or in DeepSeek-V3.2's
+// 656-byte FP8 layout. The portable kernel (sm80/decode_sparse.cu) computes the same function
+// with mma.sync; this one feeds wgmma from a producer warpgroup.
+//
+// Grid: (query tokens · ⌈h_q / 64⌉ tiles, 1, workers), 384 threads = three warpgroups. A block
+// takes 64 query heads of one query token (tile row r = head 64·tile + r; rows past h_q are
+// zero and never stored) and walks its worker's pieces of the schedule (common/schedule.cuh) in
+// blocks of 64 index positions, as the portable kernel's sparse mode does: DecodeParams with
+// block_table → indices [b][s_q][topk], seqlens → topk_length or nullptr, num_pages → the cache's
+// slots, max_pages → topk, strides in bytes.
+//
+// Roles. Warpgroup 2 (the producer) gathers the 64 tokens of each block into a stage of shared
+// memory as q's type in the swizzled boxes of sm90/tile.cuh (one token a row): FP8 tokens are
+// read into registers (16-byte loads, all of a block in flight before the stage is awaited) and
+// converted there; 16-bit tokens are copied by cp.async. An invalid token (−1, at or past
+// topk_length, or out of range) becomes a zero row and a zero validity byte. Warpgroup 0 computes
+// S = Q·Kᵀ for all 64 keys (36 wgmma m64n64k16), the softmax (it alone keeps the row maxima and
+// sums), writes P (q's type) to shared memory with each row's rescale factor, then multiplies its
+// P, from registers, by V columns 0–255. Warpgroup 1 waits for that P and multiplies it, from
+// shared memory, by V columns 256–511: it overlaps warpgroup 0's next S.
+//
+// Synchronization. full[s] (4 arrivals: one a producer warp, after its stores and a proxy fence)
+// says stage s holds its block; empty[s] (8 arrivals: one a math warp, after its last wgmma on
+// the stage) frees it. Named barriers between the two math warpgroups (256 threads): P_READY (P
+// and the factors of this block are written), P_FREE (warpgroup 1 has read them, so warpgroup 0
+// may write the next block's), ROWS (end of a piece: row sums and maxima posted) and Q (a
+// piece's query tile landed). The producer runs up to two blocks ahead, across pieces.
+#include "sm90/tile.cuh"
+#include "common/fp8.cuh"
+
+#define FMLA_SPARSE_FP8DS_TOKEN 656   // DeepSeek-V3.2: 512 E4M3 codes, 4 fp32 scales, 64 bf16 RoPE values
+
+// Named barrier ids (0 is __syncthreads) and the threads that meet at them.
+constexpr u32 BAR_P_READY = 1, BAR_P_FREE = 2, BAR_ROWS = 3, BAR_Q = 4, MATH_THREADS = 256;
+
+// Shared memory, from a 1024-aligned base.
+struct SparseStorage {
+    u8 q[FMLA_TILE];              // the query tile (cp.async, once per piece)
+    u8 k[2][FMLA_TILE];           // two stages of 64 gathered tokens; boxes 0–7 are also V
+    u8 p[FMLA_BOX];               // warpgroup 0's P for warpgroup 1: 64 rows × 64 keys, one swizzled box
+    float alpha[64];              // each row's rescale of O for this block
+    float rows[2][64];            // end of a piece: row sums, row maxima (log2 units)
+    u8 valid[2][64];              // each stage's validity byte a token
+    u64 full[2], empty[2];
+};
+
+__device__ __forceinline__ void named_arrive(u32 id, u32 count) {
+    asm volatile("bar.arrive %0, %1;\n" :: "r"(id), "r"(count) : "memory");
+}
+__device__ __forceinline__ void st_shared_u32(u32 addr, u32 v) {
+    asm volatile("st.shared.u32 [%0], %1;\n" :: "r"(addr), "r"(v) : "memory");
+}
+// Registers a thread of each warpgroup holds after the split (launched with 168 each, 384 threads
+// in 64 Ki): warpgroup 0 keeps S, P and half of O; warpgroup 1 half of O; the producer a block's
+// FP8 loads in flight. 192 + 160 + 160 = 512 = 65536 / 128 (the least each needs without spilling
+// on sm_90a, NVRTC 13.0, is 192, 160 and 152; FMLA_SPARSE_REGS overrides them to try others).
+#ifndef FMLA_SPARSE_REGS
+#define FMLA_SPARSE_REGS 192, 160, 160
+#endif
+constexpr int SPARSE_REGS[3] = {FMLA_SPARSE_REGS};
+constexpr int WG0_REGS = SPARSE_REGS[0], WG1_REGS = SPARSE_REGS[1], PRODUCER_REGS = SPARSE_REGS[2];
+template <int N> __device__ __forceinline__ void regs_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" :: "n"(N)); }
+template <int N> __device__ __forceinline__ void regs_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" :: "n"(N)); }
+
+__device__ __forceinline__ u32 bf16x2_mul(u32 a, u32 b) {
+    u32 d;
+    asm("mul.rn.bf16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+    return d;
+}
+__device__ __forceinline__ u32 bf16x2_fma(u32 a, u32 b, u32 c) {
+    u32 d;
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+
+// A block's scale as the converter uses it: for bf16, scale · 2⁵⁶ split into a bf16 head and a
+// bf16 tail (head + tail = scale · 2⁵⁶ to 2⁻¹⁶ relative), each as a pair; for fp16, the float.
+struct NoPEScale {
+    u32 hi, lo;
+    float f;
+};
+template <typename T> __device__ __forceinline__ NoPEScale nope_scale(float scale) {
+    NoPEScale s;
+    s.f = scale;
+    const float wide = scale * 72057594037927936.f;          // 2⁵⁶
+    const float head = __uint_as_float(pack2<bf16>(wide, wide) << 16);
+    s.hi = pack2<bf16>(wide, wide);
+    s.lo = pack2<bf16>(wide - head, wide - head);
+    return s;
+}
+
+// Four E4M3 codes (memory order) times the scale, as two pairs of T (low code in the low half).
+// bf16: the hardware converts a code pair to fp16x2 exactly; shifting each half's exponent and
+// mantissa three bits right reads it as a bf16 of the value · 2⁻¹¹² (every E4M3 value is an fp16
+// normal or zero, so this is exact); a multiply by 2⁵⁶ is exact, and the product with the split
+// scale, value·head + (value·tail), is rounded once: the Float32 product of value and scale rounded
+// to bf16 (the reference's rounding) up to a 2⁻¹⁶ relative error before that rounding. NaN codes
+// are not kept (a valid token's codes are finite). fp16: through float, exactly the reference.
+template <typename T> __device__ __forceinline__ void convert4(u32 codes, const NoPEScale& s, u32& r0, u32& r1);
+template <> __device__ __forceinline__ void convert4<bf16>(u32 codes, const NoPEScale& s, u32& r0, u32& r1) {
+    const u32 two56 = 0x5B805B80u;                            // bf16 2⁵⁶, twice
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+        const u32 h = e4m3x2_to_f16x2(codes >> (16 * i));
+        const u32 b = bf16x2_mul(((h >> 3) & 0x0FFF0FFFu) | (h & 0x80008000u), two56);
+        const u32 r = bf16x2_fma(b, s.hi, bf16x2_mul(b, s.lo));
+        (i == 0 ? r0 : r1) = r;
+    }
+}
+template <> __device__ __forceinline__ void convert4<fp16>(u32 codes, const NoPEScale& s, u32& r0, u32& r1) {
+    r0 = e4m3x2_scaled<fp16>(codes, s.f);
+    r1 = e4m3x2_scaled<fp16>(codes >> 16, s.f);
+}
+
+// What every role derives from the block's place and the schedule.
+struct SparseTile {
+    int qi;                       // the query token
+    int tile_row0, row_end;       // the tile's first row and the token's row bound (rows R = qi·h_q + head)
+};
+
+__device__ __forceinline__ SparseTile sparse_tile(const DecodeParams& params) {
+    const int g = params.h_q, tiles = (g + 63) / 64;
+    SparseTile t;
+    t.qi = blockIdx.x / tiles;
+    t.tile_row0 = t.qi * g + (blockIdx.x % tiles) * 64;
+    t.row_end = t.qi * g + g;
+    return t;
+}
+
+__device__ __forceinline__ Piece sparse_piece(const SchedPart& part, int req, const DecodeParams& params) {
+    return piece_of(part, req, params.seqlens, params.num_splits, params.max_pages, params.s_q, 0, 0, params.error_flag, 1);
+}
+
+// ---- The producer ----
+// Warp w gathers tokens 16·w … 16·w + 15 of a block, two at a time (round i: token 16·w + 2·i +
+// lane / 16). FP8: lane u = lane % 16 of a token reads code chunks u and u + 16 (16 codes each,
+// scale groups u / 8 and u / 8 + 2) and RoPE bytes 8·u … 8·u + 7, and writes 16-byte chunks 2u,
+// 2u + 1, 2u + 32, 2u + 33 and half of chunk 64 + u / 2 of the token's row: a warp's stores then
+// fall on eight distinct 16-byte bank groups four times, the fewest wavefronts 512 bytes take.
+template <typename T, bool FP8DS>
+__device__ __forceinline__ void sparse_producer(const DecodeParams& params, const SparseTile& tile, u32 base,
+                                                SparseStorage& smem) {
+    const int ptid = threadIdx.x - 256, warp = ptid / 32, lane = ptid % 32, u = lane % 16;
+    const u8* const kcache = static_cast<const u8*>(params.kcache);
+    const SchedPart part = load_part(params.sched, blockIdx.z);
+    const u32 sK = FMLA_AT(base, SparseStorage, k), full = FMLA_AT(base, SparseStorage, full);
+    const u32 empty = FMLA_AT(base, SparseStorage, empty);
+    int it = 0;                                               // blocks produced, over the worker's pieces
+    for (int req = part.begin_req; req <= part.end_req; ++req) {
+        const Piece piece = sparse_piece(part, req, params);
+        const int* const row = params.block_table + (i64)req * params.bt_stride + (i64)tile.qi * params.ind_seq_stride;
+        for (int blk = 0; blk < piece.n_pages; ++blk, ++it) {
+            const int stage = it & 1;
+            const int pos0 = (piece.first_page + blk) * FMLA_PAGE + warp * 16;
+            // The tokens' offsets in the cache (bit i of `ok`: token i is valid).
+            i64 offset[8];
+            u32 ok = 0;
+#pragma unroll
+            for (int i = 0; i < 8; ++i) {
+                const int pos = pos0 + 2 * i + lane / 16;
+                offset[i] = 0;
+                if (pos < piece.seqlen) {
+                    const int idx = __ldg(row + pos);
+                    if ((u32)idx < (u32)params.num_pages) {
+                        const int page = idx / params.page_size;
+                        offset[i] = (i64)page * params.k_page_stride + (i64)(idx - page * params.page_size) * params.k_token_stride;
+                        ok |= 1u << i;
+                    } else if (idx != -1 && u == 0) {
+                        atomicOr(params.error_flag, FMLA_ERR_INDEX);
+                    }
+                }
+            }
+            const u32 kst = sK + stage * FMLA_TILE;
+            if constexpr (FP8DS) {
+                uint4 codes[8][2];
+                float scales[8][2];
+                uint2 rope[8];
+#pragma unroll
+                for (int i = 0; i < 8; ++i) {
+                    if (ok >> i & 1) {
+                        const u8* const src = kcache + offset[i];
+                        codes[i][0] = __ldg(reinterpret_cast<const uint4*>(src) + u);
+                        codes[i][1] = __ldg(reinterpret_cast<const uint4*>(src) + u + 16);
+                        scales[i][0] = __ldg(reinterpret_cast<const float*>(src + 512) + u / 8);
+                        scales[i][1] = __ldg(reinterpret_cast<const float*>(src + 512) + u / 8 + 2);
+                        rope[i] = __ldg(reinterpret_cast<const uint2*>(src + 528) + u);
+                    } else {
+                        codes[i][0] = codes[i][1] = make_uint4(0, 0, 0, 0);
+                        scales[i][0] = scales[i][1] = 0.f;
+                        rope[i] = make_uint2(0, 0);
+                    }
+                }
+                if (it >= 2) mbar_wait(empty + 8 * stage, ((it >> 1) - 1) & 1);
+#pragma unroll
+                for (int i = 0; i < 8; ++i) {
+                    const int t = warp * 16 + 2 * i + lane / 16;
+#pragma unroll
+                    for (int half = 0; half < 2; ++half) {
+                        const NoPEScale s = nope_scale<T>(scales[i][half]);
+                        const uint4 c = codes[i][half];
+                        uint4 lo, hi;
+                        convert4<T>(c.x, s, lo.x, lo.y);
+                        convert4<T>(c.y, s, lo.z, lo.w);
+                        convert4<T>(c.z, s, hi.x, hi.y);
+                        convert4<T>(c.w, s, hi.z, hi.w);
+                        const int chunk = 2 * u + 32 * half;
+                        asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
+                                     :: "r"(kst + sw128(t, chunk)), "r"(lo.x), "r"(lo.y), "r"(lo.z), "r"(lo.w) : "memory");
+                        asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
+                                     :: "r"(kst + sw128(t, chunk + 1)), "r"(hi.x), "r"(hi.y), "r"(hi.z), "r"(hi.w) : "memory");
+                    }
+                    const uint2 r = rope[i];
+                    const u32 r0 = bf16x2_to<T>(r.x), r1 = bf16x2_to<T>(r.y);
+                    asm volatile("st.shared.v2.u32 [%0], {%1, %2};\n"
+                                 :: "r"(kst + sw128(t, 64 + u / 2) + 8 * (u & 1)), "r"(r0), "r"(r1) : "memory");
+                    if (u == 0) smem.valid[stage][t] = ok >> i & 1;
+                }
+            } else {
+                // 16-bit tokens: 72 chunks a token, lane u of its half-warp copying chunks u + 16·j.
+                if (it >= 2) mbar_wait(empty + 8 * stage, ((it >> 1) - 1) & 1);
+#pragma unroll
+                for (int i = 0; i < 8; ++i) {
+                    const int t = warp * 16 + 2 * i + lane / 16;
+                    const bool valid = ok >> i & 1;
+#pragma unroll
+                    for (int j = 0; j < 5; ++j) {
+                        const int c = u + 16 * j;
+                        if (c < 72) cp_async_16(kst + sw128(t, c), kcache + (valid ? offset[i] + 16 * c : 0), valid);
+                    }
+                    if (u == 0) smem.valid[stage][t] = valid;
+                }
+                cp_async_commit();
+                cp_async_wait<0>();
+            }
+            fence_proxy_async();                              // the stores, for wgmma's reads
+            __syncwarp();
+            if (lane == 0) mbar_arrive(full + 8 * stage);
+        }
+    }
+}
+
+// ---- The math warpgroups ----
+// One instantiation a warpgroup (WG), so that each is compiled within its own register budget.
+template <typename T, int WG>
+__device__ __forceinline__ void sparse_math(const DecodeParams& params, const SparseTile& tile, u32 base,
+                                            SparseStorage& smem) {
+    constexpr int wg = WG;
+    const int tid = threadIdx.x, warp = (tid % 128) / 32, lane = tid % 32;
+    const int g = params.h_q;
+    const int ra = warp * 16 + lane / 4, rb = ra + 8;
+    const u32 sQ = FMLA_AT(base, SparseStorage, q), sK = FMLA_AT(base, SparseStorage, k);
+    const u32 sP = FMLA_AT(base, SparseStorage, p);
+    const u32 full = FMLA_AT(base, SparseStorage, full), empty = FMLA_AT(base, SparseStorage, empty);
+    const SchedPart part = load_part(params.sched, blockIdx.z);
+    const float scale_log2 = params.scale_log2;
+
+    auto start_piece = [&](int req, const Piece& pc) {
+        if (WG == 0 && pc.n_pages > 0) load_q_tile<T, 128>(sQ, params, req, 0, g, tile.row_end, tile.tile_row0);
+    };
+    auto piece_at = [&](int req) { return sparse_piece(part, req, params); };
+
+    Piece piece;
+    int it = 0;
+    begin_next_piece(part.begin_req - 1, part.end_req, piece, piece_at, start_piece);
+    for (int req = part.begin_req; req <= part.end_req; ++req) {
+        const int n = piece.n_pages;
+        float o[128];
+#pragma unroll
+        for (int i = 0; i < 128; ++i) o[i] = 0.f;
+        float m_a = -FMLA_INF, m_b = -FMLA_INF, l_a = 0.f, l_b = 0.f;
+        cp_async_wait<0>();
+        fence_proxy_async();
+        named_sync(BAR_Q, MATH_THREADS);                      // the query tile landed (and last piece's rows were read)
+
+        for (int blk = 0; blk < n; ++blk, ++it) {
+            const int stage = it & 1;
+            const u32 kst = sK + stage * FMLA_TILE;
+            mbar_wait(full + 8 * stage, (it >> 1) & 1);
+            if constexpr (WG == 0) {
+                // S = Q·Kᵀ over the 64 keys, k = 576 in 36 steps.
+                float s[32];
+                const u64 dq = smem_desc_sw128(sQ, 16, 1024), dk = smem_desc_sw128(kst, 16, 1024);
+                wgmma_fence();
+#pragma unroll
+                for (int kk = 0; kk < 36; ++kk) {
+                    const u32 offset = (kk >> 2) * FMLA_BOX + (kk & 3) * 32;
+                    wgmma_ss_n64<T>(s, desc_plus(dq, offset), desc_plus(dk, offset), kk > 0);
+                }
+                wgmma_commit();
+                wgmma_wait<0>();
+                fence_registers(s);
+
+                // Invalid keys out, row maxima in log2 units.
+                const u8* const valid = smem.valid[stage];
+                float mx_a = -FMLA_INF, mx_b = -FMLA_INF;
+#pragma unroll
+                for (int j = 0; j < 8; ++j) {
+                    const u32 pair = *reinterpret_cast<const unsigned short*>(valid + 8 * j + 2 * (lane % 4));
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) {
+                        const bool ok = (pair >> (8 * (i & 1))) & 0xFF;
+                        s[4 * j + i] = ok ? s[4 * j + i] : -FMLA_INF;
+                    }
+                    mx_a = fmaxf(mx_a, fmaxf(s[4 * j], s[4 * j + 1]));
+                    mx_b = fmaxf(mx_b, fmaxf(s[4 * j + 2], s[4 * j + 3]));
+                }
+                mx_a = quad_max(mx_a) * scale_log2;
+                mx_b = quad_max(mx_b) * scale_log2;
+                const float new_a = fmaxf(m_a, mx_a), new_b = fmaxf(m_b, mx_b);
+                const float use_a = exp_base(new_a), use_b = exp_base(new_b);
+                const float alpha_a = fast_exp2(m_a - use_a), alpha_b = fast_exp2(m_b - use_b);
+                m_a = new_a; m_b = new_b;
+
+                // P as A fragments: k-step ks holds keys 16·ks … 16·ks + 15 (accumulator groups 2·ks, 2·ks + 1).
+                u32 a[4][4];
+                float sum_a = 0.f, sum_b = 0.f;
+#pragma unroll
+                for (int j = 0; j < 8; ++j) {
+                    const float p0 = fast_exp2(fmaf(s[4 * j], scale_log2, -use_a));
+                    const float p1 = fast_exp2(fmaf(s[4 * j + 1], scale_log2, -use_a));
+                    const float p2 = fast_exp2(fmaf(s[4 * j + 2], scale_log2, -use_b));
+                    const float p3 = fast_exp2(fmaf(s[4 * j + 3], scale_log2, -use_b));
+                    sum_a += p0 + p1;
+                    sum_b += p2 + p3;
+                    a[j >> 1][2 * (j & 1)] = pack2<T>(p0, p1);
+                    a[j >> 1][2 * (j & 1) + 1] = pack2<T>(p2, p3);
+                }
+                l_a = l_a * alpha_a + sum_a;
+                l_b = l_b * alpha_b + sum_b;
+
+                // Hand P and the factors to warpgroup 1: row r's keys 8·j … 8·j + 7 are chunk j of its row.
+                if (blk > 0) named_sync(BAR_P_FREE, MATH_THREADS);
+#pragma unroll
+                for (int j = 0; j < 8; ++j) {
+                    const u32 col = 4 * (lane % 4);
+                    st_shared_u32(sP + ra * 128 + ((j ^ (ra & 7)) << 4) + col, a[j >> 1][2 * (j & 1)]);
+                    st_shared_u32(sP + rb * 128 + ((j ^ (rb & 7)) << 4) + col, a[j >> 1][2 * (j & 1) + 1]);
+                }
+                if (lane % 4 == 0) {
+                    smem.alpha[ra] = alpha_a;
+                    smem.alpha[rb] = alpha_b;
+                }
+                fence_proxy_async();
+                named_arrive(BAR_P_READY, MATH_THREADS);
+
+                // O[:, 0 … 255] += P · V[:, 0 … 255].
+                scale_rows(o, alpha_a, alpha_b);
+                fence_registers(o);
+                wgmma_fence();
+#pragma unroll
+                for (int ks = 0; ks < 4; ++ks)
+                    wgmma_rs_n256_tb<T>(o, a[ks], smem_desc_sw128(kst + ks * 2048, V_DESC_LEAD, V_DESC_STRIDE), 1);
+                wgmma_commit();
+                wgmma_wait<0>();
+                fence_registers(o);
+            } else {
+                named_sync(BAR_P_READY, MATH_THREADS);
+                scale_rows(o, smem.alpha[ra], smem.alpha[rb]);
+                // O[:, 256 … 511] += P · V[:, 256 … 511], P from shared memory (K-major, like Q).
+                const u64 dp = smem_desc_sw128(sP, 16, 1024);
+                fence_registers(o);
+                wgmma_fence();
+#pragma unroll
+                for (int ks = 0; ks < 4; ++ks)
+                    wgmma_ss_n256_tb<T>(o, desc_plus(dp, ks * 32),
+                                        smem_desc_sw128(kst + 4 * FMLA_BOX + ks * 2048, V_DESC_LEAD, V_DESC_STRIDE), 1);
+                wgmma_commit();
+                wgmma_wait<0>();
+                fence_registers(o);
+                if (blk + 1 < n) named_arrive(BAR_P_FREE, MATH_THREADS);
+            }
+            __syncwarp();
+            if (lane == 0) mbar_arrive(empty + 8 * stage);
+        }
+
+        // Row sums and maxima from warpgroup 0 to both.
+        if constexpr (WG == 0) {
+            l_a = quad_sum(l_a);
+            l_b = quad_sum(l_b);
+            if (lane % 4 == 0) {
+                smem.rows[0][ra] = l_a; smem.rows[0][rb] = l_b;
+                smem.rows[1][ra] = m_a; smem.rows[1][rb] = m_b;
+            }
+        }
+        named_sync(BAR_ROWS, MATH_THREADS);
+        const float l[2] = {smem.rows[0][ra], smem.rows[0][rb]};
+        const float m[2] = {smem.rows[1][ra], smem.rows[1][rb]};
+        const Piece done = piece;
+        begin_next_piece(req, part.end_req, piece, piece_at, start_piece);
+        store_tile<T>(o, l, m, done.single, ((i64)(params.num_splits[req] + done.split) * params.h_kv) * (params.s_q * g), params,
+                      req, 0, g, tile.row_end, tile.tile_row0, wg, ra, lane);
+    }
+}
+
+template <typename T, bool FP8DS>
+__device__ __forceinline__ void decode_sm90_sparse(const DecodeParams& params) {
+    extern __shared__ __align__(1024) u8 smem_raw[];
+    const u32 base = (smem_addr(smem_raw) + 1023) & ~1023u;
+    SparseStorage& smem = *reinterpret_cast<SparseStorage*>(smem_raw + (base - smem_addr(smem_raw)));
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < 2; ++s) {
+            mbar_init(FMLA_AT(base, SparseStorage, full) + 8 * s, 4);
+            mbar_init(FMLA_AT(base, SparseStorage, empty) + 8 * s, 8);
+        }
+        mbar_fence_init();
+    }
+    __syncthreads();
+    grid_dependency_wait();                                   // everything below may read the previous kernel's output
+    const SparseTile tile = sparse_tile(params);
+    if (threadIdx.x >= 256) {
+        regs_dec<PRODUCER_REGS>();
+        sparse_producer<T, FP8DS>(params, tile, base, smem);
+    } else if (threadIdx.x >= 128) {
+        regs_dec<WG1_REGS>();
+        sparse_math<T, 1>(params, tile, base, smem);
+    } else {
+        regs_inc<WG0_REGS>();
+        sparse_math<T, 0>(params, tile, base, smem);
+    }
+}
+
+// Entry points flashmla_decode_sm90_sparse[_fp8ds]_<type> and their NAME_smem_bytes (the storage
+// and 1024 bytes of alignment), unless the unit is compiled for the other type only. No tensor
+// map: the producer gathers tokens itself.
+#define FMLA_DECODE_SM90_SPARSE(NAME, T, FP8DS)                                                               \
+    FMLA_IF_##T(extern "C" __device__ const int NAME##_smem_bytes = sizeof(SparseStorage) + 1024;             \
+    extern "C" __global__ void __launch_bounds__(384, 1) NAME(const __grid_constant__ DecodeParams params) {  \
+        decode_sm90_sparse<T, FP8DS>(params);                                                                 \
+    })
+FMLA_DECODE_SM90_SPARSE(flashmla_decode_sm90_sparse_bf16, bf16, false)
+FMLA_DECODE_SM90_SPARSE(flashmla_decode_sm90_sparse_fp16, fp16, false)
+FMLA_DECODE_SM90_SPARSE(flashmla_decode_sm90_sparse_fp8ds_bf16, bf16, true)
+FMLA_DECODE_SM90_SPARSE(flashmla_decode_sm90_sparse_fp8ds_fp16, fp16, true)
