@@ -18,23 +18,27 @@ else
   (timeout 420 bash .device/head/build.sh > "$OUT/head-build.txt" 2>&1; echo "head build rc $?" >> "$OUT/log.txt") &
 fi
 B=/tmp/flashmla
+# Fail fast: one small sparse case, or the sparse kernel hangs and nothing below is worth its time.
+if ! timeout 30 $B check-sparse --cases 1 --seed 3 --max-topk 128 --heads 64 --mode sparse > "$OUT/smoke.txt" 2>&1; then
+  echo "smoke case failed or hung (rc $?)" | tee -a "$OUT/log.txt"; cat "$OUT/smoke.txt"; exit 3
+fi
 {
   echo "== compile"; timeout 120 $B compile 2>&1 | grep -E "sparse|failure" | grep -v sm80
-  echo "== check-sparse (automatic: sm90-sparse)"; timeout 150 $B check-sparse --cases 60 --seed 11 2>&1 | tail -4
-  echo "== check-sparse fp8-ds h128 sparse"; timeout 90 $B check-sparse --cases 12 --seed 12 --heads 128 --format fp8-ds --mode sparse 2>&1 | tail -3
-  echo "== check-sparse native h64 sparse p64"; timeout 90 $B check-sparse --cases 12 --seed 13 --heads 64 --format native --mode sparse --page-size 64 2>&1 | tail -3
-  echo "== check-sparse sm80 forced"; FLASHMLA_KERNEL=sm80 timeout 90 $B check-sparse --cases 12 --seed 11 2>&1 | tail -3
+  echo "== check-sparse (automatic: sm90-sparse)"; timeout 60 $B check-sparse --cases 60 --seed 11 2>&1 | tail -4
+  echo "== check-sparse fp8-ds h128 sparse"; timeout 45 $B check-sparse --cases 12 --seed 12 --heads 128 --format fp8-ds --mode sparse 2>&1 | tail -3
+  echo "== check-sparse native h64 sparse p64"; timeout 45 $B check-sparse --cases 12 --seed 13 --heads 64 --format native --mode sparse --page-size 64 2>&1 | tail -3
+  echo "== check-sparse sm80 forced"; FLASHMLA_KERNEL=sm80 timeout 45 $B check-sparse --cases 12 --seed 11 2>&1 | tail -3
   echo "== dense check"; timeout 90 $B check --cases 20 --seed 5 2>&1 | tail -3
 } > "$OUT/checks.txt" 2>&1
 cat "$OUT/checks.txt" | grep -E "==|pass|fail|FAIL|error|worst" | head -40
 SAN=/usr/local/cuda/bin/compute-sanitizer
 for tool in memcheck racecheck synccheck; do
-  timeout 100 $SAN --tool $tool --error-exitcode 9 $B check-sparse --cases 2 --seed 21 --max-topk 192 --heads 64 --mode sparse --format fp8-ds > "$OUT/san-$tool.txt" 2>&1
+  timeout 60 $SAN --tool $tool --error-exitcode 9 $B check-sparse --cases 2 --seed 21 --max-topk 192 --heads 64 --mode sparse --format fp8-ds > "$OUT/san-$tool.txt" 2>&1
   echo "sanitizer $tool fp8-ds rc $?" | tee -a "$OUT/log.txt"; grep -E "ERROR SUMMARY|hazard" "$OUT/san-$tool.txt" | tail -2
-  timeout 60 $SAN --tool $tool --error-exitcode 9 $B check-sparse --cases 1 --seed 22 --max-topk 130 --heads 128 --mode sparse --format native > "$OUT/san-$tool-native.txt" 2>&1
+  timeout 45 $SAN --tool $tool --error-exitcode 9 $B check-sparse --cases 1 --seed 22 --max-topk 130 --heads 128 --mode sparse --format native > "$OUT/san-$tool-native.txt" 2>&1
   echo "sanitizer $tool native rc $?" | tee -a "$OUT/log.txt"; grep -E "ERROR SUMMARY|hazard" "$OUT/san-$tool-native.txt" | tail -2
 done
-timeout 120 $B bench --grid sparse-v32 --iterations 30 --json > "$OUT/sparse-cli.jsonl" 2>> "$OUT/log.txt"; echo "sparse cli rc $?" | tee -a "$OUT/log.txt"
+timeout 90 $B bench --grid sparse-v32 --iterations 30 --json > "$OUT/sparse-cli.jsonl" 2>> "$OUT/log.txt"; echo "sparse cli rc $?" | tee -a "$OUT/log.txt"
 for i in $(seq 1 60); do [[ -d $HEAD_PKG/flash_mla ]] && grep -q "head build rc\|carried" "$OUT/log.txt" && break; sleep 5; done
 if [[ -d $HEAD_PKG/flash_mla ]]; then
   PYTHONPATH=$HEAD_PKG:$ROOT/python timeout 180 python3 .device/head/bench_sparse.py \

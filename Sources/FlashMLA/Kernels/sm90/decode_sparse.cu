@@ -51,15 +51,18 @@ __device__ __forceinline__ void named_arrive(u32 id, u32 count) {
 __device__ __forceinline__ void st_shared_u32(u32 addr, u32 v) {
     asm volatile("st.shared.u32 [%0], %1;\n" :: "r"(addr), "r"(v) : "memory");
 }
-// Registers a thread of each warpgroup holds after the split (launched with 168 each, 384 threads
-// in 64 Ki): warpgroup 0 keeps S, P and half of O; warpgroup 1 half of O; the producer a block's
-// FP8 loads in flight. 192 + 160 + 160 = 512 = 65536 / 128 (the least each needs without spilling
-// on sm_90a, NVRTC 13.0, is 192, 160 and 152; FMLA_SPARSE_REGS overrides them to try others).
+// Registers a thread of each warpgroup holds after the split: warpgroup 0 keeps S, P and half of
+// O; warpgroup 1 half of O; the producer a block's FP8 loads in flight. The block is launched with
+// 168 a thread (384 threads in 64 Ki), and setmaxnreg.inc only takes what the block's other
+// warpgroups gave back with setmaxnreg.dec, so the three must sum to at most 3 · 168 = 504 (more
+// waits forever). 192 + 160 + 152 = 504: on sm_90a (NVRTC 13.0) the least each needs without
+// spilling. FMLA_SPARSE_REGS overrides them to try others.
 #ifndef FMLA_SPARSE_REGS
-#define FMLA_SPARSE_REGS 192, 160, 160
+#define FMLA_SPARSE_REGS 192, 160, 152
 #endif
 constexpr int SPARSE_REGS[3] = {FMLA_SPARSE_REGS};
 constexpr int WG0_REGS = SPARSE_REGS[0], WG1_REGS = SPARSE_REGS[1], PRODUCER_REGS = SPARSE_REGS[2];
+static_assert(WG0_REGS + WG1_REGS + PRODUCER_REGS <= 3 * 168, "setmaxnreg.inc would wait for registers no warpgroup gives back");
 template <int N> __device__ __forceinline__ void regs_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" :: "n"(N)); }
 template <int N> __device__ __forceinline__ void regs_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" :: "n"(N)); }
 
