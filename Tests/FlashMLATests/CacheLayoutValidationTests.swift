@@ -172,6 +172,8 @@ import Testing
                             pasted = "flashmla_decode_sm80_sparse_##SUFFIX##_m\(rows)_s\(stages), T, \(rows), \(stages), FMLA_KV_PAGED)"
                         case .sparseFP8DeepSeek:
                             pasted = "flashmla_decode_sm80_sparse_fp8ds_##SUFFIX##_m\(rows)_s\(stages), T, \(rows), \(stages), FMLA_KV_FP8DS)"
+                        case .sparseModel1:
+                            pasted = "flashmla_decode_sm80_sparse_model1_##SUFFIX##_m\(rows)_s\(stages), T, \(rows), \(stages), FMLA_KV_MODEL1)"
                         }
                         #expect(source.contains(pasted), "\(name) in \(cache.unit.rawValue)")
                         let format = cache == .fp8 ? "fp8" : "fp8ds"
