@@ -41,7 +41,7 @@ if grep -Eq 'swift|Foundation|dispatch|BlocksRuntime|icu' <<<"$NEEDED"; then
 fi
 # The exported functions must be exactly those the header declares.
 EXPORTED="$(nm -D --defined-only "$DEST" | awk '$2 == "T" { print $3 }' | sort)"
-DECLARED="$(grep -o '^[a-z].*\bflashmla_swift_[a-z_]*(' "$HEADER" | grep -o 'flashmla_swift_[a-z_]*' | sort)"
+DECLARED="$(grep -o '^[a-z].*\bflashmla_swift_[a-z0-9_]*(' "$HEADER" | grep -o 'flashmla_swift_[a-z0-9_]*' | sort)"
 if [[ "$EXPORTED" != "$DECLARED" ]]; then
     echo "build.sh: exported functions differ from flashmla_swift.h" >&2
     diff <(echo "$DECLARED") <(echo "$EXPORTED") >&2 || true

@@ -96,15 +96,44 @@ public func flashmla_swift_get_sparse_metadata(
     _ indices: UnsafeRawPointer?, _ topkLength: UnsafeRawPointer?, _ numHeadsQ: Int64,
     _ tileSchedulerMetadata: UnsafeRawPointer?, _ numSplits: UnsafeRawPointer?
 ) -> Int32 {
+    flashmla_swift_get_sparse_metadata_v2(device, stream, indices, topkLength, nil, nil, numHeadsQ,
+                                          tileSchedulerMetadata, numSplits)
+}
+
+/// `flashmla_swift_get_sparse_metadata` with an extra cache's lists (MODEL1): each request scheduled
+/// as its main list padded to 64-entry blocks, then its extra list. See `include/flashmla_swift.h`.
+@_cdecl("flashmla_swift_get_sparse_metadata_v2")
+public func flashmla_swift_get_sparse_metadata_v2(
+    _ device: Int32, _ stream: UnsafeMutableRawPointer?,
+    _ indices: UnsafeRawPointer?, _ topkLength: UnsafeRawPointer?,
+    _ extraIndices: UnsafeRawPointer?, _ extraTopkLength: UnsafeRawPointer?, _ numHeadsQ: Int64,
+    _ tileSchedulerMetadata: UnsafeRawPointer?, _ numSplits: UnsafeRawPointer?
+) -> Int32 {
     abiCall { () throws(ABIFailure) in
         let backend = try Devices.backend(device)
         let sparse = try TensorDescriptor.sparse(indices, topkLength, backend: backend)
+        let extraLists = try TensorDescriptor.optionalView(extraIndices, "extraIndices", backend: backend)
+        let extraLengths = try TensorDescriptor.optionalView(extraTopkLength, "extraTopkLength", backend: backend)
         guard (1 ... Int64(Int32.max)).contains(numHeadsQ) else {
             throw .invalid("numHeadsQ", expected: "1...\(Int32.max)", given: "\(numHeadsQ)")
         }
         let queryRows = sparse.indices.rank == 3 ? sparse.indices.shape[1] * Int(numHeadsQ) : 0
+        if let extraLists {
+            for (view, name) in [(sparse.indices, "indices"), (extraLists, "extraIndices")] where view.rank != 3 {
+                throw .invalid(name, expected: "rank 3 [b, s_q, \(name == "indices" ? "topk" : "extra_topk")]",
+                               given: "rank \(view.rank) \(view.shapeDescription)")
+            }
+        }
         let request = try library { () throws(MLAError) in
-            try MetadataRequest(sparse: sparse, queryRows: queryRows, backend: backend)
+            guard let extraLists else {
+                guard extraLengths == nil else {
+                    throw .invalidArgument(argument: "extraTopkLength", expected: "NULL without extraIndices", given: "a tensor")
+                }
+                return try MetadataRequest(sparse: sparse, queryRows: queryRows, backend: backend)
+            }
+            return try MetadataRequest(topkLength: sparse.topkLength, batchSize: sparse.indices.shape[0], topk: sparse.topk,
+                                       extraTopkLength: extraLengths, extraTopk: extraLists.shape[2], queryRows: queryRows,
+                                       backend: backend)
         }
         try scheduleInto(request, stream: stream, tileSchedulerMetadata, numSplits)
     }
@@ -133,10 +162,22 @@ public func flashmla_swift_validate_sparse_decode(
     _ topkLength: UnsafeRawPointer?, _ tileSchedulerMetadata: UnsafeRawPointer?, _ numSplits: UnsafeRawPointer?,
     _ headDimV: Int64, _ softmaxScale: Float, _ kvFormat: Int32, _ attnSink: UnsafeRawPointer?
 ) -> Int32 {
+    flashmla_swift_validate_sparse_decode_v2(device, q, kCache, indices, topkLength, nil, nil, nil,
+                                             tileSchedulerMetadata, numSplits, headDimV, softmaxScale, kvFormat, attnSink)
+}
+
+/// `flashmla_swift_validate_sparse_decode` with an extra cache and its lists. See `include/flashmla_swift.h`.
+@_cdecl("flashmla_swift_validate_sparse_decode_v2")
+public func flashmla_swift_validate_sparse_decode_v2(
+    _ device: Int32, _ q: UnsafeRawPointer?, _ kCache: UnsafeRawPointer?, _ indices: UnsafeRawPointer?,
+    _ topkLength: UnsafeRawPointer?, _ extraKCache: UnsafeRawPointer?, _ extraIndices: UnsafeRawPointer?,
+    _ extraTopkLength: UnsafeRawPointer?, _ tileSchedulerMetadata: UnsafeRawPointer?, _ numSplits: UnsafeRawPointer?,
+    _ headDimV: Int64, _ softmaxScale: Float, _ kvFormat: Int32, _ attnSink: UnsafeRawPointer?
+) -> Int32 {
     abiCall { () throws(ABIFailure) in
         let backend = try Devices.backend(device)
-        let inputs = try SparseCall(q, kCache, indices, topkLength, headDimV, softmaxScale, kvFormat, attnSink,
-                                    backend: backend).inputs()
+        let inputs = try SparseCall(q, kCache, indices, topkLength, extraKCache, extraIndices, extraTopkLength, headDimV,
+                                    softmaxScale, kvFormat, attnSink, backend: backend).inputs()
         try Metadata.check(tileSchedulerMetadata, numSplits, for: inputs)
     }
 }
@@ -196,10 +237,25 @@ public func flashmla_swift_decode_sparse(
     _ headDimV: Int64, _ softmaxScale: Float, _ kvFormat: Int32, _ attnSink: UnsafeRawPointer?,
     _ out: UnsafeRawPointer?, _ lse: UnsafeRawPointer?, _ workspace: OpaquePointer?
 ) -> Int32 {
+    flashmla_swift_decode_sparse_v2(device, stream, q, kCache, indices, topkLength, nil, nil, nil, tileSchedulerMetadata,
+                                    numSplits, headDimV, softmaxScale, kvFormat, attnSink, out, lse, workspace)
+}
+
+/// `flashmla_swift_decode_sparse` with FlashMLA's extra cache (`extra_k_cache`,
+/// `extra_indices_in_kvcache`, `extra_topk_length`; MODEL1). See `include/flashmla_swift.h`.
+@_cdecl("flashmla_swift_decode_sparse_v2")
+public func flashmla_swift_decode_sparse_v2(
+    _ device: Int32, _ stream: UnsafeMutableRawPointer?,
+    _ q: UnsafeRawPointer?, _ kCache: UnsafeRawPointer?, _ indices: UnsafeRawPointer?, _ topkLength: UnsafeRawPointer?,
+    _ extraKCache: UnsafeRawPointer?, _ extraIndices: UnsafeRawPointer?, _ extraTopkLength: UnsafeRawPointer?,
+    _ tileSchedulerMetadata: UnsafeRawPointer?, _ numSplits: UnsafeRawPointer?,
+    _ headDimV: Int64, _ softmaxScale: Float, _ kvFormat: Int32, _ attnSink: UnsafeRawPointer?,
+    _ out: UnsafeRawPointer?, _ lse: UnsafeRawPointer?, _ workspace: OpaquePointer?
+) -> Int32 {
     abiCall { () throws(ABIFailure) in
         let backend = try Devices.backend(device)
-        let inputs = try SparseCall(q, kCache, indices, topkLength, headDimV, softmaxScale, kvFormat, attnSink,
-                                    backend: backend).inputs()
+        let inputs = try SparseCall(q, kCache, indices, topkLength, extraKCache, extraIndices, extraTopkLength, headDimV,
+                                    softmaxScale, kvFormat, attnSink, backend: backend).inputs()
         try Decode.run(inputs, tileSchedulerMetadata, numSplits, out, lse, stream: stream, workspace: workspace)
     }
 }
@@ -344,8 +400,9 @@ enum KVFormatCode {
         case 0: return .native
         case 1: return .fp8PerTensor(scale: kScale)
         case 2: return .fp8DeepSeek
+        case 3: return .fp8Model1
         default:
-            throw .invalid("kvFormat", expected: "0 (native), 1 (fp8_e4m3) or 2 (fp8_ds_mla)", given: "\(code)")
+            throw .invalid("kvFormat", expected: "0 (native), 1 (fp8_e4m3), 2 (fp8_ds_mla) or 3 (model1)", given: "\(code)")
         }
     }
 }
@@ -391,12 +448,17 @@ struct SparseCall {
     let headDimV: Int, softmaxScale: Float, format: KVCacheFormat, backend: Backend
 
     init(_ q: UnsafeRawPointer?, _ kCache: UnsafeRawPointer?, _ indices: UnsafeRawPointer?,
-         _ topkLength: UnsafeRawPointer?, _ headDimV: Int64, _ softmaxScale: Float, _ kvFormat: Int32,
+         _ topkLength: UnsafeRawPointer?, _ extraKCache: UnsafeRawPointer?, _ extraIndices: UnsafeRawPointer?,
+         _ extraTopkLength: UnsafeRawPointer?, _ headDimV: Int64, _ softmaxScale: Float, _ kvFormat: Int32,
          _ attnSink: UnsafeRawPointer?, backend: Backend) throws(ABIFailure) {
         format = try KVFormatCode.format(kvFormat, kScale: 1)
         self.q = try TensorDescriptor.view(q, "q", backend: backend)
         self.kCache = try TensorDescriptor.view(kCache, "kCache", backend: backend)
-        sparse = try TensorDescriptor.sparse(indices, topkLength, backend: backend)
+        var sparse = try TensorDescriptor.sparse(indices, topkLength, backend: backend)
+        sparse.extraKCache = try TensorDescriptor.optionalView(extraKCache, "extraKCache", backend: backend)
+        sparse.extraIndices = try TensorDescriptor.optionalView(extraIndices, "extraIndices", backend: backend)
+        sparse.extraTopkLength = try TensorDescriptor.optionalView(extraTopkLength, "extraTopkLength", backend: backend)
+        self.sparse = sparse
         self.attnSink = try TensorDescriptor.optionalView(attnSink, "attnSink", backend: backend)
         self.headDimV = Int(clamping: headDimV)
         self.softmaxScale = softmaxScale

@@ -58,6 +58,8 @@ struct BenchCacheLayout {
                     } else {
                         base[offset] = inToken % 2 == 0 ? random : (random & 0x80) | 0x3C
                     }
+                case .model1:
+                    preconditionFailure("model1 is sparse only: BenchConfig.problems refuses a dense model1 row")
                 }
             }
         }

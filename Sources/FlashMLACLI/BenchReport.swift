@@ -25,7 +25,8 @@ struct BenchResult: Sendable, Equatable {
     /// FLOPs of one call (FlashMLA's formula, dense or sparse).
     var flops: Double {
         if let sparse {
-            return BenchMath.sparseFlops(attendedEntries: sparse.attendedEntries, hQ: config.hQ, d: config.d, dv: config.dv)
+            return BenchMath.sparseFlops(attendedEntries: sparse.attendedEntries, hQ: config.hQ, d: sparse.queryHeadDim(config.d),
+                                         dv: config.dv)
         }
         return BenchMath.flops(sQ: config.sQ, totalSeqlens: totalSeqlens, hQ: config.hQ, d: config.d, dv: config.dv)
     }
@@ -34,7 +35,7 @@ struct BenchResult: Sendable, Equatable {
     var bytes: Double {
         if let sparse {
             return BenchMath.sparseBytes(uniqueTokens: sparse.uniqueTokens, tokenBytes: sparse.tokenBytes, b: config.b,
-                                         sQ: config.sQ, hQ: config.hQ, d: config.d, dv: config.dv,
+                                         sQ: config.sQ, hQ: config.hQ, d: sparse.queryHeadDim(config.d), dv: config.dv,
                                          elementBytes: dtype.elementType.byteCount)
         }
         return BenchMath.bytes(b: config.b, sQ: config.sQ, totalSeqlens: totalSeqlens, hQ: config.hQ, hKV: config.hKV,
@@ -59,6 +60,10 @@ struct BenchResult: Sendable, Equatable {
             ("causal", "\(config.causal)"), ("varlen", "\(config.varlen)"),
         ]
         if let sparse { fields += [("topk", "\(sparse.topk)"), ("kv_format", JSONText.string(sparse.kvFormat.rawValue))] }
+        if sparse != nil, let extraTopk = config.extraTopk {
+            fields += [("extra_topk", "\(extraTopk)"),
+                       ("extra_page_block_size", "\(config.extraPageBlockSize ?? 64)")]
+        }
         fields += [
             ("impl", JSONText.string("swift_flash_mla")), ("backend", JSONText.string(backend)),
             ("kernel", JSONText.string(kernel)), ("device", JSONText.string(device)), ("dtype", JSONText.string(dtype.rawValue)),

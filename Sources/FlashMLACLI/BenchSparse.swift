@@ -13,8 +13,12 @@ struct SparseFigures: Sendable, Equatable {
     var attendedEntries: Int
     /// Distinct cache tokens the counted entries reach (`−1` not counted): the cache one call reads.
     var uniqueTokens: Int
-    /// Bytes of one cache token: 576 values in the input type, or 656 (fp8-ds).
+    /// Bytes of one cache token: 576 values in the input type, 656 (fp8-ds), or 576 for MODEL1 (FlashMLA's
+    /// count: its 584 bytes less the scales).
     var tokenBytes: Int
+
+    /// The key head dimension the FLOPs and bytes count: 512 for MODEL1, else the configuration's `d`.
+    func queryHeadDim(_ d: Int) -> Int { kvFormat == .model1 ? Model1Layout.headDim : d }
 }
 
 /// The tensors of one sparse benchmark call in the engine's memory: a ``SparseProblem`` (index
@@ -25,6 +29,8 @@ struct SparseBenchOperands {
     let kCache: Tensor
     let indices: Tensor
     let topkLength: Tensor?
+    /// The extra cache, its lists and their lengths (MODEL1 with `extra_topk`), or nils.
+    let extra: [Tensor?]
     let out: Tensor
     let lse: Tensor
     /// How `kCache` stores a token.
@@ -41,13 +47,16 @@ struct SparseBenchOperands {
         let shape = SparseProblemConfig(cacheSeqlens: lengths, queryLength: config.sQ, queryHeads: config.hQ, topk: topk,
                                         topkLength: config.topkLength?.counts(batchSize: config.b),
                                         invalidFraction: config.invalidIndices ?? 0, elementType: elementType,
-                                        pageSize: pageSize, kvFormat: format)
+                                        pageSize: pageSize, kvFormat: format, extraTopk: config.extraTopk ?? 0,
+                                        extraTopkLength: config.extraTopkLength?.counts(batchSize: config.b),
+                                        extraPageSize: config.extraPageBlockSize ?? TileSchedule.blockSize)
         let problem = SparseProblem(shape, seed: seed)
         kvFormat = problem.kvFormat
         figures = SparseFigures(topk: topk, kvFormat: format, attendedEntries: shape.attendedEntries,
                                 uniqueTokens: problem.uniqueTokens,
-                                tokenBytes: problem.kvFormat.bytesPerToken(queryType: elementType))
-        let inputs = [problem.q, problem.kCache, problem.indices] + (problem.topkLength.map { [$0] } ?? [])
+                                tokenBytes: format == .model1 ? Model1Layout.dataBytes : problem.kvFormat.bytesPerToken(queryType: elementType))
+        let extras = [problem.extraKCache, problem.extraIndices, problem.extraTopkLength]
+        let inputs = [problem.q, problem.kCache, problem.indices] + ([problem.topkLength] + extras).compactMap { $0 }
         inputBytes = inputs.reduce(0) { $0 + $1.view.elementCount * $1.elementType.byteCount }
         let outShape = [config.b, config.sQ, config.hQ, config.dv], lseShape = [config.b, config.hQ, config.sQ]
         let memory = EngineMemory(engine)
@@ -55,14 +64,18 @@ struct SparseBenchOperands {
         kCache = try memory.place(problem.kCache)
         indices = try memory.place(problem.indices)
         topkLength = try problem.topkLength.map { try memory.place($0) }
+        extra = try extras.map { try $0.map { try memory.place($0) } }
         out = try memory.allocate(elementType, outShape)
         lse = try memory.allocate(.float32, lseShape)
     }
 
     /// The sparse selection, in the engine's memory.
-    var sparse: SparseIndices { SparseIndices(indices: indices.view, topkLength: topkLength?.view) }
+    var sparse: SparseIndices {
+        SparseIndices(indices: indices.view, topkLength: topkLength?.view, extraKCache: extra[0]?.view,
+                      extraIndices: extra[1]?.view, extraTopkLength: extra[2]?.view)
+    }
 
-    /// The call into `out` and `lse`, with the metadata computed once (FlashMLA's softmax scale 1/√576).
+    /// The call into `out` and `lse`, with the metadata computed once (FlashMLA's softmax scale 1/√d_qk).
     func call(engine: MLAEngine) throws -> BenchCall {
         let sparse = self.sparse
         let metadata = try engine.getMLAMetadata(sparse: sparse, queryRows: q.shape[1] * q.shape[2])

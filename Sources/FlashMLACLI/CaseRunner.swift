@@ -48,14 +48,18 @@ struct CaseRunner {
     /// FlashMLA's default softmax scale, 1/√576.
     static let softmaxScale = 1 / Double(DecodeProblem.headDim).squareRoot()
 
+    /// The default softmax scale of a sparse problem: `1/√d_qk` (MODEL1: `1/√512`).
+    static func softmaxScale(_ config: SparseProblemConfig) -> Double { 1 / Double(config.queryHeadDim).squareRoot() }
+
     /// Compares `problem`'s sampled rows with its Float64 reference, and every row's lse ±∞ and
     /// NaN status (`+∞` exactly where a query token's counted entries are all `−1`).
     func compare(_ problem: SparseProblem, out: Tensor, lse: Tensor) -> Agreement {
         let config = problem.config
         return compare(out: out, lse: lse, batchSize: config.batchSize, queryLength: config.queryLength,
                        queryHeads: config.queryHeads, sampleSeed: UInt64(config.attendedEntries),
-                       reference: { problem.referenceRow(request: $0, qi: $1, head: $2, softmaxScale: Self.softmaxScale) },
-                       seesNoKey: { problem.attendedSlots(request: $0, qi: $1).isEmpty })
+                       reference: { problem.referenceRow(request: $0, qi: $1, head: $2, softmaxScale: Self.softmaxScale(config)) },
+                       seesNoKey: { problem.attendedSlots(request: $0, qi: $1).isEmpty
+                                    && problem.attendedExtraSlots(request: $0, qi: $1).isEmpty })
     }
 
     /// Runs the decode and returns host copies of out and lse, plus any problem seen on the way.
@@ -84,7 +88,7 @@ struct CaseRunner {
     private func execute(_ problem: SparseProblem) throws -> (Tensor, Tensor, [String]) {
         let config = problem.config, rows = config.queryLength * config.queryHeads
         guard let cuda = engine.cudaBackend else {
-            let sparse = SparseIndices(indices: problem.indices.view, topkLength: problem.topkLength?.view)
+            let sparse = problem.sparseIndices
             let metadata = try engine.getMLAMetadata(sparse: sparse, queryRows: rows)
             let (out, lse) = RandomProblem.poisonedOutputs(batchSize: config.batchSize, queryLength: config.queryLength,
                                                            queryHeads: config.queryHeads, elementType: config.elementType)
@@ -93,12 +97,18 @@ struct CaseRunner {
                                            out: out.view, lse: lse.view)
             return (out, lse, [])
         }
-        let q = try cuda.upload(problem.q.view), kCache = try cuda.upload(problem.kCache.view)
-        let indices = try cuda.upload(problem.indices.view)
-        let topkLength = try problem.topkLength.map { (tensor: Tensor) throws(MLAError) in try cuda.upload(tensor.view) }
-        let sparse = SparseIndices(indices: indices.view, topkLength: topkLength?.view)
+        let memory = EngineMemory(engine)
+        let q = try memory.place(problem.q), kCache = try memory.place(problem.kCache)
+        let indices = try memory.place(problem.indices)
+        let topkLength = try problem.topkLength.map { try memory.place($0) }
+        let extra = try [problem.extraKCache, problem.extraIndices, problem.extraTopkLength].map { try $0.map { try memory.place($0) } }
+        let sparse = SparseIndices(indices: indices.view, topkLength: topkLength?.view, extraKCache: extra[0]?.view,
+                                   extraIndices: extra[1]?.view, extraTopkLength: extra[2]?.view)
         let metadata = try engine.getMLAMetadata(sparse: sparse, queryRows: rows)
-        let counted = (0..<config.batchSize).map { Int32(config.countedEntries(request: $0)) }
+        let counted = (0..<config.batchSize).map {
+            Int32(SparseIndices.scheduledLength(topkLength: config.countedEntries(request: $0),
+                                                extraTopkLength: config.extraTopk > 0 ? config.countedExtraEntries(request: $0) : nil))
+        }
         let hostSchedule = TileSchedule(cacheSeqlens: counted, numSMParts: metadata.shape.numSMParts,
                                         rowsPerKVHead: metadata.shape.rowsPerKVHead)
         let results = try checkDeviceRuns(cuda: cuda, metadata: metadata, hostSchedule: hostSchedule) { replays in
@@ -108,7 +118,7 @@ struct CaseRunner {
                                                metadata: metadata, kvFormat: problem.kvFormat, out: out, lse: lse)
             }
         }
-        withExtendedLifetime((q, kCache, indices, topkLength)) {}
+        withExtendedLifetime((q, kCache, indices, topkLength, extra)) {}
         return results
     }
 

@@ -55,6 +55,10 @@ struct CheckCommand: InputCheckedCommand {
             throw UsageError("--cases", expected: "1…\(Self.maxCases)", given: "\(cases)")
         }
         guard sampleRows >= 1 else { throw UsageError("--sample-rows", expected: "1 or more", given: "\(sampleRows)") }
+        if kvFormat == .model1 && grid == nil {
+            throw UsageError("--kv-format", expected: "native, fp8 or fp8-ds for random (dense) cases; model1 is sparse only "
+                             + "(a --grid of topk configurations, or flashmla check-sparse --format model1)", given: "model1")
+        }
         guard (1...BenchConfig.maxValue).contains(maxLength) else {
             throw UsageError("--max-length", expected: "1…\(BenchConfig.maxValue)", given: "\(maxLength)")
         }
@@ -93,7 +97,9 @@ struct CheckCommand: InputCheckedCommand {
                     return .sparse(SparseProblemConfig(
                         cacheSeqlens: entry.lengths, queryLength: config.sQ, queryHeads: config.hQ, topk: topk,
                         topkLength: config.topkLength?.counts(batchSize: config.b), invalidFraction: config.invalidIndices ?? 0,
-                        elementType: type, pageSize: pageSize.draw(using: &rng), kvFormat: format))
+                        elementType: type, pageSize: pageSize.draw(using: &rng), kvFormat: format,
+                        extraTopk: config.extraTopk ?? 0, extraTopkLength: config.extraTopkLength?.counts(batchSize: config.b),
+                        extraPageSize: config.extraPageBlockSize ?? TileSchedule.blockSize))
                 }
                 return .dense(ProblemConfig(cacheSeqlens: entry.lengths, queryLength: config.sQ, queryHeads: config.hQ,
                                             kvHeads: format == .fp8DS ? 1 : config.hKV, causal: config.causal,

@@ -76,6 +76,12 @@ struct BenchConfig: Decodable, Sendable, Equatable {
     var kvFormat: KVFormatChoice? = nil
     /// The chance that an index entry is `−1` (`invalid_indices`, sparse only); nil: none.
     var invalidIndices: Double? = nil
+    /// Entries per extra index list (`extra_topk`, MODEL1 only): an extra cache; nil: none.
+    var extraTopk: Int? = nil
+    /// FlashMLA's `extra_topk_length` (with `extra_topk`); nil: every extra list counts all.
+    var extraTopkLength: TopkLength? = nil
+    /// Tokens a page of the extra cache (`extra_page_block_size`, with `extra_topk`); nil: 64.
+    var extraPageBlockSize: Int? = nil
 
     /// FlashMLA's `topk_length`: one count for every request, or one per request.
     enum TopkLength: Decodable, Sendable, Equatable {
@@ -122,6 +128,7 @@ struct BenchConfig: Decodable, Sendable, Equatable {
         case b, sQ = "s_q", meanSk = "mean_sk", hQ = "h_q", hKV = "h_kv", d, dv, causal, varlen
         case pageBlockSize = "page_block_size", cacheSeqlens = "cache_seqlens"
         case topk, topkLength = "topk_length", kvFormat = "kv_format", invalidIndices = "invalid_indices"
+        case extraTopk = "extra_topk", extraTopkLength = "extra_topk_length", extraPageBlockSize = "extra_page_block_size"
     }
 
     /// A configuration; lengths are drawn unless `cacheSeqlens` is given.
@@ -136,7 +143,11 @@ struct BenchConfig: Decodable, Sendable, Equatable {
     init(b: Int, sQ: Int, meanSk: Int, hQ: Int, hKV: Int = 1, d: Int = DecodeProblem.headDim,
          dv: Int = DecodeProblem.headDimV, causal: Bool? = nil, varlen: Bool = false,
          pageBlockSize: Int = TileSchedule.blockSize, cacheSeqlens: [Int]? = nil, topk: Int?,
-         topkLength: TopkLength? = nil, kvFormat: KVFormatChoice? = nil, invalidIndices: Double? = nil) {
+         topkLength: TopkLength? = nil, kvFormat: KVFormatChoice? = nil, invalidIndices: Double? = nil,
+         extraTopk: Int? = nil, extraTopkLength: TopkLength? = nil, extraPageBlockSize: Int? = nil) {
+        self.extraTopk = extraTopk
+        self.extraTopkLength = extraTopkLength
+        self.extraPageBlockSize = extraPageBlockSize
         self.topk = topk
         self.topkLength = topkLength
         self.kvFormat = kvFormat
@@ -167,6 +178,9 @@ struct BenchConfig: Decodable, Sendable, Equatable {
         topk = try c.decodeIfPresent(Int.self, forKey: .topk)
         topkLength = try c.decodeIfPresent(TopkLength.self, forKey: .topkLength)
         invalidIndices = try c.decodeIfPresent(Double.self, forKey: .invalidIndices)
+        extraTopk = try c.decodeIfPresent(Int.self, forKey: .extraTopk)
+        extraTopkLength = try c.decodeIfPresent(TopkLength.self, forKey: .extraTopkLength)
+        extraPageBlockSize = try c.decodeIfPresent(Int.self, forKey: .extraPageBlockSize)
         if let text = try c.decodeIfPresent(String.self, forKey: .kvFormat) {
             guard let format = KVFormatChoice(rawValue: text) else {
                 throw DecodingError.dataCorruptedError(
@@ -214,7 +228,10 @@ struct BenchConfig: Decodable, Sendable, Equatable {
         if hQ >= 1, hKV >= 1, hQ % hKV != 0 {
             found.append(UsageError("h_kv", expected: "a divisor of h_q = \(hQ)", given: "\(hKV)"))
         }
-        if d != DecodeProblem.headDim { found.append(UsageError("d", expected: "\(DecodeProblem.headDim)", given: "\(d)")) }
+        let model1 = (kvFormat ?? flag) == .model1
+        if d != DecodeProblem.headDim && !(model1 && d == Model1Layout.headDim) {
+            found.append(UsageError("d", expected: model1 ? "512 (or 576)" : "\(DecodeProblem.headDim)", given: "\(d)"))
+        }
         if dv != DecodeProblem.headDimV { found.append(UsageError("dv", expected: "\(DecodeProblem.headDimV)", given: "\(dv)")) }
         if pageBlockSize != TileSchedule.blockSize {
             found.append(UsageError("page_block_size", expected: "\(TileSchedule.blockSize)", given: "\(pageBlockSize)"))
@@ -244,33 +261,71 @@ struct BenchConfig: Decodable, Sendable, Equatable {
             let beside = "a topk beside it (it describes sparse decoding's index lists)"
             if let topkLength { found.append(UsageError("topk_length", expected: beside, given: topkLength.text)) }
             if let invalidIndices { found.append(UsageError("invalid_indices", expected: beside, given: "\(invalidIndices)")) }
+            if let extraTopk { found.append(UsageError("extra_topk", expected: beside, given: "\(extraTopk)")) }
+            if format == .model1 {
+                found.append(UsageError("kv_format", expected: "native, fp8 or fp8-ds for dense decoding (model1 is sparse only: add topk)",
+                                        given: named))
+            }
             return found
         }
+        found += extraProblems(format: format, named: named)
         if !(1...Self.maxValue).contains(topk) {
             found.append(UsageError("topk", expected: "1…\(Self.maxValue)", given: "\(topk)"))
         }
         if hKV != 1 { found.append(UsageError("h_kv", expected: "1 for sparse decoding (topk)", given: "\(hKV)")) }
         if causal { found.append(UsageError("causal", expected: "false: sparse decoding (topk) has no causal mask", given: "true")) }
         if format == .fp8 {
-            found.append(UsageError("kv_format", expected: "native or fp8-ds for sparse decoding (topk)", given: named))
+            found.append(UsageError("kv_format", expected: "native, fp8-ds or model1 for sparse decoding (topk)", given: named))
         }
-        let counts = "0…topk = 0…\(topk)"
-        switch topkLength {
-        case nil: break
-        case let .every(count):
-            if !(0...max(topk, 0)).contains(count) { found.append(UsageError("topk_length", expected: counts, given: "\(count)")) }
-        case let .each(list):
-            if list.count != b {
-                found.append(UsageError("topk_length", expected: "one count for every request, or b = \(b) counts", given: "\(list.count) counts"))
-            }
-            if let bad = list.firstIndex(where: { !(0...max(topk, 0)).contains($0) }) {
-                found.append(UsageError("topk_length[\(bad)]", expected: counts, given: "\(list[bad])"))
-            }
-        }
+        found += countProblems(topkLength, field: "topk_length", width: "topk", topk)
         if let invalidIndices, !(0...1).contains(invalidIndices) {
             found.append(UsageError("invalid_indices", expected: "a fraction in 0…1 (of index entries set to -1)", given: "\(invalidIndices)"))
         }
         return found
+    }
+
+    /// The problems of the extra cache's fields: `extra_topk` (1…2³¹−1) only with kv_format model1,
+    /// `extra_topk_length` (each 0…extra_topk) and `extra_page_block_size` (1…256) only with `extra_topk`.
+    private func extraProblems(format: KVFormatChoice, named: String) -> [UsageError] {
+        var found: [UsageError] = []
+        guard let extraTopk else {
+            let beside = "an extra_topk beside it (it describes the extra cache)"
+            if let extraTopkLength { found.append(UsageError("extra_topk_length", expected: beside, given: extraTopkLength.text)) }
+            if let extraPageBlockSize { found.append(UsageError("extra_page_block_size", expected: beside, given: "\(extraPageBlockSize)")) }
+            return found
+        }
+        if format != .model1 {
+            found.append(UsageError("kv_format", expected: "model1 with extra_topk (the extra cache is MODEL1's)", given: named))
+        }
+        if !(1...Self.maxValue - 4096).contains(extraTopk) {
+            found.append(UsageError("extra_topk", expected: "1…\(Self.maxValue - 4096)", given: "\(extraTopk)"))
+        }
+        if let page = extraPageBlockSize, !(1...KVCacheFormat.maxPageSize).contains(page) {
+            found.append(UsageError("extra_page_block_size", expected: "1…\(KVCacheFormat.maxPageSize)", given: "\(page)"))
+        }
+        found += countProblems(extraTopkLength, field: "extra_topk_length", width: "extra_topk", extraTopk)
+        return found
+    }
+
+    /// The problems of a list-length field (`topk_length`, `extra_topk_length`): each count in
+    /// `0…limit` (`width` names the limit), one count or `b` of them.
+    private func countProblems(_ lengths: TopkLength?, field: String, width: String, _ limit: Int) -> [UsageError] {
+        let counts = "0…\(width) = 0…\(limit)"
+        switch lengths {
+        case nil:
+            return []
+        case let .every(count):
+            return (0...max(limit, 0)).contains(count) ? [] : [UsageError(field, expected: counts, given: "\(count)")]
+        case let .each(list):
+            var found: [UsageError] = []
+            if list.count != b {
+                found.append(UsageError(field, expected: "one count for every request, or b = \(b) counts", given: "\(list.count) counts"))
+            }
+            if let bad = list.firstIndex(where: { !(0...max(limit, 0)).contains($0) }) {
+                found.append(UsageError("\(field)[\(bad)]", expected: counts, given: "\(list[bad])"))
+            }
+            return found
+        }
     }
 
     /// The longest and the total cached length, and the 64-token pages the lengths fill, without
@@ -313,6 +368,7 @@ struct BenchConfig: Decodable, Sendable, Equatable {
         case "page_block_size": "\(pageBlockSize)"
         case "topk": topk.map { "\($0)" } ?? "none"
         case "kv_format": (kvFormat ?? .native).rawValue
+        case "extra_topk": extraTopk.map { "\($0)" } ?? "none"
         default: nil
         }
     }
@@ -322,6 +378,7 @@ struct BenchConfig: Decodable, Sendable, Equatable {
     var summary: String {
         "b=\(b) s_q=\(sQ) mean_sk=\(meanSk) h_q=\(hQ) h_kv=\(hKV)" + (causal ? " causal" : "") + (varlen ? " varlen" : "")
             + (topk.map { " topk=\($0)" + (kvFormat.map { " \($0.rawValue)" } ?? "") } ?? "")
+            + (extraTopk.map { " extra_topk=\($0) extra_page=\(extraPageBlockSize ?? TileSchedule.blockSize)" } ?? "")
     }
 }
 

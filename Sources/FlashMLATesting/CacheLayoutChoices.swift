@@ -9,6 +9,8 @@ public enum KVFormatChoice: String, CaseIterable, Sendable {
     case fp8
     /// DeepSeek-V3.2's 656-byte FP8 tokens (h_kv = 1).
     case fp8DS = "fp8-ds"
+    /// FlashMLA HEAD's MODEL1 tokens (584 bytes, page-grouped, d_qk = 512): sparse decoding only.
+    case model1
 
     /// The library's format, with `scale` for per-tensor FP8.
     public func format(scale: Float) -> KVCacheFormat {
@@ -16,6 +18,7 @@ public enum KVFormatChoice: String, CaseIterable, Sendable {
         case .native: .native
         case .fp8: .fp8PerTensor(scale: scale)
         case .fp8DS: .fp8DeepSeek
+        case .model1: .fp8Model1
         }
     }
 }

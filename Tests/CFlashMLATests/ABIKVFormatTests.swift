@@ -68,8 +68,11 @@ import FlashMLA
 
     @Test func unknownFormat() {
         var call = perTensor()
+        call.kvFormat = 4
+        expectInvalid(call, "'kvFormat'", "0 (native), 1 (fp8_e4m3), 2 (fp8_ds_mla) or 3 (model1)", "given 4")
+        // MODEL1 (3) is a known format, refused for dense decoding.
         call.kvFormat = 3
-        expectInvalid(call, "'kvFormat'", "0 (native), 1 (fp8_e4m3) or 2 (fp8_ds_mla)", "given 3")
+        expectInvalid(call, "'kvFormat'", "model1 is sparse only", "given model1")
     }
 
     @Test func perTensorScaleMustBeFiniteAndPositive() {

@@ -111,7 +111,7 @@ import Testing
                 for preference in [DecodeKernel.Preference.automatic, .hopper, .hopperLockstep, .hopperSeesaw, .portable] {
                     let kernel = DecodeKernel.choose(rowsPerKVHead: rows, computeCapability: Self.h100, sharedMemoryLimit: Self.limit,
                                                      preference: preference, cache: cache)
-                    if cache.isSparse, preference != .portable {
+                    if cache == .sparse || cache == .sparseFP8DeepSeek, preference != .portable {
                         #expect(kernel == .hopperSparse(cache))
                         continue
                     }
@@ -178,6 +178,8 @@ import Testing
                             pasted = "flashmla_decode_sm80_sparse_##SUFFIX##_m\(rows)_s\(stages), T, \(rows), \(stages), FMLA_KV_PAGED)"
                         case .sparseFP8DeepSeek:
                             pasted = "flashmla_decode_sm80_sparse_fp8ds_##SUFFIX##_m\(rows)_s\(stages), T, \(rows), \(stages), FMLA_KV_FP8DS)"
+                        case .sparseModel1:
+                            pasted = "flashmla_decode_sm80_sparse_model1_##SUFFIX##_m\(rows)_s\(stages), T, \(rows), \(stages), FMLA_KV_MODEL1)"
                         }
                         #expect(source.contains(pasted), "\(name) in \(cache.unit.rawValue)")
                         let format = cache == .fp8 ? "fp8" : "fp8ds"

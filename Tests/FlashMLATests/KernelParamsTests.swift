@@ -73,9 +73,9 @@ import Testing
         let decode = try #require(try KernelSourceParsing.parameterStructs()["DecodeParams"])
         #expect(decode.fields.first == .init(name: "q", size: 8, isFloat: false, isPointer: true, offset: 0))
         let sQ = try #require(decode.fields.first { $0.name == "s_q" })
-        #expect(sQ.size == 4 && !sQ.isFloat && sQ.offset == 160)
+        #expect(sQ.size == 4 && !sQ.isFloat && sQ.offset == 208)
         #expect(decode.fields.first { $0.name == "scale_log2" }?.isFloat == true)
-        #expect(decode.size == 200)   // 196 bytes of fields, padded to a multiple of 8
+        #expect(decode.size == 256)   // 15 pointers, 11 i64, 12 ints and floats: no padding
         #expect(KernelSourceParsing.camelCase("q_batch_stride") == "qBatchStride" && KernelSourceParsing.camelCase("s_q") == "sQ")
     }
 
@@ -116,6 +116,7 @@ import Testing
         case .native: cache = device(.bfloat16, [pages, pageSize, hKV, 576], 0x10000)
         case .fp8PerTensor: cache = device(.float8E4M3, [pages, pageSize, hKV, 576], 0x10000)
         case .fp8DeepSeek: cache = device(.uint8, [pages, pageSize, hKV, 656], 0x10000)
+        case .fp8Model1: cache = device(.uint8, [pages, pageSize, hKV, 584], 0x10000)   // refused: sparse only
         }
         return try DecodeProblem(
             q: device(.bfloat16, [b, sQ, hQ, 576], 0x3000), kCache: cache, blockTable: device(.int32, [b, 4], 0x4000),
@@ -147,9 +148,12 @@ import Testing
         let expected = DecodeParams(
             q: 0x3000, kcache: 0x10000, blockTable: 0x4000, seqlens: 0x5000, sched: 0x1000, numSplits: 0x2000,
             out: 0x7000, lse: 0x8000, oaccum: 0x9000, lseaccum: 0xA000, errorFlag: 0xB000, attnSink: 0x6000,
+            extraKcache: 0, extraIndices: 0, extraSeqlens: 0,
             qBatchStride: 2 * 16 * 576, qSeqStride: 16 * 576, qHeadStride: 576,
             kPageStride: 64 * 576, kTokenStride: 576, kHeadStride: 576, btStride: 4, indSeqStride: 0,
-            sQ: 2, hQ: 16, hKv: 1, numPages: 8, maxPages: 4, scaleLog2: 0.1 * Self.log2e, causal: 1, pageSize: 64, outScale: 1)
+            extraPageStride: 0, extraIndBatchStride: 0, extraIndSeqStride: 0,
+            sQ: 2, hQ: 16, hKv: 1, numPages: 8, maxPages: 4, scaleLog2: 0.1 * Self.log2e, causal: 1, pageSize: 64, outScale: 1,
+            extraTopk: 0, extraNumSlots: 0, extraPageSize: 0)
         #expect(params == expected)
     }
 
@@ -188,9 +192,34 @@ import Testing
                                          attnSink: 0x6000, hQ: 16, sQ: 2, hKv: 1))
         let scheduler = SchedulerParams(lengths: 0x5000, batch: 3, parts: 4, rowsPerKVHead: 128, tileSchedulerMetadata: 0x1000,
                                         numSplits: 0x2000, cap: 100)
-        #expect(scheduler == SchedulerParams(seqlens: 0x5000, sched: 0x1000, numSplits: 0x2000, batch: 3, numParts: 4,
-                                             fixed: Int32(TileSchedule.fixedCostBlocks(rowsPerKVHead: 128)),
+        #expect(scheduler == SchedulerParams(seqlens: 0x5000, sched: 0x1000, numSplits: 0x2000, extraSeqlens: 0, batch: 3,
+                                             numParts: 4, fixed: Int32(TileSchedule.fixedCostBlocks(rowsPerKVHead: 128)),
                                              slack: Int32(TileSchedule.wholeRequestSlackBlocks),
-                                             slackDivisor: Int32(TileSchedule.wholeRequestSlackDivisor), cap: 100))
+                                             slackDivisor: Int32(TileSchedule.wholeRequestSlackDivisor), cap: 100, extraCap: 0))
+        let extra = SchedulerParams(lengths: 0x5000, batch: 3, parts: 4, rowsPerKVHead: 128, tileSchedulerMetadata: 0x1000,
+                                    numSplits: 0x2000, cap: 100, extraLengths: 0x6000, extraCap: 7)
+        #expect(extra.extraSeqlens == 0x6000 && extra.extraCap == 7)
+    }
+
+    /// A MODEL1 problem with an extra cache: its pointers, page stride (bytes), index strides, width,
+    /// slots and page size; the main cache's page stride in bytes.
+    @Test func aModel1ProblemsExtraCacheParams() throws {
+        let b = 2, sQ = 2, hQ = 64, topk = 128
+        let main = Self.device(.uint8, [8, 64, 1, 584], 0x10000)
+        let extraStorage = TensorStorage.device(ordinal: 0, address: 0x20000)
+        let extraCache = TensorView(elementType: .uint8, shape: [5, 2, 1, 584], strides: [1728, 584, 584, 1], storage: extraStorage)
+        let sparse = SparseIndices(indices: Self.device(.int32, [b, sQ, topk], 0x4000), topkLength: Self.device(.int32, [b], 0x5000),
+                                   extraKCache: extraCache, extraIndices: Self.device(.int32, [b, sQ, 9], 0x11000),
+                                   extraTopkLength: Self.device(.int32, [b], 0x12000))
+        let problem = try DecodeProblem(
+            q: Self.device(.bfloat16, [b, sQ, hQ, 512], 0x3000), kCache: main, sparse: sparse, headDimV: 512,
+            metadata: Self.metadata(batch: b, rows: sQ * hQ, kvHeads: 1), softmaxScale: 0.1, kvFormat: .fp8Model1, attnSink: nil,
+            out: Self.device(.bfloat16, [b, sQ, hQ, 512], 0x7000), lse: Self.device(.float32, [b, hQ, sQ], 0x8000),
+            backend: .cuda(device: 0))
+        let params = DecodeParams(problem, accumulators: Self.accumulators, errorFlag: 0)
+        #expect(params.kPageStride == 64 * 584 && params.numPages == 8 * 64 && params.maxPages == 128 && params.seqlens == 0x5000)
+        #expect(params.extraKcache == 0x20000 && params.extraIndices == 0x11000 && params.extraSeqlens == 0x12000)
+        #expect(params.extraPageStride == 1728 && params.extraIndBatchStride == 2 * 9 && params.extraIndSeqStride == 9)
+        #expect(params.extraTopk == 9 && params.extraNumSlots == 10 && params.extraPageSize == 2)
     }
 }

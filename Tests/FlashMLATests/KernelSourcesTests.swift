@@ -227,6 +227,9 @@ import NVRTC
                 #expect(ampere.name == "sm80")
             }
         }
+        let model1 = try #require(DecodeKernel.choose(rowsPerKVHead: 64, computeCapability: h100, sharedMemoryLimit: limit,
+                                                      preference: .automatic, cache: .sparseModel1))
+        #expect(model1.name == "sm80")                                   // no Hopper MODEL1 kernel yet
         #expect(DecodeKernel.hopperSparse(.sparseFP8DeepSeek).functionName(.bfloat16) == "flashmla_decode_sm90_sparse_fp8ds_bf16")
         #expect(DecodeKernel.hopperSparse(.sparse).functionName(.float16) == "flashmla_decode_sm90_sparse_fp16")
     }

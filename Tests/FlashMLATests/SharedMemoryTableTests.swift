@@ -32,7 +32,7 @@ import Testing
     @Test(.enabled(if: KernelSourceParsing.nvrtcAvailable, "needs NVRTC (FLASHMLA_NVRTC)"))
     func theTableEqualsWhatEachEntryPointExports() throws {
         let entries = Self.tableEntries()
-        #expect(entries.count == 2 * (4 + 35))
+        #expect(entries.count == 2 * (4 + 40))
         for unit in Set(entries.map(\.unit)) {
             var probe = "#include \"\(unit.rawValue)\"\n"
             for entry in entries where entry.unit == unit {

@@ -39,6 +39,8 @@ __all__ = [
     "quantize_fp8_per_tensor",
     "quantize_fp8_ds_mla",
     "dequantize_fp8_ds_mla",
+    "quantize_model1",
+    "dequantize_model1",
     "FlashMLASwiftError",
     "InvalidArgumentError",
     "UnsupportedDeviceError",
@@ -160,6 +162,13 @@ def _load() -> ctypes.CDLL:
     lib.flashmla_swift_decode_kv_sink.argtypes = [i32, vp, vp, vp, vp, vp, vp, vp, i64, f32, i32, i32, f32, vp, vp, vp, vp]
     lib.flashmla_swift_decode_kv_sink.restype = ctypes.c_int
     lib.flashmla_swift_decode_sparse.argtypes = [i32, vp, vp, vp, vp, vp, vp, vp, i64, f32, i32, vp, vp, vp, vp]
+    lib.flashmla_swift_get_sparse_metadata_v2.argtypes = [i32, vp, vp, vp, vp, vp, i64, vp, vp]
+    lib.flashmla_swift_get_sparse_metadata_v2.restype = i32
+    lib.flashmla_swift_validate_sparse_decode_v2.argtypes = [i32, vp, vp, vp, vp, vp, vp, vp, vp, vp, i64, f32, i32, vp]
+    lib.flashmla_swift_validate_sparse_decode_v2.restype = i32
+    lib.flashmla_swift_decode_sparse_v2.argtypes = [i32, vp, vp, vp, vp, vp, vp, vp, vp, vp, vp, i64, f32, i32, vp, vp,
+                                                    vp, vp]
+    lib.flashmla_swift_decode_sparse_v2.restype = i32
     lib.flashmla_swift_decode_sparse.restype = ctypes.c_int
     lib.flashmla_swift_workspace_create.argtypes = [i32, ctypes.POINTER(vp)]
     lib.flashmla_swift_workspace_create.restype = ctypes.c_int
@@ -197,7 +206,8 @@ _DTYPE_CODES = {torch.bfloat16: 1, torch.float16: 2, torch.float32: 3, torch.int
 if hasattr(torch, "float8_e4m3fn"):
     _DTYPE_CODES[torch.float8_e4m3fn] = 5
 # kv_cache_dtype → FLASHMLA_SWIFT_KV_* (flashmla_swift.h).
-_KV_FORMATS = {"auto": 0, "fp8_e4m3": 1, "fp8_ds_mla": 2}
+_KV_FORMATS = {"auto": 0, "fp8_e4m3": 1, "fp8_ds_mla": 2, "fp8_model1": 3}
+_MODEL1 = 3
 _ZEROS = (0,) * _MAX_RANK
 
 
@@ -426,18 +436,23 @@ def _schedule(
 
 
 def _sparse_schedule(indices: torch.Tensor, topk_length: Optional[torch.Tensor], num_heads_q: int,
-                     device: torch.device, index: int) -> Tuple[torch.Tensor, torch.Tensor]:
+                     device: torch.device, index: int, extra_indices: Optional[torch.Tensor] = None,
+                     extra_topk_length: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """The schedule of a sparse decode (indices already checked to be 3-D): each request's
-    count of index entries, ``topk_length[i]`` or topk, over s_q * h_q rows of the one KV head."""
-    descriptors = _Descriptors(4)
+    count of index entries, ``topk_length[i]`` or topk, over s_q * h_q rows of the one KV head;
+    with an extra cache's lists, FlashMLA's count: the main list padded to 64-entry blocks, then
+    the extra list."""
+    descriptors = _Descriptors(6)
     indices_d = descriptors.add(indices, "indices", device, "int32")
     lengths_d = _optional(descriptors, topk_length, "topkLength", device, "int32")
+    extra_d = _optional(descriptors, extra_indices, "extraIndices", device, "int32")
+    extra_lengths_d = _optional(descriptors, extra_topk_length, "extraTopkLength", device, "int32")
     with _OnDevice(index):
         parts = _num_sm_parts(index, indices.shape[1] * num_heads_q, 1)
         schedule = torch.empty((parts, 8), dtype=torch.int32, device=device)
         splits = torch.empty((indices.shape[0] + 1,), dtype=torch.int32, device=device)
-        _check(_lib.flashmla_swift_get_sparse_metadata(
-            index, _stream_handle(device, index), indices_d, lengths_d, num_heads_q,
+        _check(_lib.flashmla_swift_get_sparse_metadata_v2(
+            index, _stream_handle(device, index), indices_d, lengths_d, extra_d, extra_lengths_d, num_heads_q,
             descriptors.add(schedule, "tileSchedulerMetadata", device, "int32"),
             descriptors.add(splits, "numSplits", device, "int32")))
     return schedule, splits
@@ -499,13 +514,23 @@ def flash_mla_with_kvcache(
             gives 0. With or without indices (FlashMLA: with indices only).
         topk_length: (batch_size,), torch.int32, with indices: only indices[i, :, :topk_length[i]]
             count (each value in 0 ... topk).
-        extra_k_cache, extra_indices_in_kvcache, extra_topk_length: FlashMLA's second cache for
-            its newer model. Not supported: a value other than None raises NotImplementedError
-            naming it.
+        extra_k_cache: FlashMLA's extra cache (MODEL1 only): torch.uint8 (num_blocks_extra,
+            extra_page_block_size, 1, 584) in the MODEL1 layout with its own page size (1 ... 256).
+        extra_indices_in_kvcache: (batch_size, seq_len_q, extra_topk), torch.int32, required with
+            extra_k_cache: slots page * extra_page_block_size + offset of extra_k_cache, -1 skipped.
+            Their valid slots are more keys of the same softmax (one lse over both lists).
+        extra_topk_length: (batch_size,), torch.int32, with extra_k_cache: only
+            extra_indices_in_kvcache[i, :, :extra_topk_length[i]] count (each in 0 ... extra_topk).
         kv_cache_dtype: "auto" (k_cache in q's dtype), "fp8_e4m3" (per-tensor FP8: a value is
             code * k_scale; not with indices) or "fp8_ds_mla" (DeepSeek-V3.2's 656 bytes a token:
             512 E4M3 codes, 4 float32 scales, one per 128 codes, 64 bfloat16 RoPE values; NoPE
-            values are code * scale rounded to q's dtype). Not in FlashMLA.
+            values are code * scale rounded to q's dtype). Not in FlashMLA. As FlashMLA picks
+            the model by q's head dim, a sparse call with is_fp8_kvcache (or "fp8_ds_mla") and a
+            q of head dim 512 reads FlashMLA HEAD's MODEL1 cache ("fp8_model1" names it too):
+            torch.uint8 (num_blocks, page_block_size, 1, 584), each page grouped (token t's 448
+            E4M3 codes and 64 bfloat16 RoPE values at byte t * 576, its 7 UE8M0 scales at
+            page_block_size * 576 + t * 8; quantize_model1 writes it); V is all 512 values and
+            the default softmax_scale 1 / sqrt(512).
         k_scale: the per-tensor scale of "fp8_e4m3" (a float or a one-element tensor, read on
             the host; default 1.0); must be None for the other formats.
 
@@ -519,27 +544,28 @@ def flash_mla_with_kvcache(
     metadata must be contiguous. CUDA tensors run on the GPU, CPU tensors on the library's CPU
     backend.
     """
-    for name, value in (("extra_k_cache", extra_k_cache), ("extra_indices_in_kvcache", extra_indices_in_kvcache),
-                        ("extra_topk_length", extra_topk_length)):
-        if value is not None:
-            raise NotImplementedError(
-                f"flash_mla_with_kvcache: '{name}' (FlashMLA's extra cache for its newer model) is not supported "
-                f"by flashmla_swift; pass None")
     sparse = indices is not None
     if topk_length is not None and not sparse:
         raise _invalid("topk_length", "None without indices (it counts index entries)", "a tensor")
+    for name, value in (("extra_k_cache", extra_k_cache), ("extra_indices_in_kvcache", extra_indices_in_kvcache),
+                        ("extra_topk_length", extra_topk_length)):
+        if value is not None and not sparse:
+            raise _invalid(name, "None without indices (the extra cache is sparse decoding's)", "a tensor")
     if sparse and causal:
         raise _invalid("causal", "False with indices (sparse decoding has no causal mask)", "True")
     if is_fp8_kvcache and kv_cache_dtype == "auto":
         kv_cache_dtype = "fp8_ds_mla"
     kv_format = _KV_FORMATS.get(kv_cache_dtype)
     if kv_format is None:
-        raise _invalid("kv_cache_dtype", '"auto", "fp8_e4m3" or "fp8_ds_mla"', repr(kv_cache_dtype))
+        raise _invalid("kv_cache_dtype", '"auto", "fp8_e4m3", "fp8_ds_mla" or "fp8_model1"', repr(kv_cache_dtype))
+    if sparse and kv_cache_dtype == "fp8_ds_mla" and isinstance(q, torch.Tensor) and q.dim() == 4 and q.shape[-1] == 512:
+        kv_format, kv_cache_dtype = _MODEL1, "fp8_model1"   # FlashMLA: d_qk = 512 is MODEL1
     if k_scale is not None and kv_format != 1:
         raise _invalid("k_scale", f'None for kv_cache_dtype="{kv_cache_dtype}"', repr(k_scale))
     scale_k = 1.0 if k_scale is None else float(k_scale)
     call = _Call(q, k_cache, block_table, cache_seqlens, int(head_dim_v), softmax_scale, bool(causal),
-                 kv_format, scale_k, indices, topk_length, attn_sink)
+                 kv_format, scale_k, indices, topk_length, attn_sink,
+                 (extra_k_cache, extra_indices_in_kvcache, extra_topk_length))
     if not isinstance(tile_scheduler_metadata, FlashMLASchedMeta):
         if sparse:
             raise _invalid("tile_scheduler_metadata", "a FlashMLASchedMeta from get_mla_metadata() with indices",
@@ -562,10 +588,10 @@ class _Call:
     """One flash_mla_with_kvcache call's arguments, after the checks only Python makes."""
 
     __slots__ = ("q", "k_cache", "block_table", "cache_seqlens", "head_dim_v", "scale", "causal", "kv_format",
-                 "k_scale", "indices", "topk_length", "attn_sink", "device", "index", "descriptors", "d")
+                 "k_scale", "indices", "topk_length", "attn_sink", "extra", "device", "index", "descriptors", "d")
 
     def __init__(self, q, k_cache, block_table, cache_seqlens, head_dim_v, scale, causal, kv_format, k_scale,
-                 indices, topk_length, attn_sink):
+                 indices, topk_length, attn_sink, extra=(None, None, None)):
         self.device, self.index = _device_of(q, "q")
         self.q, self.k_cache, self.block_table, self.cache_seqlens = q, k_cache, block_table, cache_seqlens
         if scale is None:  # FlashMLA's default, 1 / sqrt(head_dim)
@@ -573,7 +599,8 @@ class _Call:
         self.head_dim_v, self.scale, self.causal, self.kv_format, self.k_scale = \
             head_dim_v, float(scale), causal, kv_format, k_scale
         self.indices, self.topk_length, self.attn_sink = indices, topk_length, attn_sink
-        self.descriptors = _Descriptors(10)
+        self.extra = extra   # (extra_k_cache, extra_indices_in_kvcache, extra_topk_length)
+        self.descriptors = _Descriptors(13)
         add = self.descriptors.add
         device = self.device
         self.d = {"q": add(q, "q", device, "bfloat16 or float16"),
@@ -582,6 +609,9 @@ class _Call:
         if indices is not None:
             self.d["indices"] = add(indices, "indices", device, "int32")
             self.d["topkLength"] = _optional(self.descriptors, topk_length, "topkLength", device, "int32")
+            for key, tensor, dtype in zip(("extraKCache", "extraIndices", "extraTopkLength"), extra,
+                                          ("uint8 or float8_e4m3fn", "int32", "int32")):
+                self.d[key] = _optional(self.descriptors, tensor, key, device, dtype)
         else:
             self.d["blockTable"] = add(block_table, "blockTable", device, "int32")
             self.d["cacheSeqlens"] = add(cache_seqlens, "cacheSeqlens", device, "int32")
@@ -594,7 +624,10 @@ class _Call:
         """FlashMLA's FlashMLASchedMeta.Config: what a schedule object is reused for."""
         return {"b": self.q.shape[0], "s_q": self.q.shape[1], "h_q": self.q.shape[2],
                 "page_block_size": self.k_cache.shape[1], "h_k": self.k_cache.shape[2], "causal": self.causal,
-                "kv_cache_dtype": kv_cache_dtype, "topk": self.indices.shape[-1] if self.sparse else None}
+                "kv_cache_dtype": kv_cache_dtype, "topk": self.indices.shape[-1] if self.sparse else None,
+                "extra_topk": self.extra[1].shape[-1] if self.extra[1] is not None and self.extra[1].dim() else None,
+                "extra_page_block_size": self.extra[0].shape[1] if self.extra[0] is not None and self.extra[0].dim() > 1
+                else None}
 
     def validate(self) -> None:
         """The library's check of these inputs alone (and of the schedule once ``run`` has added
@@ -603,9 +636,9 @@ class _Call:
         d = self.d
         schedule, splits = d.get("tileSchedulerMetadata"), d.get("numSplits")
         if self.sparse:
-            status = _lib.flashmla_swift_validate_sparse_decode(
-                self.index, d["q"], d["kCache"], d["indices"], d["topkLength"], schedule, splits, self.head_dim_v,
-                self.scale, self.kv_format, d["attnSink"])
+            status = _lib.flashmla_swift_validate_sparse_decode_v2(
+                self.index, d["q"], d["kCache"], d["indices"], d["topkLength"], d["extraKCache"], d["extraIndices"],
+                d["extraTopkLength"], schedule, splits, self.head_dim_v, self.scale, self.kv_format, d["attnSink"])
         else:
             status = _lib.flashmla_swift_validate_decode(
                 self.index, d["q"], d["kCache"], d["blockTable"], d["cacheSeqlens"], schedule, splits,
@@ -648,10 +681,10 @@ class _Call:
     def _decode(self, stream, workspace) -> None:
         d = self.d
         if self.sparse:
-            status = _lib.flashmla_swift_decode_sparse(
-                self.index, stream, d["q"], d["kCache"], d["indices"], d["topkLength"], d["tileSchedulerMetadata"],
-                d["numSplits"], self.head_dim_v, self.scale, self.kv_format, d["attnSink"], d["out"], d["lse"],
-                workspace)
+            status = _lib.flashmla_swift_decode_sparse_v2(
+                self.index, stream, d["q"], d["kCache"], d["indices"], d["topkLength"], d["extraKCache"],
+                d["extraIndices"], d["extraTopkLength"], d["tileSchedulerMetadata"], d["numSplits"], self.head_dim_v,
+                self.scale, self.kv_format, d["attnSink"], d["out"], d["lse"], workspace)
         else:
             status = _lib.flashmla_swift_decode_kv_sink(
                 self.index, stream, d["q"], d["kCache"], d["blockTable"], d["cacheSeqlens"],
@@ -674,8 +707,15 @@ def _filled(meta: FlashMLASchedMeta, call: _Call, kv_cache_dtype: str):
                 "flash_mla_with_kvcache: the first call with a FlashMLASchedMeta allocates its schedule; "
                 "make it before CUDA graph capture", 1)
         if call.sparse:
+            extra_cache, extra_indices, extra_lengths = call.extra
+            if extra_cache is None and (extra_indices is not None or extra_lengths is not None):
+                call.validate()  # the library names the extra argument given without its cache
+            if extra_indices is not None and (not isinstance(extra_indices, torch.Tensor) or extra_indices.dim() != 3):
+                call.validate()
+                raise _invalid("extra_indices_in_kvcache", "a rank-3 tensor", repr(extra_indices))
             meta.tile_scheduler_metadata, meta.num_splits = _sparse_schedule(
-                call.indices, call.topk_length, int(config["h_q"]), call.device, call.index)
+                call.indices, call.topk_length, int(config["h_q"]), call.device, call.index,
+                extra_indices if extra_cache is not None else None, extra_lengths if extra_cache is not None else None)
         else:
             h_k = max(int(config["h_k"]), 1)
             meta.tile_scheduler_metadata, meta.num_splits = _schedule(
@@ -744,3 +784,60 @@ def dequantize_fp8_ds_mla(cache: torch.Tensor, dtype=None) -> torch.Tensor:
     nope = (codes * scales[..., None]).reshape(-1, 512).to(dtype)
     rope = raw[:, 528:].contiguous().view(torch.bfloat16).to(dtype)
     return torch.cat([nope, rope], dim=1).reshape(*cache.shape[:-1], 576)
+
+
+# ---- FlashMLA HEAD's MODEL1 cache (d_qk = 512) ---------------------------------------
+
+_MODEL1_NOPE, _MODEL1_DATA, _MODEL1_TOKEN = 448, 576, 584
+
+
+def quantize_model1(k_cache: torch.Tensor) -> torch.Tensor:
+    """FlashMLA HEAD's MODEL1 layout of ``k_cache`` [num_blocks, page_block_size, 1, 512] (448
+    NoPE then 64 RoPE values) for a sparse call with a q of head dim 512: torch.uint8
+    [num_blocks, page_block_size, 1, 584], as FlashMLA's tests/quant.py writes it.
+
+    Per token and 64-value group of the NoPE part: scale = 2 ** ceil(log2(max(amax / 448, 1e-4)))
+    stored as its UE8M0 byte (log2(scale) + 127), codes E4M3(x / scale); RoPE as bfloat16. Each page
+    groups its tokens: token t's 448 codes and 64 RoPE values (576 bytes) at byte t * 576, its 7
+    scale bytes and a zero at page_block_size * 576 + t * 8. The result is a strided view of pages
+    ceil(page_block_size * 584 / 576) * 576 bytes apart (16-byte aligned, as the GPU needs).
+    """
+    if k_cache.dim() != 4 or k_cache.shape[2] != 1 or k_cache.shape[3] != 512:
+        raise _invalid("k_cache", "[num_blocks, page_block_size, 1, 512]", f"shape {list(k_cache.shape)}")
+    blocks, page = k_cache.shape[0], k_cache.shape[1]
+    x = k_cache.float().reshape(blocks, page, 512)
+    nope = x[..., :_MODEL1_NOPE].reshape(blocks, page, 7, 64)
+    ratio = (nope.abs().amax(dim=-1) / _E4M3_MAX).clamp(min=1e-4)
+    mantissa, exponent = torch.frexp(ratio)                       # ratio = m * 2**e, m in [0.5, 1)
+    exponent = exponent - (mantissa == 0.5).to(exponent.dtype)     # ceil(log2(ratio)), exactly
+    exponent = torch.where(torch.isfinite(ratio), exponent, torch.full_like(exponent, 127)).clamp(-127, 127)
+    scale = torch.pow(2.0, exponent.float())
+    codes = (nope / scale[..., None]).clamp(-_E4M3_MAX, _E4M3_MAX).to(torch.float8_e4m3fn).view(torch.uint8)
+    rope = x[..., _MODEL1_NOPE:].to(torch.bfloat16).contiguous().view(torch.uint8)        # [blocks, page, 128]
+    data = torch.cat([codes.reshape(blocks, page, _MODEL1_NOPE), rope], dim=-1)           # [blocks, page, 576]
+    scales = torch.cat([(exponent + 127).to(torch.uint8), torch.zeros(blocks, page, 1, dtype=torch.uint8,
+                                                                       device=k_cache.device)], dim=-1)
+    page_bytes = (page * _MODEL1_TOKEN + _MODEL1_DATA - 1) // _MODEL1_DATA * _MODEL1_DATA
+    storage = torch.zeros(blocks, page_bytes, dtype=torch.uint8, device=k_cache.device)
+    storage[:, : page * _MODEL1_DATA] = data.reshape(blocks, page * _MODEL1_DATA)
+    storage[:, page * _MODEL1_DATA: page * _MODEL1_DATA + page * 8] = scales.reshape(blocks, page * 8)
+    return storage.as_strided((blocks, page, 1, _MODEL1_TOKEN), (page_bytes, _MODEL1_TOKEN, _MODEL1_TOKEN, 1))
+
+
+def dequantize_model1(cache: torch.Tensor, dtype=None) -> torch.Tensor:
+    """The values the decode computes with for a MODEL1 cache (any page stride): [num_blocks,
+    page_block_size, 1, 512] in ``dtype`` (q's dtype; default torch.bfloat16): NoPE code * 2 **
+    (scale byte - 127) as float32 rounded to ``dtype`` (a scale byte of 255 is NaN), RoPE bf16
+    rounded to it. K and V are both these 512 values."""
+    dtype = torch.bfloat16 if dtype is None else dtype
+    blocks, page = cache.shape[0], cache.shape[1]
+    raw = cache.view(torch.uint8)
+    pages = torch.as_strided(raw, (blocks, page * _MODEL1_TOKEN), (raw.stride(0), 1))
+    data = pages[:, : page * _MODEL1_DATA].reshape(blocks, page, _MODEL1_DATA)
+    scale_bytes = pages[:, page * _MODEL1_DATA: page * _MODEL1_DATA + page * 8].reshape(blocks, page, 8)[..., :7]
+    factors = torch.pow(2.0, scale_bytes.float() - 127)
+    factors = torch.where(scale_bytes == 255, torch.full_like(factors, float("nan")), factors)
+    codes = data[..., :_MODEL1_NOPE].contiguous().view(torch.float8_e4m3fn).float().reshape(blocks, page, 7, 64)
+    nope = (codes * factors[..., None]).reshape(blocks, page, _MODEL1_NOPE).to(dtype)
+    rope = data[..., _MODEL1_NOPE:].contiguous().view(torch.bfloat16).to(dtype)
+    return torch.cat([nope, rope], dim=-1).reshape(blocks, page, 1, 512)

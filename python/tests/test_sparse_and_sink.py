@@ -213,7 +213,10 @@ def test_bad_sparse_arguments_are_named(device):
     expect("invalid argument 'topk_length': expected None without indices", indices=None)
     expect("invalid argument 'kvFormat'", kv_cache_dtype="fp8_e4m3", is_fp8_kvcache=False)
     expect("invalid argument 'kCache': expected uint8", is_fp8_kvcache=True)
-    expect("'extra_k_cache'", error=NotImplementedError, extra_k_cache=problem.k_cache)
+    # The extra cache needs the MODEL1 format (a q of head dim 512), and its lists.
+    expect("invalid argument 'extraKCache': expected nil for the", extra_k_cache=problem.k_cache,
+           extra_indices_in_kvcache=problem.indices)
+    expect("invalid argument 'extraIndices'", extra_indices_in_kvcache=problem.indices)
     with pytest.raises(fm.InvalidArgumentError, match="tile_scheduler_metadata"):
         fm.flash_mla_with_kvcache(problem.q, problem.k_cache, None, None, DV, torch.zeros(8, 8, dtype=torch.int32, **on),
                                   torch.zeros(3, dtype=torch.int32, **on), indices=problem.indices)

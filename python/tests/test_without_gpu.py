@@ -299,9 +299,9 @@ def test_the_schedule_object_interface():
         assert not meta.have_initialized and meta.tile_scheduler_metadata is None
         expect(fm.InvalidArgumentError, "invalid argument 'num_splits'",
                lambda: fm.flash_mla_with_kvcache(q, k, bt, sl, 512, meta, Tensor([3], torch.int32, cuda)))
-        # FlashMLA's extra cache is refused, by name, before anything else.
+        # FlashMLA's extra cache belongs to sparse decoding: refused, by name, without indices.
         for name in ("extra_k_cache", "extra_indices_in_kvcache", "extra_topk_length"):
-            expect(NotImplementedError, f"'{name}'",
+            expect(fm.InvalidArgumentError, f"'{name}'",
                    lambda: fm.flash_mla_with_kvcache(q, k, bt, sl, 512, meta, **{name: Tensor([2], torch.int32, cuda)}))
         # A filled schedule is reused only with the shapes it was made for.
         meta.have_initialized = True

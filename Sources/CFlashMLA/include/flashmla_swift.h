@@ -39,7 +39,8 @@
  * incompatibly; compare it with flashmla_swift_abi_version() after loading. Additions keep
  * it (flashmla_swift_decode_kv and the FP8 dtype codes were added in 0.1 at version 1; the
  * validate functions, sparse decoding, attention sinks and FLASHMLA_SWIFT_DEVICE_CPU in 0.1
- * too: look a symbol up to tell an older library).
+ * too; FLASHMLA_SWIFT_KV_MODEL1 and the _v2 sparse functions with the extra cache later: look a
+ * symbol up to tell an older library).
  */
 #ifndef FLASHMLA_SWIFT_H
 #define FLASHMLA_SWIFT_H
@@ -97,6 +98,16 @@ extern "C" {
  * first 512 values. h_kv must be 1.
  */
 #define FLASHMLA_SWIFT_KV_FP8_DS_MLA 2
+/**
+ * FlashMLA HEAD's "MODEL1" FP8 layout, sparse decoding only (flashmla_swift_decode_sparse_v2):
+ * q is [b, s_q, h_q, 512] (d_qk = 448 NoPE + 64 RoPE); k_cache uint8 (or float8_e4m3 bytes)
+ * [num_pages, page_size, 1, 584] with each page grouped: token t's 448 E4M3 codes and 64 bf16
+ * RoPE values at byte t * 576 of its page, its 7 UE8M0 scales (2^(byte - 127), one per 64 codes)
+ * and a pad byte at page_size * 576 + t * 8. dim 1's stride must be 584 bytes, dim 0's at least
+ * page_size * 584 (on a GPU a multiple of 16). NoPE value i is code[i] * scale[i / 64] rounded to
+ * q's type; V is all 512 values, RoPE included; the default scale is 1 / sqrt(512).
+ */
+#define FLASHMLA_SWIFT_KV_MODEL1 3
 
 /* ---- Devices ------------------------------------------------------------------------ */
 
@@ -210,6 +221,24 @@ int flashmla_swift_get_sparse_metadata(int32_t device, void *stream,
                                        int64_t num_heads_q,
                                        const flashmla_swift_tensor *tile_scheduler_metadata,
                                        const flashmla_swift_tensor *num_splits);
+
+/**
+ * flashmla_swift_get_sparse_metadata with FlashMLA's extra cache lists (MODEL1):
+ * extra_indices int32 [b, s_q, extra_topk] (only its shape is read) or NULL (no extra cache:
+ * exactly flashmla_swift_get_sparse_metadata); extra_topk_length int32 [b], contiguous, or NULL
+ * (only with extra_indices). With extra lists each request is scheduled as
+ * ceil(max(L, 1) / 64) * 64 + EL index positions (L its topk_length or topk, EL its
+ * extra_topk_length or extra_topk), FlashMLA's count; the schedule must then be used with the
+ * same extra lists.
+ */
+int flashmla_swift_get_sparse_metadata_v2(int32_t device, void *stream,
+                                          const flashmla_swift_tensor *indices,
+                                          const flashmla_swift_tensor *topk_length,
+                                          const flashmla_swift_tensor *extra_indices,
+                                          const flashmla_swift_tensor *extra_topk_length,
+                                          int64_t num_heads_q,
+                                          const flashmla_swift_tensor *tile_scheduler_metadata,
+                                          const flashmla_swift_tensor *num_splits);
 
 /* ---- Decode (FlashMLA's flash_mla_with_kvcache) -------------------------------------- */
 
@@ -337,6 +366,34 @@ int flashmla_swift_decode_sparse(int32_t device, void *stream,
                                  const flashmla_swift_tensor *lse,
                                  flashmla_swift_workspace *workspace);
 
+/**
+ * flashmla_swift_decode_sparse with FlashMLA's extra cache (MODEL1, kv_format
+ * FLASHMLA_SWIFT_KV_MODEL1 only): extra_k_cache in k_cache's format with its own page size
+ * ([extra_num_pages, extra_page_size, 1, 584]); extra_indices int32 [b, s_q, extra_topk]
+ * (extra_topk >= 1, innermost stride 1; slots page * extra_page_size + offset of extra_k_cache,
+ * -1 skipped), required with extra_k_cache; extra_topk_length int32 [b], contiguous, each in
+ * 0 ... extra_topk, or NULL. The valid extra slots are more keys of the same softmax (one lse over
+ * both lists). extra_indices or extra_topk_length without extra_k_cache is
+ * FLASHMLA_SWIFT_ERROR_INVALID_ARGUMENT. All three NULL: exactly flashmla_swift_decode_sparse
+ * (which also takes FLASHMLA_SWIFT_KV_MODEL1). tile_scheduler_metadata and num_splits come from
+ * flashmla_swift_get_sparse_metadata_v2 with the same lists.
+ */
+int flashmla_swift_decode_sparse_v2(int32_t device, void *stream,
+                                    const flashmla_swift_tensor *q,
+                                    const flashmla_swift_tensor *k_cache,
+                                    const flashmla_swift_tensor *indices,
+                                    const flashmla_swift_tensor *topk_length,
+                                    const flashmla_swift_tensor *extra_k_cache,
+                                    const flashmla_swift_tensor *extra_indices,
+                                    const flashmla_swift_tensor *extra_topk_length,
+                                    const flashmla_swift_tensor *tile_scheduler_metadata,
+                                    const flashmla_swift_tensor *num_splits,
+                                    int64_t head_dim_v, float softmax_scale, int32_t kv_format,
+                                    const flashmla_swift_tensor *attn_sink,
+                                    const flashmla_swift_tensor *out,
+                                    const flashmla_swift_tensor *lse,
+                                    flashmla_swift_workspace *workspace);
+
 /* ---- Validation without outputs ----------------------------------------------------- */
 
 /**
@@ -371,6 +428,23 @@ int flashmla_swift_validate_sparse_decode(int32_t device,
                                           const flashmla_swift_tensor *num_splits,
                                           int64_t head_dim_v, float softmax_scale, int32_t kv_format,
                                           const flashmla_swift_tensor *attn_sink);
+
+/**
+ * flashmla_swift_validate_sparse_decode for flashmla_swift_decode_sparse_v2: the extra cache and
+ * its lists as that call takes them (NULL: none).
+ */
+int flashmla_swift_validate_sparse_decode_v2(int32_t device,
+                                             const flashmla_swift_tensor *q,
+                                             const flashmla_swift_tensor *k_cache,
+                                             const flashmla_swift_tensor *indices,
+                                             const flashmla_swift_tensor *topk_length,
+                                             const flashmla_swift_tensor *extra_k_cache,
+                                             const flashmla_swift_tensor *extra_indices,
+                                             const flashmla_swift_tensor *extra_topk_length,
+                                             const flashmla_swift_tensor *tile_scheduler_metadata,
+                                             const flashmla_swift_tensor *num_splits,
+                                             int64_t head_dim_v, float softmax_scale, int32_t kv_format,
+                                             const flashmla_swift_tensor *attn_sink);
 
 /* ---- Workspaces --------------------------------------------------------------------- */
 

@@ -38,9 +38,10 @@ public struct DecodeInputs: Sendable {
     public let softmaxScale: Float
     /// Whether query row `j` sees only keys `0 … seqlen − s_q + j` (``CausalMask``).
     public let causal: Bool
-    /// `[b, s_q, h_q, 576]`.
+    /// `[b, s_q, h_q, 576]` (MODEL1: `[b, s_q, h_q, 512]`).
     public let q: TensorView
-    /// `[numPages, P, h_kv, 576]` (native, per-tensor FP8) or uint8 `[numPages, P, 1, 656]`.
+    /// `[numPages, P, h_kv, 576]` (native, per-tensor FP8) or uint8 `[numPages, P, 1, 656]` or
+    /// `[numPages, P, 1, 584]` (MODEL1).
     public let kCache: TensorView
     /// Int32 `[b, maxPagesPerRequest]` (sparse: `sparse.indices`).
     public let blockTable: TensorView
@@ -52,8 +53,8 @@ public struct DecodeInputs: Sendable {
     /// The sparse selection, or nil for dense decoding. When set, `blockTable` is
     /// `sparse.indices`, `maxPagesPerRequest` is `topk` and `causal` is false.
     public let sparse: SparseIndices?
-    /// Each request's length (dense: `cacheSeqlens`; sparse: its count of index entries) when
-    /// the host can read it, else nil.
+    /// Each request's length (dense: `cacheSeqlens`; sparse: its scheduled length,
+    /// ``SparseIndices/scheduledLength(topkLength:extraTopkLength:)``) when the host can read it, else nil.
     let hostLengths: [Int32]?
 
     /// Query heads per KV head, `h_q / h_kv`.
@@ -62,6 +63,14 @@ public struct DecodeInputs: Sendable {
     public var rowsPerKVHead: Int { queryLength * groupSize }
     /// Whether this is a sparse decode (``sparse`` set).
     public var isSparse: Bool { sparse != nil }
+    /// The head dimension of `q` and the keys, `d_qk`: 576, or 512 for ``KVCacheFormat/fp8Model1``.
+    public var queryHeadDim: Int { kvFormat.queryHeadDim }
+    /// Whether a sparse decode has an extra cache (``SparseIndices/extraKCache``).
+    public var hasExtraCache: Bool { sparse?.hasExtraCache ?? false }
+    /// Tokens a page of the extra cache (dimension 1 of `extraKCache`); 0 without one.
+    public var extraPageSize: Int { sparse?.extraKCache?.shape[1] ?? 0 }
+    /// Pages in the extra cache (dimension 0 of `extraKCache`); 0 without one.
+    public var extraNumPages: Int { sparse?.extraKCache?.shape[0] ?? 0 }
     /// The rows one decode tile may hold: all `rowsPerKVHead` for dense decoding, one query
     /// token's `h_q / h_kv` for sparse decoding (each token has its own keys).
     public var rowsPerTile: Int { isSparse ? groupSize : rowsPerKVHead }
@@ -123,10 +132,14 @@ extension DecodeInputs {
         attnSink: TensorView? = nil, backend: Backend
     ) throws(MLAError) {
         let headDim = DecodeProblem.headDim
+        guard kvFormat != .fp8Model1 else {
+            throw .invalidArgument(argument: "kvFormat", expected: "native, fp8 or fp8-ds for dense decoding (model1 is sparse only)",
+                                   given: "\(kvFormat)")
+        }
 
         // Ranks and element types.
         try Validation.checkRank(q, "q", 4, layout: "[b, s_q, h_q, \(headDim)]")
-        try Validation.checkRank(kCache, "kCache", 4, layout: "[numPages, pageSize, h_kv, \(kvFormat == .fp8DeepSeek ? KVCacheFormat.deepSeekTokenBytes : headDim)]")
+        try Validation.checkRank(kCache, "kCache", 4, layout: "[numPages, pageSize, h_kv, \(Validation.tokenColumns(kvFormat))]")
         try Validation.checkRank(blockTable, "blockTable", 2, layout: "[b, maxPages]")
         try Validation.checkRank(cacheSeqlens, "cacheSeqlens", 1, layout: "[b]")
         try Validation.checkQueryType(q)
@@ -192,17 +205,22 @@ extension Validation {
         }
     }
 
-    /// On CUDA, throws unless `q` and `kCache` suit the kernels, which copy 16 bytes at a time:
+    /// On CUDA, throws unless `q` and `kCache` (named `cacheArgument` in errors: `kCache` or
+    /// `extraKCache`) suit the kernels, which copy 16 bytes at a time:
     /// base addresses and the strides (other than the innermost) multiples of 16 bytes (8
     /// elements of 16 bits, 16 of FP8 or bytes); and for the kernels of other page sizes, FP8 and
     /// sparse decoding, which address a token inside its page in 32 bits, token and head strides
-    /// of at most 2³¹ − 1 bytes. Nothing to check on the CPU.
+    /// of at most 2³¹ − 1 bytes. A MODEL1 cache (``KVCacheFormat/isPageGrouped``) is read from each
+    /// page's start, 576 bytes a token: only its base and page stride must be multiples of 16.
+    /// Nothing to check on the CPU.
     static func checkKernelAlignment(q: TensorView, kCache: TensorView, format: KVCacheFormat, sparse: Bool,
-                                     backend: Backend) throws(MLAError) {
+                                     backend: Backend, cacheArgument: String = "kCache") throws(MLAError) {
         guard case .cuda = backend else { return }
-        for (name, view) in [("q", q), ("kCache", kCache)] {
+        for (name, view) in [("q", q), (cacheArgument, kCache)] {
             let bytes = view.elementType.byteCount, address = view.deviceAddress ?? 0
-            let aligned = address % 16 == 0 && view.strides.dropLast().allSatisfy { ($0 * bytes) % 16 == 0 }
+            // A page-grouped (MODEL1) cache is addressed from each page's start: only its page stride counts.
+            let strides = name != "q" && format.isPageGrouped ? view.strides.prefix(1) : view.strides.dropLast()
+            let aligned = address % 16 == 0 && strides.allSatisfy { ($0 * bytes) % 16 == 0 }
             guard aligned else {
                 throw .invalidArgument(argument: name,
                                        expected: "a 16-byte aligned base and strides that are multiples of 16 bytes (\(16 / bytes) elements)",
@@ -212,7 +230,7 @@ extension Validation {
         let bytes = kCache.elementType.byteCount
         if PortableCache(format: format, pageSize: kCache.shape[1], sparse: sparse) != .page64,
            let large = kCache.strides[1 ... 2].first(where: { $0 * bytes > Int(Int32.max) }) {
-            throw .invalidArgument(argument: "kCache", expected: "token and head strides of at most \(Int32.max) bytes",
+            throw .invalidArgument(argument: cacheArgument, expected: "token and head strides of at most \(Int32.max) bytes",
                                    given: "a stride of \(large * bytes) bytes (strides \(kCache.strides))")
         }
     }

@@ -45,8 +45,10 @@ public enum FP8Quantizer {
     /// `[numPages, P, h_kv, 576]` of any floating-point type (its NaNs stay NaN codes, except
     /// that a DeepSeek group holding a NaN gets a NaN scale). For `.native` the result is
     /// a contiguous copy; for `.fp8PerTensor(scale)` float8_e4m3 codes of `x / scale`; for
-    /// `.fp8DeepSeek` (`h_kv` must be 1) uint8 `[numPages, P, 1, 656]`.
+    /// `.fp8DeepSeek` (`h_kv` must be 1) uint8 `[numPages, P, 1, 656]`. For `.fp8Model1`, `cache` is
+    /// `[numPages, P, 1, 512]` and the result ``Model1Quantizer/quantize(_:)``'s.
     public static func quantize(_ cache: TensorView, format: KVCacheFormat) throws(MLAError) -> Tensor {
+        if format == .fp8Model1 { return try Model1Quantizer.quantize(cache) }
         guard cache.rank == 4, cache.shape[3] == DecodeProblem.headDim, cache.hostPointer != nil,
               cache.elementType != .int32, cache.elementType != .uint8 else {
             throw .invalidArgument(argument: "cache", expected: "a host floating-point tensor [numPages, P, h_kv, 576]",
@@ -81,6 +83,8 @@ public enum FP8Quantizer {
                 }
             }
             return tensor
+        case .fp8Model1:
+            preconditionFailure("handled above")
         }
     }
 }

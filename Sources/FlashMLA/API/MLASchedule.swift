@@ -38,10 +38,14 @@ public final class MLASchedule: Sendable {
         public var kvFormat: KVCacheFormat
         /// Entries per index list for sparse decoding; nil for dense.
         public var topk: Int?
+        /// Entries per extra index list (`extra_topk`) with an extra cache; nil without one.
+        public var extraTopk: Int?
+        /// Tokens a page of the extra cache; nil without one.
+        public var extraPageSize: Int?
 
         /// Creates a configuration.
         public init(batchSize: Int, queryLength: Int, queryHeads: Int, pageSize: Int, kvHeads: Int,
-                    causal: Bool, kvFormat: KVCacheFormat, topk: Int?) {
+                    causal: Bool, kvFormat: KVCacheFormat, topk: Int?, extraTopk: Int? = nil, extraPageSize: Int? = nil) {
             self.batchSize = batchSize
             self.queryLength = queryLength
             self.queryHeads = queryHeads
@@ -50,18 +54,23 @@ public final class MLASchedule: Sendable {
             self.causal = causal
             self.kvFormat = kvFormat
             self.topk = topk
+            self.extraTopk = extraTopk
+            self.extraPageSize = extraPageSize
         }
 
         /// The configuration of validated inputs.
         public init(_ inputs: DecodeInputs) {
             self.init(batchSize: inputs.batchSize, queryLength: inputs.queryLength, queryHeads: inputs.queryHeads,
                       pageSize: inputs.pageSize, kvHeads: inputs.kvHeads, causal: inputs.causal,
-                      kvFormat: inputs.kvFormat, topk: inputs.sparse?.topk)
+                      kvFormat: inputs.kvFormat, topk: inputs.sparse?.topk,
+                      extraTopk: inputs.hasExtraCache ? inputs.sparse?.extraTopk : nil,
+                      extraPageSize: inputs.hasExtraCache ? inputs.extraPageSize : nil)
         }
 
         public var description: String {
             "b=\(batchSize), s_q=\(queryLength), h_q=\(queryHeads), pageSize=\(pageSize), h_kv=\(kvHeads), "
                 + "causal=\(causal), kvFormat=\(kvFormat), topk=\(topk.map(String.init) ?? "nil (dense)")"
+                + (extraTopk.map { ", extraTopk=\($0), extraPageSize=\(extraPageSize ?? 0)" } ?? "")
         }
     }
 

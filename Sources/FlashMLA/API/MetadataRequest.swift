@@ -22,6 +22,13 @@ public struct MetadataRequest: Sendable {
     /// The largest length counted: `Int32.max` for dense decoding, `topk` for sparse (the GPU
     /// scheduler clamps each length to `0 ... cap`).
     public let cap: Int
+    /// Int32 `[b]`: `extraTopkLength`, or nil (every extra list counts `extraCap` entries, or no
+    /// extra cache).
+    public let extraLengths: TensorView?
+    /// `extra_topk` with an extra cache, else 0. With one, request `i` is scheduled
+    /// ``SparseIndices/scheduledLength(topkLength:extraTopkLength:)`` positions long, its
+    /// `extraLengths[i]` clamped to `0 ... extraCap`.
+    public let extraCap: Int
     /// The lengths, when the host can read them.
     let hostLengths: [Int32]?
 
@@ -54,8 +61,11 @@ public struct MetadataRequest: Sendable {
     }
 
     /// Validates a sparse call: `sparse.indices` of rank 3 `[b, s_q, topk]` with `b, topk ≥ 1`
-    /// (only its shape is read), `queryRows` (`s_q · h_q`) in 1 … 2³¹ − 1, and `sparse.topkLength`
-    /// as ``init(topkLength:batchSize:topk:queryRows:backend:)`` checks it.
+    /// (only its shape is read), `queryRows` (`s_q · h_q`) in 1 … 2³¹ − 1, `sparse.topkLength`
+    /// as ``init(topkLength:batchSize:topk:queryRows:backend:)`` checks it and, with an extra
+    /// cache, `sparse.extraIndices` of rank 3 (its `extra_topk ≥ 1`) and `sparse.extraTopkLength`
+    /// (``init(topkLength:batchSize:topk:extraTopkLength:extraTopk:queryRows:backend:)``).
+    /// `extraIndices` or `extraTopkLength` without `extraKCache` is refused.
     public init(sparse: SparseIndices, queryRows: Int, backend: Backend) throws(MLAError) {
         try Validation.checkRank(sparse.indices, "indices", 3, layout: "[b, s_q, topk]")
         let batch = sparse.indices.shape[0], topk = sparse.topk
@@ -63,7 +73,19 @@ public struct MetadataRequest: Sendable {
             throw .invalidArgument(argument: "indices", expected: "[b, s_q, topk] with b, topk >= 1",
                                    given: sparse.indices.shapeDescription)
         }
-        try self.init(topkLength: sparse.topkLength, batchSize: batch, topk: topk, queryRows: queryRows, backend: backend)
+        var extraTopk: Int? = nil
+        if sparse.hasExtraCache {
+            guard let extraIndices = sparse.extraIndices else {
+                throw .invalidArgument(argument: "extraIndices", expected: "int32[b, s_q, extra_topk] with extraKCache", given: "nil")
+            }
+            try Validation.checkRank(extraIndices, "extraIndices", 3, layout: "[b, s_q, extra_topk]")
+            extraTopk = sparse.extraTopk
+        } else if sparse.extraIndices != nil || sparse.extraTopkLength != nil {
+            throw .invalidArgument(argument: sparse.extraIndices != nil ? "extraIndices" : "extraTopkLength",
+                                   expected: "nil without extraKCache", given: "a tensor")
+        }
+        try self.init(topkLength: sparse.topkLength, batchSize: batch, topk: topk, extraTopkLength: sparse.extraTopkLength,
+                      extraTopk: extraTopk, queryRows: queryRows, backend: backend)
     }
 
     /// Validates a sparse call given its sizes: `batchSize` and `topk` in 1 … 2³¹ − 1, `queryRows`
@@ -89,22 +111,58 @@ public struct MetadataRequest: Sendable {
                   cap: topk, hostLengths: lengths)
     }
 
+    /// Validates a sparse call with an extra cache given its sizes: as
+    /// ``init(topkLength:batchSize:topk:queryRows:backend:)``, and `extraTopk` (FlashMLA's
+    /// `extra_topk`, nil: no extra cache) in 1 … 2³¹ − 1 − ⌈topk / 64⌉ · 64, `extraTopkLength` (only
+    /// with `extraTopk`) a contiguous Int32 `[b]` in `backend`'s memory (in host memory each value
+    /// in `0 ... extraTopk`). Each request is scheduled
+    /// ``SparseIndices/scheduledLength(topkLength:extraTopkLength:)`` positions long.
+    public init(topkLength: TensorView?, batchSize: Int, topk: Int, extraTopkLength: TensorView?, extraTopk: Int?,
+                queryRows: Int, backend: Backend) throws(MLAError) {
+        let main = try MetadataRequest(topkLength: topkLength, batchSize: batchSize, topk: topk, queryRows: queryRows,
+                                       backend: backend)
+        guard let extraTopk else {
+            if extraTopkLength != nil {
+                throw .invalidArgument(argument: "extraTopkLength", expected: "nil without an extra cache (extraTopk)",
+                                       given: "a tensor")
+            }
+            self = main
+            return
+        }
+        let limit = Int(Int32.max) - SparseIndices.mainBlockPositions(topkLength: topk)
+        guard (1 ... max(limit, 1)).contains(extraTopk) else {
+            throw .invalidArgument(argument: "extraTopk", expected: "1...\(limit)", given: "\(extraTopk)")
+        }
+        if let extraTopkLength {
+            try Validation.checkTopkLength(extraTopkLength, batchSize: batchSize, argument: "extraTopkLength")
+            try Validation.checkStorage(extraTopkLength, "extraTopkLength", backend: backend)
+        }
+        let extra = try Validation.sparseLengths(topkLength: extraTopkLength, batchSize: batchSize, topk: extraTopk,
+                                                 argument: "extraTopkLength", listArgument: "extraIndices")
+        self.init(backend: backend, batchSize: batchSize, rowsPerKVHead: queryRows, kvHeads: 1, lengths: topkLength,
+                  cap: topk, extraLengths: extraTopkLength, extraCap: extraTopk,
+                  hostLengths: Validation.scheduledLengths(main: main.hostLengths, extra: extra))
+    }
+
     /// The request of validated decode inputs: nothing is checked again.
     init(_ inputs: DecodeInputs) {
         self.init(backend: inputs.backend, batchSize: inputs.batchSize, rowsPerKVHead: inputs.rowsPerKVHead,
                   kvHeads: inputs.kvHeads,
                   lengths: inputs.sparse == nil ? inputs.cacheSeqlens : inputs.sparse?.topkLength,
-                  cap: inputs.sparse?.topk ?? Int(Int32.max), hostLengths: inputs.hostLengths)
+                  cap: inputs.sparse?.topk ?? Int(Int32.max), extraLengths: inputs.sparse?.extraTopkLength,
+                  extraCap: inputs.hasExtraCache ? inputs.sparse?.extraTopk ?? 0 : 0, hostLengths: inputs.hostLengths)
     }
 
     private init(backend: Backend, batchSize: Int, rowsPerKVHead: Int, kvHeads: Int, lengths: TensorView?, cap: Int,
-                 hostLengths: [Int32]?) {
+                 extraLengths: TensorView? = nil, extraCap: Int = 0, hostLengths: [Int32]?) {
         self.backend = backend
         self.batchSize = batchSize
         self.rowsPerKVHead = rowsPerKVHead
         self.kvHeads = kvHeads
         self.lengths = lengths
         self.cap = cap
+        self.extraLengths = extraLengths
+        self.extraCap = extraCap
         self.hostLengths = hostLengths
     }
 

@@ -1,8 +1,9 @@
 // The argument checks of the softmax scale and the attention sink.
 extension Validation {
-    /// The softmax scale a call uses (`nil`: `1/√576`), which must be finite and > 0.
-    static func checkSoftmaxScale(_ softmaxScale: Float?) throws(MLAError) -> Float {
-        let scale = softmaxScale ?? 1 / Float(DecodeProblem.headDim).squareRoot()
+    /// The softmax scale a call uses (`nil`: `1/√headDim`, `1/√576` or MODEL1's `1/√512`), which
+    /// must be finite and > 0.
+    static func checkSoftmaxScale(_ softmaxScale: Float?, headDim: Int = DecodeProblem.headDim) throws(MLAError) -> Float {
+        let scale = softmaxScale ?? 1 / Float(headDim).squareRoot()
         guard scale.isFinite, scale > 0 else {
             throw .invalidArgument(argument: "softmaxScale", expected: "finite and > 0", given: "\(scale)")
         }

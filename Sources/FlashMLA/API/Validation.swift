@@ -6,10 +6,11 @@
 /// throws ``MLAError/invalidArgument(argument:expected:given:)`` naming the argument, what
 /// was expected and what was given.
 enum Validation {
-    /// Throws unless `q` (of rank 4) is `[b, s_q, h_q, 576]` with `b, s_q, h_q ≥ 1` and
-    /// `headDimV` is 512; returns `(b, s_q, h_q)`.
-    static func checkQueryShape(_ q: TensorView, headDimV: Int) throws(MLAError) -> (b: Int, sQ: Int, hQ: Int) {
-        let headDim = DecodeProblem.headDim, valueDim = DecodeProblem.headDimV
+    /// Throws unless `q` (of rank 4) is `[b, s_q, h_q, headDim]` (576, or MODEL1's 512) with
+    /// `b, s_q, h_q ≥ 1` and `headDimV` is 512; returns `(b, s_q, h_q)`.
+    static func checkQueryShape(_ q: TensorView, headDimV: Int,
+                                headDim: Int = DecodeProblem.headDim) throws(MLAError) -> (b: Int, sQ: Int, hQ: Int) {
+        let valueDim = DecodeProblem.headDimV
         let b = q.shape[0], sQ = q.shape[1], hQ = q.shape[2]
         guard b >= 1, sQ >= 1, hQ >= 1, q.shape[3] == headDim else {
             throw .invalidArgument(argument: "q", expected: "[b, s_q, h_q, \(headDim)] with b, s_q, h_q >= 1",

@@ -12,14 +12,22 @@ import Glibc
 struct HostProblemMemory: @unchecked Sendable {
     /// The problem.
     let problem: DecodeProblem
-    /// Each request's length, `cacheSeqlens`; for sparse decoding its count of index entries
-    /// (`topkLength`, or `topk`).
+    /// Each request's length, `cacheSeqlens`; for sparse decoding its scheduled length
+    /// (``SparseIndices/scheduledLength(topkLength:extraTopkLength:)``: its count of index entries,
+    /// `topkLength` or `topk`, and with an extra cache the padded main list and the extra entries).
     let seqlens: [Int]
+    /// Sparse decoding: each request's count of main index entries (`topkLength`, or `topk`).
+    let mainLengths: [Int]
+    /// Sparse decoding with an extra cache: each request's count of extra entries
+    /// (`extraTopkLength`, or `extra_topk`); nil without one.
+    let extraLengths: [Int]?
     /// `attnSink`'s values, or nil.
     let attnSink: [Float]?
     private let q: UnsafeRawPointer
     private let kCache: UnsafeRawPointer
     private let blockTable: UnsafeRawPointer
+    private let extraKCache: UnsafeRawPointer?
+    private let extraIndices: UnsafeRawPointer?
     private let out: UnsafeMutableRawPointer
     private let lse: UnsafeMutableRawPointer
 
@@ -35,12 +43,23 @@ struct HostProblemMemory: @unchecked Sendable {
         self.blockTable = UnsafeRawPointer(blockTable)
         self.out = out
         self.lse = lse
+        self.extraKCache = problem.sparse?.extraKCache?.hostPointer.map(UnsafeRawPointer.init)
+        self.extraIndices = problem.sparse?.extraIndices?.hostPointer.map(UnsafeRawPointer.init)
         if let sparse = problem.sparse {
-            let lengths = sparse.topkLength.map { Validation.hostInt32($0).map(Int.init) }
-                ?? Array(repeating: sparse.topk, count: problem.batchSize)
-            seqlens = lengths.map { min(max($0, 0), sparse.topk) }
+            func counts(_ lengths: TensorView?, cap: Int) -> [Int] {
+                let values = lengths.map { Validation.hostInt32($0).map(Int.init) }
+                    ?? Array(repeating: cap, count: problem.batchSize)
+                return values.map { min(max($0, 0), cap) }
+            }
+            let main = counts(sparse.topkLength, cap: sparse.topk)
+            let extra = sparse.hasExtraCache ? counts(sparse.extraTopkLength, cap: sparse.extraTopk) : nil
+            mainLengths = main
+            extraLengths = extra
+            seqlens = main.indices.map { SparseIndices.scheduledLength(topkLength: main[$0], extraTopkLength: extra?[$0]) }
         } else {
             seqlens = Validation.hostInt32(problem.cacheSeqlens).map(Int.init)
+            mainLengths = []
+            extraLengths = nil
         }
         attnSink = problem.attnSink.map { HostElements($0).load() }
     }
@@ -57,14 +76,16 @@ struct HostProblemMemory: @unchecked Sendable {
                                    position: row / problem.groupSize, causal: problem.causal)
     }
 
-    /// Writes the `rowsPerKVHead × 576` queries of `kvHead` of `request`, as `Float`, to `destination`.
+    /// Writes the `rowsPerKVHead × 576` queries of `kvHead` of `request`, as `Float`, to
+    /// `destination` (MODEL1's 512 values a query padded with 64 zeros, as its keys are).
     func loadQueries(request: Int, kvHead: Int, into destination: UnsafeMutablePointer<Float>) {
-        let strides = problem.q.strides, dim = DecodeProblem.headDim
+        let strides = problem.q.strides, dim = DecodeProblem.headDim, queryDim = problem.queryHeadDim
         for row in 0 ..< problem.rowsPerKVHead {
             let (position, head) = queryRow(row, kvHead: kvHead)
             let offset = request * strides[0] + position * strides[1] + head * strides[2]
-            HalfPrecision.load(problem.elementType, from: q, offset: offset, count: dim,
+            HalfPrecision.load(problem.elementType, from: q, offset: offset, count: queryDim,
                                into: destination + row * dim)
+            for index in queryDim ..< dim { destination[row * dim + index] = 0 }
         }
     }
 
@@ -83,18 +104,30 @@ struct HostProblemMemory: @unchecked Sendable {
         }
     }
 
-    /// Sparse decoding: writes the 576 values of each valid slot among entries `entries` of the
-    /// index list of query position `position` of `request`, one after the other, and returns how
-    /// many it wrote. An entry of `−1` (or, defensively, outside the cache) is skipped.
+    /// Sparse decoding: writes the 576 values of each valid slot among positions `entries` of the
+    /// sequence of query position `position` of `request`, one after the other, and returns how
+    /// many it wrote. Position `p` is entry `p` of the main index list while `p` is below the main
+    /// part (the request's count of main entries, or with an extra cache its padded positions,
+    /// ``SparseIndices/mainBlockPositions(topkLength:)``), else entry `p − mainPart` of the extra
+    /// list. An entry at or past its list's count, of `−1` or (defensively) outside its cache is skipped.
     func loadSparseKeys(request: Int, position: Int, entries: Range<Int>,
                         into destination: UnsafeMutablePointer<Float>) -> Int {
-        let strides = problem.blockTable.strides, slots = problem.numPages * problem.pageSize
+        guard let sparse = problem.sparse else { preconditionFailure("sparse keys of a dense problem") }
+        let mainPart = extraLengths == nil ? mainLengths[request]
+            : SparseIndices.mainBlockPositions(topkLength: mainLengths[request])
         var count = 0
         for entry in entries {
-            let slot = Int(blockTable.load(fromByteOffset: (request * strides[0] + position * strides[1] + entry * strides[2]) * 4,
-                                           as: Int32.self))
-            guard slot >= 0, slot < slots else { continue }
-            loadToken(page: slot / problem.pageSize, slot: slot % problem.pageSize, kvHead: 0,
+            let extra = entry >= mainPart
+            let list = extra ? sparse.extraIndices! : sparse.indices, listBase = extra ? extraIndices! : blockTable
+            let index = extra ? entry - mainPart : entry
+            guard index < (extra ? extraLengths![request] : mainLengths[request]) else { continue }
+            let strides = list.strides
+            let slot = Int(listBase.load(fromByteOffset: (request * strides[0] + position * strides[1] + index * strides[2]) * 4,
+                                         as: Int32.self))
+            let cache = extra ? sparse.extraKCache! : problem.kCache
+            let pageSize = cache.shape[1]
+            guard slot >= 0, slot < cache.shape[0] * pageSize else { continue }
+            loadToken(cache, base: extra ? extraKCache! : kCache, page: slot / pageSize, slot: slot % pageSize, kvHead: 0,
                       into: destination + count * DecodeProblem.headDim)
             count += 1
         }
@@ -104,15 +137,26 @@ struct HostProblemMemory: @unchecked Sendable {
     /// Writes the 576 values of slot `slot` of page `page` for `kvHead`, dequantized as
     /// ``KVCacheFormat`` states (``CacheDequantizer``).
     private func loadToken(page: Int, slot: Int, kvHead: Int, into row: UnsafeMutablePointer<Float>) {
-        let strides = problem.kCache.strides, elementBytes = problem.kCache.elementType.byteCount
+        loadToken(problem.kCache, base: kCache, page: page, slot: slot, kvHead: kvHead, into: row)
+    }
+
+    /// Writes the 576 values of slot `slot` of page `page` for `kvHead` of `cache` (the main or
+    /// the extra cache, whose memory starts at `base`), dequantized as ``KVCacheFormat`` states
+    /// (``CacheDequantizer``).
+    private func loadToken(_ cache: TensorView, base: UnsafeRawPointer, page: Int, slot: Int, kvHead: Int,
+                           into row: UnsafeMutablePointer<Float>) {
+        let strides = cache.strides, elementBytes = cache.elementType.byteCount
         let offset = page * strides[0] + slot * strides[1] + kvHead * strides[2]
         switch problem.kvFormat {
         case .native:
-            HalfPrecision.load(problem.elementType, from: kCache, offset: offset, count: DecodeProblem.headDim, into: row)
+            HalfPrecision.load(problem.elementType, from: base, offset: offset, count: DecodeProblem.headDim, into: row)
         case let .fp8PerTensor(scale):
-            CacheDequantizer.perTensor(kCache + offset * elementBytes, scale: scale, into: row)
+            CacheDequantizer.perTensor(base + offset * elementBytes, scale: scale, into: row)
         case .fp8DeepSeek:
-            CacheDequantizer.deepSeek(kCache + offset * elementBytes, roundingTo: problem.elementType, into: row)
+            CacheDequantizer.deepSeek(base + offset * elementBytes, roundingTo: problem.elementType, into: row)
+        case .fp8Model1:
+            CacheDequantizer.model1(page: base + page * strides[0] * elementBytes, slot: slot, pageSize: cache.shape[1],
+                                    roundingTo: problem.elementType, into: row)
         }
     }
 

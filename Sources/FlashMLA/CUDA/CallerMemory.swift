@@ -83,14 +83,17 @@ extension CUDABackend {
     }
 
     /// Queues `scheduler.cu` on `stream`: the request's lengths (none: every request `cap`
-    /// long), each clamped to `0 ... cap`.
+    /// long), each clamped to `0 ... cap`, and with an extra cache its extra lengths
+    /// (``SparseIndices/scheduledLength(topkLength:extraTopkLength:)``).
     private func launchScheduler(_ request: MetadataRequest, parts: Int, tileSchedulerMetadata: UInt64,
                                  numSplits: UInt64, stream: ExecutionStream) throws(MLAError) {
         let function = try kernels.function("flashmla_get_metadata", in: .scheduler, elementType: nil).function
         var arguments = KernelArguments(SchedulerParams(lengths: request.lengths?.deviceAddress ?? 0, batch: request.batchSize,
                                                         parts: parts, rowsPerKVHead: request.rowsPerKVHead,
                                                         tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits,
-                                                        cap: request.cap))
+                                                        cap: request.cap,
+                                                        extraLengths: request.extraLengths?.deviceAddress ?? 0,
+                                                        extraCap: request.extraCap))
         try cuda { () throws(CUDAError) in
             try function.launch(grid: (1, 1, 1), block: (256, 1, 1), stream: stream, arguments: &arguments)
         }

@@ -14,6 +14,9 @@ enum PortableCache: Equatable, CaseIterable {
     case sparse
     /// Sparse decoding from DeepSeek-V3.2's 656-byte FP8 tokens (`sm80/decode_sparse.cu`).
     case sparseFP8DeepSeek
+    /// Sparse decoding from FlashMLA HEAD's MODEL1 tokens (584 bytes, page-grouped, `d_qk = 512`),
+    /// with or without an extra cache (`sm80/decode_sparse.cu`).
+    case sparseModel1
 
     /// The reading a problem with this format and page size needs (`sparse`: a sparse decode,
     /// whose format is native or DeepSeek-V3.2's).
@@ -22,14 +25,15 @@ enum PortableCache: Equatable, CaseIterable {
         case .native: self = sparse ? .sparse : pageSize == TileSchedule.blockSize ? .page64 : .paged
         case .fp8PerTensor: self = .fp8
         case .fp8DeepSeek: self = sparse ? .sparseFP8DeepSeek : .fp8DeepSeek
+        case .fp8Model1: self = .sparseModel1
         }
     }
 
     /// Whether raw FP8 bytes are staged and converted (`stages` then counts raw stages).
-    var isFP8: Bool { self == .fp8 || self == .fp8DeepSeek || self == .sparseFP8DeepSeek }
+    var isFP8: Bool { self == .fp8 || self == .fp8DeepSeek || self == .sparseFP8DeepSeek || self == .sparseModel1 }
 
     /// Whether the unit runs the sparse mode (each query token its own index list).
-    var isSparse: Bool { self == .sparse || self == .sparseFP8DeepSeek }
+    var isSparse: Bool { self == .sparse || self == .sparseFP8DeepSeek || self == .sparseModel1 }
 
     /// The stage counts the unit defines for a tile of `rows`, most first (``DecodeSharedMemory/portable``).
     func stageChoices(rows: Int) -> [Int] {
@@ -42,7 +46,7 @@ enum PortableCache: Equatable, CaseIterable {
         case .page64: .decodeSM80
         case .paged: .decodeSM80Paged
         case .fp8, .fp8DeepSeek: .decodeSM80FP8
-        case .sparse, .sparseFP8DeepSeek: .decodeSM80Sparse
+        case .sparse, .sparseFP8DeepSeek, .sparseModel1: .decodeSM80Sparse
         }
     }
 
@@ -55,6 +59,7 @@ enum PortableCache: Equatable, CaseIterable {
         case .fp8DeepSeek: "fp8ds_"
         case .sparse: "sparse_"
         case .sparseFP8DeepSeek: "sparse_fp8ds_"
+        case .sparseModel1: "sparse_model1_"
         }
     }
 }
@@ -121,11 +126,12 @@ enum DecodeKernel: Equatable {
     /// the seesaw kernel above (compute-bound); elsewhere the portable kernel. The Hopper kernels
     /// read the cache through a tensor map of 64-token pages in `q`'s type: for any other `cache`
     /// (another page size, FP8) the portable kernel runs, whatever `preference` or `table` ask.
-    /// Sparse decoding runs the Hopper sparse kernel on sm_90 where it fits, unless `preference`
-    /// is ``Preference/portable``; elsewhere the portable kernel.
+    /// Sparse decoding from a cache in `q`'s type or DeepSeek-V3.2's FP8 layout runs the Hopper
+    /// sparse kernel on sm_90 where it fits, unless `preference` is ``Preference/portable``; MODEL1
+    /// caches and other devices run the portable kernel.
     static func choose(rowsPerKVHead: Int, computeCapability: (major: Int, minor: Int), sharedMemoryLimit: Int,
                        preference: Preference, table: DecodeKernelTable? = nil, cache: PortableCache = .page64) -> DecodeKernel? {
-        if cache.isSparse, computeCapability == (9, 0), preference != .portable,
+        if cache == .sparse || cache == .sparseFP8DeepSeek, computeCapability == (9, 0), preference != .portable,
            sharedMemoryLimit >= DecodeSharedMemory.hopperSparse {
             return .hopperSparse(cache)
         }
@@ -263,5 +269,6 @@ enum DecodeSharedMemory {
         .fp8DeepSeek: [16: [1: 139_776, 2: 184_832, 3: 229_888], 32: [1: 160_256, 2: 205_312], 64: [1: 201_216, 2: 246_272]],
         .sparse: [16: [1: 94_976, 2: 168_704], 32: [1: 115_456, 2: 189_184], 64: [1: 156_416]],
         .sparseFP8DeepSeek: [16: [1: 140_032, 2: 185_088, 3: 230_144], 32: [1: 160_512, 2: 205_568]],
+        .sparseModel1: [16: [1: 140_032, 2: 185_088, 3: 230_144], 32: [1: 160_512, 2: 205_568]],
     ]
 }

@@ -13,20 +13,26 @@
 #include "common/params.cuh"
 #include "common/schedule.cuh"
 
-// Request i's length: seqlens[i] clamped to 0 … cap, or cap without seqlens.
-__device__ __forceinline__ int request_length(const int* seqlens, int i, int cap) {
-    return seqlens ? min(max(seqlens[i], 0), cap) : cap;
+// Request i's length: seqlens[i] clamped to 0 … cap, or cap without seqlens. With an extra cache
+// (extra_cap > 0): the main length padded to whole 64-entry blocks (at least one), plus the extra
+// list's length (extra_seqlens[i] clamped to 0 … extra_cap, or extra_cap), as
+// SparseIndices.scheduledLength computes it on the host.
+__device__ __forceinline__ int request_length(const SchedulerParams& p, int i) {
+    const int main = p.seqlens ? min(max(p.seqlens[i], 0), p.cap) : p.cap;
+    if (p.extra_cap <= 0) return main;
+    const int extra = p.extra_seqlens ? min(max(p.extra_seqlens[i], 0), p.extra_cap) : p.extra_cap;
+    return (max(main, 1) + FMLA_PAGE - 1) / FMLA_PAGE * FMLA_PAGE + extra;
 }
 
-__device__ __forceinline__ int request_cost(const int* seqlens, int i, int fixed, int cap) {
-    return (request_length(seqlens, i, cap) + FMLA_PAGE - 1) / FMLA_PAGE + fixed;
+__device__ __forceinline__ int request_cost(const SchedulerParams& p, int i) {
+    return (request_length(p, i) + FMLA_PAGE - 1) / FMLA_PAGE + p.fixed;
 }
 
 // Whether the requests, in order and whole, fit `parts` workers of `capacity` blocks each.
-__device__ bool fits_whole(const int* seqlens, int batch, int parts, int fixed, int capacity, int cap) {
+__device__ bool fits_whole(const SchedulerParams& p, int batch, int parts, int capacity) {
     int workers = 1, load = 0;
     for (int i = 0; i < batch; ++i) {
-        const int cost = request_cost(seqlens, i, fixed, cap);
+        const int cost = request_cost(p, i);
         if (cost > capacity) return false;
         if (load + cost > capacity) { ++workers; load = cost; } else { load += cost; }
     }
@@ -34,15 +40,14 @@ __device__ bool fits_whole(const int* seqlens, int batch, int parts, int fixed, 
 }
 
 extern "C" __global__ void __launch_bounds__(256) flashmla_get_metadata(const __grid_constant__ SchedulerParams params) {
-    const int* __restrict__ const seqlens = params.seqlens;
     int* __restrict__ const sched = params.sched;
     int* __restrict__ const num_splits = params.num_splits;
     const int batch = params.batch, num_parts = params.num_parts, fixed = params.fixed;
-    const int slack = params.slack, slack_divisor = params.slack_divisor, cap = params.cap;
+    const int slack = params.slack, slack_divisor = params.slack_divisor;
     __shared__ int partial[256], largest[256];
     int local = 0, local_max = 0;
     for (int i = threadIdx.x; i < batch; i += blockDim.x) {
-        const int cost = request_cost(seqlens, i, fixed, cap);
+        const int cost = request_cost(params, i);
         local += cost;
         local_max = max(local_max, cost);
     }
@@ -60,11 +65,11 @@ extern "C" __global__ void __launch_bounds__(256) flashmla_get_metadata(const __
     bool splits = true;
     // Whole requests when the smallest capacity that fits them is within the slack of the payload.
     const int limit = payload + min(slack, payload / slack_divisor);
-    if (batch > 0 && max_cost <= limit && fits_whole(seqlens, batch, num_parts, fixed, limit, cap)) {
+    if (batch > 0 && max_cost <= limit && fits_whole(params, batch, num_parts, limit)) {
         int low = max(max_cost, even), high = limit;
         while (low < high) {
             const int middle = (low + high) / 2;
-            if (fits_whole(seqlens, batch, num_parts, fixed, middle, cap)) high = middle; else low = middle + 1;
+            if (fits_whole(params, batch, num_parts, middle)) high = middle; else low = middle + 1;
         }
         payload = high;
         splits = false;
@@ -78,7 +83,7 @@ extern "C" __global__ void __launch_bounds__(256) flashmla_get_metadata(const __
         out[5] = 0; out[6] = 0; out[7] = 0;
         int remaining = payload;
         while (req < batch) {
-            const int left = request_cost(seqlens, req, fixed, cap) - fixed - block;
+            const int left = request_cost(params, req) - fixed - block;
             if (remaining >= left + fixed) {
                 splits_so_far += split + 1;
                 num_splits[req + 1] = splits_so_far;
@@ -93,6 +98,6 @@ extern "C" __global__ void __launch_bounds__(256) flashmla_get_metadata(const __
             }
         }
         out[2] = block > 0 ? req : req - 1;
-        out[3] = block > 0 ? block * FMLA_PAGE : (req > 0 ? request_length(seqlens, req - 1, cap) : 0);
+        out[3] = block > 0 ? block * FMLA_PAGE : (req > 0 ? request_length(params, req - 1) : 0);
     }
 }

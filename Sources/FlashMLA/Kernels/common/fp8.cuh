@@ -63,3 +63,9 @@ template <> __device__ __forceinline__ u32 bf16x2_to<bf16>(u32 pair) { return pa
 template <> __device__ __forceinline__ u32 bf16x2_to<fp16>(u32 pair) {
     return pack2<fp16>(__int_as_float((int)(pair << 16)), __int_as_float((int)(pair & 0xFFFF0000u)));
 }
+
+// A UE8M0 scale byte (float8_e8m0fnu, FlashMLA HEAD's MODEL1 cache) as the float 2^(byte − 127):
+// 0 is 2⁻¹²⁷ (a float subnormal), 255 NaN.
+__device__ __forceinline__ float ue8m0_to_float(u32 byte) {
+    return byte == 0u ? __int_as_float(0x00400000) : byte == 255u ? __int_as_float(0x7FC00000) : __int_as_float((int)(byte << 23));
+}

@@ -14,6 +14,11 @@ __device__ __forceinline__ void cp_async_16(u32 dst, const void* src, bool valid
     int bytes = valid ? 16 : 0;
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" :: "r"(dst), "l"(src), "r"(bytes) : "memory");
 }
+// cp_async_16 for 8 bytes (through L1: cp.async.cg copies 16 bytes only); `dst` and `src` 8-byte aligned.
+__device__ __forceinline__ void cp_async_8(u32 dst, const void* src, bool valid) {
+    int bytes = valid ? 8 : 0;
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" :: "r"(dst), "l"(src), "r"(bytes) : "memory");
+}
 // A 16-byte store of four words to shared address `addr`.
 __device__ __forceinline__ void st_shared_v4(u32 addr, u32 a, u32 b, u32 c, u32 d) {
     asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};\n" :: "r"(addr), "r"(a), "r"(b), "r"(c), "r"(d) : "memory");

@@ -31,12 +31,18 @@ struct DecodeParams {
     float* lseaccum;
     int* error_flag;               // FMLA_ERR_* bits (common/schedule.cuh)
     const float* attn_sink;        // float32 [h_q], or nullptr: none (types.cuh, sink_factor)
+    const void* extra_kcache;      // SPARSE MODEL1 only: the extra cache (nullptr: none), page-grouped like kcache
+    const int* extra_indices;      // SPARSE MODEL1 only: int32 [b][s_q][extra_topk], innermost stride 1
+    const int* extra_seqlens;      // SPARSE MODEL1 only: extra_topk_length [b], or nullptr: every list extra_topk long
     i64 q_batch_stride, q_seq_stride, q_head_stride;
     i64 k_page_stride;             // portable: the cache's strides, in elements for 64-token pages
     i64 k_token_stride;            //   in q's type (sm80/decode.cu), else in bytes
     i64 k_head_stride;
     i64 bt_stride;                 // block_table's batch stride (SPARSE: indices' batch stride)
     i64 ind_seq_stride;            // SPARSE only: indices' token stride
+    i64 extra_page_stride;         // SPARSE MODEL1 only: the extra cache's page stride, in bytes
+    i64 extra_ind_batch_stride;    // SPARSE MODEL1 only: extra_indices' batch stride
+    i64 extra_ind_seq_stride;      //   and token stride
     int s_q, h_q, h_kv;
     int num_pages;                 // the cache's pages (SPARSE: its slots, pages · page_size, at most 2³¹ − 1)
     int max_pages;                 // block_table's width (SPARSE: topk)
@@ -44,6 +50,9 @@ struct DecodeParams {
     int causal;                    // 1: FlashMLA's causal mask (SPARSE: 0)
     int page_size;                 // portable: the cache's tokens a page (sm80/decode.cu reads 64 pages only)
     float out_scale;               // portable, FMLA_KV_FP8 only: the per-tensor scale of V (else 1)
+    int extra_topk;                // SPARSE MODEL1 only: extra_indices' width
+    int extra_num_slots;           // SPARSE MODEL1 only: the extra cache's slots, pages · extra_page_size (≤ 2³¹ − 1)
+    int extra_page_size;           // SPARSE MODEL1 only: the extra cache's tokens a page
 };
 
 // One combine launch (combine.cu).
@@ -58,10 +67,13 @@ struct CombineParams {
 };
 
 // One scheduler launch (scheduler.cu): the lengths (nullptr: every request `cap` long), the policy's
-// numbers, the outputs.
+// numbers, the outputs; with an extra cache (extra_cap > 0, sparse MODEL1) the extra lists' lengths
+// (nullptr: every one `extra_cap` long), scheduled after the main list padded to 64-entry blocks.
 struct SchedulerParams {
     const int* seqlens;
     int* sched;
     int* num_splits;
+    const int* extra_seqlens;
     int batch, num_parts, fixed, slack, slack_divisor, cap;
+    int extra_cap;
 };

@@ -41,22 +41,17 @@ struct Piece {
     int first_page, n_pages;      // the pages to stream; keys no row of the tile sees are skipped
 };
 
+// piece_with_length: the piece of a request whose length `seqlen` (already clamped) the caller
+// computed (the sparse MODEL1 kernel: its main and extra lists, SparseIndices.scheduledLength).
+// piece_of reads it from `seqlens`.
 // `last_qi` is the query index of the tile's last row: with the causal mask no row sees a key
 // past seqlen − s_q + last_qi, so the pages after it are not read. An out-of-range length
 // raises FMLA_ERR_SEQLEN in `error_flag` and is clamped. `page_size` is the cache's tokens a
 // page (a block-table row holds max_pages · page_size tokens); `first_page` and `n_pages` count
 // 64-token blocks of the sequence whatever it is.
-__device__ __forceinline__ Piece piece_of(const SchedPart& part, int req, const int* seqlens, const int* num_splits,
-                                          int max_pages, int s_q, int causal, int last_qi, int* error_flag,
-                                          int page_size = FMLA_PAGE) {
+__device__ __forceinline__ Piece piece_with_length(const SchedPart& part, int req, int seqlen, const int* num_splits,
+                                                   int s_q, int causal, int last_qi) {
     Piece piece;
-    // Sparse decode: seqlens is topk_length (nullptr: every request has max_pages = topk indices).
-    const int max_tokens = max_pages * page_size;
-    int seqlen = seqlens ? seqlens[req] : max_tokens;
-    if (seqlen < 0 || seqlen > max_tokens) {
-        if (threadIdx.x == 0) atomicOr(error_flag, FMLA_ERR_SEQLEN);   // sparse: a topk_length entry
-        seqlen = min(max(seqlen, 0), max_tokens);
-    }
     const bool first = req == part.begin_req;
     piece.seqlen = seqlen;
     piece.start = first ? part.begin_token : 0;
@@ -67,6 +62,19 @@ __device__ __forceinline__ Piece piece_of(const SchedPart& part, int req, const 
     piece.first_page = piece.start / FMLA_PAGE;
     piece.n_pages = key_end > piece.start ? (key_end + FMLA_PAGE - 1) / FMLA_PAGE - piece.first_page : 0;
     return piece;
+}
+
+__device__ __forceinline__ Piece piece_of(const SchedPart& part, int req, const int* seqlens, const int* num_splits,
+                                          int max_pages, int s_q, int causal, int last_qi, int* error_flag,
+                                          int page_size = FMLA_PAGE) {
+    // Sparse decode: seqlens is topk_length (nullptr: every request has max_pages = topk indices).
+    const int max_tokens = max_pages * page_size;
+    int seqlen = seqlens ? seqlens[req] : max_tokens;
+    if (seqlen < 0 || seqlen > max_tokens) {
+        if (threadIdx.x == 0) atomicOr(error_flag, FMLA_ERR_SEQLEN);   // sparse: a topk_length entry
+        seqlen = min(max(seqlen, 0), max_tokens);
+    }
+    return piece_with_length(part, req, seqlen, num_splits, s_q, causal, last_qi);
 }
 
 // Keys below this bound are visible to query token `qi` (causal: up to seqlen − s_q + qi).

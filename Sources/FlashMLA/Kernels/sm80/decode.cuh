@@ -32,6 +32,13 @@
 //   FMLA_KV_FP8     E4M3 codes, 576 bytes a token, one per-tensor scale (folded: scale_log2
 //                   carries it for S, out_scale for O, so the codes convert exactly).
 //   FMLA_KV_FP8DS   DeepSeek-V3.2's 656-byte tokens (512 codes, 4 fp32 scales, 64 bf16 RoPE).
+//   FMLA_KV_MODEL1  SPARSE only: FlashMLA HEAD's MODEL1 tokens, d_qk = 512 (448 codes with 7 UE8M0
+//                   scales, 64 bf16 RoPE), grouped per page: token t's 576 data bytes at t·576 of its
+//                   page, its 8 scale bytes at P·576 + t·8. Staged raw as [576 data | 8 scales] at
+//                   the DS pitch and converted into the same 576-wide T row: dims 0 … 447 NoPE,
+//                   448 … 511 RoPE; columns 512 … 575 are never read (Q·Kᵀ runs 512 deep, and q's
+//                   512 values load zero-padded), so S is over 512 and V = columns 0 … 511 is the
+//                   whole key, RoPE included, as MODEL1 defines it.
 // The FP8 formats stream raw token bytes by cp.async (addressed as FMLA_KV_PAGED does) into a
 // ring of STAGES raw stages, sRaw [STAGES][64][RAW_PITCH], and convert one block at a time into
 // a single T page sK [1][64][576], which the mma code below reads exactly as the 16-bit page:
@@ -66,6 +73,8 @@
 #define FMLA_KV_PAGED 1
 #define FMLA_KV_FP8 2
 #define FMLA_KV_FP8DS 3
+#define FMLA_KV_MODEL1 4
+#define FMLA_MODEL1_DATA_BYTES 576    // MODEL1: a token's codes and RoPE, and their distance in a page
 #define FMLA_FP8_TOKEN_BYTES 576      // per-tensor FP8: one code a value
 #define FMLA_FP8DS_TOKEN_BYTES 656    // DeepSeek-V3.2: 512 codes, 4 fp32 scales, 64 bf16
 // Bytes between raw tokens in shared memory: the token size, or for 656-byte tokens 704, so that
@@ -95,10 +104,15 @@ __device__ __forceinline__ u32 swz64(int row, int chunk) {
 // Lanes alternate between two neighbouring tokens (unit i: token 2·(i / (2U)) + (i & 1), unit
 // (i / 2) % U of it, U units a token), so a warp's raw reads fall in distinct banks (tokens
 // 16 banks apart) and its first 16-byte stores land in even and odd swizzle slots alike.
+//
+// MODEL1 (FMLA_KV_MODEL1): 36 units a token, raw bytes 16u: units 0 … 27 hold codes (their UE8M0
+// scale is byte 576 + u / 4 of the raw token), units 28 … 35 the RoPE values 448 + 8·(u − 28) ….
 template <typename T, int KV>
 __device__ __forceinline__ void convert_page(const u8* raw, u32 dst, int tid) {
-    constexpr int U = KV == FMLA_KV_FP8 ? 36 : 40;        // units a token (DS: 32 NoPE + 8 RoPE)
+    constexpr int U = KV == FMLA_KV_FP8 || KV == FMLA_KV_MODEL1 ? 36 : 40;   // units a token (DS: 32 NoPE + 8 RoPE)
     constexpr int PITCH = KV == FMLA_KV_FP8 ? FMLA_FP8_PITCH : FMLA_FP8DS_PITCH;
+    constexpr int ROPE_UNIT = KV == FMLA_KV_MODEL1 ? 28 : 32;                 // the first RoPE unit (DS, MODEL1)
+    constexpr bool HAS_ROPE = KV == FMLA_KV_FP8DS || KV == FMLA_KV_MODEL1;
     static_assert((64 * U) % 256 == 0, "whole units per thread");
 #pragma unroll 1
     for (int i = tid; i < 64 * U; i += 256) {
@@ -106,8 +120,8 @@ __device__ __forceinline__ void convert_page(const u8* raw, u32 dst, int tid) {
         // Raw chunk: the codes' u, or for DS RoPE units past the 16 bytes of scales.
         const u8* src = raw + t * PITCH + u * 16 + (KV == FMLA_KV_FP8DS && u >= 32 ? 16 : 0);
         const uint4 w = *reinterpret_cast<const uint4*>(src);
-        if (KV == FMLA_KV_FP8DS && u >= 32) {            // 8 RoPE values, bf16 → T
-            st_shared_v4(dst + swz576(t, 64 + (u - 32)), bf16x2_to<T>(w.x), bf16x2_to<T>(w.y),
+        if (HAS_ROPE && u >= ROPE_UNIT) {                // 8 RoPE values, bf16 → T
+            st_shared_v4(dst + swz576(t, 2 * ROPE_UNIT + (u - ROPE_UNIT)), bf16x2_to<T>(w.x), bf16x2_to<T>(w.y),
                          bf16x2_to<T>(w.z), bf16x2_to<T>(w.w));
             continue;
         }
@@ -118,7 +132,9 @@ __device__ __forceinline__ void convert_page(const u8* raw, u32 dst, int tid) {
             b[0] = e4m3x2_to<T>(w.z); b[1] = e4m3x2_to<T>(w.z >> 16);
             b[2] = e4m3x2_to<T>(w.w); b[3] = e4m3x2_to<T>(w.w >> 16);
         } else {
-            const float scale = *reinterpret_cast<const float*>(raw + t * PITCH + 512 + (u / 8) * 4);
+            const float scale = KV == FMLA_KV_MODEL1
+                ? ue8m0_to_float(raw[t * PITCH + FMLA_MODEL1_DATA_BYTES + u / 4])
+                : *reinterpret_cast<const float*>(raw + t * PITCH + 512 + (u / 8) * 4);
             a[0] = e4m3x2_scaled<T>(w.x, scale); a[1] = e4m3x2_scaled<T>(w.x >> 16, scale);
             a[2] = e4m3x2_scaled<T>(w.y, scale); a[3] = e4m3x2_scaled<T>(w.y >> 16, scale);
             b[0] = e4m3x2_scaled<T>(w.z, scale); b[1] = e4m3x2_scaled<T>(w.z >> 16, scale);
@@ -155,7 +171,7 @@ struct DecodeStorage : DecodeStorage<BLOCK_M, STAGES, KV, false> {
 };
 template <int BLOCK_M, int STAGES, int KV>
 struct DecodeStorage<BLOCK_M, STAGES, KV, false> {
-    static constexpr bool FP8 = KV == FMLA_KV_FP8 || KV == FMLA_KV_FP8DS;
+    static constexpr bool FP8 = KV == FMLA_KV_FP8 || KV == FMLA_KV_FP8DS || KV == FMLA_KV_MODEL1;
     static constexpr int RAW_PITCH = KV == FMLA_KV_FP8 ? FMLA_FP8_PITCH : FMLA_FP8DS_PITCH;
     u8 q[BLOCK_M * FMLA_ROW_BYTES];
     PageRing<FP8 ? 1 : STAGES, FP8 ? STAGES * 64 * RAW_PITCH : 0> pages;
@@ -163,6 +179,29 @@ struct DecodeStorage<BLOCK_M, STAGES, KV, false> {
     float red[(8 / (BLOCK_M / 16)) * BLOCK_M];
     static constexpr u8* valid = nullptr;
 };
+
+// SPARSE MODEL1: request req's counts. main_len = topk_length[req] (or topk), extra_len the extra
+// list's (or extra_topk; 0 without an extra cache), each clamped with FMLA_ERR_SEQLEN; the sequence
+// the schedule split is the main list, or with an extra cache main_part = ⌈max(main_len, 1)/64⌉·64
+// positions of it and then the extra list: total = main_part + extra_len (SparseIndices.scheduledLength).
+struct Model1Lengths {
+    int main_len, main_part, total;
+};
+__device__ __forceinline__ Model1Lengths model1_lengths(const DecodeParams& params, int req) {
+    int len = params.seqlens ? params.seqlens[req] : params.max_pages;
+    if (len < 0 || len > params.max_pages) {
+        if (threadIdx.x == 0) atomicOr(params.error_flag, FMLA_ERR_SEQLEN);
+        len = min(max(len, 0), params.max_pages);
+    }
+    if (!params.extra_kcache) return Model1Lengths{len, len, len};
+    int extra = params.extra_seqlens ? params.extra_seqlens[req] : params.extra_topk;
+    if (extra < 0 || extra > params.extra_topk) {
+        if (threadIdx.x == 0) atomicOr(params.error_flag, FMLA_ERR_SEQLEN);
+        extra = min(max(extra, 0), params.extra_topk);
+    }
+    const int part = (max(len, 1) + FMLA_PAGE - 1) / FMLA_PAGE * FMLA_PAGE;
+    return Model1Lengths{len, part, part + extra};
+}
 
 template <typename T, int BLOCK_M, int STAGES, int KV, bool SPARSE = false>
 __device__ __forceinline__ void decode_sm80(const DecodeParams& params) {
@@ -196,8 +235,10 @@ __device__ __forceinline__ void decode_sm80(const DecodeParams& params) {
     const int causal = SPARSE ? 0 : params.causal;
     const int page_size = KV == FMLA_KV_PAGE64 ? FMLA_PAGE : params.page_size;
     const float out_scale = KV == FMLA_KV_FP8 ? params.out_scale : 1.f;
-    constexpr bool FP8 = KV == FMLA_KV_FP8 || KV == FMLA_KV_FP8DS;
-    constexpr int RAW_PITCH = KV == FMLA_KV_FP8 ? FMLA_FP8_PITCH : KV == FMLA_KV_FP8DS ? FMLA_FP8DS_PITCH : 0;
+    constexpr bool MODEL1 = KV == FMLA_KV_MODEL1;
+    constexpr bool FP8 = KV == FMLA_KV_FP8 || KV == FMLA_KV_FP8DS || MODEL1;
+    constexpr int RAW_PITCH = KV == FMLA_KV_FP8 ? FMLA_FP8_PITCH : KV == FMLA_KV_FP8DS || MODEL1 ? FMLA_FP8DS_PITCH : 0;
+    constexpr int QK_STEPS = (MODEL1 ? 512 : FMLA_D) / 16;   // k steps of Q·Kᵀ: MODEL1's d_qk is 512
     constexpr int RAW_CHUNKS = (KV == FMLA_KV_FP8 ? FMLA_FP8_TOKEN_BYTES : FMLA_FP8DS_TOKEN_BYTES) / 16;
     constexpr int WARPS_M = BLOCK_M / 16;
     constexpr int WARPS_N = 8 / WARPS_M;
@@ -244,7 +285,9 @@ __device__ __forceinline__ void decode_sm80(const DecodeParams& params) {
     grid_dependency_wait();                      // everything below may read the previous kernel's output
     const SchedPart part = load_part(sched, blockIdx.z);
     for (int req = part.begin_req; req <= part.end_req; ++req) {
-        const Piece piece = SPARSE ? piece_of(part, req, seqlens, num_splits, max_pages, s_q, 0, 0, error_flag, 1)
+        const Model1Lengths m1 = MODEL1 ? model1_lengths(params, req) : Model1Lengths{0, 0, 0};
+        const Piece piece = MODEL1 ? piece_with_length(part, req, m1.total, num_splits, s_q, 0, 0)
+            : SPARSE ? piece_of(part, req, seqlens, num_splits, max_pages, s_q, 0, 0, error_flag, 1)
             : KV == FMLA_KV_PAGE64
             ? piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag)
             : piece_of(part, req, seqlens, num_splits, max_pages, s_q, causal, last_row / g, error_flag, page_size);
@@ -253,6 +296,9 @@ __device__ __forceinline__ void decode_sm80(const DecodeParams& params) {
         const bool single = piece.single;
         const int lim_a = visible_end(piece, s_q, causal, qa), lim_b = visible_end(piece, s_q, causal, qb);
         const int* bt_row = block_table + (i64)req * bt_stride + (SPARSE ? (i64)sparse_qi * ind_seq_stride : 0);
+        const int* extra_row = MODEL1 && params.extra_kcache
+            ? params.extra_indices + (i64)req * params.extra_ind_batch_stride + (i64)sparse_qi * params.extra_ind_seq_stride
+            : nullptr;
 
         // Block `page` of the sequence into T stage `stage` of sK (16-bit caches) or raw stage
         // `stage` of sRaw (FP8).
@@ -277,6 +323,39 @@ __device__ __forceinline__ void decode_sm80(const DecodeParams& params) {
                 const int t = tid >> 2, sub = tid & 3, token = page * FMLA_PAGE + t;
                 bool ok = token < seqlen;
                 const u8* base = kcache;
+                if constexpr (MODEL1) {
+                    // Position `token`: main entry `token` below the main part, else extra entry
+                    // token − main_part (m1); padding positions of the main part are invalid.
+                    const u8* scales = kcache;
+                    if (ok) {
+                        const bool extra = token >= m1.main_part;
+                        const int entry = extra ? token - m1.main_part : token;
+                        ok = extra || entry < m1.main_len;
+                        if (ok) {
+                            const int idx = __ldg((extra ? extra_row : bt_row) + entry);
+                            if ((u32)idx < (u32)(extra ? params.extra_num_slots : num_pages)) {
+                                const int psize = extra ? params.extra_page_size : page_size;
+                                const int id = idx / psize, slot = idx - id * psize;
+                                const u8* page_base = (extra ? static_cast<const u8*>(params.extra_kcache) : kcache)
+                                                      + (i64)id * (extra ? params.extra_page_stride : k_page_stride);
+                                base = page_base + (u32)slot * FMLA_MODEL1_DATA_BYTES;
+                                scales = page_base + (u32)(psize * FMLA_MODEL1_DATA_BYTES + slot * 8);
+                            } else {
+                                ok = false;
+                                if (idx != -1) atomicOr(error_flag, FMLA_ERR_INDEX);
+                            }
+                        }
+                    }
+                    if (sub == 0) sValid[stage * 64 + t] = ok;
+                    const u32 dst = smem_addr(sRaw) + stage * 64 * RAW_PITCH + t * RAW_PITCH;
+#pragma unroll
+                    for (int j = 0; j < FMLA_MODEL1_DATA_BYTES / 64; ++j) {
+                        const int c = sub + 4 * j;
+                        cp_async_16(dst + c * 16, base + c * 16, ok);
+                    }
+                    if (sub == 0) cp_async_8(dst + FMLA_MODEL1_DATA_BYTES, scales, ok);
+                    return;
+                }
                 if (SPARSE) {
                     // Index position `token` of this query token's list: an absolute slot, −1 invalid.
                     if (ok) {
@@ -329,7 +408,7 @@ __device__ __forceinline__ void decode_sm80(const DecodeParams& params) {
         if (n_pages > 0) {
             for (int i = tid; i < BLOCK_M * FMLA_CHUNKS; i += 256) {
                 int r = i / FMLA_CHUNKS, c = i % FMLA_CHUNKS, R = tile_row0 + r;
-                bool ok = R < row_end;
+                bool ok = R < row_end && (!MODEL1 || c * 8 < 512);   // MODEL1: q has 512 values, zeros after
                 const T* src = ok ? q + (i64)req * q_batch_stride + (i64)(R / g) * q_seq_stride
                                         + (i64)(kvh * g + R % g) * q_head_stride + c * 8
                                   : q;
@@ -384,7 +463,7 @@ __device__ __forceinline__ void decode_sm80(const DecodeParams& params) {
 #pragma unroll
             for (int j = 0; j < NT; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
 #pragma unroll 4
-            for (int kk = 0; kk < FMLA_D / 16; ++kk) {
+            for (int kk = 0; kk < QK_STEPS; ++kk) {
                 const u32 kchunk = (u32)(2 * kk & ~7) * 16, klow = (u32)(2 * kk & 7) * 16;
                 u32 a[4];
                 ldmatrix_x4(a, q_rows + kchunk + (klow ^ xor_a));
