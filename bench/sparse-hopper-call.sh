@@ -29,6 +29,9 @@ fi
   echo "== check-sparse native h64 sparse p64"; timeout 45 $B check-sparse --cases 12 --seed 13 --heads 64 --format native --mode sparse --page-size 64 2>&1 | tail -3
   echo "== check-sparse sm80 forced"; FLASHMLA_KERNEL=sm80 timeout 45 $B check-sparse --cases 12 --seed 11 2>&1 | tail -3
   echo "== dense check"; timeout 90 $B check --cases 20 --seed 5 2>&1 | tail -3
+  echo "== check-sparse model1 (portable)"; timeout 60 $B check-sparse --format model1 --cases 20 --seed 1 2>&1 | tail -3
+  echo "== check-sparse model1 h128 extra 512/64"; timeout 45 $B check-sparse --format model1 --cases 6 --heads 128 --max-topk 128 --page-size 256 --extra-topk 512 --extra-page-size 64 2>&1 | tail -3
+  echo "== check-sparse model1 extra 1024/2 sink"; timeout 45 $B check-sparse --format model1 --cases 6 --heads 64 --max-topk 128 --page-size 256 --extra-topk 1024 --extra-page-size 2 --sink yes 2>&1 | tail -3
 } > "$OUT/checks.txt" 2>&1
 cat "$OUT/checks.txt" | grep -E "==|pass|fail|FAIL|error|worst" | head -40
 SAN=/usr/local/cuda/bin/compute-sanitizer
@@ -38,6 +41,8 @@ for tool in memcheck racecheck synccheck; do
   timeout 45 $SAN --tool $tool --error-exitcode 9 $B check-sparse --cases 1 --seed 22 --max-topk 130 --heads 128 --mode sparse --format native > "$OUT/san-$tool-native.txt" 2>&1
   echo "sanitizer $tool native rc $?" | tee -a "$OUT/log.txt"; grep -E "ERROR SUMMARY|hazard" "$OUT/san-$tool-native.txt" | tail -2
 done
+timeout 45 $SAN --tool memcheck --error-exitcode 9 $B check-sparse --format model1 --cases 2 --max-topk 256 --extra-topk 128 --extra-page-size 2 > "$OUT/san-model1.txt" 2>&1
+echo "sanitizer memcheck model1 rc $?" | tee -a "$OUT/log.txt"; grep -E "ERROR SUMMARY" "$OUT/san-model1.txt" | tail -1
 timeout 90 $B bench --grid sparse-v32 --iterations 30 --json > "$OUT/sparse-cli.jsonl" 2>> "$OUT/log.txt"; echo "sparse cli rc $?" | tee -a "$OUT/log.txt"
 for i in $(seq 1 60); do [[ -d $HEAD_PKG/flash_mla ]] && grep -q "head build rc\|carried" "$OUT/log.txt" && break; sleep 5; done
 if [[ -d $HEAD_PKG/flash_mla ]]; then
@@ -46,6 +51,8 @@ if [[ -d $HEAD_PKG/flash_mla ]]; then
   echo "sparse bench rc $?" | tee -a "$OUT/log.txt"
   [[ -f .device/head/pkg.tar.gz ]] || tar -czf "$OUT/head-pkg.tar.gz" -C $HEAD_PKG flash_mla
 fi
+(cd python && timeout 90 python3 -m pytest -q -x tests/test_model1.py tests/test_sparse_and_sink.py) > "$OUT/pytest.txt" 2>&1
+echo "pytest rc $?" | tee -a "$OUT/log.txt"; tail -2 "$OUT/pytest.txt"
 python3 - "$OUT" <<'PY'
 import json, os, sys
 out = sys.argv[1]
