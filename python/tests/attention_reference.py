@@ -36,12 +36,13 @@ def reference(q, keys, block_table, seqlens, page, causal, scale, attn_sink=None
     return out, lse
 
 
-def sparse_reference(q, keys, indices, topk_length, scale, attn_sink=None):
+def sparse_reference(q, keys, indices, topk_length, scale, attn_sink=None, magnitude=False):
     """float64 sparse attention (FlashMLA's tests/ref.py): query token j of request i attends to
     the slots indices[i, j, k] of keys ([slots, 576], already dequantized) for k < topk_length[i]
     (all without it), -1 skipped; with attn_sink each row of head h is scaled by
     1 / (1 + exp(attn_sink[h] - lse)). A row with no key: out 0, lse +inf.
-    Returns out [b, s_q, h_q, 512] and lse [b, h_q, s_q], float64."""
+    Returns out [b, s_q, h_q, 512] and lse [b, h_q, s_q], float64; with magnitude=True also
+    sum_k p_k |v_k| [b, s_q, h_q, 512] (the scale of the rounding error of P·V with P rounded)."""
     b, s_q, h_q, _ = q.shape
     topk = indices.shape[-1]
     indices = indices.to(q.device).long()
@@ -61,4 +62,6 @@ def sparse_reference(q, keys, indices, topk_length, scale, attn_sink=None):
         p = p * torch.where(seen, factor, torch.zeros_like(factor))[..., None]
     out = torch.einsum("bsht,bstd->bshd", p, gathered[..., :DV])
     lse = torch.where(seen, lse, torch.full_like(lse, float("inf")))
+    if magnitude:
+        return out, lse.permute(0, 2, 1), torch.einsum("bsht,bstd->bshd", p, gathered[..., :DV].abs())
     return out, lse.permute(0, 2, 1)
