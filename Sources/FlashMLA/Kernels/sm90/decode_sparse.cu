@@ -29,6 +29,12 @@
 #include "sm90/tile.cuh"
 #include "common/fp8.cuh"
 
+// FMLA_SPARSE_ALL_ARRIVE=1: every producer thread arrives on a stage's `full` barrier (128 arrivals),
+// so that each releases its own stores, instead of one lane a warp after __syncwarp (4): a variant
+// to try against racecheck's report on the validity bytes (bench/BENCHMARKS.md, third session).
+#ifndef FMLA_SPARSE_ALL_ARRIVE
+#define FMLA_SPARSE_ALL_ARRIVE 0
+#endif
 #define FMLA_SPARSE_FP8DS_TOKEN 656   // DeepSeek-V3.2: 512 E4M3 codes, 4 fp32 scales, 64 bf16 RoPE values
 
 // Named barrier ids (0 is __syncthreads) and the threads that meet at them.
@@ -238,7 +244,7 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
             }
             fence_proxy_async();                              // the stores, for wgmma's reads
             __syncwarp();
-            if (lane == 0) mbar_arrive(full + 8 * stage);
+            if (FMLA_SPARSE_ALL_ARRIVE || lane == 0) mbar_arrive(full + 8 * stage);
         }
     }
 }
@@ -403,7 +409,7 @@ __device__ __forceinline__ void decode_sm90_sparse(const DecodeParams& params) {
     SparseStorage& smem = *reinterpret_cast<SparseStorage*>(smem_raw + (base - smem_addr(smem_raw)));
     if (threadIdx.x == 0) {
         for (int s = 0; s < 2; ++s) {
-            mbar_init(FMLA_AT(base, SparseStorage, full) + 8 * s, 4);
+            mbar_init(FMLA_AT(base, SparseStorage, full) + 8 * s, FMLA_SPARSE_ALL_ARRIVE ? 128 : 4);
             mbar_init(FMLA_AT(base, SparseStorage, empty) + 8 * s, 8);
         }
         mbar_fence_init();
