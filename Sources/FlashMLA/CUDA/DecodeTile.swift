@@ -254,8 +254,8 @@ enum DecodeSharedMemory {
     /// `flashmla_decode_sm90_seesaw_*`: Q, two pages, the P1 box, 256 bytes of mbarriers, row maxima and sums.
     static let hopperSeesaw = 231_680
     /// `flashmla_decode_sm90_sparse[_fp8ds]_*`: Q, two stages of 64 gathered tokens, the P box, the
-    /// rescale factors, row sums and maxima, validity bytes, four mbarriers.
-    static let hopperSparse = 231_328
+    /// rescale factors, row sums and maxima, validity bytes, six mbarriers.
+    static let hopperSparse = 231_344
 
     /// The portable entry points by cache reading, then rows, then stages, as each unit defines
     /// them: `flashmla_decode_sm80_<prefix><type>_m<rows>_s<stages>` (``DecodeTile/kernelName(_:)``).

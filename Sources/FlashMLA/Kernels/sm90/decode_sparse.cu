@@ -29,11 +29,17 @@
 #include "sm90/tile.cuh"
 #include "common/fp8.cuh"
 
-// FMLA_SPARSE_ALL_ARRIVE=1: every producer thread arrives on a stage's `full` barrier (128 arrivals),
-// so that each releases its own stores, instead of one lane a warp after __syncwarp (4): a variant
-// to try against racecheck's report on the validity bytes (bench/BENCHMARKS.md, third session).
-#ifndef FMLA_SPARSE_ALL_ARRIVE
-#define FMLA_SPARSE_ALL_ARRIVE 0
+// FMLA_SPARSE_CHECKED_SYNC=1: the synchronization compute-sanitizer can follow, a variant not yet
+// run on a GPU (bench/BENCHMARKS.md, third session: racecheck reported the validity bytes, synccheck
+// the two barriers both math warpgroups block on). Every producer thread arrives on a stage's
+// `full` barrier (128 arrivals), so each releases its own stores, instead of one lane a warp after
+// __syncwarp (4); the P handoff uses two mbarriers every thread of the producing warpgroup arrives
+// on (P_READY, P_FREE), as decode_seesaw.cu's handoffs do, instead of bar.arrive/bar.sync; and the
+// two barriers both math warpgroups block on from their own code (BAR_Q, BAR_ROWS) are the unaligned
+// barrier.sync, which PTX requires when the threads of one barrier reach it from different
+// instructions (bar.sync is the aligned form).
+#ifndef FMLA_SPARSE_CHECKED_SYNC
+#define FMLA_SPARSE_CHECKED_SYNC 0
 #endif
 #define FMLA_SPARSE_FP8DS_TOKEN 656   // DeepSeek-V3.2: 512 E4M3 codes, 4 fp32 scales, 64 bf16 RoPE values
 
@@ -49,10 +55,19 @@ struct SparseStorage {
     float rows[2][64];            // end of a piece: row sums, row maxima (log2 units)
     u8 valid[2][64];              // each stage's validity byte a token
     u64 full[2], empty[2];
+    u64 handoff[2];               // FMLA_SPARSE_CHECKED_SYNC: P_READY, P_FREE as mbarriers
 };
 
 __device__ __forceinline__ void named_arrive(u32 id, u32 count) {
     asm volatile("bar.arrive %0, %1;\n" :: "r"(id), "r"(count) : "memory");
+}
+// A barrier both math warpgroups block on, each from its own instantiation of sparse_math.
+__device__ __forceinline__ void math_sync(u32 id) {
+#if FMLA_SPARSE_CHECKED_SYNC
+    asm volatile("barrier.sync %0, %1;\n" :: "r"(id), "r"(MATH_THREADS) : "memory");
+#else
+    named_sync(id, MATH_THREADS);
+#endif
 }
 __device__ __forceinline__ void st_shared_u32(u32 addr, u32 v) {
     asm volatile("st.shared.u32 [%0], %1;\n" :: "r"(addr), "r"(v) : "memory");
@@ -244,7 +259,7 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
             }
             fence_proxy_async();                              // the stores, for wgmma's reads
             __syncwarp();
-            if (FMLA_SPARSE_ALL_ARRIVE || lane == 0) mbar_arrive(full + 8 * stage);
+            if (FMLA_SPARSE_CHECKED_SYNC || lane == 0) mbar_arrive(full + 8 * stage);
         }
     }
 }
@@ -261,8 +276,10 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
     const u32 sQ = FMLA_AT(base, SparseStorage, q), sK = FMLA_AT(base, SparseStorage, k);
     const u32 sP = FMLA_AT(base, SparseStorage, p);
     const u32 full = FMLA_AT(base, SparseStorage, full), empty = FMLA_AT(base, SparseStorage, empty);
+    const u32 p_ready = FMLA_AT(base, SparseStorage, handoff), p_free = p_ready + 8;
     const SchedPart part = load_part(params.sched, blockIdx.z);
     const float scale_log2 = params.scale_log2;
+    int frees = 0;                                            // CHECKED_SYNC, warpgroup 0: P_FREE phases waited for
 
     auto start_piece = [&](int req, const Piece& pc) {
         if (WG == 0 && pc.n_pages > 0) load_q_tile<T, 128>(sQ, params, req, 0, g, tile.row_end, tile.tile_row0);
@@ -280,7 +297,7 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
         float m_a = -FMLA_INF, m_b = -FMLA_INF, l_a = 0.f, l_b = 0.f;
         cp_async_wait<0>();
         fence_proxy_async();
-        named_sync(BAR_Q, MATH_THREADS);                      // the query tile landed (and last piece's rows were read)
+        math_sync(BAR_Q);                                     // the query tile landed (and last piece's rows were read)
 
         for (int blk = 0; blk < n; ++blk, ++it) {
             const int stage = it & 1;
@@ -339,7 +356,13 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
                 l_b = l_b * alpha_b + sum_b;
 
                 // Hand P and the factors to warpgroup 1: row r's keys 8·j … 8·j + 7 are chunk j of its row.
-                if (blk > 0) named_sync(BAR_P_FREE, MATH_THREADS);
+                if (blk > 0) {
+#if FMLA_SPARSE_CHECKED_SYNC
+                    mbar_wait(p_free, frees++ & 1);
+#else
+                    named_sync(BAR_P_FREE, MATH_THREADS);
+#endif
+                }
 #pragma unroll
                 for (int j = 0; j < 8; ++j) {
                     const u32 col = 4 * (lane % 4);
@@ -351,7 +374,11 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
                     smem.alpha[rb] = alpha_b;
                 }
                 fence_proxy_async();
+#if FMLA_SPARSE_CHECKED_SYNC
+                mbar_arrive(p_ready);
+#else
                 named_arrive(BAR_P_READY, MATH_THREADS);
+#endif
 
                 // O[:, 0 … 255] += P · V[:, 0 … 255].
                 scale_rows(o, alpha_a, alpha_b);
@@ -364,7 +391,11 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
                 wgmma_wait<0>();
                 fence_registers(o);
             } else {
+#if FMLA_SPARSE_CHECKED_SYNC
+                mbar_wait(p_ready, it & 1);
+#else
                 named_sync(BAR_P_READY, MATH_THREADS);
+#endif
                 scale_rows(o, smem.alpha[ra], smem.alpha[rb]);
                 // O[:, 256 … 511] += P · V[:, 256 … 511], P from shared memory (K-major, like Q).
                 const u64 dp = smem_desc_sw128(sP, 16, 1024);
@@ -377,7 +408,13 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
                 wgmma_commit();
                 wgmma_wait<0>();
                 fence_registers(o);
-                if (blk + 1 < n) named_arrive(BAR_P_FREE, MATH_THREADS);
+                if (blk + 1 < n) {
+#if FMLA_SPARSE_CHECKED_SYNC
+                    mbar_arrive(p_free);
+#else
+                    named_arrive(BAR_P_FREE, MATH_THREADS);
+#endif
+                }
             }
             __syncwarp();
             if (lane == 0) mbar_arrive(empty + 8 * stage);
@@ -392,7 +429,7 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
                 smem.rows[1][ra] = m_a; smem.rows[1][rb] = m_b;
             }
         }
-        named_sync(BAR_ROWS, MATH_THREADS);
+        math_sync(BAR_ROWS);
         const float l[2] = {smem.rows[0][ra], smem.rows[0][rb]};
         const float m[2] = {smem.rows[1][ra], smem.rows[1][rb]};
         const Piece done = piece;
@@ -409,8 +446,9 @@ __device__ __forceinline__ void decode_sm90_sparse(const DecodeParams& params) {
     SparseStorage& smem = *reinterpret_cast<SparseStorage*>(smem_raw + (base - smem_addr(smem_raw)));
     if (threadIdx.x == 0) {
         for (int s = 0; s < 2; ++s) {
-            mbar_init(FMLA_AT(base, SparseStorage, full) + 8 * s, FMLA_SPARSE_ALL_ARRIVE ? 128 : 4);
+            mbar_init(FMLA_AT(base, SparseStorage, full) + 8 * s, FMLA_SPARSE_CHECKED_SYNC ? 128 : 4);
             mbar_init(FMLA_AT(base, SparseStorage, empty) + 8 * s, 8);
+            mbar_init(FMLA_AT(base, SparseStorage, handoff) + 8 * s, 128);
         }
         mbar_fence_init();
     }
