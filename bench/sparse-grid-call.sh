@@ -38,18 +38,5 @@ for dt in bf16 fp16; do
   (cd .device/anchor && PYTHONPATH=$ROOT/python timeout $left python3 $ROOT/bench/interleave.py . --graph --rounds 1 --dtype $dt) \
     > "$OUT/grid-$dt.jsonl" 2>> "$OUT/log.txt"; echo "grid $dt rc $?" | tee -a "$OUT/log.txt"
 done
-python3 - "$OUT" <<'PY'
-import json, os, sys
-out = sys.argv[1]
-def rows(name):
-    p = os.path.join(out, name)
-    return [json.loads(l) for l in open(p) if l.startswith("{")] if os.path.exists(p) else []
-for r in rows("sparse.jsonl"):
-    print({k: r[k] for k in r if k in ("impl", "b", "h_q", "s_q", "ms", "tflops", "cos_diff", "error")})
-for r in rows("sparse-cli.jsonl"):
-    print("cli", {k: r.get(k) for k in ("b", "s_q", "h_q", "topk", "kernel", "ms", "tflops")})
-for dt in ("bf16", "fp16"):
-    for r in rows(f"grid-{dt}.jsonl"):
-        if "summary" in r: print(dt, r)
-PY
+python3 bench/sparse_summary.py "$OUT"
 echo "elapsed ${SECONDS}s"

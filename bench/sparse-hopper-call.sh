@@ -53,15 +53,5 @@ if [[ -d $HEAD_PKG/flash_mla ]]; then
 fi
 (cd python && timeout 90 python3 -m pytest -q -x tests/test_model1.py tests/test_sparse_and_sink.py) > "$OUT/pytest.txt" 2>&1
 echo "pytest rc $?" | tee -a "$OUT/log.txt"; tail -2 "$OUT/pytest.txt"
-python3 - "$OUT" <<'PY'
-import json, os, sys
-out = sys.argv[1]
-def rows(name):
-    p = os.path.join(out, name)
-    return [json.loads(l) for l in open(p) if l.startswith("{")] if os.path.exists(p) else []
-for r in rows("sparse.jsonl"):
-    print({k: r[k] for k in r if k in ("impl", "b", "h_q", "s_q", "ms", "tflops", "cos_diff", "error")})
-for r in rows("sparse-cli.jsonl"):
-    print("cli", {k: r.get(k) for k in ("b", "s_q", "h_q", "topk", "kv_format", "kernel", "ms", "tflops")})
-PY
+python3 bench/sparse_summary.py "$OUT"
 echo "elapsed ${SECONDS}s"

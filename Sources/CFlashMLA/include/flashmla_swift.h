@@ -350,7 +350,8 @@ int flashmla_swift_decode_kv_sink(int32_t device, void *stream,
  * attn_sink:    float32 [h_q], contiguous, or NULL (flashmla_swift_decode_kv_sink).
  * head_dim_v, softmax_scale, out, lse, workspace: as for flashmla_swift_decode.
  *
- * Runs on a CUDA device (the portable sparse kernel, Kernels/sm80/decode_sparse.cu) or, with
+ * Runs on a CUDA device (on Hopper Kernels/sm90/decode_sparse.cu, elsewhere and for MODEL1 the
+ * portable Kernels/sm80/decode_sparse.cu) or, with
  * FLASHMLA_SWIFT_DEVICE_CPU, on the CPU backend.
  */
 int flashmla_swift_decode_sparse(int32_t device, void *stream,

@@ -58,9 +58,6 @@ struct SparseStorage {
     u64 handoff[2];               // FMLA_SPARSE_CHECKED_SYNC: P_READY, P_FREE as mbarriers
 };
 
-__device__ __forceinline__ void named_arrive(u32 id, u32 count) {
-    asm volatile("bar.arrive %0, %1;\n" :: "r"(id), "r"(count) : "memory");
-}
 // A barrier both math warpgroups block on, each from its own instantiation of sparse_math.
 __device__ __forceinline__ void math_sync(u32 id) {
 #if FMLA_SPARSE_CHECKED_SYNC
@@ -68,9 +65,6 @@ __device__ __forceinline__ void math_sync(u32 id) {
 #else
     named_sync(id, MATH_THREADS);
 #endif
-}
-__device__ __forceinline__ void st_shared_u32(u32 addr, u32 v) {
-    asm volatile("st.shared.u32 [%0], %1;\n" :: "r"(addr), "r"(v) : "memory");
 }
 // Registers a thread of each warpgroup holds after the split: warpgroup 0 keeps S, P and half of
 // O; warpgroup 1 half of O; the producer a block's FP8 loads in flight. The block is launched with
