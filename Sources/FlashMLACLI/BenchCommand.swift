@@ -45,8 +45,8 @@ struct BenchCommand: InputCheckedCommand {
     @Option(help: "The input type, bf16 or fp16 (default: the grid's).")
     var dtype: BenchDType?
 
-    @Option(help: "Run only configurations matching key=value,… (keys: \(ConfigFilter.keys.joined(separator: ", "))); repeat a key or use | for alternatives.")
-    var only: String?
+    @Option(help: "Run only configurations matching key=value,… (keys: \(ConfigFilter.keys.joined(separator: ", "))); repeat a key or use | for alternatives. Repeated, every --only's terms apply together (--only b=128 --only s_q=1 is --only b=128,s_q=1).")
+    var only: [String] = []
 
     @Option(help: "Timed calls per configuration (default: 100 on CUDA, 3 on the CPU).")
     var iterations: Int?
@@ -114,7 +114,7 @@ struct BenchCommand: InputCheckedCommand {
     func plan() throws -> GridPlan {
         let benchGrid = try grid.map { name throws(UsageError) in try BenchGrid.named(name) } ?? .builtIn
         let type = dtype ?? benchGrid.dtype
-        return try GridPlan(grid: benchGrid, source: grid ?? "built-in grid", only: only, layout: .bench,
+        return try GridPlan(grid: benchGrid, source: grid ?? "built-in grid", only: only.isEmpty ? nil : only.joined(separator: ","), layout: .bench,
                             elementBytes: type.elementType.byteCount,
                             memoryLimitBytes: MemoryEstimate.bytes(gib: memoryLimitGiB)!,
                             kvFormat: kvFormat, pageSize: pageSize,

@@ -37,8 +37,8 @@ struct CheckCommand: InputCheckedCommand {
     var kvFormat: KVFormatChoice = .native
     @Option(name: .customLong("page-size"), help: "Tokens a cache page, 1…256, or random (one of \(PageSizeChoice.drawn) per case).")
     var pageSize: PageSizeChoice = .fixed(TileSchedule.blockSize)
-    @Option(help: "With --grid: check only configurations matching key=value,… (as bench's --only).")
-    var only: String?
+    @Option(help: "With --grid: check only configurations matching key=value,… (as bench's --only, repeatable).")
+    var only: [String] = []
     @Option(name: .customLong("memory-limit-gib"), help: "Most GiB of tensors one case may need.")
     var memoryLimitGiB: Int = MemoryEstimate.defaultLimitGiB
     @Flag(help: "Print every case.") var verbose = false
@@ -71,7 +71,7 @@ struct CheckCommand: InputCheckedCommand {
                                  given: "\(tokenBudget)")
             }
         }
-        if only != nil, grid == nil {
+        if !only.isEmpty, grid == nil {
             throw UsageError("--only", expected: "--grid FILE beside it (it selects the grid's configurations)", given: "no --grid")
         }
     }
@@ -86,7 +86,7 @@ struct CheckCommand: InputCheckedCommand {
         case let .fixed(size): largestPage = size
         case .random: largestPage = PageSizeChoice.drawn.max()!
         }
-        let plan = try GridPlan(grid: BenchGrid.named(grid), source: grid, only: only, layout: .check,
+        let plan = try GridPlan(grid: BenchGrid.named(grid), source: grid, only: only.isEmpty ? nil : only.joined(separator: ","), layout: .check,
                                 elementBytes: 2, memoryLimitBytes: MemoryEstimate.bytes(gib: memoryLimitGiB)!,
                                 kvFormat: kvFormat, pageSize: largestPage, lengthSeed: { _ in 0 })
         var rng = InputRandom(seed: 0x9A6E)

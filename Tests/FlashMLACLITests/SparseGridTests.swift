@@ -107,6 +107,11 @@ import Testing
         // Every preset is a plan within the default memory limit, in both commands.
         let fp8 = try BenchCommand.parse(["--grid", "sparse-v32", "--only", "kv_format=fp8-ds,b=148"]).plan()
         #expect(fp8.entries.count == 4 && fp8.entries.allSatisfy { $0.config.kvFormat == .fp8DS })
+        // Repeated --only options apply together (ArgumentParser alone keeps the last one).
+        let repeated = try BenchCommand.parse(["--grid", "sparse-v32", "--only", "kv_format=fp8-ds", "--only", "b=148"]).plan()
+        #expect(repeated.entries == fp8.entries)
+        let rows = try CheckCommand.parse(["--grid", "sparse-v32", "--dtype", "bf16", "--only", "b=128", "--only", "s_q=1", "--only", "h_q=64"]).gridPlan()
+        #expect(rows?.count == 2)
         #expect(try CheckCommand.parse(["--grid", "sparse-v32", "--dtype", "bf16"]).gridPlan()?.count == 16)
         // Not a preset: a path, and its error says so.
         #expect(throws: UsageError("--grid", expected: "a readable JSON grid file", given: "sparse-v33 (No such file or directory)")) {

@@ -51,10 +51,6 @@ __device__ __forceinline__ void stmatrix_x4(u32 addr, const u32 (&r)[4]) {
 __device__ __forceinline__ void named_sync(u32 id, u32 count) {
     asm volatile("bar.sync %0, %1;\n" :: "r"(id), "r"(count) : "memory");
 }
-// Arrives at barrier `id` without waiting (a producer's half of a handoff whose consumer syncs).
-__device__ __forceinline__ void named_arrive(u32 id, u32 count) {
-    asm volatile("bar.arrive %0, %1;\n" :: "r"(id), "r"(count) : "memory");
-}
 
 // ---- mbarrier ----
 __device__ __forceinline__ void mbar_init(u32 bar, u32 count) {

@@ -12,39 +12,34 @@
 //
 // Roles. Warpgroup 2 (the producer) gathers the 64 tokens of each block into a stage of shared
 // memory as q's type in the swizzled boxes of sm90/tile.cuh (one token a row): FP8 tokens are
-// read into registers (16-byte loads, all of a block in flight before the stage is awaited) and
-// converted there; 16-bit tokens are copied by cp.async. An invalid token (−1, at or past
+// read into registers (16-byte loads) and converted there; 16-bit tokens are copied by cp.async.
+// It works a window of blocks ahead (see sparse_producer). An invalid token (−1, at or past
 // topk_length, or out of range) becomes a zero row and a zero validity byte. Warpgroup 0 computes
 // S = Q·Kᵀ for all 64 keys (36 wgmma m64n64k16), the softmax (it alone keeps the row maxima and
 // sums), writes P (q's type) to shared memory with each row's rescale factor, then multiplies its
 // P, from registers, by V columns 0–255. Warpgroup 1 waits for that P and multiplies it, from
 // shared memory, by V columns 256–511: it overlaps warpgroup 0's next S.
 //
-// Synchronization. full[s] (4 arrivals: one a producer warp, after its stores and a proxy fence)
-// says stage s holds its block; empty[s] (8 arrivals: one a math warp, after its last wgmma on
-// the stage) frees it. Named barriers between the two math warpgroups (256 threads): P_READY (P
-// and the factors of this block are written), P_FREE (warpgroup 1 has read them, so warpgroup 0
-// may write the next block's), ROWS (end of a piece: row sums and maxima posted) and Q (a
-// piece's query tile landed). The producer runs up to two blocks ahead, across pieces.
+// Synchronization, in forms compute-sanitizer's racecheck and synccheck follow (both clean):
+// full[s] (128 arrivals: every producer thread, after its own stores and a proxy fence) says stage
+// s holds its block; empty[s] (8 arrivals: one a math warp, after its last wgmma on the stage)
+// frees it. Between the two math warpgroups, two mbarriers every thread of the producing
+// warpgroup arrives on: P_READY (warpgroup 0's P and factors of this block are written) and P_FREE
+// (warpgroup 1 has read them, so warpgroup 0 may write the next block's); and two named barriers
+// of 256 threads, ROWS (end of a piece: row sums and maxima posted) and Q (a piece's query tile
+// landed). Each warpgroup reaches those two from its own instantiation of sparse_math, so they
+// are the unaligned barrier.sync: bar.sync, the aligned form, requires every thread to execute
+// the same instruction, and synccheck reports it here (bench/DECISIONS.md, D58).
 #include "sm90/tile.cuh"
 #include "common/fp8.cuh"
 
-// FMLA_SPARSE_CHECKED_SYNC=1: the synchronization compute-sanitizer can follow, a variant not yet
-// run on a GPU (bench/BENCHMARKS.md, third session: racecheck reported the validity bytes, synccheck
-// the two barriers both math warpgroups block on). Every producer thread arrives on a stage's
-// `full` barrier (128 arrivals), so each releases its own stores, instead of one lane a warp after
-// __syncwarp (4); the P handoff uses two mbarriers every thread of the producing warpgroup arrives
-// on (P_READY, P_FREE), as decode_seesaw.cu's handoffs do, instead of bar.arrive/bar.sync; and the
-// two barriers both math warpgroups block on from their own code (BAR_Q, BAR_ROWS) are the unaligned
-// barrier.sync, which PTX requires when the threads of one barrier reach it from different
-// instructions (bar.sync is the aligned form).
-#ifndef FMLA_SPARSE_CHECKED_SYNC
-#define FMLA_SPARSE_CHECKED_SYNC 0
+#ifndef FMLA_SPARSE_EXP
+#define FMLA_SPARSE_EXP 0   // timing probes only: 1 no math, 2 no cache reads, 3 (FP8) no conversion, 4 (FP8) neither
 #endif
 #define FMLA_SPARSE_FP8DS_TOKEN 656   // DeepSeek-V3.2: 512 E4M3 codes, 4 fp32 scales, 64 bf16 RoPE values
 
 // Named barrier ids (0 is __syncthreads) and the threads that meet at them.
-constexpr u32 BAR_P_READY = 1, BAR_P_FREE = 2, BAR_ROWS = 3, BAR_Q = 4, MATH_THREADS = 256;
+constexpr u32 BAR_ROWS = 3, BAR_Q = 4, MATH_THREADS = 256;
 
 // Shared memory, from a 1024-aligned base.
 struct SparseStorage {
@@ -55,16 +50,12 @@ struct SparseStorage {
     float rows[2][64];            // end of a piece: row sums, row maxima (log2 units)
     u8 valid[2][64];              // each stage's validity byte a token
     u64 full[2], empty[2];
-    u64 handoff[2];               // FMLA_SPARSE_CHECKED_SYNC: P_READY, P_FREE as mbarriers
+    u64 handoff[2];               // P_READY, P_FREE
 };
 
 // A barrier both math warpgroups block on, each from its own instantiation of sparse_math.
 __device__ __forceinline__ void math_sync(u32 id) {
-#if FMLA_SPARSE_CHECKED_SYNC
     asm volatile("barrier.sync %0, %1;\n" :: "r"(id), "r"(MATH_THREADS) : "memory");
-#else
-    named_sync(id, MATH_THREADS);
-#endif
 }
 // Registers a thread of each warpgroup holds after the split: warpgroup 0 keeps S, P and half of
 // O; warpgroup 1 half of O; the producer a block's FP8 loads in flight. The block is launched with
@@ -151,11 +142,139 @@ __device__ __forceinline__ Piece sparse_piece(const SchedPart& part, int req, co
 }
 
 // ---- The producer ----
+// Where the producer is in its worker's blocks: the pieces of the worker's requests in order,
+// empty pieces skipped, so the same sequence the math warpgroups consume. A cursor past the last
+// block is dead (req > part.end_req).
+struct BlockCursor {
+    int req, blk, first_page, n_pages, seqlen;
+};
+
+__device__ __forceinline__ void cursor_settle(BlockCursor& c, const SchedPart& part, const DecodeParams& params) {
+    while (c.blk >= c.n_pages && c.req <= part.end_req) {
+        ++c.req;
+        c.blk = 0;
+        if (c.req <= part.end_req) {
+            const Piece p = sparse_piece(part, c.req, params);
+            c.first_page = p.first_page; c.n_pages = p.n_pages; c.seqlen = p.seqlen;
+        }
+    }
+}
+
+__device__ __forceinline__ BlockCursor cursor_first(const SchedPart& part, const DecodeParams& params) {
+    BlockCursor c{part.begin_req, 0, 0, 0, 0};
+    if (c.req <= part.end_req) {
+        const Piece p = sparse_piece(part, c.req, params);
+        c.first_page = p.first_page; c.n_pages = p.n_pages; c.seqlen = p.seqlen;
+    }
+    cursor_settle(c, part, params);
+    return c;
+}
+
+__device__ __forceinline__ BlockCursor cursor_next(BlockCursor c, const SchedPart& part, const DecodeParams& params) {
+    ++c.blk;
+    cursor_settle(c, part, params);
+    return c;
+}
+
+// The index of token 16·warp + lane % 16 of the cursor's block (lanes 16–31 repeat lanes 0–15):
+// −1 past the piece's length or for a dead cursor. A warp's 16 indices travel in one register
+// and reach the lanes that use them by shuffle.
+__device__ __forceinline__ int block_index(const BlockCursor& c, const SchedPart& part, const DecodeParams& params,
+                                           const SparseTile& tile, int warp, int lane) {
+    const int pos = (c.first_page + c.blk) * FMLA_PAGE + warp * 16 + lane % 16;
+    if (c.req > part.end_req || pos >= c.seqlen) return -1;
+    const int* const row = params.block_table + (i64)c.req * params.bt_stride + (i64)tile.qi * params.ind_seq_stride;
+    return __ldg(row + pos);
+}
+
+// Round i's token of a block (16·warp + 2·i + lane / 16): its index from the lane that loaded
+// it, and whether it names a cache slot. An index neither −1 nor a slot is reported (once, by
+// the loading lane) and read as invalid.
+__device__ __forceinline__ int lane_id_volatile() {
+    int lane;
+    asm volatile("mov.u32 %0, %%laneid;\n" : "=r"(lane));
+    return lane;
+}
+__device__ __forceinline__ int round_index(int idx, int i, int lane) { return __shfl_sync(0xffffffffu, idx, 2 * i + lane / 16); }
+__device__ __forceinline__ void report_bad_index(int idx, int lane, const DecodeParams& params) {
+    if (lane < 16 && idx != -1 && (u32)idx >= (u32)params.num_pages) atomicOr(params.error_flag, FMLA_ERR_INDEX);
+}
+__device__ __forceinline__ i64 slot_offset(int idx, const DecodeParams& params) {
+    const int page = idx / params.page_size;
+    return (i64)page * params.k_page_stride + (i64)(idx - page * params.page_size) * params.k_token_stride;
+}
+
+// One FP8 token's share for a lane (see sparse_producer): two 16-code chunks, their two scales,
+// eight RoPE bytes.
+struct Fp8Share {
+    uint4 codes[2];
+    float scales[2];
+    uint2 rope;
+};
+
+// The loads sit behind a branch on `ok`: a branch-free form (an invalid token reading a dummy
+// address), which let the scheduler spread the loads among the previous block's conversions, ran
+// 30% slower (bench/DECISIONS.md, D59).
+__device__ __forceinline__ void fp8_share_load(Fp8Share& d, const u8* kcache, int idx, bool ok, int u,
+                                               const DecodeParams& params) {
+    if (ok && FMLA_SPARSE_EXP != 2 && FMLA_SPARSE_EXP != 4) {
+        const u8* const src = kcache + slot_offset(idx, params);
+        d.codes[0] = __ldg(reinterpret_cast<const uint4*>(src) + u);
+        d.codes[1] = __ldg(reinterpret_cast<const uint4*>(src) + u + 16);
+        d.scales[0] = __ldg(reinterpret_cast<const float*>(src + 512) + u / 8);
+        d.scales[1] = __ldg(reinterpret_cast<const float*>(src + 512) + u / 8 + 2);
+        d.rope = __ldg(reinterpret_cast<const uint2*>(src + 528) + u);
+    } else {
+        d.codes[0] = d.codes[1] = make_uint4(0, 0, 0, 0);
+        d.scales[0] = d.scales[1] = 0.f;
+        d.rope = make_uint2(0, 0);
+    }
+}
+
+// Token t's share, converted, into its row of the stage at kst (zero codes make a zero row).
+template <typename T>
+__device__ __forceinline__ void fp8_share_store(const Fp8Share& d, u32 kst, int t, int u) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+        const NoPEScale s = nope_scale<T>(d.scales[half]);
+        const uint4 c = d.codes[half];
+        uint4 lo, hi;
+#if FMLA_SPARSE_EXP == 3 || FMLA_SPARSE_EXP == 4
+        lo = c; hi = c;
+#else
+        convert4<T>(c.x, s, lo.x, lo.y);
+        convert4<T>(c.y, s, lo.z, lo.w);
+        convert4<T>(c.z, s, hi.x, hi.y);
+        convert4<T>(c.w, s, hi.z, hi.w);
+#endif
+        const int chunk = 2 * u + 32 * half;
+        asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
+                     :: "r"(kst + sw128(t, chunk)), "r"(lo.x), "r"(lo.y), "r"(lo.z), "r"(lo.w) : "memory");
+        asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
+                     :: "r"(kst + sw128(t, chunk + 1)), "r"(hi.x), "r"(hi.y), "r"(hi.z), "r"(hi.w) : "memory");
+    }
+    const u32 r0 = bf16x2_to<T>(d.rope.x), r1 = bf16x2_to<T>(d.rope.y);
+    asm volatile("st.shared.v2.u32 [%0], {%1, %2};\n" :: "r"(kst + sw128(t, 64 + u / 2) + 8 * (u & 1)), "r"(r0), "r"(r1) : "memory");
+}
+
+// Block k of the pipeline's window (k = 0: the block being filled) is live.
+__device__ __forceinline__ bool window_live(u32 live, int k) { return live >> k & 1; }
+
 // Warp w gathers tokens 16·w … 16·w + 15 of a block, two at a time (round i: token 16·w + 2·i +
 // lane / 16). FP8: lane u = lane % 16 of a token reads code chunks u and u + 16 (16 codes each,
 // scale groups u / 8 and u / 8 + 2) and RoPE bytes 8·u … 8·u + 7, and writes 16-byte chunks 2u,
 // 2u + 1, 2u + 32, 2u + 33 and half of chunk 64 + u / 2 of the token's row: a warp's stores then
 // fall on eight distinct 16-byte bank groups four times, the fewest wavefronts 512 bytes take.
+//
+// Pipelining. A gather is latency-bound: two stages of shared memory (or, for FP8, one block of
+// loads in the producer's registers) are all the bytes a block can keep in flight. So the producer
+// works on a window of four blocks: while it fills block it's stage, it loads block it + 1 (FP8:
+// into registers, each share refilled once it is converted, so no second set of registers) and
+// block it + 3's indices, which are then never waited for. 16-bit tokens: cp.async fills block
+// it's stage, and block it − 1, whose copies were issued a block earlier, is released. (Asking L2
+// for block it + 2's tokens ahead, cp.async.bulk.prefetch.L2, was 4–8% slower: D59.)
+// Every producer thread arrives on `full` after its own stores and a proxy fence (128 arrivals),
+// so each store is released by the thread that made it.
 template <typename T, bool FP8DS>
 __device__ __forceinline__ void sparse_producer(const DecodeParams& params, const SparseTile& tile, u32 base,
                                                 SparseStorage& smem) {
@@ -164,97 +283,95 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
     const SchedPart part = load_part(params.sched, blockIdx.z);
     const u32 sK = FMLA_AT(base, SparseStorage, k), full = FMLA_AT(base, SparseStorage, full);
     const u32 empty = FMLA_AT(base, SparseStorage, empty);
-    int it = 0;                                               // blocks produced, over the worker's pieces
-    for (int req = part.begin_req; req <= part.end_req; ++req) {
-        const Piece piece = sparse_piece(part, req, params);
-        const int* const row = params.block_table + (i64)req * params.bt_stride + (i64)tile.qi * params.ind_seq_stride;
-        for (int blk = 0; blk < piece.n_pages; ++blk, ++it) {
-            const int stage = it & 1;
-            const int pos0 = (piece.first_page + blk) * FMLA_PAGE + warp * 16;
-            // The tokens' offsets in the cache (bit i of `ok`: token i is valid).
-            i64 offset[8];
-            u32 ok = 0;
+    // The window: idx[k] is this lane's index of block it + k, bit k of `live` says block it + k
+    // exists; `lead` is the cursor of the window's last block.
+    BlockCursor lead = cursor_first(part, params);
+    if (lead.req > part.end_req) return;
+    int idx[4];
+    u32 live = 0;
+#pragma unroll
+    for (int k = 0; k < 3; ++k) {
+        if (k > 0) lead = cursor_next(lead, part, params);
+        idx[k] = block_index(lead, part, params, tile, warp, lane);
+        live |= (u32)(lead.req <= part.end_req) << k;
+    }
+    int stage = 0;
+    if constexpr (FP8DS) {
+        Fp8Share share[8];
+        u32 ok = 0;                                           // bit i: round i's token of the block in registers is valid
+        report_bad_index(idx[0], lane, params);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+            const int id = round_index(idx[0], i, lane);
+            const bool v = (u32)id < (u32)params.num_pages;
+            ok |= (u32)v << i;
+            fp8_share_load(share[i], kcache, id, v, u, params);
+        }
+        for (int it = 0;; ++it) {
+            stage = it & 1;
+            lead = cursor_next(lead, part, params);
+            idx[3] = block_index(lead, part, params, tile, warp, lane);
+            live |= (u32)(lead.req <= part.end_req) << 3;
+            const u32 kst = sK + stage * FMLA_TILE;
+            if (it >= 2) mbar_wait(empty + 8 * stage, ((it >> 1) - 1) & 1);
+            report_bad_index(idx[1], lane, params);
+            // The lane re-read each block: else the compiler hoists the stores' 40 swizzled
+            // offsets out of the loop and spills them (152 registers hold the shares, not those).
+            const int lu = lane_id_volatile() % 16, lt = warp * 16 + lane_id_volatile() / 16;
+            u32 ok_next = 0;
 #pragma unroll
             for (int i = 0; i < 8; ++i) {
-                const int pos = pos0 + 2 * i + lane / 16;
-                offset[i] = 0;
-                if (pos < piece.seqlen) {
-                    const int idx = __ldg(row + pos);
-                    if ((u32)idx < (u32)params.num_pages) {
-                        const int page = idx / params.page_size;
-                        offset[i] = (i64)page * params.k_page_stride + (i64)(idx - page * params.page_size) * params.k_token_stride;
-                        ok |= 1u << i;
-                    } else if (idx != -1 && u == 0) {
-                        atomicOr(params.error_flag, FMLA_ERR_INDEX);
-                    }
-                }
-            }
-            const u32 kst = sK + stage * FMLA_TILE;
-            if constexpr (FP8DS) {
-                uint4 codes[8][2];
-                float scales[8][2];
-                uint2 rope[8];
-#pragma unroll
-                for (int i = 0; i < 8; ++i) {
-                    if (ok >> i & 1) {
-                        const u8* const src = kcache + offset[i];
-                        codes[i][0] = __ldg(reinterpret_cast<const uint4*>(src) + u);
-                        codes[i][1] = __ldg(reinterpret_cast<const uint4*>(src) + u + 16);
-                        scales[i][0] = __ldg(reinterpret_cast<const float*>(src + 512) + u / 8);
-                        scales[i][1] = __ldg(reinterpret_cast<const float*>(src + 512) + u / 8 + 2);
-                        rope[i] = __ldg(reinterpret_cast<const uint2*>(src + 528) + u);
-                    } else {
-                        codes[i][0] = codes[i][1] = make_uint4(0, 0, 0, 0);
-                        scales[i][0] = scales[i][1] = 0.f;
-                        rope[i] = make_uint2(0, 0);
-                    }
-                }
-                if (it >= 2) mbar_wait(empty + 8 * stage, ((it >> 1) - 1) & 1);
-#pragma unroll
-                for (int i = 0; i < 8; ++i) {
-                    const int t = warp * 16 + 2 * i + lane / 16;
-#pragma unroll
-                    for (int half = 0; half < 2; ++half) {
-                        const NoPEScale s = nope_scale<T>(scales[i][half]);
-                        const uint4 c = codes[i][half];
-                        uint4 lo, hi;
-                        convert4<T>(c.x, s, lo.x, lo.y);
-                        convert4<T>(c.y, s, lo.z, lo.w);
-                        convert4<T>(c.z, s, hi.x, hi.y);
-                        convert4<T>(c.w, s, hi.z, hi.w);
-                        const int chunk = 2 * u + 32 * half;
-                        asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
-                                     :: "r"(kst + sw128(t, chunk)), "r"(lo.x), "r"(lo.y), "r"(lo.z), "r"(lo.w) : "memory");
-                        asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
-                                     :: "r"(kst + sw128(t, chunk + 1)), "r"(hi.x), "r"(hi.y), "r"(hi.z), "r"(hi.w) : "memory");
-                    }
-                    const uint2 r = rope[i];
-                    const u32 r0 = bf16x2_to<T>(r.x), r1 = bf16x2_to<T>(r.y);
-                    asm volatile("st.shared.v2.u32 [%0], {%1, %2};\n"
-                                 :: "r"(kst + sw128(t, 64 + u / 2) + 8 * (u & 1)), "r"(r0), "r"(r1) : "memory");
-                    if (u == 0) smem.valid[stage][t] = ok >> i & 1;
-                }
-            } else {
-                // 16-bit tokens: 72 chunks a token, lane u of its half-warp copying chunks u + 16·j.
-                if (it >= 2) mbar_wait(empty + 8 * stage, ((it >> 1) - 1) & 1);
-#pragma unroll
-                for (int i = 0; i < 8; ++i) {
-                    const int t = warp * 16 + 2 * i + lane / 16;
-                    const bool valid = ok >> i & 1;
-#pragma unroll
-                    for (int j = 0; j < 5; ++j) {
-                        const int c = u + 16 * j;
-                        if (c < 72) cp_async_16(kst + sw128(t, c), kcache + (valid ? offset[i] + 16 * c : 0), valid);
-                    }
-                    if (u == 0) smem.valid[stage][t] = valid;
-                }
-                cp_async_commit();
-                cp_async_wait<0>();
+                const int t = lt + 2 * i;
+                fp8_share_store<T>(share[i], kst, t, lu);
+                if (lu == 0) smem.valid[stage][t] = ok >> i & 1;
+                const int id = round_index(idx[1], i, lane);
+                const bool v = (u32)id < (u32)params.num_pages;
+                ok_next |= (u32)v << i;
+                fp8_share_load(share[i], kcache, id, v, u, params);
             }
             fence_proxy_async();                              // the stores, for wgmma's reads
-            __syncwarp();
-            if (FMLA_SPARSE_CHECKED_SYNC || lane == 0) mbar_arrive(full + 8 * stage);
+            mbar_arrive(full + 8 * stage);
+            if (!window_live(live, 1)) break;
+            ok = ok_next;
+            idx[0] = idx[1]; idx[1] = idx[2]; idx[2] = idx[3];
+            live >>= 1;
         }
+    } else {
+        // 16-bit tokens: 72 chunks a token, lane u of its half-warp copying chunks u + 16·j.
+        for (int it = 0;; ++it) {
+            stage = it & 1;
+            lead = cursor_next(lead, part, params);
+            idx[3] = block_index(lead, part, params, tile, warp, lane);
+            live |= (u32)(lead.req <= part.end_req) << 3;
+            const u32 kst = sK + stage * FMLA_TILE;
+            if (it >= 2) mbar_wait(empty + 8 * stage, ((it >> 1) - 1) & 1);
+            report_bad_index(idx[0], lane, params);
+#pragma unroll
+            for (int i = 0; i < 8; ++i) {
+                const int t = warp * 16 + 2 * i + lane / 16;
+                const int id = round_index(idx[0], i, lane);
+                const bool valid = (u32)id < (u32)params.num_pages;
+                const u8* const src = kcache + (valid ? slot_offset(id, params) : 0);
+#pragma unroll
+                for (int j = 0; j < 5; ++j) {
+                    const int c = u + 16 * j;
+                    if (c < 72) cp_async_16(kst + sw128(t, c), src + 16 * c, valid && FMLA_SPARSE_EXP != 2);
+                }
+                if (u == 0) smem.valid[stage][t] = valid;
+            }
+            cp_async_commit();
+            if (it >= 1) {                                    // block it − 1 landed: release it
+                cp_async_wait<1>();
+                fence_proxy_async();
+                mbar_arrive(full + 8 * (stage ^ 1));
+            }
+            if (!window_live(live, 1)) break;
+            idx[0] = idx[1]; idx[1] = idx[2]; idx[2] = idx[3];
+            live >>= 1;
+        }
+        cp_async_wait<0>();
+        fence_proxy_async();
+        mbar_arrive(full + 8 * stage);
     }
 }
 
@@ -273,7 +390,7 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
     const u32 p_ready = FMLA_AT(base, SparseStorage, handoff), p_free = p_ready + 8;
     const SchedPart part = load_part(params.sched, blockIdx.z);
     const float scale_log2 = params.scale_log2;
-    int frees = 0;                                            // CHECKED_SYNC, warpgroup 0: P_FREE phases waited for
+    int frees = 0;                                            // warpgroup 0: P_FREE phases waited for
 
     auto start_piece = [&](int req, const Piece& pc) {
         if (WG == 0 && pc.n_pages > 0) load_q_tile<T, 128>(sQ, params, req, 0, g, tile.row_end, tile.tile_row0);
@@ -297,7 +414,8 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
             const int stage = it & 1;
             const u32 kst = sK + stage * FMLA_TILE;
             mbar_wait(full + 8 * stage, (it >> 1) & 1);
-            if constexpr (WG == 0) {
+            if constexpr (FMLA_SPARSE_EXP == 1) {
+            } else if constexpr (WG == 0) {
                 // S = Q·Kᵀ over the 64 keys, k = 576 in 36 steps.
                 float s[32];
                 const u64 dq = smem_desc_sw128(sQ, 16, 1024), dk = smem_desc_sw128(kst, 16, 1024);
@@ -350,13 +468,7 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
                 l_b = l_b * alpha_b + sum_b;
 
                 // Hand P and the factors to warpgroup 1: row r's keys 8·j … 8·j + 7 are chunk j of its row.
-                if (blk > 0) {
-#if FMLA_SPARSE_CHECKED_SYNC
-                    mbar_wait(p_free, frees++ & 1);
-#else
-                    named_sync(BAR_P_FREE, MATH_THREADS);
-#endif
-                }
+                if (blk > 0) mbar_wait(p_free, frees++ & 1);
 #pragma unroll
                 for (int j = 0; j < 8; ++j) {
                     const u32 col = 4 * (lane % 4);
@@ -368,11 +480,7 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
                     smem.alpha[rb] = alpha_b;
                 }
                 fence_proxy_async();
-#if FMLA_SPARSE_CHECKED_SYNC
                 mbar_arrive(p_ready);
-#else
-                named_arrive(BAR_P_READY, MATH_THREADS);
-#endif
 
                 // O[:, 0 … 255] += P · V[:, 0 … 255].
                 scale_rows(o, alpha_a, alpha_b);
@@ -385,11 +493,7 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
                 wgmma_wait<0>();
                 fence_registers(o);
             } else {
-#if FMLA_SPARSE_CHECKED_SYNC
                 mbar_wait(p_ready, it & 1);
-#else
-                named_sync(BAR_P_READY, MATH_THREADS);
-#endif
                 scale_rows(o, smem.alpha[ra], smem.alpha[rb]);
                 // O[:, 256 … 511] += P · V[:, 256 … 511], P from shared memory (K-major, like Q).
                 const u64 dp = smem_desc_sw128(sP, 16, 1024);
@@ -402,13 +506,7 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
                 wgmma_commit();
                 wgmma_wait<0>();
                 fence_registers(o);
-                if (blk + 1 < n) {
-#if FMLA_SPARSE_CHECKED_SYNC
-                    mbar_arrive(p_free);
-#else
-                    named_arrive(BAR_P_FREE, MATH_THREADS);
-#endif
-                }
+                if (blk + 1 < n) mbar_arrive(p_free);
             }
             __syncwarp();
             if (lane == 0) mbar_arrive(empty + 8 * stage);
@@ -440,7 +538,7 @@ __device__ __forceinline__ void decode_sm90_sparse(const DecodeParams& params) {
     SparseStorage& smem = *reinterpret_cast<SparseStorage*>(smem_raw + (base - smem_addr(smem_raw)));
     if (threadIdx.x == 0) {
         for (int s = 0; s < 2; ++s) {
-            mbar_init(FMLA_AT(base, SparseStorage, full) + 8 * s, FMLA_SPARSE_CHECKED_SYNC ? 128 : 4);
+            mbar_init(FMLA_AT(base, SparseStorage, full) + 8 * s, 128);
             mbar_init(FMLA_AT(base, SparseStorage, empty) + 8 * s, 8);
             mbar_init(FMLA_AT(base, SparseStorage, handoff) + 8 * s, 128);
         }
