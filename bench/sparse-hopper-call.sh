@@ -4,7 +4,7 @@
 # on small sparse cases with line info, then V3.2's shapes beside FlashMLA HEAD (the carried
 # build, or built here from the kit while the checks run), `flashmla bench --grid sparse-v32`
 # for this build, for each of $VARIANTS (kernel options, ';' between variants, e.g.
-# "-DFMLA_SPARSE_CHECKED_SYNC=0;-DFMLA_SPARSE_PREFETCH=0") and for the carried previous build
+# "-DFMLA_SPARSE_EXP=1;-DFMLA_SPARSE_EXP=2"; FMLA_SPARSE_EXP variants are timed, not checked) and for the carried previous build
 # (.device/before.xz) if there is one, and the sparse pytest. VARIANT_ONLY narrows the variants'
 # rows, SANITIZE_FORMATS the sanitized cache formats, SKIP_MODEL1 drops the MODEL1 check.
 # Each step is bounded; logs go to $OUT, a short table is printed last.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # compute-sanitizer racecheck and synccheck on the Hopper sparse kernel with line info
-# (FLASHMLA_KERNEL_OPTIONS=-lineinfo plus $EXTRA, e.g. EXTRA=-DFMLA_SPARSE_CHECKED_SYNC=1), the first
+# (FLASHMLA_KERNEL_OPTIONS=-lineinfo plus $EXTRA, e.g. EXTRA=-DFMLA_SPARSE_REGS=192,160,152), the first
 # reports of each kept; then the sparse Python tests.
 # Needs carried: .device/flashmla.xz, python/flashmla_swift/libFlashMLASwiftC.so.
 set -uo pipefail

@@ -34,7 +34,10 @@
 #include "common/fp8.cuh"
 
 #ifndef FMLA_SPARSE_EXP
-#define FMLA_SPARSE_EXP 0   // timing probes only: 1 no math, 2 no cache reads, 3 (FP8) no conversion, 4 (FP8) neither
+// Timing probes only (bench/probes/sparse-profile.sh; results are wrong on purpose): 1 no math,
+// 2 no cache reads, 3 (FP8) no conversion, 4 (FP8) neither. What they showed: BENCHMARKS.md, fourth
+// session of 2026-12-03.
+#define FMLA_SPARSE_EXP 0
 #endif
 #define FMLA_SPARSE_FP8DS_TOKEN 656   // DeepSeek-V3.2: 512 E4M3 codes, 4 fp32 scales, 64 bf16 RoPE values
 
@@ -214,7 +217,7 @@ struct Fp8Share {
 
 // The loads sit behind a branch on `ok`: a branch-free form (an invalid token reading a dummy
 // address), which let the scheduler spread the loads among the previous block's conversions, ran
-// 30% slower (bench/DECISIONS.md, D59).
+// 27% slower (bench/DECISIONS.md, D61).
 __device__ __forceinline__ void fp8_share_load(Fp8Share& d, const u8* kcache, int idx, bool ok, int u,
                                                const DecodeParams& params) {
     if (ok && FMLA_SPARSE_EXP != 2 && FMLA_SPARSE_EXP != 4) {
@@ -272,7 +275,7 @@ __device__ __forceinline__ bool window_live(u32 live, int k) { return live >> k 
 // into registers, each share refilled once it is converted, so no second set of registers) and
 // block it + 3's indices, which are then never waited for. 16-bit tokens: cp.async fills block
 // it's stage, and block it − 1, whose copies were issued a block earlier, is released. (Asking L2
-// for block it + 2's tokens ahead, cp.async.bulk.prefetch.L2, was 4–8% slower: D59.)
+// for block it + 2's tokens ahead, cp.async.bulk.prefetch.L2, was 6–10% slower: D60.)
 // Every producer thread arrives on `full` after its own stores and a proxy fence (128 arrivals),
 // so each store is released by the thread that made it.
 template <typename T, bool FP8DS>
