@@ -207,6 +207,48 @@ __device__ __forceinline__ i64 slot_offset(int idx, const DecodeParams& params) 
     return (i64)page * params.k_page_stride + (i64)(idx - page * params.page_size) * params.k_token_stride;
 }
 
+// The producer's cache reads. FMLA_SPARSE_L2_256B=1 (opt-in, not yet run on a GPU) adds the
+// L2::256B hint: an L2 miss fetches the 256-byte block around the address from DRAM rather than
+// its sectors one request at a time, which suits a gather of 656- or 1152-byte tokens at random
+// places (the probes of the fourth session found the reads, not the math, set the pace: BENCHMARKS.md).
+#ifndef FMLA_SPARSE_L2_256B
+#define FMLA_SPARSE_L2_256B 0
+#endif
+__device__ __forceinline__ uint4 ldg_token(const uint4* p) {
+#if FMLA_SPARSE_L2_256B
+    uint4 v;
+    asm("ld.global.nc.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    return v;
+#else
+    return __ldg(p);
+#endif
+}
+__device__ __forceinline__ uint2 ldg_token(const uint2* p) {
+#if FMLA_SPARSE_L2_256B
+    uint2 v;
+    asm("ld.global.nc.L2::256B.v2.u32 {%0, %1}, [%2];\n" : "=r"(v.x), "=r"(v.y) : "l"(p));
+    return v;
+#else
+    return __ldg(p);
+#endif
+}
+__device__ __forceinline__ float ldg_token(const float* p) {
+#if FMLA_SPARSE_L2_256B
+    float v;
+    asm("ld.global.nc.L2::256B.f32 %0, [%1];\n" : "=f"(v) : "l"(p));
+    return v;
+#else
+    return __ldg(p);
+#endif
+}
+__device__ __forceinline__ void cp_async_token16(u32 dst, const u8* src, bool valid) {
+#if FMLA_SPARSE_L2_256B
+    asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16, %2;\n" :: "r"(dst), "l"(src), "r"(valid ? 16 : 0) : "memory");
+#else
+    cp_async_16(dst, src, valid);
+#endif
+}
+
 // One FP8 token's share for a lane (see sparse_producer): two 16-code chunks, their two scales,
 // eight RoPE bytes.
 struct Fp8Share {
@@ -222,11 +264,11 @@ __device__ __forceinline__ void fp8_share_load(Fp8Share& d, const u8* kcache, in
                                                const DecodeParams& params) {
     if (ok && FMLA_SPARSE_EXP != 2 && FMLA_SPARSE_EXP != 4) {
         const u8* const src = kcache + slot_offset(idx, params);
-        d.codes[0] = __ldg(reinterpret_cast<const uint4*>(src) + u);
-        d.codes[1] = __ldg(reinterpret_cast<const uint4*>(src) + u + 16);
-        d.scales[0] = __ldg(reinterpret_cast<const float*>(src + 512) + u / 8);
-        d.scales[1] = __ldg(reinterpret_cast<const float*>(src + 512) + u / 8 + 2);
-        d.rope = __ldg(reinterpret_cast<const uint2*>(src + 528) + u);
+        d.codes[0] = ldg_token(reinterpret_cast<const uint4*>(src) + u);
+        d.codes[1] = ldg_token(reinterpret_cast<const uint4*>(src) + u + 16);
+        d.scales[0] = ldg_token(reinterpret_cast<const float*>(src + 512) + u / 8);
+        d.scales[1] = ldg_token(reinterpret_cast<const float*>(src + 512) + u / 8 + 2);
+        d.rope = ldg_token(reinterpret_cast<const uint2*>(src + 528) + u);
     } else {
         d.codes[0] = d.codes[1] = make_uint4(0, 0, 0, 0);
         d.scales[0] = d.scales[1] = 0.f;
@@ -358,7 +400,7 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
 #pragma unroll
                 for (int j = 0; j < 5; ++j) {
                     const int c = u + 16 * j;
-                    if (c < 72) cp_async_16(kst + sw128(t, c), src + 16 * c, valid && FMLA_SPARSE_EXP != 2);
+                    if (c < 72) cp_async_token16(kst + sw128(t, c), src + 16 * c, valid && FMLA_SPARSE_EXP != 2);
                 }
                 if (u == 0) smem.valid[stage][t] = valid;
             }
