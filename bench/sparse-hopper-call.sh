@@ -24,6 +24,7 @@ else
   (timeout 420 bash .device/head/build.sh > "$OUT/head-build.txt" 2>&1; echo "head build rc $?" >> "$OUT/log.txt") &
 fi
 B=/tmp/flashmla
+IFS=';' read -ra VARS <<< "${VARIANTS:-}"
 # Fail fast: one small case a cache format, or the kernel hangs and nothing below is worth its time.
 for fmt in fp8-ds native; do
   if ! timeout 30 $B check-sparse --cases 1 --seed 3 --max-topk 200 --heads 64 --mode sparse --format $fmt > /tmp/smoke.txt 2>&1; then
@@ -36,7 +37,6 @@ done
   echo "== check-sparse fp8-ds h128 sparse"; timeout 45 $B check-sparse --cases 12 --seed 12 --heads 128 --format fp8-ds --mode sparse 2>&1 | tail -3
   echo "== check-sparse native h64 sparse p64"; timeout 45 $B check-sparse --cases 12 --seed 13 --heads 64 --format native --mode sparse --page-size 64 2>&1 | tail -3
   echo "== check-sparse fp8-ds long topk"; timeout 60 $B check-sparse --cases 6 --seed 14 --max-topk 4096 --heads 64 --format fp8-ds --mode sparse 2>&1 | tail -3
-  IFS=';' read -ra VARS <<< "${VARIANTS:-}"
   for v in "${VARS[@]}"; do
     [[ $v == *FMLA_SPARSE_EXP* ]] && continue                 # timing probes: wrong results on purpose
     echo "== check-sparse variant $v"; FLASHMLA_KERNEL_OPTIONS="$v" timeout 60 $B check-sparse --cases 30 --seed 15 2>&1 | tail -1
@@ -54,7 +54,6 @@ for tool in memcheck racecheck synccheck; do
 done > "$OUT/sanitize.txt" 2>&1
 grep -E "^==|SUMMARY" "$OUT/sanitize.txt"
 timeout 90 $B bench --grid sparse-v32 --iterations 30 --json > "$OUT/sparse-cli.jsonl" 2>> "$OUT/log.txt"; echo "sparse cli rc $?" | tee -a "$OUT/log.txt"
-IFS=';' read -ra VARS <<< "${VARIANTS:-}"
 for v in "${VARS[@]}"; do
   # VARIANT_ONLY: bench --only filters for the variants' rows (e.g. "--only b=128 --only s_q=1").
   FLASHMLA_KERNEL_OPTIONS="$v" timeout 90 $B bench --grid sparse-v32 ${VARIANT_ONLY:-} --iterations 30 --json 2>> "$OUT/log.txt" \

@@ -152,23 +152,25 @@ struct BlockCursor {
     int req, blk, first_page, n_pages, seqlen;
 };
 
+// The cursor's request's piece, if the request is the worker's.
+__device__ __forceinline__ void cursor_load_piece(BlockCursor& c, const SchedPart& part, const DecodeParams& params) {
+    if (c.req <= part.end_req) {
+        const Piece p = sparse_piece(part, c.req, params);
+        c.first_page = p.first_page; c.n_pages = p.n_pages; c.seqlen = p.seqlen;
+    }
+}
+
 __device__ __forceinline__ void cursor_settle(BlockCursor& c, const SchedPart& part, const DecodeParams& params) {
     while (c.blk >= c.n_pages && c.req <= part.end_req) {
         ++c.req;
         c.blk = 0;
-        if (c.req <= part.end_req) {
-            const Piece p = sparse_piece(part, c.req, params);
-            c.first_page = p.first_page; c.n_pages = p.n_pages; c.seqlen = p.seqlen;
-        }
+        cursor_load_piece(c, part, params);
     }
 }
 
 __device__ __forceinline__ BlockCursor cursor_first(const SchedPart& part, const DecodeParams& params) {
     BlockCursor c{part.begin_req, 0, 0, 0, 0};
-    if (c.req <= part.end_req) {
-        const Piece p = sparse_piece(part, c.req, params);
-        c.first_page = p.first_page; c.n_pages = p.n_pages; c.seqlen = p.seqlen;
-    }
+    cursor_load_piece(c, part, params);
     cursor_settle(c, part, params);
     return c;
 }
@@ -190,14 +192,15 @@ __device__ __forceinline__ int block_index(const BlockCursor& c, const SchedPart
     return __ldg(row + pos);
 }
 
-// Round i's token of a block (16·warp + 2·i + lane / 16): its index from the lane that loaded
-// it, and whether it names a cache slot. An index neither −1 nor a slot is reported (once, by
-// the loading lane) and read as invalid.
+// The lane id, read anew at each call (volatile): the compiler may not hoist what derives from it.
 __device__ __forceinline__ int lane_id_volatile() {
     int lane;
     asm volatile("mov.u32 %0, %%laneid;\n" : "=r"(lane));
     return lane;
 }
+// Round i's token of a block (16·warp + 2·i + lane / 16): its index from the lane that loaded
+// it, and whether it names a cache slot. An index neither −1 nor a slot is reported (once, by
+// the loading lane) and read as invalid.
 __device__ __forceinline__ int round_index(int idx, int i, int lane) { return __shfl_sync(0xffffffffu, idx, 2 * i + lane / 16); }
 __device__ __forceinline__ void report_bad_index(int idx, int lane, const DecodeParams& params) {
     if (lane < 16 && idx != -1 && (u32)idx >= (u32)params.num_pages) atomicOr(params.error_flag, FMLA_ERR_INDEX);
@@ -214,33 +217,24 @@ __device__ __forceinline__ i64 slot_offset(int idx, const DecodeParams& params) 
 #ifndef FMLA_SPARSE_L2_256B
 #define FMLA_SPARSE_L2_256B 0
 #endif
-__device__ __forceinline__ uint4 ldg_token(const uint4* p) {
+template <typename V> __device__ __forceinline__ V ldg_token(const V* p) { return __ldg(p); }
 #if FMLA_SPARSE_L2_256B
+template <> __device__ __forceinline__ uint4 ldg_token(const uint4* p) {
     uint4 v;
     asm("ld.global.nc.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
     return v;
-#else
-    return __ldg(p);
-#endif
 }
-__device__ __forceinline__ uint2 ldg_token(const uint2* p) {
-#if FMLA_SPARSE_L2_256B
+template <> __device__ __forceinline__ uint2 ldg_token(const uint2* p) {
     uint2 v;
     asm("ld.global.nc.L2::256B.v2.u32 {%0, %1}, [%2];\n" : "=r"(v.x), "=r"(v.y) : "l"(p));
     return v;
-#else
-    return __ldg(p);
-#endif
 }
-__device__ __forceinline__ float ldg_token(const float* p) {
-#if FMLA_SPARSE_L2_256B
+template <> __device__ __forceinline__ float ldg_token(const float* p) {
     float v;
     asm("ld.global.nc.L2::256B.f32 %0, [%1];\n" : "=f"(v) : "l"(p));
     return v;
-#else
-    return __ldg(p);
-#endif
 }
+#endif
 __device__ __forceinline__ void cp_async_token16(u32 dst, const u8* src, bool valid) {
 #if FMLA_SPARSE_L2_256B
     asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16, %2;\n" :: "r"(dst), "l"(src), "r"(valid ? 16 : 0) : "memory");
