@@ -119,14 +119,15 @@ extension CUDABackend {
     }
 
     /// Sparse decoding on the Hopper kernel (`sm90/decode_sparse.cu`): a block takes 64 query heads
-    /// of one query token, `s_q · ⌈h_q / 64⌉` tiles; 384 threads (two math warpgroups and the
-    /// producer), no tensor map.
+    /// of one query token, `s_q · ⌈h_q / 64⌉` tiles; two math warpgroups and the producer's
+    /// (the block size the kernel's `__launch_bounds__` names), no tensor map.
     private func launchHopperSparse(_ problem: DecodeProblem, params: DecodeParams, decode: LoadedKernel,
                                     stream: ExecutionStream) throws(MLAError) {
         var arguments = KernelArguments(params)
         let tiles = problem.queryLength * ((problem.groupSize + 63) / 64)
         try cuda { () throws(CUDAError) in
-            try decode.function.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts), block: (384, 1, 1),
+            try decode.function.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts),
+                                       block: (decode.maxThreadsPerBlock, 1, 1),
                                        clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
                                        sharedMemoryBytes: decode.sharedMemoryBytes, stream: stream, arguments: &arguments)
         }

@@ -134,7 +134,8 @@ final class KernelLibrary: @unchecked Sendable {
         do {
             let function = try loaded.module.function(named: name)
             if sharedMemory > 48 * 1024 { try function.setMaxDynamicSharedMemory(sharedMemory) }
-            let kernel = LoadedKernel(function: function, sharedMemoryBytes: sharedMemory)
+            let kernel = LoadedKernel(function: function, sharedMemoryBytes: sharedMemory,
+                                      maxThreadsPerBlock: try function.attribute(.maxThreadsPerBlock))
             functions[name] = kernel
             return kernel
         } catch {
@@ -166,11 +167,13 @@ final class KernelLibrary: @unchecked Sendable {
     }
 }
 
-/// A loaded kernel and the dynamic shared memory a block of it takes, in bytes (what its module
-/// exports; 0 for a kernel that takes none).
+/// A loaded kernel, the dynamic shared memory a block of it takes, in bytes (what its module
+/// exports; 0 for a kernel that takes none), and the most threads a block of it may have (its
+/// `__launch_bounds__`, which the Hopper sparse kernel's block size follows).
 struct LoadedKernel: Sendable {
     let function: Function
     let sharedMemoryBytes: Int
+    let maxThreadsPerBlock: Int
 }
 
 /// What a launch does when its kernel is not compiled yet and compiles slowly (`FLASHMLA_COLD_START`).

@@ -65,7 +65,9 @@ __device__ __forceinline__ void math_sync(u32 id) {
 // 168 a thread (384 threads in 64 Ki), and setmaxnreg.inc only takes what the block's other
 // warpgroups gave back with setmaxnreg.dec, so the three must sum to at most 3 · 168 = 504 (more
 // waits forever). 192 + 160 + 152 = 504: on sm_90a (NVRTC 13.0) the least each needs without
-// spilling. FMLA_SPARSE_REGS overrides them to try others.
+// spilling. FMLA_SPARSE_REGS overrides them to try others. (ptxas compiles every warpgroup's
+// code within the launch's 168, whatever setmaxnreg gives: a fourth warpgroup, 128 a thread,
+// leaves too few for the math's wgmma — ptxas refuses it, D64.)
 #ifndef FMLA_SPARSE_REGS
 #define FMLA_SPARSE_REGS 192, 160, 152
 #endif
@@ -210,39 +212,6 @@ __device__ __forceinline__ i64 slot_offset(int idx, const DecodeParams& params) 
     return (i64)page * params.k_page_stride + (i64)(idx - page * params.page_size) * params.k_token_stride;
 }
 
-// The producer's cache reads. FMLA_SPARSE_L2_256B=1 (opt-in, not yet run on a GPU) adds the
-// L2::256B hint: an L2 miss fetches the 256-byte block around the address from DRAM rather than
-// its sectors one request at a time, which suits a gather of 656- or 1152-byte tokens at random
-// places (the probes of the fourth session found the reads, not the math, set the pace: BENCHMARKS.md).
-#ifndef FMLA_SPARSE_L2_256B
-#define FMLA_SPARSE_L2_256B 0
-#endif
-template <typename V> __device__ __forceinline__ V ldg_token(const V* p) { return __ldg(p); }
-#if FMLA_SPARSE_L2_256B
-template <> __device__ __forceinline__ uint4 ldg_token(const uint4* p) {
-    uint4 v;
-    asm("ld.global.nc.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
-    return v;
-}
-template <> __device__ __forceinline__ uint2 ldg_token(const uint2* p) {
-    uint2 v;
-    asm("ld.global.nc.L2::256B.v2.u32 {%0, %1}, [%2];\n" : "=r"(v.x), "=r"(v.y) : "l"(p));
-    return v;
-}
-template <> __device__ __forceinline__ float ldg_token(const float* p) {
-    float v;
-    asm("ld.global.nc.L2::256B.f32 %0, [%1];\n" : "=f"(v) : "l"(p));
-    return v;
-}
-#endif
-__device__ __forceinline__ void cp_async_token16(u32 dst, const u8* src, bool valid) {
-#if FMLA_SPARSE_L2_256B
-    asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16, %2;\n" :: "r"(dst), "l"(src), "r"(valid ? 16 : 0) : "memory");
-#else
-    cp_async_16(dst, src, valid);
-#endif
-}
-
 // One FP8 token's share for a lane (see sparse_producer): two 16-code chunks, their two scales,
 // eight RoPE bytes.
 struct Fp8Share {
@@ -254,15 +223,13 @@ struct Fp8Share {
 // The loads sit behind a branch on `ok`: a branch-free form (an invalid token reading a dummy
 // address), which let the scheduler spread the loads among the previous block's conversions, ran
 // 27% slower (bench/DECISIONS.md, D61).
-__device__ __forceinline__ void fp8_share_load(Fp8Share& d, const u8* kcache, int idx, bool ok, int u,
-                                               const DecodeParams& params) {
+__device__ __forceinline__ void fp8_share_load(Fp8Share& d, const u8* src, bool ok, int u) {
     if (ok && FMLA_SPARSE_EXP != 2 && FMLA_SPARSE_EXP != 4) {
-        const u8* const src = kcache + slot_offset(idx, params);
-        d.codes[0] = ldg_token(reinterpret_cast<const uint4*>(src) + u);
-        d.codes[1] = ldg_token(reinterpret_cast<const uint4*>(src) + u + 16);
-        d.scales[0] = ldg_token(reinterpret_cast<const float*>(src + 512) + u / 8);
-        d.scales[1] = ldg_token(reinterpret_cast<const float*>(src + 512) + u / 8 + 2);
-        d.rope = ldg_token(reinterpret_cast<const uint2*>(src + 528) + u);
+        d.codes[0] = __ldg(reinterpret_cast<const uint4*>(src) + u);
+        d.codes[1] = __ldg(reinterpret_cast<const uint4*>(src) + u + 16);
+        d.scales[0] = __ldg(reinterpret_cast<const float*>(src + 512) + u / 8);
+        d.scales[1] = __ldg(reinterpret_cast<const float*>(src + 512) + u / 8 + 2);
+        d.rope = __ldg(reinterpret_cast<const uint2*>(src + 528) + u);
     } else {
         d.codes[0] = d.codes[1] = make_uint4(0, 0, 0, 0);
         d.scales[0] = d.scales[1] = 0.f;
@@ -270,29 +237,30 @@ __device__ __forceinline__ void fp8_share_load(Fp8Share& d, const u8* kcache, in
     }
 }
 
-// Token t's share, converted, into its row of the stage at kst (zero codes make a zero row).
-template <typename T>
-__device__ __forceinline__ void fp8_share_store(const Fp8Share& d, u32 kst, int t, int u) {
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-        const NoPEScale s = nope_scale<T>(d.scales[half]);
-        const uint4 c = d.codes[half];
-        uint4 lo, hi;
+// Part `part` of a share converted to q's type: chunks 2u + 32·part and 2u + 32·part + 1 of the
+// token's row (zero codes make zeros).
+template <typename T> __device__ __forceinline__ void fp8_part_convert(const Fp8Share& d, int part, uint4& lo, uint4& hi) {
+    const NoPEScale s = nope_scale<T>(d.scales[part]);
+    const uint4 c = d.codes[part];
 #if FMLA_SPARSE_EXP == 3 || FMLA_SPARSE_EXP == 4
-        lo = c; hi = c;
+    lo = c; hi = c;
 #else
-        convert4<T>(c.x, s, lo.x, lo.y);
-        convert4<T>(c.y, s, lo.z, lo.w);
-        convert4<T>(c.z, s, hi.x, hi.y);
-        convert4<T>(c.w, s, hi.z, hi.w);
+    convert4<T>(c.x, s, lo.x, lo.y);
+    convert4<T>(c.y, s, lo.z, lo.w);
+    convert4<T>(c.z, s, hi.x, hi.y);
+    convert4<T>(c.w, s, hi.z, hi.w);
 #endif
-        const int chunk = 2 * u + 32 * half;
-        asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
-                     :: "r"(kst + sw128(t, chunk)), "r"(lo.x), "r"(lo.y), "r"(lo.z), "r"(lo.w) : "memory");
-        asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
-                     :: "r"(kst + sw128(t, chunk + 1)), "r"(hi.x), "r"(hi.y), "r"(hi.z), "r"(hi.w) : "memory");
-    }
-    const u32 r0 = bf16x2_to<T>(d.rope.x), r1 = bf16x2_to<T>(d.rope.y);
+}
+// Those two chunks into token t's row of the stage at kst.
+__device__ __forceinline__ void fp8_part_put(const uint4& lo, const uint4& hi, int part, u32 kst, int t, int u) {
+    const int chunk = 2 * u + 32 * part;
+    asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
+                 :: "r"(kst + sw128(t, chunk)), "r"(lo.x), "r"(lo.y), "r"(lo.z), "r"(lo.w) : "memory");
+    asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
+                 :: "r"(kst + sw128(t, chunk + 1)), "r"(hi.x), "r"(hi.y), "r"(hi.z), "r"(hi.w) : "memory");
+}
+// The eight RoPE bytes (q's type) into half of chunk 64 + u / 2 of token t's row.
+__device__ __forceinline__ void fp8_rope_put(u32 r0, u32 r1, u32 kst, int t, int u) {
     asm volatile("st.shared.v2.u32 [%0], {%1, %2};\n" :: "r"(kst + sw128(t, 64 + u / 2) + 8 * (u & 1)), "r"(r0), "r"(r1) : "memory");
 }
 
@@ -309,9 +277,13 @@ __device__ __forceinline__ bool window_live(u32 live, int k) { return live >> k 
 // loads in the producer's registers) are all the bytes a block can keep in flight. So the producer
 // works on a window of four blocks: while it fills block it's stage, it loads block it + 1 (FP8:
 // into registers, each share refilled once it is converted, so no second set of registers) and
-// block it + 3's indices, which are then never waited for. 16-bit tokens: cp.async fills block
-// it's stage, and block it − 1, whose copies were issued a block earlier, is released. (Asking L2
-// for block it + 2's tokens ahead, cp.async.bulk.prefetch.L2, was 6–10% slower: D60.)
+// block it + 3's indices, which are then never waited for. (ptxas places the next block's loads
+// after the stores of each share and waits for all of them at the top of the next block; loads
+// spread among the conversions, or issued before them, ran 27% (D61) and 34% (D63) slower.)
+// 16-bit tokens: the producer first waits for block it − 1's copies (issued a block earlier) and
+// releases it, then waits for block it's stage and issues its copies: so the math gets block
+// it − 1 as soon as it lands, not only once block it − 2's stage is free (6–12% faster, D63).
+// (Asking L2 for block it + 2's tokens ahead, cp.async.bulk.prefetch.L2, was 6–10% slower: D60.)
 // Every producer thread arrives on `full` after its own stores and a proxy fence (128 arrivals),
 // so each store is released by the thread that made it.
 template <typename T, bool FP8DS>
@@ -344,7 +316,8 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
             const int id = round_index(idx[0], i, lane);
             const bool v = (u32)id < (u32)params.num_pages;
             ok |= (u32)v << i;
-            fp8_share_load(share[i], kcache, id, v, u, params);
+            const u8* const src = kcache + (v ? slot_offset(id, params) : 0);
+            fp8_share_load(share[i], src, v, u);
         }
         for (int it = 0;; ++it) {
             stage = it & 1;
@@ -361,12 +334,21 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
 #pragma unroll
             for (int i = 0; i < 8; ++i) {
                 const int t = lt + 2 * i;
-                fp8_share_store<T>(share[i], kst, t, lu);
-                if (lu == 0) smem.valid[stage][t] = ok >> i & 1;
                 const int id = round_index(idx[1], i, lane);
                 const bool v = (u32)id < (u32)params.num_pages;
                 ok_next |= (u32)v << i;
-                fp8_share_load(share[i], kcache, id, v, u, params);
+                const u8* const src = kcache + (v ? slot_offset(id, params) : 0);
+#pragma unroll
+                for (int part = 0; part < 2; ++part) {
+                    uint4 lo, hi;
+                    fp8_part_convert<T>(share[i], part, lo, hi);
+                    u32 r0 = 0, r1 = 0;
+                    if (part == 0) { r0 = bf16x2_to<T>(share[i].rope.x); r1 = bf16x2_to<T>(share[i].rope.y); }
+                    fp8_part_put(lo, hi, part, kst, t, lu);
+                    if (part == 0) fp8_rope_put(r0, r1, kst, t, lu);
+                }
+                fp8_share_load(share[i], src, v, u);
+                if (lu == 0) smem.valid[stage][t] = ok >> i & 1;
             }
             fence_proxy_async();                              // the stores, for wgmma's reads
             mbar_arrive(full + 8 * stage);
@@ -383,6 +365,11 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
             idx[3] = block_index(lead, part, params, tile, warp, lane);
             live |= (u32)(lead.req <= part.end_req) << 3;
             const u32 kst = sK + stage * FMLA_TILE;
+            if (it >= 1) {                                    // block it − 1 landed: release it
+                cp_async_wait<0>();
+                fence_proxy_async();
+                mbar_arrive(full + 8 * (stage ^ 1));
+            }
             if (it >= 2) mbar_wait(empty + 8 * stage, ((it >> 1) - 1) & 1);
             report_bad_index(idx[0], lane, params);
 #pragma unroll
@@ -394,16 +381,11 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
 #pragma unroll
                 for (int j = 0; j < 5; ++j) {
                     const int c = u + 16 * j;
-                    if (c < 72) cp_async_token16(kst + sw128(t, c), src + 16 * c, valid && FMLA_SPARSE_EXP != 2);
+                    if (c < 72) cp_async_16(kst + sw128(t, c), src + 16 * c, valid && FMLA_SPARSE_EXP != 2);
                 }
                 if (u == 0) smem.valid[stage][t] = valid;
             }
             cp_async_commit();
-            if (it >= 1) {                                    // block it − 1 landed: release it
-                cp_async_wait<1>();
-                fence_proxy_async();
-                mbar_arrive(full + 8 * (stage ^ 1));
-            }
             if (!window_live(live, 1)) break;
             idx[0] = idx[1]; idx[1] = idx[2]; idx[2] = idx[3];
             live >>= 1;
