@@ -114,7 +114,7 @@ struct BenchCommand: InputCheckedCommand {
     func plan() throws -> GridPlan {
         let benchGrid = try grid.map { name throws(UsageError) in try BenchGrid.named(name) } ?? .builtIn
         let type = dtype ?? benchGrid.dtype
-        return try GridPlan(grid: benchGrid, source: grid ?? "built-in grid", only: only.isEmpty ? nil : only.joined(separator: ","), layout: .bench,
+        return try GridPlan(grid: benchGrid, source: grid ?? "built-in grid", only: only, layout: .bench,
                             elementBytes: type.elementType.byteCount,
                             memoryLimitBytes: MemoryEstimate.bytes(gib: memoryLimitGiB)!,
                             kvFormat: kvFormat, pageSize: pageSize,

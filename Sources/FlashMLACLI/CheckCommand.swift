@@ -86,7 +86,7 @@ struct CheckCommand: InputCheckedCommand {
         case let .fixed(size): largestPage = size
         case .random: largestPage = PageSizeChoice.drawn.max()!
         }
-        let plan = try GridPlan(grid: BenchGrid.named(grid), source: grid, only: only.isEmpty ? nil : only.joined(separator: ","), layout: .check,
+        let plan = try GridPlan(grid: BenchGrid.named(grid), source: grid, only: only, layout: .check,
                                 elementBytes: 2, memoryLimitBytes: MemoryEstimate.bytes(gib: memoryLimitGiB)!,
                                 kvFormat: kvFormat, pageSize: largestPage, lengthSeed: { _ in 0 })
         var rng = InputRandom(seed: 0x9A6E)

@@ -37,7 +37,7 @@ struct GridPlan {
     /// Selects and checks the configurations of `grid`.
     /// - Parameters:
     ///   - source: how errors name the grid (its path, or `built-in grid`).
-    ///   - only: the `--only` text, if any.
+    ///   - only: the `--only` options' texts; repeated, their terms apply together.
     ///   - kvFormat: the command's `--kv-format`: the layout of configurations without `kv_format`
     ///     (each entry's ``BenchConfig/kvFormat`` is set to the layout it runs with).
     ///   - pageSize: the largest page size a sparse configuration's cache may have (its estimate).
@@ -45,13 +45,14 @@ struct GridPlan {
     /// - Throws: ``UsageError`` for an empty grid, a filter that selects nothing, or the first bad
     ///   field or size (naming the configuration and the field); `ValidationError` for a
     ///   malformed `--only`.
-    init(grid: BenchGrid, source: String, only: String?, layout: Layout, elementBytes: Int, memoryLimitBytes: Int,
+    init(grid: BenchGrid, source: String, only onlyOptions: [String], layout: Layout, elementBytes: Int, memoryLimitBytes: Int,
          kvFormat flag: KVFormatChoice = .native, pageSize: Int = TileSchedule.blockSize,
          lengthSeed: (Int) -> UInt64) throws {
         self.grid = grid
         guard !grid.configs.isEmpty else {
             throw UsageError(source, expected: "at least one configuration in \"configs\"", given: "an empty list")
         }
+        let only = onlyOptions.isEmpty ? nil : onlyOptions.joined(separator: ",")
         let filter = try only.map(ConfigFilter.init(parsing:)) ?? ConfigFilter()
         let resolved = grid.configs.map { config in
             var config = config

@@ -266,6 +266,18 @@ __device__ __forceinline__ void fp8_rope_put(u32 r0, u32 r1, u32 kst, int t, int
 
 // Block k of the pipeline's window (k = 0: the block being filled) is live.
 __device__ __forceinline__ bool window_live(u32 live, int k) { return live >> k & 1; }
+// The window's last place (block it + 3) taken by the block after `lead`'s: its index and liveness.
+__device__ __forceinline__ void window_extend(BlockCursor& lead, int (&idx)[4], u32& live, const SchedPart& part,
+                                              const DecodeParams& params, const SparseTile& tile, int warp, int lane) {
+    lead = cursor_next(lead, part, params);
+    idx[3] = block_index(lead, part, params, tile, warp, lane);
+    live |= (u32)(lead.req <= part.end_req) << 3;
+}
+// The window one block on: block it + 1 becomes block it.
+__device__ __forceinline__ void window_shift(int (&idx)[4], u32& live) {
+    idx[0] = idx[1]; idx[1] = idx[2]; idx[2] = idx[3];
+    live >>= 1;
+}
 
 // Warp w gathers tokens 16·w … 16·w + 15 of a block, two at a time (round i: token 16·w + 2·i +
 // lane / 16). FP8: lane u = lane % 16 of a token reads code chunks u and u + 16 (16 codes each,
@@ -321,9 +333,7 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
         }
         for (int it = 0;; ++it) {
             stage = it & 1;
-            lead = cursor_next(lead, part, params);
-            idx[3] = block_index(lead, part, params, tile, warp, lane);
-            live |= (u32)(lead.req <= part.end_req) << 3;
+            window_extend(lead, idx, live, part, params, tile, warp, lane);
             const u32 kst = sK + stage * FMLA_TILE;
             if (it >= 2) mbar_wait(empty + 8 * stage, ((it >> 1) - 1) & 1);
             report_bad_index(idx[1], lane, params);
@@ -354,16 +364,13 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
             mbar_arrive(full + 8 * stage);
             if (!window_live(live, 1)) break;
             ok = ok_next;
-            idx[0] = idx[1]; idx[1] = idx[2]; idx[2] = idx[3];
-            live >>= 1;
+            window_shift(idx, live);
         }
     } else {
         // 16-bit tokens: 72 chunks a token, lane u of its half-warp copying chunks u + 16·j.
         for (int it = 0;; ++it) {
             stage = it & 1;
-            lead = cursor_next(lead, part, params);
-            idx[3] = block_index(lead, part, params, tile, warp, lane);
-            live |= (u32)(lead.req <= part.end_req) << 3;
+            window_extend(lead, idx, live, part, params, tile, warp, lane);
             const u32 kst = sK + stage * FMLA_TILE;
             if (it >= 1) {                                    // block it − 1 landed: release it
                 cp_async_wait<0>();
@@ -387,8 +394,7 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
             }
             cp_async_commit();
             if (!window_live(live, 1)) break;
-            idx[0] = idx[1]; idx[1] = idx[2]; idx[2] = idx[3];
-            live >>= 1;
+            window_shift(idx, live);
         }
         cp_async_wait<0>();
         fence_proxy_async();
