@@ -6,7 +6,7 @@
 # for this build, for each of $VARIANTS (kernel options, ';' between variants, e.g.
 # "-DFMLA_SPARSE_EXP=1;-DFMLA_SPARSE_EXP=2"; FMLA_SPARSE_EXP variants are timed, not checked) and for the carried previous build
 # (.device/before.xz) if there is one, and the sparse pytest. VARIANT_ONLY narrows the variants'
-# rows, SANITIZE_FORMATS the sanitized cache formats, SKIP_MODEL1 drops the MODEL1 check.
+# rows, SANITIZE_CASES the sanitized cache formats and head counts, SKIP_MODEL1 drops the MODEL1 check.
 # Each step is bounded; logs go to $OUT, a short table is printed last.
 # Needs carried: .device/flashmla.xz, .device/head, python/flashmla_swift/libFlashMLASwiftC.so.
 set -uo pipefail
@@ -26,15 +26,17 @@ fi
 B=/tmp/flashmla
 IFS=';' read -ra VARS <<< "${VARIANTS:-}"
 # Fail fast: one small case a cache format, or the kernel hangs and nothing below is worth its time.
-for fmt in fp8-ds native; do
-  if ! timeout 30 $B check-sparse --cases 1 --seed 3 --max-topk 200 --heads 64 --mode sparse --format $fmt > /tmp/smoke.txt 2>&1; then
-    echo "smoke $fmt failed or hung (rc $?)" | tee -a "$OUT/log.txt"; cat /tmp/smoke.txt; exit 3
+for c in fp8-ds:64 native:64 fp8-ds:128; do
+  fmt=${c%%:*} heads=${c##*:}
+  if ! timeout 30 $B check-sparse --cases 1 --seed 3 --max-topk 200 --heads $heads --mode sparse --format $fmt > /tmp/smoke.txt 2>&1; then
+    echo "smoke $fmt h$heads failed or hung (rc $?)" | tee -a "$OUT/log.txt"; cat /tmp/smoke.txt; exit 3
   fi
 done
 {
   echo "== compile"; timeout 120 $B compile 2>&1 | grep -E "sm90/decode_sparse|failure"
   echo "== check-sparse (automatic: sm90-sparse)"; timeout 60 $B check-sparse --cases 60 --seed 11 2>&1 | tail -4
   echo "== check-sparse fp8-ds h128 sparse"; timeout 45 $B check-sparse --cases 12 --seed 12 --heads 128 --format fp8-ds --mode sparse 2>&1 | tail -3
+  echo "== check-sparse fp8-ds h100 (a pair with a part-filled tile)"; timeout 45 $B check-sparse --cases 8 --seed 16 --heads 100 --format fp8-ds 2>&1 | tail -3
   echo "== check-sparse native h64 sparse p64"; timeout 45 $B check-sparse --cases 12 --seed 13 --heads 64 --format native --mode sparse --page-size 64 2>&1 | tail -3
   echo "== check-sparse fp8-ds long topk"; timeout 60 $B check-sparse --cases 6 --seed 14 --max-topk 4096 --heads 64 --format fp8-ds --mode sparse 2>&1 | tail -3
   for v in "${VARS[@]}"; do
@@ -45,11 +47,13 @@ done
 } > "$OUT/checks.txt" 2>&1
 grep -E "==|pass|fail|FAIL|error|worst" "$OUT/checks.txt" | head -40
 SAN=/usr/local/cuda/bin/compute-sanitizer
+# SANITIZE_CASES: format:heads pairs (heads 128 on fp8-ds runs the pair kernel, a two-block cluster).
 for tool in memcheck racecheck synccheck; do
-  for fmt in ${SANITIZE_FORMATS:-fp8-ds native}; do
+  for c in ${SANITIZE_CASES:-fp8-ds:64 fp8-ds:128 native:64}; do
+    fmt=${c%%:*} heads=${c##*:}
     FLASHMLA_KERNEL_OPTIONS=-lineinfo timeout 70 $SAN --tool $tool --print-limit 4 --error-exitcode 9 \
-      $B check-sparse --cases 1 --seed 21 --max-topk 192 --heads 64 --mode sparse --format $fmt > /tmp/san.txt 2>&1
-    echo "== $tool $fmt rc $?"; grep -v "^ok\|^check" /tmp/san.txt | head -40
+      $B check-sparse --cases 1 --seed 21 --max-topk 192 --heads $heads --mode sparse --format $fmt > /tmp/san.txt 2>&1
+    echo "== $tool $fmt h$heads rc $?"; grep -v "^ok\|^check" /tmp/san.txt | head -40
   done
 done > "$OUT/sanitize.txt" 2>&1
 grep -E "^==|SUMMARY" "$OUT/sanitize.txt"

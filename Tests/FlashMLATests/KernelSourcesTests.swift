@@ -167,7 +167,8 @@ import NVRTC
 
     /// Every kernel the backend may pick is defined, under the name it launches, in the unit it loads.
     @Test func eachKernelNamesAnEntryPointOfItsUnit() throws {
-        let kernels: [DecodeKernel] = [.hopperLockstep, .hopperSeesaw, .hopperSparse(.sparse), .hopperSparse(.sparseFP8DeepSeek)]
+        let kernels: [DecodeKernel] = [.hopperLockstep, .hopperSeesaw, .hopperSparse(.sparse), .hopperSparse(.sparseFP8DeepSeek),
+                                       .hopperSparse(.sparseFP8DeepSeek, pair: true)]
             + [16, 32, 64].flatMap { rows in [1, 2].map { .portable(DecodeTile(rows: rows, stages: $0)) } }
         for kernel in kernels {
             let source = try #require(KernelCatalog.sources[kernel.unit.rawValue])
@@ -206,14 +207,18 @@ import NVRTC
     }
 
     /// Sparse decoding: the Hopper sparse kernel on sm_90 whatever the rows, unless `sm80` is forced
-    /// or the device's shared memory is short; the portable sparse kernel elsewhere.
+    /// or the device's shared memory is short; the portable sparse kernel elsewhere. FP8 tokens and
+    /// 65–128 heads (a query token's two tiles) run the pair kernel, nothing else does.
     @Test func sparseDecodingRunsTheHopperSparseKernelOnSm90() throws {
         let h100 = (major: 9, minor: 0), limit = 232_448
         for cache in [PortableCache.sparse, .sparseFP8DeepSeek] {
-            for rows in [16, 64, 128] {
+            for rows in [16, 64, 65, 96, 128, 129, 256] {
+                let pair = cache == .sparseFP8DeepSeek && (65...128).contains(rows)
                 for preference in [DecodeKernel.Preference.automatic, .hopper, .hopperLockstep, .hopperSeesaw] {
-                    #expect(DecodeKernel.choose(rowsPerKVHead: rows, computeCapability: h100, sharedMemoryLimit: limit,
-                                                preference: preference, cache: cache) == .hopperSparse(cache))
+                    let chosen = DecodeKernel.choose(rowsPerKVHead: rows, computeCapability: h100, sharedMemoryLimit: limit,
+                                                     preference: preference, cache: cache)
+                    #expect(chosen == .hopperSparse(cache, pair: pair), "\(cache) rows \(rows)")
+                    #expect(chosen?.name == (pair ? "sm90-sparse-pair" : "sm90-sparse"))
                 }
                 let forced = try #require(DecodeKernel.choose(rowsPerKVHead: rows, computeCapability: h100, sharedMemoryLimit: limit,
                                                               preference: .portable, cache: cache))
@@ -232,6 +237,7 @@ import NVRTC
         #expect(model1.name == "sm80")                                   // no Hopper MODEL1 kernel yet
         #expect(DecodeKernel.hopperSparse(.sparseFP8DeepSeek).functionName(.bfloat16) == "flashmla_decode_sm90_sparse_fp8ds_bf16")
         #expect(DecodeKernel.hopperSparse(.sparse).functionName(.float16) == "flashmla_decode_sm90_sparse_fp16")
+        #expect(DecodeKernel.hopperSparse(.sparseFP8DeepSeek, pair: true).functionName(.float16) == "flashmla_decode_sm90_sparse_fp8ds_pair_fp16")
     }
 
     @Test func bothHopperKernelsFitAnH100() {

@@ -12,7 +12,8 @@ import Testing
     static func tableEntries() -> [(unit: KernelCatalog.Unit, name: String, bytes: Int)] {
         var entries: [(unit: KernelCatalog.Unit, name: String, bytes: Int)] = []
         for type in [ElementType.bfloat16, .float16] {
-            for kernel in [DecodeKernel.hopperLockstep, .hopperSeesaw, .hopperSparse(.sparse), .hopperSparse(.sparseFP8DeepSeek)] {
+            for kernel in [DecodeKernel.hopperLockstep, .hopperSeesaw, .hopperSparse(.sparse), .hopperSparse(.sparseFP8DeepSeek),
+                           .hopperSparse(.sparseFP8DeepSeek, pair: true)] {
                 entries.append((kernel.unit, kernel.functionName(type), kernel.sharedMemoryBytes))
             }
             for (cache, byRows) in DecodeSharedMemory.portable {
@@ -32,7 +33,7 @@ import Testing
     @Test(.enabled(if: KernelSourceParsing.nvrtcAvailable, "needs NVRTC (FLASHMLA_NVRTC)"))
     func theTableEqualsWhatEachEntryPointExports() throws {
         let entries = Self.tableEntries()
-        #expect(entries.count == 2 * (4 + 40))
+        #expect(entries.count == 2 * (5 + 40))
         for unit in Set(entries.map(\.unit)) {
             var probe = "#include \"\(unit.rawValue)\"\n"
             for entry in entries where entry.unit == unit {

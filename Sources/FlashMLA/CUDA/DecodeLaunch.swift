@@ -29,8 +29,8 @@ extension CUDABackend {
             try launchPortable(problem, params: params, decode: decode, tile: tile, stream: stream)
         case .hopperLockstep, .hopperSeesaw:
             try launchHopper(problem, params: params, decode: decode, stream: stream)
-        case .hopperSparse:
-            try launchHopperSparse(problem, params: params, decode: decode, stream: stream)
+        case let .hopperSparse(_, pair):
+            try launchHopperSparse(problem, params: params, decode: decode, pair: pair, stream: stream)
         }
         try launchCombine(problem, accumulators: accumulators, stream: stream)
     }
@@ -121,14 +121,15 @@ extension CUDABackend {
     /// Sparse decoding on the Hopper kernel (`sm90/decode_sparse.cu`): a block takes 64 query heads
     /// of one query token, `s_q · ⌈h_q / 64⌉` tiles; two math warpgroups and the producer's
     /// (the block size the kernel's `__launch_bounds__` names), no tensor map.
-    private func launchHopperSparse(_ problem: DecodeProblem, params: DecodeParams, decode: LoadedKernel,
+    private func launchHopperSparse(_ problem: DecodeProblem, params: DecodeParams, decode: LoadedKernel, pair: Bool,
                                     stream: ExecutionStream) throws(MLAError) {
         var arguments = KernelArguments(params)
         let tiles = problem.queryLength * ((problem.groupSize + 63) / 64)
         try cuda { () throws(CUDAError) in
+            // A pair kernel: a query token's two tiles (adjacent along x) in one cluster.
             try decode.function.launch(grid: (tiles, problem.kvHeads, problem.metadata.shape.numSMParts),
                                        block: (decode.maxThreadsPerBlock, 1, 1),
-                                       clusterDims: nil, programmaticStreamSerialization: programmaticLaunch,
+                                       clusterDims: pair ? (2, 1, 1) : nil, programmaticStreamSerialization: programmaticLaunch,
                                        sharedMemoryBytes: decode.sharedMemoryBytes, stream: stream, arguments: &arguments)
         }
     }

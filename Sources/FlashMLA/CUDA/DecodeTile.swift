@@ -116,8 +116,10 @@ enum DecodeKernel: Equatable {
     case hopperSeesaw
     /// The Hopper sparse kernel (`sm90/decode_sparse.cu`): a producer warpgroup gathers each
     /// query token's 64-token blocks of a sparse cache (`cache`: ``PortableCache/sparse`` or
-    /// ``PortableCache/sparseFP8DeepSeek``) and two warpgroups compute with wgmma.
-    case hopperSparse(PortableCache)
+    /// ``PortableCache/sparseFP8DeepSeek``) and two warpgroups compute with wgmma. `pair`: the
+    /// query token's two 64-row tiles (h_q 65–128) run as a cluster of two blocks that share the
+    /// gathered tokens, each converting half (FP8 caches only).
+    case hopperSparse(PortableCache, pair: Bool = false)
 
     /// The kernel for `rowsPerKVHead` query rows on a device of `computeCapability` with
     /// `sharedMemoryLimit` bytes per block, unless `preference` says otherwise. Automatic: the
@@ -127,13 +129,14 @@ enum DecodeKernel: Equatable {
     /// read the cache through a tensor map of 64-token pages in `q`'s type: for any other `cache`
     /// (another page size, FP8) the portable kernel runs, whatever `preference` or `table` ask.
     /// Sparse decoding from a cache in `q`'s type or DeepSeek-V3.2's FP8 layout runs the Hopper
-    /// sparse kernel on sm_90 where it fits, unless `preference` is ``Preference/portable``; MODEL1
-    /// caches and other devices run the portable kernel.
+    /// sparse kernel on sm_90 where it fits, unless `preference` is ``Preference/portable``, as a
+    /// pair of blocks for FP8 tokens and 65–128 rows (`rowsPerKVHead` is then h_q); MODEL1 caches
+    /// and other devices run the portable kernel.
     static func choose(rowsPerKVHead: Int, computeCapability: (major: Int, minor: Int), sharedMemoryLimit: Int,
                        preference: Preference, table: DecodeKernelTable? = nil, cache: PortableCache = .page64) -> DecodeKernel? {
         if cache == .sparse || cache == .sparseFP8DeepSeek, computeCapability == (9, 0), preference != .portable,
            sharedMemoryLimit >= DecodeSharedMemory.hopperSparse {
-            return .hopperSparse(cache)
+            return .hopperSparse(cache, pair: cache == .sparseFP8DeepSeek && rowsPerKVHead > 64 && rowsPerKVHead <= 128)
         }
         let hopper = computeCapability == (9, 0) && cache == .page64
         let lockstepFits = hopper && sharedMemoryLimit >= DecodeSharedMemory.hopperLockstep
@@ -174,7 +177,7 @@ enum DecodeKernel: Equatable {
         case .portable: "sm80"
         case .hopperLockstep: "sm90-lockstep"
         case .hopperSeesaw: "sm90-seesaw"
-        case .hopperSparse: "sm90-sparse"
+        case let .hopperSparse(_, pair): pair ? "sm90-sparse-pair" : "sm90-sparse"
         }
     }
 
@@ -205,8 +208,8 @@ enum DecodeKernel: Equatable {
         case let .portable(tile): return tile.kernelName(elementType)
         case .hopperLockstep: return bf16 ? "flashmla_decode_sm90_lockstep_bf16" : "flashmla_decode_sm90_lockstep_fp16"
         case .hopperSeesaw: return bf16 ? "flashmla_decode_sm90_seesaw_bf16" : "flashmla_decode_sm90_seesaw_fp16"
-        case let .hopperSparse(cache):
-            return "flashmla_decode_sm90_sparse_\(cache == .sparseFP8DeepSeek ? "fp8ds_" : "")\(bf16 ? "bf16" : "fp16")"
+        case let .hopperSparse(cache, pair):
+            return "flashmla_decode_sm90_sparse_\(cache == .sparseFP8DeepSeek ? "fp8ds_" : "")\(pair ? "pair_" : "")\(bf16 ? "bf16" : "fp16")"
         }
     }
 

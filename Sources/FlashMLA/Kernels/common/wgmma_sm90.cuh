@@ -64,11 +64,51 @@ __device__ __forceinline__ void mbar_arrive_expect_tx(u32 bar, u32 bytes) {
 __device__ __forceinline__ void mbar_arrive(u32 bar) {
     asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" :: "r"(bar) : "memory");
 }
-// Waits until the phase of parity `phase` has completed (acquire).
-__device__ __forceinline__ void mbar_wait(u32 bar, u32 phase) {
-    asm volatile("{\n.reg .pred done;\nwait_%=:\n"
-                 "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-                 "@!done bra wait_%=;\n}\n" :: "r"(bar), "r"(phase) : "memory");
+// Waits until the phase of parity `phase` has completed (acquire; SEM names its scope if not
+// the block's).
+#define FMLA_MBAR_WAIT(SEM, bar, phase)                                                    \
+    asm volatile("{\n.reg .pred done;\nwait_%=:\n"                                         \
+                 "mbarrier.try_wait.parity" SEM ".shared::cta.b64 done, [%0], %1;\n"       \
+                 "@!done bra wait_%=;\n}\n" :: "r"(bar), "r"(phase) : "memory")
+__device__ __forceinline__ void mbar_wait(u32 bar, u32 phase) { FMLA_MBAR_WAIT("", bar, phase); }
+
+// ---- Two-block clusters: the peer's shared memory and barriers ----
+// A block's rank in its cluster.
+__device__ __forceinline__ u32 cluster_rank() {
+    u32 r;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+    return r;
+}
+// The shared::cluster address of `addr` (a shared::cta address of this block) in block `rank`
+// of the cluster: the same offset in that block's shared memory.
+__device__ __forceinline__ u32 cluster_map(u32 addr, u32 rank) {
+    u32 r;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(addr), "r"(rank));
+    return r;
+}
+// Every thread of every block of the cluster meets here (release / acquire: shared-memory
+// writes before it are visible to all the cluster's threads after it). Not the aligned form:
+// the roles reach it from different code.
+__device__ __forceinline__ void cluster_sync() {
+    asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;\n" ::: "memory");
+}
+// One arrival on an mbarrier of another block of the cluster (`bar` from cluster_map), releasing
+// this thread's earlier reads and writes at cluster scope.
+__device__ __forceinline__ void mbar_arrive_cluster(u32 bar) {
+    asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" :: "r"(bar) : "memory");
+}
+// mbar_wait with acquire at cluster scope: for phases other blocks of the cluster arrive on or
+// write into.
+__device__ __forceinline__ void mbar_wait_cluster(u32 bar, u32 phase) { FMLA_MBAR_WAIT(".acquire.cluster", bar, phase); }
+// 16 or 8 bytes into another block's shared memory (`addr`, `bar` from cluster_map), counted
+// as transaction bytes on that block's mbarrier `bar` when they land.
+__device__ __forceinline__ void st_async_16(u32 addr, u32 a, u32 b, u32 c, u32 d, u32 bar) {
+    asm volatile("st.async.shared::cluster.mbarrier::complete_tx::bytes.v4.b32 [%0], {%1, %2, %3, %4}, [%5];\n"
+                 :: "r"(addr), "r"(a), "r"(b), "r"(c), "r"(d), "r"(bar) : "memory");
+}
+__device__ __forceinline__ void st_async_8(u32 addr, u32 a, u32 b, u32 bar) {
+    asm volatile("st.async.shared::cluster.mbarrier::complete_tx::bytes.v2.b32 [%0], {%1, %2}, [%3];\n"
+                 :: "r"(addr), "r"(a), "r"(b), "r"(bar) : "memory");
 }
 
 // ---- TMA: a 4-d box into shared memory, completing on an mbarrier, with an L2 policy ----

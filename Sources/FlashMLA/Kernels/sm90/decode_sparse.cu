@@ -8,7 +8,9 @@
 // zero and never stored) and walks its worker's pieces of the schedule (common/schedule.cuh) in
 // blocks of 64 index positions, as the portable kernel's sparse mode does: DecodeParams with
 // block_table → indices [b][s_q][topk], seqlens → topk_length or nullptr, num_pages → the cache's
-// slots, max_pages → topk, strides in bytes.
+// slots, max_pages → topk, strides in bytes. The _pair entry points (FP8 tokens, h_q 65–128) run
+// a query token's two tiles as a cluster of two blocks that share the gather, each converting
+// half of every block's tokens (see sparse_producer).
 //
 // Roles. Warpgroup 2 (the producer) gathers the 64 tokens of each block into a stage of shared
 // memory as q's type in the swizzled boxes of sm90/tile.cuh (one token a row): FP8 tokens are
@@ -21,9 +23,10 @@
 // shared memory, by V columns 256–511: it overlaps warpgroup 0's next S.
 //
 // Synchronization, in forms compute-sanitizer's racecheck and synccheck follow (both clean):
-// full[s] (128 arrivals: every producer thread, after its own stores and a proxy fence) says stage
-// s holds its block; empty[s] (8 arrivals: one a math warp, after its last wgmma on the stage)
-// frees it. Between the two math warpgroups, two mbarriers every thread of the producing
+// full[s] (128 arrivals: every producer thread, after its own stores and a proxy fence; in a pair
+// also the peer's st.async bytes, expected by one of those arrivals) says stage s holds its block;
+// empty[s] (8 arrivals: one a math warp, after its last wgmma on the stage; 16 in a pair, the
+// peer's math warps arriving too) frees it. Between the two math warpgroups, two mbarriers every thread of the producing
 // warpgroup arrives on: P_READY (warpgroup 0's P and factors of this block are written) and P_FREE
 // (warpgroup 1 has read them, so warpgroup 0 may write the next block's); and two named barriers
 // of 256 threads, ROWS (end of a piece: row sums and maxima posted) and Q (a piece's query tile
@@ -183,12 +186,12 @@ __device__ __forceinline__ BlockCursor cursor_next(BlockCursor c, const SchedPar
     return c;
 }
 
-// The index of token 16·warp + lane % 16 of the cursor's block (lanes 16–31 repeat lanes 0–15):
-// −1 past the piece's length or for a dead cursor. A warp's 16 indices travel in one register
-// and reach the lanes that use them by shuffle.
+// The index of token `tok` of the cursor's block: −1 past the piece's length or for a dead
+// cursor. A lane loads the index of its warp's token lane % 16 (lane % 8 in a pair, where a warp
+// gathers 8 tokens a block); the indices reach the lanes that use them by shuffle.
 __device__ __forceinline__ int block_index(const BlockCursor& c, const SchedPart& part, const DecodeParams& params,
-                                           const SparseTile& tile, int warp, int lane) {
-    const int pos = (c.first_page + c.blk) * FMLA_PAGE + warp * 16 + lane % 16;
+                                           const SparseTile& tile, int tok) {
+    const int pos = (c.first_page + c.blk) * FMLA_PAGE + tok;
     if (c.req > part.end_req || pos >= c.seqlen) return -1;
     const int* const row = params.block_table + (i64)c.req * params.bt_stride + (i64)tile.qi * params.ind_seq_stride;
     return __ldg(row + pos);
@@ -256,26 +259,34 @@ template <typename T> __device__ __forceinline__ void fp8_part_convert(const Fp8
     convert4<T>(c.w, s, hi.z, hi.w);
 #endif
 }
-// Those two chunks into token t's row of the stage at kst.
-__device__ __forceinline__ void fp8_part_put(const uint4& lo, const uint4& hi, int part, u32 kst, int t, int u) {
+// Those two chunks into token t's row of the stage at kst; in a pair (PAIR) also into the peer's
+// stage, `peer` bytes from ours in the cluster's window, counted on the peer's `full` (`pfull`).
+template <bool PAIR>
+__device__ __forceinline__ void fp8_part_put(const uint4& lo, const uint4& hi, int part, u32 kst, int t, int u, u32 peer, u32 pfull) {
     const int chunk = 2 * u + 32 * part;
-    asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
-                 :: "r"(kst + sw128(t, chunk)), "r"(lo.x), "r"(lo.y), "r"(lo.z), "r"(lo.w) : "memory");
-    asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
-                 :: "r"(kst + sw128(t, chunk + 1)), "r"(hi.x), "r"(hi.y), "r"(hi.z), "r"(hi.w) : "memory");
+    const u32 a = kst + sw128(t, chunk), b = kst + sw128(t, chunk + 1);
+    asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" :: "r"(a), "r"(lo.x), "r"(lo.y), "r"(lo.z), "r"(lo.w) : "memory");
+    asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" :: "r"(b), "r"(hi.x), "r"(hi.y), "r"(hi.z), "r"(hi.w) : "memory");
+    if constexpr (PAIR) {
+        st_async_16(a + peer, lo.x, lo.y, lo.z, lo.w, pfull);
+        st_async_16(b + peer, hi.x, hi.y, hi.z, hi.w, pfull);
+    }
 }
-// The eight RoPE bytes (q's type) into half of chunk 64 + u / 2 of token t's row.
-__device__ __forceinline__ void fp8_rope_put(u32 r0, u32 r1, u32 kst, int t, int u) {
-    asm volatile("st.shared.v2.u32 [%0], {%1, %2};\n" :: "r"(kst + sw128(t, 64 + u / 2) + 8 * (u & 1)), "r"(r0), "r"(r1) : "memory");
+// The eight RoPE bytes (q's type) into half of chunk 64 + u / 2 of token t's row (and the peer's).
+template <bool PAIR>
+__device__ __forceinline__ void fp8_rope_put(u32 r0, u32 r1, u32 kst, int t, int u, u32 peer, u32 pfull) {
+    const u32 a = kst + sw128(t, 64 + u / 2) + 8 * (u & 1);
+    asm volatile("st.shared.v2.u32 [%0], {%1, %2};\n" :: "r"(a), "r"(r0), "r"(r1) : "memory");
+    if constexpr (PAIR) st_async_8(a + peer, r0, r1, pfull);
 }
 
 // Block k of the pipeline's window (k = 0: the block being filled) is live.
 __device__ __forceinline__ bool window_live(u32 live, int k) { return live >> k & 1; }
 // The window's last place (block it + 3) taken by the block after `lead`'s: its index and liveness.
 __device__ __forceinline__ void window_extend(BlockCursor& lead, int (&idx)[4], u32& live, const SchedPart& part,
-                                              const DecodeParams& params, const SparseTile& tile, int warp, int lane) {
+                                              const DecodeParams& params, const SparseTile& tile, int tok) {
     lead = cursor_next(lead, part, params);
-    idx[3] = block_index(lead, part, params, tile, warp, lane);
+    idx[3] = block_index(lead, part, params, tile, tok);
     live |= (u32)(lead.req <= part.end_req) << 3;
 }
 // The window one block on: block it + 1 becomes block it.
@@ -290,6 +301,15 @@ __device__ __forceinline__ void window_shift(int (&idx)[4], u32& live) {
 // 2u + 1, 2u + 32, 2u + 33 and half of chunk 64 + u / 2 of the token's row: a warp's stores then
 // fall on eight distinct 16-byte bank groups four times, the fewest wavefronts 512 bytes take.
 //
+// A pair (PAIR: h_q 65–128, the two 64-row tiles of a query token in a cluster of two blocks, FP8
+// only) shares the gather: block rank r converts tokens 32·r … 32·r + 31 of every block (warp w
+// tokens 32·r + 8·w … + 7, four rounds) and writes each chunk to its own stage and, by st.async, to
+// the peer's, whose `full` counts those bytes (36,864, and the 32 validity bytes, which lane 0 of
+// each warp writes eight at a time). A stage is refilled only once both blocks' math has freed it:
+// `empty` takes 16 arrivals, each math warp arriving on its own block's and on the peer's. So the
+// reads and conversions a block does halve at h_q 128, where the two tiles would otherwise each
+// gather the same tokens (the math is unchanged).
+//
 // Pipelining. A gather is latency-bound: two stages of shared memory (or, for FP8, one block of
 // loads in the producer's registers) are all the bytes a block can keep in flight. So the producer
 // works on a window of four blocks: while it fills block it's stage, it loads block it + 1 (FP8:
@@ -303,14 +323,23 @@ __device__ __forceinline__ void window_shift(int (&idx)[4], u32& live) {
 // (Asking L2 for block it + 2's tokens ahead, cp.async.bulk.prefetch.L2, was 6–10% slower: D60.)
 // Every producer thread arrives on `full` after its own stores and a proxy fence (128 arrivals),
 // so each store is released by the thread that made it.
-template <typename T, bool FP8DS>
+constexpr u32 PAIR_TX_BYTES = 32 * 2 * FMLA_D + 32;      // the peer's share of a stage: 32 token rows, 32 validity bytes
+
+template <typename T, bool FP8DS, bool PAIR>
 __device__ __forceinline__ void sparse_producer(const DecodeParams& params, const SparseTile& tile, u32 base,
                                                 SparseStorage& smem) {
+    static_assert(FP8DS || !PAIR, "a pair shares converted FP8 tokens only");
+    constexpr int ROUNDS = PAIR ? 4 : 8;                      // tokens a half-warp gathers a block
     const int ptid = threadIdx.x - 256, warp = ptid / 32, lane = ptid % 32, u = lane % 16;
     const u8* const kcache = static_cast<const u8*>(params.kcache);
     const SchedPart part = load_part(params.sched, blockIdx.z);
     const u32 sK = FMLA_AT(base, SparseStorage, k), full = FMLA_AT(base, SparseStorage, full);
     const u32 empty = FMLA_AT(base, SparseStorage, empty);
+    const u32 rank = PAIR ? cluster_rank() : 0;
+    const int first = PAIR ? 32 * (int)rank + 8 * warp : 16 * warp;   // the warp's first token of a block
+    const int tok = first + lane % (2 * ROUNDS);              // the token whose index this lane loads
+    // The peer's copy of an address is `peer` bytes on in the cluster's window.
+    const u32 peer = PAIR ? cluster_map(base, rank ^ 1) - base : 0;
     // The window: idx[k] is this lane's index of block it + k, bit k of `live` says block it + k
     // exists; `lead` is the cursor of the window's last block.
     BlockCursor lead = cursor_first(part, params);
@@ -320,16 +349,16 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
 #pragma unroll
     for (int k = 0; k < 3; ++k) {
         if (k > 0) lead = cursor_next(lead, part, params);
-        idx[k] = block_index(lead, part, params, tile, warp, lane);
+        idx[k] = block_index(lead, part, params, tile, tok);
         live |= (u32)(lead.req <= part.end_req) << k;
     }
     int stage = 0;
     if constexpr (FP8DS) {
-        Fp8Share share[8];
+        Fp8Share share[ROUNDS];
         u32 ok = 0;                                           // bit i: round i's token of the block in registers is valid
         report_bad_index(idx[0], lane, params);
 #pragma unroll
-        for (int i = 0; i < 8; ++i) {
+        for (int i = 0; i < ROUNDS; ++i) {
             const int id = round_index(idx[0], i, lane);
             const bool v = (u32)id < (u32)params.num_pages;
             ok |= (u32)v << i;
@@ -338,16 +367,19 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
         }
         for (int it = 0;; ++it) {
             stage = it & 1;
-            window_extend(lead, idx, live, part, params, tile, warp, lane);
-            const u32 kst = sK + stage * FMLA_TILE;
-            if (it >= 2) mbar_wait(empty + 8 * stage, ((it >> 1) - 1) & 1);
+            window_extend(lead, idx, live, part, params, tile, tok);
+            const u32 kst = sK + stage * FMLA_TILE, pfull = full + 8 * stage + peer;
+            if (it >= 2) {
+                if constexpr (PAIR) mbar_wait_cluster(empty + 8 * stage, ((it >> 1) - 1) & 1);
+                else mbar_wait(empty + 8 * stage, ((it >> 1) - 1) & 1);
+            }
             report_bad_index(idx[1], lane, params);
             // The lane re-read each block: else the compiler hoists the stores' 40 swizzled
             // offsets out of the loop and spills them (152 registers hold the shares, not those).
-            const int lu = lane_id_volatile() % 16, lt = warp * 16 + lane_id_volatile() / 16;
+            const int lu = lane_id_volatile() % 16, lt = first + lane_id_volatile() / 16;
             u32 ok_next = 0;
 #pragma unroll
-            for (int i = 0; i < 8; ++i) {
+            for (int i = 0; i < ROUNDS; ++i) {
                 const int t = lt + 2 * i;
                 const int id = round_index(idx[1], i, lane);
                 const bool v = (u32)id < (u32)params.num_pages;
@@ -359,14 +391,28 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
                     fp8_part_convert<T>(share[i], part, lo, hi);
                     u32 r0 = 0, r1 = 0;
                     if (part == 0) { r0 = bf16x2_to<T>(share[i].rope.x); r1 = bf16x2_to<T>(share[i].rope.y); }
-                    fp8_part_put(lo, hi, part, kst, t, lu);
-                    if (part == 0) fp8_rope_put(r0, r1, kst, t, lu);
+                    fp8_part_put<PAIR>(lo, hi, part, kst, t, lu, peer, pfull);
+                    if (part == 0) fp8_rope_put<PAIR>(r0, r1, kst, t, lu, peer, pfull);
                 }
                 fp8_share_load(share[i], src, v, u);
-                if (lu == 0) smem.valid[stage][t] = ok >> i & 1;
+                if (!PAIR && lu == 0) smem.valid[stage][t] = ok >> i & 1;
+            }
+            if constexpr (PAIR) {
+                // Validity bytes of the warp's 8 tokens: byte 2i is lane 0's round i, byte 2i + 1 lane 16's.
+                const u32 odd = __shfl_sync(0xffffffffu, ok, 16);
+                u32 w[2];
+#pragma unroll
+                for (int k = 0; k < 2; ++k)
+                    w[k] = (ok >> 2 * k & 1) | (odd >> 2 * k & 1) << 8 | (ok >> (2 * k + 1) & 1) << 16 | (odd >> (2 * k + 1) & 1) << 24;
+                if (lane == 0) {
+                    const u32 a = FMLA_AT(base, SparseStorage, valid) + 64 * stage + first;
+                    asm volatile("st.shared.v2.u32 [%0], {%1, %2};\n" :: "r"(a), "r"(w[0]), "r"(w[1]) : "memory");
+                    st_async_8(a + peer, w[0], w[1], pfull);
+                }
             }
             fence_proxy_async();                              // the stores, for wgmma's reads
-            mbar_arrive(full + 8 * stage);
+            if (PAIR && ptid == 0) mbar_arrive_expect_tx(full + 8 * stage, PAIR_TX_BYTES);
+            else mbar_arrive(full + 8 * stage);
             if (!window_live(live, 1)) break;
             ok = ok_next;
             window_shift(idx, live);
@@ -375,7 +421,7 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
         // 16-bit tokens: 72 chunks a token, lane u of its half-warp copying chunks u + 16·j.
         for (int it = 0;; ++it) {
             stage = it & 1;
-            window_extend(lead, idx, live, part, params, tile, warp, lane);
+            window_extend(lead, idx, live, part, params, tile, tok);
             const u32 kst = sK + stage * FMLA_TILE;
             if (it >= 1) {                                    // block it − 1 landed: release it
                 cp_async_wait<0>();
@@ -409,7 +455,7 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
 
 // ---- The math warpgroups ----
 // One instantiation a warpgroup (WG), so that each is compiled within its own register budget.
-template <typename T, int WG>
+template <typename T, int WG, bool PAIR>
 __device__ __forceinline__ void sparse_math(const DecodeParams& params, const SparseTile& tile, u32 base,
                                             SparseStorage& smem) {
     constexpr int wg = WG;
@@ -420,6 +466,7 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
     const u32 sP = FMLA_AT(base, SparseStorage, p);
     const u32 full = FMLA_AT(base, SparseStorage, full), empty = FMLA_AT(base, SparseStorage, empty);
     const u32 p_ready = FMLA_AT(base, SparseStorage, handoff), p_free = p_ready + 8;
+    const u32 peer_empty = PAIR ? cluster_map(empty, cluster_rank() ^ 1) : 0;   // a pair: the peer's `empty`
     const SchedPart part = load_part(params.sched, blockIdx.z);
     const float scale_log2 = params.scale_log2;
     int frees = 0;                                            // warpgroup 0: P_FREE phases waited for
@@ -445,7 +492,8 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
         for (int blk = 0; blk < n; ++blk, ++it) {
             const int stage = it & 1;
             const u32 kst = sK + stage * FMLA_TILE;
-            mbar_wait(full + 8 * stage, (it >> 1) & 1);
+            if constexpr (PAIR) mbar_wait_cluster(full + 8 * stage, (it >> 1) & 1);
+            else mbar_wait(full + 8 * stage, (it >> 1) & 1);
             if constexpr (FMLA_SPARSE_EXP == 1) {
             } else if constexpr (WG == 0) {
                 // S = Q·Kᵀ over the 64 keys, k = 576 in 36 steps.
@@ -542,6 +590,7 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
             }
             __syncwarp();
             if (lane == 0) mbar_arrive(empty + 8 * stage);
+            if (PAIR && lane == 1) mbar_arrive_cluster(peer_empty + 8 * stage);
         }
 
         // Row sums and maxima from warpgroup 0 to both.
@@ -563,7 +612,7 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
     }
 }
 
-template <typename T, bool FP8DS>
+template <typename T, bool FP8DS, bool PAIR>
 __device__ __forceinline__ void decode_sm90_sparse(const DecodeParams& params) {
     extern __shared__ __align__(1024) u8 smem_raw[];
     const u32 base = (smem_addr(smem_raw) + 1023) & ~1023u;
@@ -571,35 +620,42 @@ __device__ __forceinline__ void decode_sm90_sparse(const DecodeParams& params) {
     if (threadIdx.x == 0) {
         for (int s = 0; s < 2; ++s) {
             mbar_init(FMLA_AT(base, SparseStorage, full) + 8 * s, 128);
-            mbar_init(FMLA_AT(base, SparseStorage, empty) + 8 * s, 8);
+            mbar_init(FMLA_AT(base, SparseStorage, empty) + 8 * s, PAIR ? 16 : 8);
             mbar_init(FMLA_AT(base, SparseStorage, handoff) + 8 * s, 128);
         }
         mbar_fence_init();
     }
-    __syncthreads();
+    if constexpr (PAIR) cluster_sync();                       // the peer's barriers are initialized
+    else __syncthreads();
     grid_dependency_wait();                                   // everything below may read the previous kernel's output
     const SparseTile tile = sparse_tile(params);
     if (threadIdx.x >= 256) {
         regs_dec<PRODUCER_REGS>();
-        sparse_producer<T, FP8DS>(params, tile, base, smem);
+        sparse_producer<T, FP8DS, PAIR>(params, tile, base, smem);
     } else if (threadIdx.x >= 128) {
         regs_dec<WG1_REGS>();
-        sparse_math<T, 1>(params, tile, base, smem);
+        sparse_math<T, 1, PAIR>(params, tile, base, smem);
     } else {
         regs_inc<WG0_REGS>();
-        sparse_math<T, 0>(params, tile, base, smem);
+        sparse_math<T, 0, PAIR>(params, tile, base, smem);
     }
+    // A pair: neither block leaves while the peer may still write into its stages or arrive on
+    // its barriers.
+    if constexpr (PAIR) cluster_sync();
 }
 
-// Entry points flashmla_decode_sm90_sparse[_fp8ds]_<type> and their NAME_smem_bytes (the storage
-// and 1024 bytes of alignment), unless the unit is compiled for the other type only. No tensor
-// map: the producer gathers tokens itself.
-#define FMLA_DECODE_SM90_SPARSE(NAME, T, FP8DS)                                                               \
+// Entry points flashmla_decode_sm90_sparse[_fp8ds[_pair]]_<type> and their NAME_smem_bytes (the
+// storage and 1024 bytes of alignment), unless the unit is compiled for the other type only. No
+// tensor map: the producer gathers tokens itself. The _pair kernels must be launched in clusters
+// of two blocks along x (the host does, for h_q 65–128: a query token's two tiles).
+#define FMLA_DECODE_SM90_SPARSE(NAME, T, FP8DS, PAIR)                                                         \
     FMLA_IF_##T(extern "C" __device__ const int NAME##_smem_bytes = sizeof(SparseStorage) + 1024;             \
     extern "C" __global__ void __launch_bounds__(384, 1) NAME(const __grid_constant__ DecodeParams params) {  \
-        decode_sm90_sparse<T, FP8DS>(params);                                                                 \
+        decode_sm90_sparse<T, FP8DS, PAIR>(params);                                                           \
     })
-FMLA_DECODE_SM90_SPARSE(flashmla_decode_sm90_sparse_bf16, bf16, false)
-FMLA_DECODE_SM90_SPARSE(flashmla_decode_sm90_sparse_fp16, fp16, false)
-FMLA_DECODE_SM90_SPARSE(flashmla_decode_sm90_sparse_fp8ds_bf16, bf16, true)
-FMLA_DECODE_SM90_SPARSE(flashmla_decode_sm90_sparse_fp8ds_fp16, fp16, true)
+FMLA_DECODE_SM90_SPARSE(flashmla_decode_sm90_sparse_bf16, bf16, false, false)
+FMLA_DECODE_SM90_SPARSE(flashmla_decode_sm90_sparse_fp16, fp16, false, false)
+FMLA_DECODE_SM90_SPARSE(flashmla_decode_sm90_sparse_fp8ds_bf16, bf16, true, false)
+FMLA_DECODE_SM90_SPARSE(flashmla_decode_sm90_sparse_fp8ds_fp16, fp16, true, false)
+FMLA_DECODE_SM90_SPARSE(flashmla_decode_sm90_sparse_fp8ds_pair_bf16, bf16, true, true)
+FMLA_DECODE_SM90_SPARSE(flashmla_decode_sm90_sparse_fp8ds_pair_fp16, fp16, true, true)
