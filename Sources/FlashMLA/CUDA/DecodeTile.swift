@@ -171,7 +171,9 @@ enum DecodeKernel: Equatable {
         self == .hopperSeesaw ? .hopperLockstep : nil
     }
 
-    /// The kernel's name in `FLASHMLA_KERNEL`'s terms: `sm80`, `sm90-lockstep` or `sm90-seesaw`.
+    /// The kernel's name in `FLASHMLA_KERNEL`'s terms: `sm80`, `sm90-lockstep` or `sm90-seesaw`;
+    /// the sparse kernel, which `FLASHMLA_KERNEL` does not force, is `sm90-sparse` or
+    /// `sm90-sparse-pair`.
     var name: String {
         switch self {
         case .portable: "sm80"
