@@ -203,9 +203,9 @@ __device__ __forceinline__ int lane_id_volatile() {
     asm volatile("mov.u32 %0, %%laneid;\n" : "=r"(lane));
     return lane;
 }
-// Round i's token of a block (16·warp + 2·i + lane / 16): its index from the lane that loaded
-// it, and whether it names a cache slot. An index neither −1 nor a slot is reported (once, by
-// the loading lane) and read as invalid.
+// Round i's token of a block (the warp's first token + 2·i + lane / 16): its index from the lane
+// that loaded it. An index neither −1 nor a slot is reported (once, by the loading lane) and read
+// as invalid.
 __device__ __forceinline__ int round_index(int idx, int i, int lane) { return __shfl_sync(0xffffffffu, idx, 2 * i + lane / 16); }
 __device__ __forceinline__ void report_bad_index(int idx, int lane, const DecodeParams& params) {
     if (lane < 16 && idx != -1 && (u32)idx >= (u32)params.num_pages) atomicOr(params.error_flag, FMLA_ERR_INDEX);
@@ -265,8 +265,8 @@ template <bool PAIR>
 __device__ __forceinline__ void fp8_part_put(const uint4& lo, const uint4& hi, int part, u32 kst, int t, int u, u32 peer, u32 pfull) {
     const int chunk = 2 * u + 32 * part;
     const u32 a = kst + sw128(t, chunk), b = kst + sw128(t, chunk + 1);
-    asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" :: "r"(a), "r"(lo.x), "r"(lo.y), "r"(lo.z), "r"(lo.w) : "memory");
-    asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" :: "r"(b), "r"(hi.x), "r"(hi.y), "r"(hi.z), "r"(hi.w) : "memory");
+    st_shared_v4(a, lo.x, lo.y, lo.z, lo.w);
+    st_shared_v4(b, hi.x, hi.y, hi.z, hi.w);
     if constexpr (PAIR) {
         st_async_16(a + peer, lo.x, lo.y, lo.z, lo.w, pfull);
         st_async_16(b + peer, hi.x, hi.y, hi.z, hi.w, pfull);
@@ -276,7 +276,7 @@ __device__ __forceinline__ void fp8_part_put(const uint4& lo, const uint4& hi, i
 template <bool PAIR>
 __device__ __forceinline__ void fp8_rope_put(u32 r0, u32 r1, u32 kst, int t, int u, u32 peer, u32 pfull) {
     const u32 a = kst + sw128(t, 64 + u / 2) + 8 * (u & 1);
-    asm volatile("st.shared.v2.u32 [%0], {%1, %2};\n" :: "r"(a), "r"(r0), "r"(r1) : "memory");
+    st_shared_v2(a, r0, r1);
     if constexpr (PAIR) st_async_8(a + peer, r0, r1, pfull);
 }
 
@@ -406,7 +406,7 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
                     w[k] = (ok >> 2 * k & 1) | (odd >> 2 * k & 1) << 8 | (ok >> (2 * k + 1) & 1) << 16 | (odd >> (2 * k + 1) & 1) << 24;
                 if (lane == 0) {
                     const u32 a = FMLA_AT(base, SparseStorage, valid) + 64 * stage + first;
-                    asm volatile("st.shared.v2.u32 [%0], {%1, %2};\n" :: "r"(a), "r"(w[0]), "r"(w[1]) : "memory");
+                    st_shared_v2(a, w[0], w[1]);
                     st_async_8(a + peer, w[0], w[1], pfull);
                 }
             }
