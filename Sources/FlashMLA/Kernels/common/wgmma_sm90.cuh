@@ -64,13 +64,12 @@ __device__ __forceinline__ void mbar_arrive_expect_tx(u32 bar, u32 bytes) {
 __device__ __forceinline__ void mbar_arrive(u32 bar) {
     asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" :: "r"(bar) : "memory");
 }
-// Waits until the phase of parity `phase` has completed (acquire; SEM names its scope if not
-// the block's).
-#define FMLA_MBAR_WAIT(SEM, bar, phase)                                                    \
-    asm volatile("{\n.reg .pred done;\nwait_%=:\n"                                         \
-                 "mbarrier.try_wait.parity" SEM ".shared::cta.b64 done, [%0], %1;\n"       \
-                 "@!done bra wait_%=;\n}\n" :: "r"(bar), "r"(phase) : "memory")
-__device__ __forceinline__ void mbar_wait(u32 bar, u32 phase) { FMLA_MBAR_WAIT("", bar, phase); }
+// Waits until the phase of parity `phase` has completed (acquire, block scope).
+__device__ __forceinline__ void mbar_wait(u32 bar, u32 phase) {
+    asm volatile("{\n.reg .pred done;\nwait_%=:\n"
+                 "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+                 "@!done bra wait_%=;\n}\n" :: "r"(bar), "r"(phase) : "memory");
+}
 
 // ---- Two-block clusters: the peer's shared memory and barriers ----
 // A block's rank in its cluster.
@@ -93,13 +92,18 @@ __device__ __forceinline__ void cluster_sync() {
     asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;\n" ::: "memory");
 }
 // One arrival on an mbarrier of another block of the cluster (`bar` from cluster_map), releasing
-// this thread's earlier reads and writes at cluster scope.
+// this thread's earlier reads and writes at block scope, as CUTLASS's cluster barriers do. The
+// cluster-scope form put a MEMBAR.ALL.GPU before every arrival, and the cluster-scope wait a
+// CCTL.IVALL (L1 invalidation) after it; block scope was 1.4–2% faster on the pair's rows, with
+// racecheck and synccheck clean (bench/DECISIONS.md, D69). What orders the peer's accesses: its
+// wgmma reads of a stage are complete (wgmma.wait_group) before it arrives on our `empty`, and
+// our st.async bytes reach its `full` through the async proxy's complete_tx, which its wait observes.
 __device__ __forceinline__ void mbar_arrive_cluster(u32 bar) {
-    asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" :: "r"(bar) : "memory");
+    asm volatile("mbarrier.arrive.release.cta.shared::cluster.b64 _, [%0];\n" :: "r"(bar) : "memory");
 }
-// mbar_wait with acquire at cluster scope: for phases other blocks of the cluster arrive on or
-// write into.
-__device__ __forceinline__ void mbar_wait_cluster(u32 bar, u32 phase) { FMLA_MBAR_WAIT(".acquire.cluster", bar, phase); }
+// mbar_wait for a phase the peer block arrives on or writes into: the block-scope acquire of
+// mbar_wait (see mbar_arrive_cluster).
+__device__ __forceinline__ void mbar_wait_cluster(u32 bar, u32 phase) { mbar_wait(bar, phase); }
 // 16 or 8 bytes into another block's shared memory (`addr`, `bar` from cluster_map), counted
 // as transaction bytes on that block's mbarrier `bar` when they land.
 __device__ __forceinline__ void st_async_16(u32 addr, u32 a, u32 b, u32 c, u32 d, u32 bar) {
