@@ -92,7 +92,8 @@ __device__ __forceinline__ void cluster_sync() {
     asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;\n" ::: "memory");
 }
 // One arrival on an mbarrier of another block of the cluster (`bar` from cluster_map), releasing
-// this thread's earlier reads and writes at block scope, as CUTLASS's cluster barriers do. The
+// this thread's earlier reads and writes at block scope, as CUTLASS's cluster barriers do; the
+// phases the peer arrives on or writes into are waited for with mbar_wait, also block scope. The
 // cluster-scope form put a MEMBAR.ALL.GPU before every arrival, and the cluster-scope wait a
 // CCTL.IVALL (L1 invalidation) after it; block scope was 1.4–2% faster on the pair's rows, with
 // racecheck and synccheck clean (bench/DECISIONS.md, D69). What orders the peer's accesses: its
@@ -101,9 +102,6 @@ __device__ __forceinline__ void cluster_sync() {
 __device__ __forceinline__ void mbar_arrive_cluster(u32 bar) {
     asm volatile("mbarrier.arrive.release.cta.shared::cluster.b64 _, [%0];\n" :: "r"(bar) : "memory");
 }
-// mbar_wait for a phase the peer block arrives on or writes into: the block-scope acquire of
-// mbar_wait (see mbar_arrive_cluster).
-__device__ __forceinline__ void mbar_wait_cluster(u32 bar, u32 phase) { mbar_wait(bar, phase); }
 // 16 or 8 bytes into another block's shared memory (`addr`, `bar` from cluster_map), counted
 // as transaction bytes on that block's mbarrier `bar` when they land.
 __device__ __forceinline__ void st_async_16(u32 addr, u32 a, u32 b, u32 c, u32 d, u32 bar) {

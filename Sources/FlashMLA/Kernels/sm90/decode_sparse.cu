@@ -298,8 +298,9 @@ __device__ __forceinline__ void window_shift(int (&idx)[4], u32& live) {
 // Warp w gathers tokens 16·w … 16·w + 15 of a block, two at a time (round i: token 16·w + 2·i +
 // lane / 16). FP8: lane u = lane % 16 of a token reads code chunks u and u + 16 (16 codes each,
 // scale groups u / 8 and u / 8 + 2) and RoPE bytes 8·u … 8·u + 7, and writes 16-byte chunks 2u,
-// 2u + 1, 2u + 32, 2u + 33 and half of chunk 64 + u / 2 of the token's row: a warp's stores then
-// fall on eight distinct 16-byte bank groups four times, the fewest wavefronts 512 bytes take.
+// 2u + 1, 2u + 32, 2u + 33 and half of chunk 64 + u / 2 of the token's row. The eight lanes a
+// 16-byte store serves at once then hold four distinct bank groups, so each store takes two
+// wavefronts (ncu: 19% of the kernel's); a lane order with eight was no faster (D73).
 //
 // A pair (PAIR: h_q 65–128, the two 64-row tiles of a query token in a cluster of two blocks, FP8
 // only) shares the gather: block rank r converts tokens 32·r … 32·r + 31 of every block (warp w
@@ -369,10 +370,7 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
             stage = it & 1;
             window_extend(lead, idx, live, part, params, tile, tok);
             const u32 kst = sK + stage * FMLA_TILE, pfull = full + 8 * stage + peer;
-            if (it >= 2) {
-                if constexpr (PAIR) mbar_wait_cluster(empty + 8 * stage, ((it >> 1) - 1) & 1);
-                else mbar_wait(empty + 8 * stage, ((it >> 1) - 1) & 1);
-            }
+            if (it >= 2) mbar_wait(empty + 8 * stage, ((it >> 1) - 1) & 1);
             report_bad_index(idx[1], lane, params);
             // The lane re-read each block: else the compiler hoists the stores' 40 swizzled
             // offsets out of the loop and spills them (152 registers hold the shares, not those).
@@ -492,8 +490,7 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
         for (int blk = 0; blk < n; ++blk, ++it) {
             const int stage = it & 1;
             const u32 kst = sK + stage * FMLA_TILE;
-            if constexpr (PAIR) mbar_wait_cluster(full + 8 * stage, (it >> 1) & 1);
-            else mbar_wait(full + 8 * stage, (it >> 1) & 1);
+            mbar_wait(full + 8 * stage, (it >> 1) & 1);
             if constexpr (FMLA_SPARSE_EXP == 1) {
             } else if constexpr (WG == 0) {
                 // S = Q·Kᵀ over the 64 keys, k = 576 in 36 steps.
