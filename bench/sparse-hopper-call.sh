@@ -38,6 +38,7 @@ done
   echo "== check-sparse fp8-ds h128 sparse"; timeout 45 $B check-sparse --cases 12 --seed 12 --heads 128 --format fp8-ds --mode sparse 2>&1 | tail -3
   echo "== check-sparse fp8-ds h100 (a pair with a part-filled tile)"; timeout 45 $B check-sparse --cases 8 --seed 16 --heads 100 --format fp8-ds 2>&1 | tail -3
   echo "== check-sparse native h64 sparse p64"; timeout 45 $B check-sparse --cases 12 --seed 13 --heads 64 --format native --mode sparse --page-size 64 2>&1 | tail -3
+  echo "== check-sparse fp8-ds fp16 (the FP8 → fp16 kernels, single and pair)"; timeout 45 $B check-sparse --cases 12 --seed 17 --format fp8-ds --dtype fp16 --mode sparse 2>&1 | tail -3
   echo "== check-sparse fp8-ds long topk"; timeout 60 $B check-sparse --cases 6 --seed 14 --max-topk 4096 --heads 64 --format fp8-ds --mode sparse 2>&1 | tail -3
   for v in "${VARS[@]}"; do
     [[ $v == *FMLA_SPARSE_EXP* ]] && continue                 # timing probes: wrong results on purpose

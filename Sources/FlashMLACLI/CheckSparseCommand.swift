@@ -35,8 +35,12 @@ struct CheckSparseCommand: ParsableCommand {
     var extraTopk: Int?
     @Option(help: "model1: the extra cache's page size (default: drawn from 2, 61, 64).") var extraPageSize: Int?
     @Option(help: "Attention sink: yes, no or random (dense cases always have one).") var sink = "random"
+    @Option(help: "Query (and 16-bit cache) type: bf16, fp16 or random (random: FP8 cases bf16, as FlashMLA's).") var dtype = "random"
 
     func validate() throws {
+        guard ["bf16", "fp16", "random"].contains(dtype) else {
+            throw ValidationError("--dtype: expected bf16, fp16 or random, given \(dtype)")
+        }
         guard ["native", "fp8-ds", "model1", "random"].contains(format) else {
             throw ValidationError("--format: expected native, fp8-ds, model1 or random, given \(format)")
         }
@@ -61,6 +65,7 @@ struct CheckSparseCommand: ParsableCommand {
             if mode != "random" { spec.dense = mode == "dense" }
             if format != "random" { spec.fp8 = format == "fp8-ds"; if spec.fp8 { spec.elementType = .bfloat16 } }
             if sink != "random" { spec.sink = sink == "yes" }
+            if dtype != "random" { spec.elementType = dtype == "fp16" ? .float16 : .bfloat16 }
             let problems = try SparseCase(spec, generator: &generator).check(on: engine, against: reference)
             print("\(problems.isEmpty ? "ok  " : "FAIL") \(index): \(spec)")
             for problem in problems { print("     \(problem)") }
@@ -80,6 +85,7 @@ struct CheckSparseCommand: ParsableCommand {
             spec.dense = false
             spec.fp8 = false
             if sink != "random" { spec.sink = sink == "yes" }
+            if dtype != "random" { spec.elementType = dtype == "fp16" ? .float16 : .bfloat16 }
             let extra = extraTopk ?? [0, 64, 200, 512].randomElement(using: &generator)!
             let extraPage = extraPageSize ?? [2, 61, 64].randomElement(using: &generator)!
             let model1 = Model1Case(spec, extraTopk: extra, extraPageSize: extraPage, generator: &generator)

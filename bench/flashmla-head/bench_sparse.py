@@ -209,6 +209,39 @@ def time_call(fn, warmup, iters):
     return ts[len(ts) // 2], ts[0], sum(ts) / len(ts)
 
 
+def profile_call(fn, n):
+    """n calls, each after the flush, under torch.profiler: each kernel's mean duration (us) by
+    name, and the mean span from a call's first kernel start to its last kernel end."""
+    import tempfile
+    from torch.profiler import profile, ProfilerActivity
+    flush = torch.empty(256 * 1024 * 1024, dtype=torch.int8, device="cuda")
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(n):
+            flush.zero_()
+            fn()
+        torch.cuda.synchronize()
+    path = tempfile.mktemp(suffix=".json")
+    prof.export_chrome_trace(path)
+    evs = [e for e in json.load(open(path))["traceEvents"] if e.get("cat") == "kernel"]
+    os.unlink(path)
+    evs.sort(key=lambda e: e["ts"])
+    calls, cur = [], None
+    for e in evs:
+        if "Fill" in e["name"] or "fill" in e["name"]:
+            cur = {"flush_end": e["ts"] + e["dur"], "k": []}
+            calls.append(cur)
+        elif cur is not None:
+            cur["k"].append(e)
+    by = {}
+    for c in calls:
+        for e in c["k"]:
+            by.setdefault(e["name"][:60], []).append(e["dur"])
+    spans = [c["k"][-1]["ts"] + c["k"][-1]["dur"] - c["k"][0]["ts"] for c in calls if c["k"]]
+    gaps = [c["k"][0]["ts"] - c["flush_end"] for c in calls if c["k"]]
+    return {"kernels_us": {k: round(sum(v) / len(v), 2) for k, v in by.items()},
+            "span_us": round(sum(spans) / max(len(spans), 1), 2), "gap_after_flush_us": round(sum(gaps) / max(len(gaps), 1), 2)}
+
+
 def import_module(name):
     try:
         return importlib.import_module(name)
@@ -247,6 +280,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--iters", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile", type=int, default=0, help="also N calls under torch.profiler: kernel durations and the call's span")
     ap.add_argument("--flashmla-src", default=None, help="FlashMLA source tree (for tests/quant.py)")
     args = ap.parse_args()
 
@@ -314,6 +348,8 @@ def main():
                         ms, ms_min, ms_mean = time_call(call, args.warmup, args.iters)
                         row.update(ms=round(ms, 4), ms_min=round(ms_min, 4), ms_mean=round(ms_mean, 4),
                                    tflops=round(flop / ms / 1e9, 1), gbps=round(nbytes / ms / 1e6, 1))
+                        if args.profile:
+                            row["profile"] = profile_call(call, args.profile)
                     except Exception as e:  # e.g. a module that refuses sparse decoding
                         row["error"] = f"{type(e).__name__}: {e}"[:300]
                         torch.cuda.synchronize()

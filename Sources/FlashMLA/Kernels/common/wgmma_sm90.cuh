@@ -17,6 +17,16 @@ __device__ __forceinline__ u64 smem_desc_sw128(u32 smem_address, u32 lead, u32 s
     return desc;
 }
 
+// A wgmma shared-memory matrix descriptor for a tile without swizzle, of core matrices of 8 rows
+// × 16 contiguous bytes (128 bytes each): `lead` is the byte step between core matrices along K,
+// `stride` along M or N (for either major-ness).
+__device__ __forceinline__ u64 smem_desc_inter(u32 smem_address, u32 lead, u32 stride) {
+    u64 desc = (u64)((smem_address & 0x3FFFF) >> 4);
+    desc |= (u64)((lead >> 4) & 0x3FFF) << 16;
+    desc |= (u64)((stride >> 4) & 0x3FFF) << 32;
+    return desc;                                // layout type 0: no swizzle
+}
+
 // The descriptor of the tile `bytes` past the one `desc` describes: the start-address field
 // (bits 0–13, address / 16) never carries, since shared memory ends below 256 KiB.
 __device__ __forceinline__ u64 desc_plus(u64 desc, u32 bytes) {

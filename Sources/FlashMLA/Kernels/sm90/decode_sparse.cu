@@ -13,8 +13,9 @@
 // half of every block's tokens (see sparse_producer).
 //
 // Roles. Warpgroup 2 (the producer) gathers the 64 tokens of each block into a stage of shared
-// memory as q's type in the swizzled boxes of sm90/tile.cuh (one token a row): FP8 tokens are
-// read into registers (16-byte loads) and converted there; 16-bit tokens are copied by cp.async.
+// memory as q's type: FP8 tokens are read into registers (16-byte loads), converted there and
+// stored as wgmma's core matrices without swizzle (see KCHUNK); 16-bit tokens are copied by
+// cp.async into the swizzled boxes of sm90/tile.cuh (one token a row).
 // It works a window of blocks ahead (see sparse_producer). An invalid token (−1, at or past
 // topk_length, or out of range) becomes a zero row and a zero validity byte. Warpgroup 0 computes
 // S = Q·Kᵀ for all 64 keys (36 wgmma m64n64k16), the softmax (it alone keeps the row maxima and
@@ -44,13 +45,63 @@
 #endif
 #define FMLA_SPARSE_FP8DS_TOKEN 656   // DeepSeek-V3.2: 512 E4M3 codes, 4 fp32 scales, 64 bf16 RoPE values
 
+#ifndef FMLA_SPARSE_TRACE
+// Timing probe only (bench/probes/sparse-trace.sh): per role, the clock cycles spent in each
+// phase of a block, summed over a worker's blocks, and the block's start and end (globaltimer),
+// printed for one launch. ptxas may move a clock read across a wait it does not depend on, so
+// time splits between neighbouring phases (a wait and what follows it) are approximate; the
+// totals, the span and the clock rate are not.
+#define FMLA_SPARSE_TRACE 0
+#endif
+#if FMLA_SPARSE_TRACE
+#ifndef FMLA_SPARSE_TRACE_LAUNCH
+#define FMLA_SPARSE_TRACE_LAUNCH 8                    // which launch of the process prints (0: the first)
+#endif
+extern "C" __device__ int vprintf(const char*, const char*);
+__device__ u32 g_trace_tickets;
+__shared__ u32 s_trace[3][8];
+__shared__ u32 s_trace_launch, s_trace_ns;    // the block's launch (by ticket at its start), its start (globaltimer, ns)
+__device__ __forceinline__ u32 trace_clock() { u32 t; asm volatile("mov.u32 %0, %%clock;\n" : "=r"(t) :: "memory"); return t; }
+__device__ __forceinline__ u32 trace_ns() { unsigned long long t; asm volatile("mov.u64 %0, %%globaltimer;\n" : "=l"(t) :: "memory"); return (u32)t; }
+#define TRACE_T(v) const u32 v = trace_clock()
+#define TRACE_ADD(on, role, slot, dt) do { if (on) s_trace[role][slot] += (dt); } while (0)
+__device__ __noinline__ void trace_print(int role, u32 total) {
+    const u32 end_ns = trace_ns();
+    if (s_trace_launch != FMLA_SPARSE_TRACE_LAUNCH) return;
+    struct { int role, x, z; u32 a, b, c, d, e, f, g, tot, t0, t1; } args = {role, (int)blockIdx.x, (int)blockIdx.z,
+        s_trace[role][0], s_trace[role][1], s_trace[role][2], s_trace[role][3], s_trace[role][4], s_trace[role][5], s_trace[role][6], total,
+        s_trace_ns, end_ns};
+    vprintf("TRACE role=%d x=%d z=%d s0=%u s1=%u s2=%u s3=%u s4=%u s5=%u s6=%u tot=%u ns0=%u ns1=%u\n", reinterpret_cast<const char*>(&args));
+}
+#else
+#define TRACE_T(v)
+#define TRACE_ADD(on, role, slot, dt)
+#endif
+   // DeepSeek-V3.2: 512 E4M3 codes, 4 fp32 scales, 64 bf16 RoPE values
+
 // Named barrier ids (0 is __syncthreads) and the threads that meet at them.
 constexpr u32 BAR_ROWS = 3, BAR_Q = 4, MATH_THREADS = 256;
+
+// A stage holds a block's 64 tokens × 576 values (q's type) as wgmma's core matrices without
+// swizzle: 16-byte chunk j (values 8j … 8j + 7) of token t at j·KCHUNK + t·16, so tokens 8i …
+// 8i + 7 of chunk j are one 128-byte core matrix. Q·Kᵀ reads it K-major (core matrices KCHUNK
+// apart along k, 128 along the tokens), P·V N-major (128 apart along k, the tokens; KCHUNK along
+// the 512 value columns). FlashMLA's producer uses the same layout: each store a producer lane
+// makes is one base register plus an immediate, and eight lanes storing consecutive tokens' chunk
+// fill 128 contiguous bytes (no bank conflicts; with the 128-byte swizzle each store computed its
+// own address and took two wavefronts: D74).
+constexpr u32 KCHUNK = 64 * 16;                           // bytes from chunk j of a token to chunk j + 1
+// V's descriptor for k-step ks (keys 16·ks …) of value columns 256·half …: without swizzle
+// (FP8 tokens) or in sm90/tile.cuh's swizzled boxes (16-bit tokens, which cp.async copies there).
+template <bool INTER> __device__ __forceinline__ u64 v_desc(u32 kst, int half, int ks) {
+    return INTER ? smem_desc_inter(kst + half * 32 * KCHUNK + ks * 256, 128, KCHUNK)
+                 : smem_desc_sw128(kst + half * 4 * FMLA_BOX + ks * 2048, V_DESC_LEAD, V_DESC_STRIDE);
+}
 
 // Shared memory, from a 1024-aligned base.
 struct SparseStorage {
     u8 q[FMLA_TILE];              // the query tile (cp.async, once per piece)
-    u8 k[2][FMLA_TILE];           // two stages of 64 gathered tokens; boxes 0–7 are also V
+    u8 k[2][FMLA_TILE];           // two stages of 64 gathered tokens (FP8: see KCHUNK; else boxes, 0–7 also V)
     u8 p[FMLA_BOX];               // warpgroup 0's P for warpgroup 1: 64 rows × 64 keys, one swizzled box
     float alpha[64];              // each row's rescale of O for this block
     float rows[2][64];            // end of a piece: row sums, row maxima (log2 units)
@@ -80,54 +131,11 @@ static_assert(WG0_REGS + WG1_REGS + PRODUCER_REGS <= 3 * 168, "setmaxnreg.inc wo
 template <int N> __device__ __forceinline__ void regs_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" :: "n"(N)); }
 template <int N> __device__ __forceinline__ void regs_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" :: "n"(N)); }
 
-__device__ __forceinline__ u32 bf16x2_mul(u32 a, u32 b) {
-    u32 d;
-    asm("mul.rn.bf16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
-    return d;
-}
-__device__ __forceinline__ u32 bf16x2_fma(u32 a, u32 b, u32 c) {
-    u32 d;
-    asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-    return d;
-}
-
-// A block's scale as the converter uses it: for bf16, scale · 2⁵⁶ split into a bf16 head and a
-// bf16 tail (head + tail = scale · 2⁵⁶ to 2⁻¹⁶ relative), each as a pair; for fp16, the float.
-struct NoPEScale {
-    u32 hi, lo;
-    float f;
-};
-template <typename T> __device__ __forceinline__ NoPEScale nope_scale(float scale) {
-    NoPEScale s;
-    s.f = scale;
-    const float wide = scale * 72057594037927936.f;          // 2⁵⁶
-    const float head = __uint_as_float(pack2<bf16>(wide, wide) << 16);
-    s.hi = pack2<bf16>(wide, wide);
-    s.lo = pack2<bf16>(wide - head, wide - head);
-    return s;
-}
-
-// Four E4M3 codes (memory order) times the scale, as two pairs of T (low code in the low half).
-// bf16: the hardware converts a code pair to fp16x2 exactly; shifting each half's exponent and
-// mantissa three bits right reads it as a bf16 of the value · 2⁻¹¹² (every E4M3 value is an fp16
-// normal or zero, so this is exact); a multiply by 2⁵⁶ is exact, and the product with the split
-// scale, value·head + (value·tail), is rounded once: the Float32 product of value and scale rounded
-// to bf16 (the reference's rounding) up to a 2⁻¹⁶ relative error before that rounding. NaN codes
-// are not kept (a valid token's codes are finite). fp16: through float, exactly the reference.
-template <typename T> __device__ __forceinline__ void convert4(u32 codes, const NoPEScale& s, u32& r0, u32& r1);
-template <> __device__ __forceinline__ void convert4<bf16>(u32 codes, const NoPEScale& s, u32& r0, u32& r1) {
-    const u32 two56 = 0x5B805B80u;                            // bf16 2⁵⁶, twice
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-        const u32 h = e4m3x2_to_f16x2(codes >> (16 * i));
-        const u32 b = bf16x2_mul(((h >> 3) & 0x0FFF0FFFu) | (h & 0x80008000u), two56);
-        const u32 r = bf16x2_fma(b, s.hi, bf16x2_mul(b, s.lo));
-        (i == 0 ? r0 : r1) = r;
-    }
-}
-template <> __device__ __forceinline__ void convert4<fp16>(u32 codes, const NoPEScale& s, u32& r0, u32& r1) {
-    r0 = e4m3x2_scaled<fp16>(codes, s.f);
-    r1 = e4m3x2_scaled<fp16>(codes >> 16, s.f);
+// O's rows times this block's rescale factors, skipped by a warp whose factors are all 1 (none of
+// its rows' maxima grew; x · 1 = x, so the result is the same): 0.6–1.2% less time on every
+// fp8-ds row of V3.2's shapes (D75).
+__device__ __forceinline__ void rescale_rows(float (&o)[128], float alpha_a, float alpha_b) {
+    if (__any_sync(0xffffffffu, alpha_a != 1.f || alpha_b != 1.f)) scale_rows(o, alpha_a, alpha_b);
 }
 
 // What every role derives from the block's place and the schedule.
@@ -197,87 +205,111 @@ __device__ __forceinline__ int block_index(const BlockCursor& c, const SchedPart
     return __ldg(row + pos);
 }
 
-// The lane id, read anew at each call (volatile): the compiler may not hoist what derives from it.
-__device__ __forceinline__ int lane_id_volatile() {
-    int lane;
-    asm volatile("mov.u32 %0, %%laneid;\n" : "=r"(lane));
-    return lane;
+// A lane's place in the producer's mapping (see sparse_producer): r = lane % 8 picks the token
+// within its warp's eight, g = lane / 8 the lane's quarter of each 64-value stretch.
+// Token k of the lane's block (k < TOKENS): its index from the lane that loaded it (lane r + 8k).
+// An index neither −1 nor a slot is reported (once, by a loading lane) and read as invalid.
+__device__ __forceinline__ int token_index(int idx, int k, int lane, bool pair) {
+    return pair ? idx : __shfl_sync(0xffffffffu, idx, (lane & 7) + 8 * k);
 }
-// Round i's token of a block (the warp's first token + 2·i + lane / 16): its index from the lane
-// that loaded it. An index neither −1 nor a slot is reported (once, by the loading lane) and read
-// as invalid.
-__device__ __forceinline__ int round_index(int idx, int i, int lane) { return __shfl_sync(0xffffffffu, idx, 2 * i + lane / 16); }
 __device__ __forceinline__ void report_bad_index(int idx, int lane, const DecodeParams& params) {
     if (lane < 16 && idx != -1 && (u32)idx >= (u32)params.num_pages) atomicOr(params.error_flag, FMLA_ERR_INDEX);
 }
 // The byte offset of slot idx (a valid one, so non-negative) in the cache. A page size that is a
 // power of two (64 and 256, FlashMLA's) takes a shift, others an unsigned division: a division a
-// share is on the producer's critical path (the shift was 6–16% faster than an unsigned division
+// token is on the producer's critical path (the shift was 6–16% faster than an unsigned division
 // in the same call, D65).
 __device__ __forceinline__ i64 slot_offset(int idx, const DecodeParams& params) {
     const u32 ps = (u32)params.page_size;
     const u32 page = (ps & (ps - 1)) == 0 ? (u32)idx >> (__ffs((int)ps) - 1) : (u32)idx / ps;
     return (i64)page * params.k_page_stride + (i64)((u32)idx - page * ps) * params.k_token_stride;
 }
+// The validity bytes of the warp's eight tokens k (lanes 0–7 hold them, one each) as two words:
+// byte i is token 8w + i's.
+__device__ __forceinline__ uint2 validity_bytes(bool v) {
+    const u32 m = __ballot_sync(0xffffffffu, v);
+    uint2 w;
+    w.x = (m & 1) | (m >> 1 & 1) << 8 | (m >> 2 & 1) << 16 | (m >> 3 & 1) << 24;
+    w.y = (m >> 4 & 1) | (m >> 5 & 1) << 8 | (m >> 6 & 1) << 16 | (m >> 7 & 1) << 24;
+    return w;
+}
 
-// One FP8 token's share for a lane (see sparse_producer): two 16-code chunks, their two scales,
-// eight RoPE bytes.
-struct Fp8Share {
-    uint4 codes[2];
-    float scales[2];
-    uint2 rope;
+// What a lane reads of one FP8 token (see sparse_producer): 16 codes of each 64-code stretch
+// d (codes 64·d + 16·g …), the token's four scales, and 8 RoPE values of each 32-value half.
+struct Fp8Token {
+    uint4 codes[8];
+    float4 scales;
+    uint4 rope[2];
 };
 
 // The loads sit behind a branch on `ok`: a branch-free form (an invalid token reading a dummy
 // address), which let the scheduler spread the loads among the previous block's conversions, ran
 // 27% slower (bench/DECISIONS.md, D61).
-__device__ __forceinline__ void fp8_share_load(Fp8Share& d, const u8* src, bool ok, int u) {
+__device__ __forceinline__ void fp8_token_load(Fp8Token& d, const u8* src, bool ok, int g) {
     if (ok && FMLA_SPARSE_EXP != 2 && FMLA_SPARSE_EXP != 4) {
-        d.codes[0] = __ldg(reinterpret_cast<const uint4*>(src) + u);
-        d.codes[1] = __ldg(reinterpret_cast<const uint4*>(src) + u + 16);
-        d.scales[0] = __ldg(reinterpret_cast<const float*>(src + 512) + u / 8);
-        d.scales[1] = __ldg(reinterpret_cast<const float*>(src + 512) + u / 8 + 2);
-        d.rope = __ldg(reinterpret_cast<const uint2*>(src + 528) + u);
+#pragma unroll
+        for (int s = 0; s < 8; ++s) d.codes[s] = __ldg(reinterpret_cast<const uint4*>(src + 64 * s + 16 * g));
+        d.scales = __ldg(reinterpret_cast<const float4*>(src + 512));
+#pragma unroll
+        for (int h = 0; h < 2; ++h) d.rope[h] = __ldg(reinterpret_cast<const uint4*>(src + 528 + 64 * h + 16 * g));
     } else {
-        d.codes[0] = d.codes[1] = make_uint4(0, 0, 0, 0);
-        d.scales[0] = d.scales[1] = 0.f;
-        d.rope = make_uint2(0, 0);
+#pragma unroll
+        for (int s = 0; s < 8; ++s) d.codes[s] = make_uint4(0, 0, 0, 0);
+        d.scales = make_float4(0.f, 0.f, 0.f, 0.f);
+        d.rope[0] = d.rope[1] = make_uint4(0, 0, 0, 0);
     }
 }
 
-// Part `part` of a share converted to q's type: chunks 2u + 32·part and 2u + 32·part + 1 of the
-// token's row (zero codes make zeros).
-template <typename T> __device__ __forceinline__ void fp8_part_convert(const Fp8Share& d, int part, uint4& lo, uint4& hi) {
-    const NoPEScale s = nope_scale<T>(d.scales[part]);
-    const uint4 c = d.codes[part];
-#if FMLA_SPARSE_EXP == 3 || FMLA_SPARSE_EXP == 4
-    lo = c; hi = c;
-#else
-    convert4<T>(c.x, s, lo.x, lo.y);
-    convert4<T>(c.y, s, lo.z, lo.w);
-    convert4<T>(c.z, s, hi.x, hi.y);
-    convert4<T>(c.w, s, hi.z, hi.w);
-#endif
-}
-// Those two chunks into token t's row of the stage at kst; in a pair (PAIR) also into the peer's
-// stage, `peer` bytes from ours in the cluster's window, counted on the peer's `full` (`pfull`).
+// 16 bytes into the stage (at `a`) and, in a pair, into the peer's (`peer` bytes on in the
+// cluster's window), counted on the peer's `full` (`pfull`).
 template <bool PAIR>
-__device__ __forceinline__ void fp8_part_put(const uint4& lo, const uint4& hi, int part, u32 kst, int t, int u, u32 peer, u32 pfull) {
-    const int chunk = 2 * u + 32 * part;
-    const u32 a = kst + sw128(t, chunk), b = kst + sw128(t, chunk + 1);
-    st_shared_v4(a, lo.x, lo.y, lo.z, lo.w);
-    st_shared_v4(b, hi.x, hi.y, hi.z, hi.w);
-    if constexpr (PAIR) {
-        st_async_16(a + peer, lo.x, lo.y, lo.z, lo.w, pfull);
-        st_async_16(b + peer, hi.x, hi.y, hi.z, hi.w, pfull);
+__device__ __forceinline__ void stage_put(u32 a, const uint4& x, u32 peer, u32 pfull) {
+    st_shared_v4(a, x.x, x.y, x.z, x.w);
+    if constexpr (PAIR) st_async_16(a + peer, x.x, x.y, x.z, x.w, pfull);
+}
+
+template <typename T> constexpr bool IS_FP16 = false;
+template <> constexpr bool IS_FP16<fp16> = true;
+// A lane's two RoPE chunks (bf16 in the cache) as q's type, at `rope` (its chunk 64 + g) and
+// 4·KCHUNK on.
+template <bool PAIR, typename T>
+__device__ __forceinline__ void fp8_rope_put(const Fp8Token& d, u32 rope, u32 peer, u32 pfull) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const uint4 x = d.rope[h];
+        const uint4 y = make_uint4(bf16x2_to<T>(x.x), bf16x2_to<T>(x.y), bf16x2_to<T>(x.z), bf16x2_to<T>(x.w));
+        stage_put<PAIR>(rope + 4 * h * KCHUNK, y, peer, pfull);
     }
 }
-// The eight RoPE bytes (q's type) into half of chunk 64 + u / 2 of token t's row (and the peer's).
-template <bool PAIR>
-__device__ __forceinline__ void fp8_rope_put(u32 r0, u32 r1, u32 kst, int t, int u, u32 peer, u32 pfull) {
-    const u32 a = kst + sw128(t, 64 + u / 2) + 8 * (u & 1);
-    st_shared_v2(a, r0, r1);
-    if constexpr (PAIR) st_async_8(a + peer, r0, r1, pfull);
+// A lane's token converted to q's type and stored: `nope` is the address of the token's chunk
+// 2g (values 16·g …), `rope` of its chunk 64 + g. Stretch d's 16 codes make chunks 8·d + 2g and
+// 8·d + 2g + 1; RoPE half h is chunk 64 + 4·h + g. Every address is one of the two plus an
+// immediate. The RoPE chunks go first for fp16 in a single block, else last: the orders in which
+// ptxas fits each of the four FP8 producers into its 152 registers without spilling (NVRTC 13.0;
+// the others spill 8–24 bytes in one or another).
+template <typename T, bool PAIR>
+__device__ __forceinline__ void fp8_token_put(const Fp8Token& d, u32 nope, u32 rope, u32 peer, u32 pfull) {
+    constexpr bool ROPE_FIRST = !PAIR && IS_FP16<T>;
+    if constexpr (ROPE_FIRST) fp8_rope_put<PAIR, T>(d, rope, peer, pfull);
+    const float sc[4] = {d.scales.x, d.scales.y, d.scales.z, d.scales.w};
+#pragma unroll
+    for (int s = 0; s < 8; ++s) {
+        uint4 lo, hi;
+        const uint4 c = d.codes[s];
+#if FMLA_SPARSE_EXP == 3 || FMLA_SPARSE_EXP == 4
+        lo = c; hi = c;
+#else
+        // Each code pair: the hardware's exact E4M3 → fp16x2, both halves to float, the float
+        // products with the scale rounded once to T: the reference's dequantization, bit for bit
+        // (six instructions a pair; a bf16 split-scale form took seven and ran 9–16% slower, D74).
+        const float k = sc[s / 2];
+        lo = make_uint4(e4m3x2_scaled<T>(c.x, k), e4m3x2_scaled<T>(c.x >> 16, k), e4m3x2_scaled<T>(c.y, k), e4m3x2_scaled<T>(c.y >> 16, k));
+        hi = make_uint4(e4m3x2_scaled<T>(c.z, k), e4m3x2_scaled<T>(c.z >> 16, k), e4m3x2_scaled<T>(c.w, k), e4m3x2_scaled<T>(c.w >> 16, k));
+#endif
+        stage_put<PAIR>(nope + 8 * s * KCHUNK, lo, peer, pfull);
+        stage_put<PAIR>(nope + (8 * s + 1) * KCHUNK, hi, peer, pfull);
+    }
+    if constexpr (!ROPE_FIRST) fp8_rope_put<PAIR, T>(d, rope, peer, pfull);
 }
 
 // Block k of the pipeline's window (k = 0: the block being filled) is live.
@@ -295,52 +327,56 @@ __device__ __forceinline__ void window_shift(int (&idx)[4], u32& live) {
     live >>= 1;
 }
 
-// Warp w gathers tokens 16·w … 16·w + 15 of a block, two at a time (round i: token 16·w + 2·i +
-// lane / 16). FP8: lane u = lane % 16 of a token reads code chunks u and u + 16 (16 codes each,
-// scale groups u / 8 and u / 8 + 2) and RoPE bytes 8·u … 8·u + 7, and writes 16-byte chunks 2u,
-// 2u + 1, 2u + 32, 2u + 33 and half of chunk 64 + u / 2 of the token's row. The eight lanes a
-// 16-byte store serves at once then hold four distinct bank groups, so each store takes two
-// wavefronts (ncu: 19% of the kernel's); a lane order with eight was no faster (D73).
+// The FP8 mapping. Warp w's lane (r = lane % 8, g = lane / 8) gathers tokens 8·w + r + 32·k of a
+// block, k < 2 (a pair: block rank ρ's lane the one token 32·ρ + 8·w + r): the eight lanes of a
+// g share a 16-byte store across eight consecutive tokens (128 contiguous bytes of a core matrix,
+// so no bank conflicts), and the four lanes of an r read 64 contiguous bytes of each stretch of
+// their token. A lane reads 16 codes of each 64-code stretch (eight 16-byte loads), the token's
+// four scales (one) and 16 RoPE bytes of each half (two), converts and writes 18 chunks, each at
+// one of two registers plus an immediate (FlashMLA's producer maps its lanes the same way). That
+// is FP8 tokens; 16-bit tokens keep the swizzled boxes and a half-warp a token (below): with this
+// mapping their cp.async gathers, 64 bytes of eight tokens a warp copy, ran 65–90% slower (D74).
 //
-// A pair (PAIR: h_q 65–128, the two 64-row tiles of a query token in a cluster of two blocks, FP8
-// only) shares the gather: block rank r converts tokens 32·r … 32·r + 31 of every block (warp w
-// tokens 32·r + 8·w … + 7, four rounds) and writes each chunk to its own stage and, by st.async, to
-// the peer's, whose `full` counts those bytes (36,864, and the 32 validity bytes, which lane 0 of
-// each warp writes eight at a time). A stage is refilled only once both blocks' math has freed it:
-// `empty` takes 16 arrivals, each math warp arriving on its own block's and on the peer's. So the
-// reads and conversions a block does halve at h_q 128, where the two tiles would otherwise each
-// gather the same tokens (the math is unchanged).
+// A pair (PAIR: h_q 65–128, the two 64-row tiles of a query token in a cluster of two blocks,
+// FP8 only) shares the gather: block rank ρ converts tokens 32·ρ … 32·ρ + 31 of every block and
+// writes each chunk to its own stage and, by st.async, to the peer's, whose `full` counts those
+// bytes (36,864, and the 32 validity bytes, which lane 0 of each warp writes eight at a time). A
+// stage is refilled only once both blocks' math has freed it: `empty` takes 16 arrivals, each math
+// warp arriving on its own block's and on the peer's. So the reads and conversions a block does
+// halve at h_q 128, where the two tiles would otherwise each gather the same tokens.
 //
 // Pipelining. A gather is latency-bound: two stages of shared memory (or, for FP8, one block of
 // loads in the producer's registers) are all the bytes a block can keep in flight. So the producer
 // works on a window of four blocks: while it fills block it's stage, it loads block it + 1 (FP8:
-// into registers, each share refilled once it is converted, so no second set of registers) and
-// block it + 3's indices, which are then never waited for. (ptxas places the next block's loads
-// after the stores of each share and waits for all of them at the top of the next block; loads
-// spread among the conversions, or issued before them, ran 27% (D61) and 34% (D63) slower.)
-// 16-bit tokens: the producer first waits for block it − 1's copies (issued a block earlier) and
-// releases it, then waits for block it's stage and issues its copies: so the math gets block
-// it − 1 as soon as it lands, not only once block it − 2's stage is free (6–12% faster, D63).
-// (Asking L2 for block it + 2's tokens ahead, cp.async.bulk.prefetch.L2, was 6–10% slower: D60.)
-// Every producer thread arrives on `full` after its own stores and a proxy fence (128 arrivals),
-// so each store is released by the thread that made it.
+// into registers, each token's registers refilled once it is converted, so no second set) and
+// block it + 3's indices, which are then never waited for. (Loads spread among the conversions,
+// or issued before them, ran 27% (D61) and 34% (D63) slower.) 16-bit tokens: the producer first
+// waits for block it − 1's copies (issued a block earlier) and releases it, then waits for block
+// it's stage and issues its copies: so the math gets block it − 1 as soon as it lands, not only
+// once block it − 2's stage is free (6–12% faster, D63). (Asking L2 for block it + 2's tokens
+// ahead, cp.async.bulk.prefetch.L2, was 6–10% slower: D60.) Every producer thread arrives on
+// `full` after its own stores and a proxy fence (128 arrivals), so each store is released by the
+// thread that made it.
 constexpr u32 PAIR_TX_BYTES = 32 * 2 * FMLA_D + 32;      // the peer's share of a stage: 32 token rows, 32 validity bytes
 
 template <typename T, bool FP8DS, bool PAIR>
 __device__ __forceinline__ void sparse_producer(const DecodeParams& params, const SparseTile& tile, u32 base,
                                                 SparseStorage& smem) {
     static_assert(FP8DS || !PAIR, "a pair shares converted FP8 tokens only");
-    constexpr int ROUNDS = PAIR ? 4 : 8;                      // tokens a half-warp gathers a block
-    const int ptid = threadIdx.x - 256, warp = ptid / 32, lane = ptid % 32, u = lane % 16;
+    constexpr int TOKENS = PAIR ? 1 : 2;                      // tokens a lane gathers a block
+    const int ptid = threadIdx.x - 256, warp = ptid / 32, lane = ptid % 32, g = lane / 8;
     const u8* const kcache = static_cast<const u8*>(params.kcache);
     const SchedPart part = load_part(params.sched, blockIdx.z);
     const u32 sK = FMLA_AT(base, SparseStorage, k), full = FMLA_AT(base, SparseStorage, full);
-    const u32 empty = FMLA_AT(base, SparseStorage, empty);
+    const u32 empty = FMLA_AT(base, SparseStorage, empty), sValid = FMLA_AT(base, SparseStorage, valid);
     const u32 rank = PAIR ? cluster_rank() : 0;
-    const int first = PAIR ? 32 * (int)rank + 8 * warp : 16 * warp;   // the warp's first token of a block
-    const int tok = first + lane % (2 * ROUNDS);              // the token whose index this lane loads
+    const int first = (PAIR ? 32 * (int)rank : 0) + 8 * warp;   // token k of the warp: first + (lane % 8) + 32·k
+    // The token whose index this lane loads (16-bit tokens: the half-warp's token lane % 16, below).
+    const int tok = FP8DS ? first + (lane & 7) + (PAIR ? 0 : 32 * (g & 1)) : 16 * warp + lane % 16;
     // The peer's copy of an address is `peer` bytes on in the cluster's window.
     const u32 peer = PAIR ? cluster_map(base, rank ^ 1) - base : 0;
+    // The lane's chunk 0 of token k = 0 in stage 0; token k is 32·16 bytes on, stage s FMLA_TILE·s.
+    const u32 lane_row = sK + (u32)(first + (lane & 7)) * 16;
     // The window: idx[k] is this lane's index of block it + k, bit k of `live` says block it + k
     // exists; `lead` is the cursor of the window's last block.
     BlockCursor lead = cursor_first(part, params);
@@ -355,68 +391,67 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
     }
     int stage = 0;
     if constexpr (FP8DS) {
-        Fp8Share share[ROUNDS];
-        u32 ok = 0;                                           // bit i: round i's token of the block in registers is valid
+        Fp8Token share[TOKENS];
+        u32 ok = 0;                                           // bit k: token k of the block in registers is valid
         report_bad_index(idx[0], lane, params);
 #pragma unroll
-        for (int i = 0; i < ROUNDS; ++i) {
-            const int id = round_index(idx[0], i, lane);
+        for (int k = 0; k < TOKENS; ++k) {
+            const int id = token_index(idx[0], k, lane, PAIR);
             const bool v = (u32)id < (u32)params.num_pages;
-            ok |= (u32)v << i;
-            const u8* const src = kcache + (v ? slot_offset(id, params) : 0);
-            fp8_share_load(share[i], src, v, u);
+            ok |= (u32)v << k;
+            fp8_token_load(share[k], kcache + (v ? slot_offset(id, params) : 0), v, g);
         }
         for (int it = 0;; ++it) {
+            TRACE_T(t0);
             stage = it & 1;
             window_extend(lead, idx, live, part, params, tile, tok);
-            const u32 kst = sK + stage * FMLA_TILE, pfull = full + 8 * stage + peer;
+            const u32 pfull = full + 8 * stage + peer;
+            const u32 row = lane_row + stage * FMLA_TILE;
+            TRACE_T(ta);
             if (it >= 2) mbar_wait(empty + 8 * stage, ((it >> 1) - 1) & 1);
+            TRACE_T(t1);
+#if FMLA_SPARSE_TRACE
+            u32 t2 = 0;
+#endif
             report_bad_index(idx[1], lane, params);
-            // The lane re-read each block: else the compiler hoists the stores' 40 swizzled
-            // offsets out of the loop and spills them (152 registers hold the shares, not those).
-            const int lu = lane_id_volatile() % 16, lt = first + lane_id_volatile() / 16;
             u32 ok_next = 0;
 #pragma unroll
-            for (int i = 0; i < ROUNDS; ++i) {
-                const int t = lt + 2 * i;
-                const int id = round_index(idx[1], i, lane);
+            for (int k = 0; k < TOKENS; ++k) {
+                const int id = token_index(idx[1], k, lane, PAIR);
                 const bool v = (u32)id < (u32)params.num_pages;
-                ok_next |= (u32)v << i;
-                const u8* const src = kcache + (v ? slot_offset(id, params) : 0);
-#pragma unroll
-                for (int part = 0; part < 2; ++part) {
-                    uint4 lo, hi;
-                    fp8_part_convert<T>(share[i], part, lo, hi);
-                    u32 r0 = 0, r1 = 0;
-                    if (part == 0) { r0 = bf16x2_to<T>(share[i].rope.x); r1 = bf16x2_to<T>(share[i].rope.y); }
-                    fp8_part_put<PAIR>(lo, hi, part, kst, t, lu, peer, pfull);
-                    if (part == 0) fp8_rope_put<PAIR>(r0, r1, kst, t, lu, peer, pfull);
-                }
-                fp8_share_load(share[i], src, v, u);
-                if (!PAIR && lu == 0) smem.valid[stage][t] = ok >> i & 1;
-            }
-            if constexpr (PAIR) {
-                // Validity bytes of the warp's 8 tokens: byte 2i is lane 0's round i, byte 2i + 1 lane 16's.
-                const u32 odd = __shfl_sync(0xffffffffu, ok, 16);
-                u32 w[2];
-#pragma unroll
-                for (int k = 0; k < 2; ++k)
-                    w[k] = (ok >> 2 * k & 1) | (odd >> 2 * k & 1) << 8 | (ok >> (2 * k + 1) & 1) << 16 | (odd >> (2 * k + 1) & 1) << 24;
+                ok_next |= (u32)v << k;
+                const u32 nope = row + 512 * k + 2 * g * KCHUNK, rope = row + 512 * k + (64 + g) * KCHUNK;
+                fp8_token_put<T, PAIR>(share[k], nope, rope, peer, pfull);
+#if FMLA_SPARSE_TRACE
+                if (k == 0) t2 = trace_clock();
+#endif
+                fp8_token_load(share[k], kcache + (v ? slot_offset(id, params) : 0), v, g);
+                const uint2 w = validity_bytes((ok >> k & 1) != 0);
                 if (lane == 0) {
-                    const u32 a = FMLA_AT(base, SparseStorage, valid) + 64 * stage + first;
-                    st_shared_v2(a, w[0], w[1]);
-                    st_async_8(a + peer, w[0], w[1], pfull);
+                    const u32 a = sValid + 64 * stage + first + 32 * k;
+                    st_shared_v2(a, w.x, w.y);
+                    if constexpr (PAIR) st_async_8(a + peer, w.x, w.y, pfull);
                 }
             }
+            TRACE_T(t3);
             fence_proxy_async();                              // the stores, for wgmma's reads
             if (PAIR && ptid == 0) mbar_arrive_expect_tx(full + 8 * stage, PAIR_TX_BYTES);
             else mbar_arrive(full + 8 * stage);
+            TRACE_T(t4);
+            TRACE_ADD(ptid == 0, 2, 0, t1 - ta);
+            TRACE_ADD(ptid == 0, 2, 1, t2 - t1);
+            TRACE_ADD(ptid == 0, 2, 2, t3 - t2);
+            TRACE_ADD(ptid == 0, 2, 3, t4 - t3);
+            TRACE_ADD(ptid == 0, 2, 4, 1);
+            TRACE_ADD(ptid == 0, 2, 5, ta - t0);
             if (!window_live(live, 1)) break;
             ok = ok_next;
             window_shift(idx, live);
         }
     } else {
-        // 16-bit tokens: 72 chunks a token, lane u of its half-warp copying chunks u + 16·j.
+        // 16-bit tokens, in the swizzled layout: round i's token 16·w + 2·i + lane / 16 (its
+        // index from lane 2·i + lane / 16), 72 chunks, lane u = lane % 16 copying chunks u + 16·j.
+        const int u = lane % 16;
         for (int it = 0;; ++it) {
             stage = it & 1;
             window_extend(lead, idx, live, part, params, tile, tok);
@@ -431,7 +466,7 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
 #pragma unroll
             for (int i = 0; i < 8; ++i) {
                 const int t = warp * 16 + 2 * i + lane / 16;
-                const int id = round_index(idx[0], i, lane);
+                const int id = __shfl_sync(0xffffffffu, idx[0], 2 * i + lane / 16);
                 const bool valid = (u32)id < (u32)params.num_pages;
                 const u8* const src = kcache + (valid ? slot_offset(id, params) : 0);
 #pragma unroll
@@ -453,7 +488,7 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
 
 // ---- The math warpgroups ----
 // One instantiation a warpgroup (WG), so that each is compiled within its own register budget.
-template <typename T, int WG, bool PAIR>
+template <typename T, int WG, bool FP8DS, bool PAIR>
 __device__ __forceinline__ void sparse_math(const DecodeParams& params, const SparseTile& tile, u32 base,
                                             SparseStorage& smem) {
     constexpr int wg = WG;
@@ -490,21 +525,27 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
         for (int blk = 0; blk < n; ++blk, ++it) {
             const int stage = it & 1;
             const u32 kst = sK + stage * FMLA_TILE;
+            TRACE_T(m0);
             mbar_wait(full + 8 * stage, (it >> 1) & 1);
+            TRACE_T(m1);
+            TRACE_ADD(tid % 128 == 0, WG, 0, m1 - m0);
             if constexpr (FMLA_SPARSE_EXP == 1) {
             } else if constexpr (WG == 0) {
                 // S = Q·Kᵀ over the 64 keys, k = 576 in 36 steps.
                 float s[32];
-                const u64 dq = smem_desc_sw128(sQ, 16, 1024), dk = smem_desc_sw128(kst, 16, 1024);
+                const u64 dq = smem_desc_sw128(sQ, 16, 1024);
+                const u64 dk = FP8DS ? smem_desc_inter(kst, KCHUNK, 128) : smem_desc_sw128(kst, 16, 1024);
                 wgmma_fence();
 #pragma unroll
                 for (int kk = 0; kk < 36; ++kk) {
-                    const u32 offset = (kk >> 2) * FMLA_BOX + (kk & 3) * 32;
-                    wgmma_ss_n64<T>(s, desc_plus(dq, offset), desc_plus(dk, offset), kk > 0);
+                    const u32 box_offset = (kk >> 2) * FMLA_BOX + (kk & 3) * 32;
+                    wgmma_ss_n64<T>(s, desc_plus(dq, box_offset), desc_plus(dk, FP8DS ? kk * 2 * KCHUNK : box_offset), kk > 0);
                 }
                 wgmma_commit();
                 wgmma_wait<0>();
                 fence_registers(s);
+                TRACE_T(m2);
+                TRACE_ADD(tid == 0, 0, 1, m2 - m1);
 
                 // Invalid keys out, row maxima in log2 units.
                 const u8* const valid = smem.valid[stage];
@@ -545,7 +586,11 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
                 l_b = l_b * alpha_b + sum_b;
 
                 // Hand P and the factors to warpgroup 1: row r's keys 8·j … 8·j + 7 are chunk j of its row.
+                TRACE_T(m3);
                 if (blk > 0) mbar_wait(p_free, frees++ & 1);
+                TRACE_T(m4);
+                TRACE_ADD(tid == 0, 0, 2, m3 - m2);
+                TRACE_ADD(tid == 0, 0, 3, m4 - m3);
 #pragma unroll
                 for (int j = 0; j < 8; ++j) {
                     const u32 col = 4 * (lane % 4);
@@ -560,18 +605,24 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
                 mbar_arrive(p_ready);
 
                 // O[:, 0 … 255] += P · V[:, 0 … 255].
-                scale_rows(o, alpha_a, alpha_b);
+                rescale_rows(o, alpha_a, alpha_b);
                 fence_registers(o);
                 wgmma_fence();
 #pragma unroll
                 for (int ks = 0; ks < 4; ++ks)
-                    wgmma_rs_n256_tb<T>(o, a[ks], smem_desc_sw128(kst + ks * 2048, V_DESC_LEAD, V_DESC_STRIDE), 1);
+                    wgmma_rs_n256_tb<T>(o, a[ks], v_desc<FP8DS>(kst, 0, ks), 1);
                 wgmma_commit();
                 wgmma_wait<0>();
                 fence_registers(o);
+                TRACE_T(m5);
+                TRACE_ADD(tid == 0, 0, 4, m5 - m4);
+                TRACE_ADD(tid == 0, 0, 5, 1);
             } else {
+                TRACE_T(w0);
                 mbar_wait(p_ready, it & 1);
-                scale_rows(o, smem.alpha[ra], smem.alpha[rb]);
+                TRACE_T(w1);
+                TRACE_ADD(tid == 128, 1, 1, w1 - w0);
+                rescale_rows(o, smem.alpha[ra], smem.alpha[rb]);
                 // O[:, 256 … 511] += P · V[:, 256 … 511], P from shared memory (K-major, like Q).
                 const u64 dp = smem_desc_sw128(sP, 16, 1024);
                 fence_registers(o);
@@ -579,10 +630,13 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
 #pragma unroll
                 for (int ks = 0; ks < 4; ++ks)
                     wgmma_ss_n256_tb<T>(o, desc_plus(dp, ks * 32),
-                                        smem_desc_sw128(kst + 4 * FMLA_BOX + ks * 2048, V_DESC_LEAD, V_DESC_STRIDE), 1);
+                                        v_desc<FP8DS>(kst, 1, ks), 1);
                 wgmma_commit();
                 wgmma_wait<0>();
                 fence_registers(o);
+                TRACE_T(w2);
+                TRACE_ADD(tid == 128, 1, 2, w2 - w1);
+                TRACE_ADD(tid == 128, 1, 3, 1);
                 if (blk + 1 < n) mbar_arrive(p_free);
             }
             __syncwarp();
@@ -622,6 +676,14 @@ __device__ __forceinline__ void decode_sm90_sparse(const DecodeParams& params) {
         }
         mbar_fence_init();
     }
+#if FMLA_SPARSE_TRACE
+    if (threadIdx.x < 24) (&s_trace[0][0])[threadIdx.x] = 0;
+    if (threadIdx.x == 0) {
+        s_trace_launch = atomicAdd(&g_trace_tickets, 1u) / (gridDim.x * gridDim.y * gridDim.z);
+        s_trace_ns = trace_ns();
+    }
+    const u32 trace_start = trace_clock();
+#endif
     if constexpr (PAIR) cluster_sync();                       // the peer's barriers are initialized
     else __syncthreads();
     grid_dependency_wait();                                   // everything below may read the previous kernel's output
@@ -629,12 +691,21 @@ __device__ __forceinline__ void decode_sm90_sparse(const DecodeParams& params) {
     if (threadIdx.x >= 256) {
         regs_dec<PRODUCER_REGS>();
         sparse_producer<T, FP8DS, PAIR>(params, tile, base, smem);
+#if FMLA_SPARSE_TRACE
+        if (threadIdx.x == 256) trace_print(2, trace_clock() - trace_start);
+#endif
     } else if (threadIdx.x >= 128) {
         regs_dec<WG1_REGS>();
-        sparse_math<T, 1, PAIR>(params, tile, base, smem);
+        sparse_math<T, 1, FP8DS, PAIR>(params, tile, base, smem);
+#if FMLA_SPARSE_TRACE
+        if (threadIdx.x == 128) trace_print(1, trace_clock() - trace_start);
+#endif
     } else {
         regs_inc<WG0_REGS>();
-        sparse_math<T, 0, PAIR>(params, tile, base, smem);
+        sparse_math<T, 0, FP8DS, PAIR>(params, tile, base, smem);
+#if FMLA_SPARSE_TRACE
+        if (threadIdx.x == 0) trace_print(0, trace_clock() - trace_start);
+#endif
     }
     // A pair: neither block leaves while the peer may still write into its stages or arrive on
     // its barriers.
