@@ -37,6 +37,9 @@ struct CheckSparseCommand: ParsableCommand {
     @Option(help: "Attention sink: yes, no or random (dense cases always have one).") var sink = "random"
     @Option(help: "Query (and 16-bit cache) type: bf16, fp16 or random (random: FP8 cases bf16, as FlashMLA's).") var dtype = "random"
 
+    /// The type `--dtype` fixes, or nil for the generator's draw.
+    private var elementType: ElementType? { dtype == "random" ? nil : dtype == "fp16" ? .float16 : .bfloat16 }
+
     func validate() throws {
         guard ["bf16", "fp16", "random"].contains(dtype) else {
             throw ValidationError("--dtype: expected bf16, fp16 or random, given \(dtype)")
@@ -65,7 +68,7 @@ struct CheckSparseCommand: ParsableCommand {
             if mode != "random" { spec.dense = mode == "dense" }
             if format != "random" { spec.fp8 = format == "fp8-ds"; if spec.fp8 { spec.elementType = .bfloat16 } }
             if sink != "random" { spec.sink = sink == "yes" }
-            if dtype != "random" { spec.elementType = dtype == "fp16" ? .float16 : .bfloat16 }
+            if let elementType { spec.elementType = elementType }
             let problems = try SparseCase(spec, generator: &generator).check(on: engine, against: reference)
             print("\(problems.isEmpty ? "ok  " : "FAIL") \(index): \(spec)")
             for problem in problems { print("     \(problem)") }
@@ -85,7 +88,7 @@ struct CheckSparseCommand: ParsableCommand {
             spec.dense = false
             spec.fp8 = false
             if sink != "random" { spec.sink = sink == "yes" }
-            if dtype != "random" { spec.elementType = dtype == "fp16" ? .float16 : .bfloat16 }
+            if let elementType { spec.elementType = elementType }
             let extra = extraTopk ?? [0, 64, 200, 512].randomElement(using: &generator)!
             let extraPage = extraPageSize ?? [2, 61, 64].randomElement(using: &generator)!
             let model1 = Model1Case(spec, extraTopk: extra, extraPageSize: extraPage, generator: &generator)
