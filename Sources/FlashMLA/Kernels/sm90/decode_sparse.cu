@@ -61,21 +61,25 @@ extern "C" __device__ int vprintf(const char*, const char*);
 __device__ u32 g_trace_tickets;
 __shared__ u32 s_trace[3][8];
 __shared__ u32 s_trace_launch, s_trace_ns;    // the block's launch (by ticket at its start), its start (globaltimer, ns)
+__shared__ u32 s_trace_clk0;                  // the block's start (clock)
 __device__ __forceinline__ u32 trace_clock() { u32 t; asm volatile("mov.u32 %0, %%clock;\n" : "=r"(t) :: "memory"); return t; }
 __device__ __forceinline__ u32 trace_ns() { unsigned long long t; asm volatile("mov.u64 %0, %%globaltimer;\n" : "=l"(t) :: "memory"); return (u32)t; }
 #define TRACE_T(v) const u32 v = trace_clock()
 #define TRACE_ADD(on, role, slot, dt) do { if (on) s_trace[role][slot] += (dt); } while (0)
+// Slot 6 of a role: the clock at its first block's start (producer: its first `full` arrival), from the block's start.
+#define TRACE_FIRST(on, role, t) do { if ((on) && s_trace[role][6] == 0) s_trace[role][6] = (t) - s_trace_clk0; } while (0)
 __device__ __noinline__ void trace_print(int role, u32 total) {
     const u32 end_ns = trace_ns();
     if (s_trace_launch != FMLA_SPARSE_TRACE_LAUNCH) return;
-    struct { int role, x, z; u32 a, b, c, d, e, f, g, tot, t0, t1; } args = {role, (int)blockIdx.x, (int)blockIdx.z,
-        s_trace[role][0], s_trace[role][1], s_trace[role][2], s_trace[role][3], s_trace[role][4], s_trace[role][5], s_trace[role][6], total,
+    struct { int role, x, z; u32 a, b, c, d, e, f, g, h, tot, t0, t1; } args = {role, (int)blockIdx.x, (int)blockIdx.z,
+        s_trace[role][0], s_trace[role][1], s_trace[role][2], s_trace[role][3], s_trace[role][4], s_trace[role][5], s_trace[role][6], s_trace[role][7], total,
         s_trace_ns, end_ns};
-    vprintf("TRACE role=%d x=%d z=%d s0=%u s1=%u s2=%u s3=%u s4=%u s5=%u s6=%u tot=%u ns0=%u ns1=%u\n", reinterpret_cast<const char*>(&args));
+    vprintf("TRACE role=%d x=%d z=%d s0=%u s1=%u s2=%u s3=%u s4=%u s5=%u s6=%u s7=%u tot=%u ns0=%u ns1=%u\n", reinterpret_cast<const char*>(&args));
 }
 #else
 #define TRACE_T(v)
 #define TRACE_ADD(on, role, slot, dt)
+#define TRACE_FIRST(on, role, t)
 #endif
    // DeepSeek-V3.2: 512 E4M3 codes, 4 fp32 scales, 64 bf16 RoPE values
 
@@ -438,6 +442,7 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
             if (PAIR && ptid == 0) mbar_arrive_expect_tx(full + 8 * stage, PAIR_TX_BYTES);
             else mbar_arrive(full + 8 * stage);
             TRACE_T(t4);
+            TRACE_FIRST(ptid == 0, 2, t4);
             TRACE_ADD(ptid == 0, 2, 0, t1 - ta);
             TRACE_ADD(ptid == 0, 2, 1, t2 - t1);
             TRACE_ADD(ptid == 0, 2, 2, t3 - t2);
@@ -529,6 +534,7 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
             mbar_wait(full + 8 * stage, (it >> 1) & 1);
             TRACE_T(m1);
             TRACE_ADD(tid % 128 == 0, WG, 0, m1 - m0);
+            TRACE_FIRST(tid % 128 == 0, WG, m1);
             if constexpr (FMLA_SPARSE_EXP == 1) {
             } else if constexpr (WG == 0) {
                 // S = Q·Kᵀ over the 64 keys, k = 576 in 36 steps.
@@ -644,6 +650,7 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
             if (PAIR && lane == 1) mbar_arrive_cluster(peer_empty + 8 * stage);
         }
 
+        TRACE_T(e0);
         // Row sums and maxima from warpgroup 0 to both.
         if constexpr (WG == 0) {
             l_a = quad_sum(l_a);
@@ -654,12 +661,17 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
             }
         }
         math_sync(BAR_ROWS);
+        TRACE_T(e_rows);
         const float l[2] = {smem.rows[0][ra], smem.rows[0][rb]};
         const float m[2] = {smem.rows[1][ra], smem.rows[1][rb]};
         const Piece done = piece;
         begin_next_piece(req, part.end_req, piece, piece_at, start_piece);
         store_tile<T>(o, l, m, done.single, ((i64)(params.num_splits[req] + done.split) * params.h_kv) * (params.s_q * g), params,
                       req, 0, g, tile.row_end, tile.tile_row0, wg, ra, lane);
+        TRACE_T(e1);
+        TRACE_ADD(tid % 128 == 0, WG, 7, e1 - e0);                // slot 7: the pieces' ends (row sums, store)
+        TRACE_ADD(tid == 128, 1, 4, e_rows - e0);                 // warpgroup 1: waiting at BAR_ROWS
+        TRACE_ADD(tid == 128, 1, 5, e1 - e_rows);                 //   and its rows' store
     }
 }
 
@@ -681,6 +693,7 @@ __device__ __forceinline__ void decode_sm90_sparse(const DecodeParams& params) {
     if (threadIdx.x == 0) {
         s_trace_launch = atomicAdd(&g_trace_tickets, 1u) / (gridDim.x * gridDim.y * gridDim.z);
         s_trace_ns = trace_ns();
+        s_trace_clk0 = trace_clock();
     }
     const u32 trace_start = trace_clock();
 #endif
