@@ -3,7 +3,9 @@
 # b 128, s_q 1 rows at several topk (TOPKS), each call's kernels timed under torch.profiler
 # (bench_sparse.py --profile). The main kernel's time against topk is a line: its slope is the
 # time of 64 more keys a worker (a block), its intercept the fixed cost (launch, fill, epilogue).
-# Needs carried: .device/head, python/flashmla_swift/libFlashMLASwiftC.so.
+# (Our kernel launches programmatically, so its profiled time may include a wait for the kernel
+# before it; the call times, from events, are printed beside.) Needs carried: .device/head,
+# python/flashmla_swift/libFlashMLASwiftC.so.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 export FLASHMLA_CACHE_DIR=$(mktemp -d) PYTHONUNBUFFERED=1
@@ -16,10 +18,16 @@ for k in ${TOPKS:-1024 2048 4096}; do
 done
 python3 - "$OUT/fixed.jsonl" <<'PY'
 import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+# The main kernel: the longest of a call's kernels (the combine is the other).
+main = lambda r: max(r["profile"]["kernels_us"].values())
+fits = {}
 for r in rows:
-    p = r.get("profile", {})
-    ks = {k: v for k, v in p.items() if isinstance(v, (int, float))} if isinstance(p, dict) else p
-    print(r["impl"], "h_q", r["h_q"], "topk", r["topk"], "ms", r["ms"], "profile", json.dumps(ks)[:300])
+    print(f"{r['impl']:14s} h_q {r['h_q']:3d} topk {r['topk']:5d}: call {r['ms']:.4f} ms, main kernel {main(r):7.2f} us")
+    fits.setdefault((r["impl"], r["h_q"]), []).append((r["topk"], main(r)))
+for (impl, h), pts in sorted(fits.items()):
+    (k0, t0), (k1, t1) = sorted(pts)[-2:]                   # the line through the two largest topk
+    slope = (t1 - t0) / (k1 - k0)
+    print(f"{impl:14s} h_q {h:3d}: {1024 * slope:.1f} us a 1024 keys, fixed {t1 - slope * k1:.1f} us")
 PY
 echo "elapsed ${SECONDS}s"
