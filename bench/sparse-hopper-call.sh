@@ -5,7 +5,8 @@
 # build, or built here from the kit while the checks run), `flashmla bench --grid sparse-v32`
 # for this build, for each of $VARIANTS (kernel options, ';' between variants, e.g.
 # "-DFMLA_SPARSE_EXP=1;-DFMLA_SPARSE_EXP=2"; FMLA_SPARSE_EXP variants are timed, not checked) and for the carried previous build
-# (.device/before.xz) if there is one, and the sparse pytest. VARIANT_ONLY narrows the variants'
+# (.device/before.xz) if there is one, and the sparse pytest. The sanitizers also run on
+# bench/probes/sparse-multi-piece-grid.json (workers with several pieces). VARIANT_ONLY narrows the variants'
 # rows, SANITIZE_CASES the sanitized cache formats and head counts, SKIP_MODEL1 drops the MODEL1 check.
 # Each step is bounded; logs go to $OUT, a short table is printed last.
 # Needs carried: .device/flashmla.xz, .device/head, python/flashmla_swift/libFlashMLASwiftC.so.
@@ -57,6 +58,14 @@ for tool in memcheck racecheck synccheck; do
     echo "== $tool $fmt h$heads rc $?"; grep -v "^ok\|^check" /tmp/san.txt | head -40
   done
 done > "$OUT/sanitize.txt" 2>&1
+# Workers with several pieces (more requests than SMs; the pair's 66 clusters): a request's rows
+# leave through its last block's stage, which the producer refills for the next piece only after
+# `out_free` (D80). One timed call of each configuration of the grid, under each tool.
+for tool in memcheck racecheck synccheck; do
+  FLASHMLA_KERNEL_OPTIONS=-lineinfo timeout 100 $SAN --tool $tool --print-limit 4 --error-exitcode 9 \
+    $B bench --grid bench/probes/sparse-multi-piece-grid.json --iterations 1 --json > /tmp/san.txt 2>&1
+  echo "== $tool multi-piece rc $?"; grep -v "^{\|^\[" /tmp/san.txt | head -40
+done >> "$OUT/sanitize.txt" 2>&1
 grep -E "^==|SUMMARY" "$OUT/sanitize.txt"
 timeout 90 $B bench --grid sparse-v32 --iterations 30 --json > "$OUT/sparse-cli.jsonl" 2>> "$OUT/log.txt"; echo "sparse cli rc $?" | tee -a "$OUT/log.txt"
 for v in "${VARS[@]}"; do

@@ -48,6 +48,15 @@ template <int N> __device__ __forceinline__ void fence_registers(float (&d)[N]) 
 // async proxy (wgmma operand reads, TMA) after this fence and a barrier.
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 
+// Bulk copies from shared to global memory (the async proxy; addresses and size multiples of 16):
+// the source must be made visible with fence_proxy_async and a barrier first, and must not be
+// overwritten, nor the block exit, before bulk_wait_read says the copies have read it.
+__device__ __forceinline__ void bulk_store(void* dst, u32 src, u32 bytes) {
+    asm volatile("cp.async.bulk.global.shared::cta.bulk_group [%0], [%1], %2;\n" :: "l"(dst), "r"(src), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void bulk_wait_read() { asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory"); }
+
 // Four 8 × 8 b16 matrices into shared memory (the inverse of ldmatrix_x4): register j of each
 // thread is its element pair of matrix j (row lane / 4, columns 2·(lane % 4) + 0, 1); thread t
 // gives the address of row t % 8 of matrix t / 8.

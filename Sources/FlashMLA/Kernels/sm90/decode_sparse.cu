@@ -31,7 +31,9 @@
 // warpgroup arrives on: P_READY (warpgroup 0's P and factors of this block are written) and P_FREE
 // (warpgroup 1 has read them, so warpgroup 0 may write the next block's); and two named barriers
 // of 256 threads, ROWS (end of a piece: row sums and maxima posted) and Q (a piece's query tile
-// landed). Each warpgroup reaches those two from its own instantiation of sparse_math, so they
+// landed). A request's final rows leave through the stage of its last block (bulk copies), and
+// out_free (every math thread, after its own stores and its warp's copies' reads; in a pair one
+// lane a peer warp too) lets the producer refill that stage. Each warpgroup reaches those two from its own instantiation of sparse_math, so they
 // are the unaligned barrier.sync: bar.sync, the aligned form, requires every thread to execute
 // the same instruction, and synccheck reports it here (bench/DECISIONS.md, D58).
 #include "sm90/tile.cuh"
@@ -42,6 +44,11 @@
 // 2 no cache reads, 3 (FP8) no conversion, 4 (FP8) neither. What they showed: BENCHMARKS.md, fourth
 // session of 2026-12-03.
 #define FMLA_SPARSE_EXP 0
+#endif
+#ifndef FMLA_SPARSE_BULK_STORE
+// A request's final output rows through the last block's stage and bulk copies (sm90/tile.cuh,
+// store_final_tile_bulk); 0 stores them from registers, as a split's partial rows are.
+#define FMLA_SPARSE_BULK_STORE 1
 #endif
 #define FMLA_SPARSE_FP8DS_TOKEN 656   // DeepSeek-V3.2: 512 E4M3 codes, 4 fp32 scales, 64 bf16 RoPE values
 
@@ -112,6 +119,7 @@ struct SparseStorage {
     u8 valid[2][64];              // each stage's validity byte a token
     u64 full[2], empty[2];
     u64 handoff[2];               // P_READY, P_FREE
+    u64 out_free;                 // a request's final rows, stored through a stage, have left it
 };
 
 // A barrier both math warpgroups block on, each from its own instantiation of sparse_math.
@@ -167,13 +175,14 @@ __device__ __forceinline__ Piece sparse_piece(const SchedPart& part, int req, co
 // block is dead (req > part.end_req).
 struct BlockCursor {
     int req, blk, first_page, n_pages, seqlen;
+    bool single;                  // the piece is its request's only one (the math stores its final rows)
 };
 
 // The cursor's request's piece, if the request is the worker's.
 __device__ __forceinline__ void cursor_load_piece(BlockCursor& c, const SchedPart& part, const DecodeParams& params) {
     if (c.req <= part.end_req) {
         const Piece p = sparse_piece(part, c.req, params);
-        c.first_page = p.first_page; c.n_pages = p.n_pages; c.seqlen = p.seqlen;
+        c.first_page = p.first_page; c.n_pages = p.n_pages; c.seqlen = p.seqlen; c.single = p.single;
     }
 }
 
@@ -186,7 +195,7 @@ __device__ __forceinline__ void cursor_settle(BlockCursor& c, const SchedPart& p
 }
 
 __device__ __forceinline__ BlockCursor cursor_first(const SchedPart& part, const DecodeParams& params) {
-    BlockCursor c{part.begin_req, 0, 0, 0, 0};
+    BlockCursor c{part.begin_req, 0, 0, 0, 0, false};
     cursor_load_piece(c, part, params);
     cursor_settle(c, part, params);
     return c;
@@ -272,8 +281,6 @@ __device__ __forceinline__ void stage_put(u32 a, const uint4& x, u32 peer, u32 p
     if constexpr (PAIR) st_async_16(a + peer, x.x, x.y, x.z, x.w, pfull);
 }
 
-template <typename T> constexpr bool IS_FP16 = false;
-template <> constexpr bool IS_FP16<fp16> = true;
 // A lane's two RoPE chunks (bf16 in the cache) as q's type, at `rope` (its chunk 64 + g) and
 // 4·KCHUNK on.
 template <bool PAIR, typename T>
@@ -288,13 +295,12 @@ __device__ __forceinline__ void fp8_rope_put(const Fp8Token& d, u32 rope, u32 pe
 // A lane's token converted to q's type and stored: `nope` is the address of the token's chunk
 // 2g (values 16·g …), `rope` of its chunk 64 + g. Stretch d's 16 codes make chunks 8·d + 2g and
 // 8·d + 2g + 1; RoPE half h is chunk 64 + 4·h + g. Every address is one of the two plus an
-// immediate. The RoPE chunks go first for fp16 in a single block, else last: the orders in which
-// ptxas fits each of the four FP8 producers into its 152 registers without spilling (NVRTC 13.0;
-// the others spill 8–24 bytes in one or another).
+// immediate. The RoPE chunks go last: with the producer's `out_free` wait (store_final_tile_bulk)
+// the order in which ptxas fits each of the four FP8 producers into its 152 registers without
+// spilling (NVRTC 13.0; RoPE first for fp16 in a single block spilled 8 bytes, and before that
+// wait it was the other way round).
 template <typename T, bool PAIR>
 __device__ __forceinline__ void fp8_token_put(const Fp8Token& d, u32 nope, u32 rope, u32 peer, u32 pfull) {
-    constexpr bool ROPE_FIRST = !PAIR && IS_FP16<T>;
-    if constexpr (ROPE_FIRST) fp8_rope_put<PAIR, T>(d, rope, peer, pfull);
     const float sc[4] = {d.scales.x, d.scales.y, d.scales.z, d.scales.w};
 #pragma unroll
     for (int s = 0; s < 8; ++s) {
@@ -313,22 +319,37 @@ __device__ __forceinline__ void fp8_token_put(const Fp8Token& d, u32 nope, u32 r
         stage_put<PAIR>(nope + 8 * s * KCHUNK, lo, peer, pfull);
         stage_put<PAIR>(nope + (8 * s + 1) * KCHUNK, hi, peer, pfull);
     }
-    if constexpr (!ROPE_FIRST) fp8_rope_put<PAIR, T>(d, rope, peer, pfull);
+    fp8_rope_put<PAIR, T>(d, rope, peer, pfull);
 }
 
 // Block k of the pipeline's window (k = 0: the block being filled) is live.
 __device__ __forceinline__ bool window_live(u32 live, int k) { return live >> k & 1; }
+// The cursor's block is the last of a request's only piece: the math stores the request's rows
+// through its stage (store_final_tile_bulk), which `out_free` then releases. Bit 4 + k of `live`.
+__device__ __forceinline__ u32 staged_bit(const BlockCursor& c, const SchedPart& part, int k) {
+    return (u32)(FMLA_SPARSE_BULK_STORE && c.req <= part.end_req && c.single && c.blk + 1 == c.n_pages) << (4 + k);
+}
 // The window's last place (block it + 3) taken by the block after `lead`'s: its index and liveness.
 __device__ __forceinline__ void window_extend(BlockCursor& lead, int (&idx)[4], u32& live, const SchedPart& part,
                                               const DecodeParams& params, const SparseTile& tile, int tok) {
     lead = cursor_next(lead, part, params);
     idx[3] = block_index(lead, part, params, tile, tok);
-    live |= (u32)(lead.req <= part.end_req) << 3;
+    live |= (u32)(lead.req <= part.end_req) << 3 | staged_bit(lead, part, 3);
 }
-// The window one block on: block it + 1 becomes block it.
+// The window one block on: block it + 1 becomes block it. Bits 8 and 9 of `live` remember
+// whether blocks it − 1 and it − 2 were stored through (staged_bit), bit 10 is the parity of
+// `out_free`'s next phase (one register fewer: the FP8 → fp16 producer spilled with its own).
 __device__ __forceinline__ void window_shift(int (&idx)[4], u32& live) {
     idx[0] = idx[1]; idx[1] = idx[2]; idx[2] = idx[3];
-    live >>= 1;
+    live = (live >> 1 & 0x77u) | (live << 4 & 0x100u) | (live << 1 & 0x200u) | (live & 0x400u);
+}
+// Before block it's stores into its stage: block it − 2, the stage's last, was stored through,
+// so wait until the math's bulk copies have read it (`out_free`'s next phase).
+__device__ __forceinline__ void wait_stage_stored(u32& live, u32 out_free) {
+    if (live & 0x200u) {
+        mbar_wait(out_free, live >> 10 & 1);
+        live ^= 0x400u;
+    }
 }
 
 // The FP8 mapping. Warp w's lane (r = lane % 8, g = lane / 8) gathers tokens 8·w + r + 32·k of a
@@ -382,7 +403,8 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
     // The lane's chunk 0 of token k = 0 in stage 0; token k is 32·16 bytes on, stage s FMLA_TILE·s.
     const u32 lane_row = sK + (u32)(first + (lane & 7)) * 16;
     // The window: idx[k] is this lane's index of block it + k, bit k of `live` says block it + k
-    // exists; `lead` is the cursor of the window's last block.
+    // exists (bits 4 + k, 8, 9: staged_bit, window_shift); `lead` is the cursor of the window's
+    // last block.
     BlockCursor lead = cursor_first(part, params);
     if (lead.req > part.end_req) return;
     int idx[4];
@@ -391,8 +413,9 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
     for (int k = 0; k < 3; ++k) {
         if (k > 0) lead = cursor_next(lead, part, params);
         idx[k] = block_index(lead, part, params, tile, tok);
-        live |= (u32)(lead.req <= part.end_req) << k;
+        live |= (u32)(lead.req <= part.end_req) << k | staged_bit(lead, part, k);
     }
+    const u32 out_free = FMLA_AT(base, SparseStorage, out_free);
     int stage = 0;
     if constexpr (FP8DS) {
         Fp8Token share[TOKENS];
@@ -413,6 +436,7 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
             const u32 row = lane_row + stage * FMLA_TILE;
             TRACE_T(ta);
             if (it >= 2) mbar_wait(empty + 8 * stage, ((it >> 1) - 1) & 1);
+            wait_stage_stored(live, out_free);
             TRACE_T(t1);
 #if FMLA_SPARSE_TRACE
             u32 t2 = 0;
@@ -467,6 +491,7 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
                 mbar_arrive(full + 8 * (stage ^ 1));
             }
             if (it >= 2) mbar_wait(empty + 8 * stage, ((it >> 1) - 1) & 1);
+            wait_stage_stored(live, out_free);
             report_bad_index(idx[0], lane, params);
 #pragma unroll
             for (int i = 0; i < 8; ++i) {
@@ -505,6 +530,8 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
     const u32 full = FMLA_AT(base, SparseStorage, full), empty = FMLA_AT(base, SparseStorage, empty);
     const u32 p_ready = FMLA_AT(base, SparseStorage, handoff), p_free = p_ready + 8;
     const u32 peer_empty = PAIR ? cluster_map(empty, cluster_rank() ^ 1) : 0;   // a pair: the peer's `empty`
+    const u32 out_free = FMLA_AT(base, SparseStorage, out_free);
+    const u32 peer_out_free = PAIR ? cluster_map(out_free, cluster_rank() ^ 1) : 0;
     const SchedPart part = load_part(params.sched, blockIdx.z);
     const float scale_log2 = params.scale_log2;
     int frees = 0;                                            // warpgroup 0: P_FREE phases waited for
@@ -519,6 +546,9 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
     begin_next_piece(part.begin_req - 1, part.end_req, piece, piece_at, start_piece);
     for (int req = part.begin_req; req <= part.end_req; ++req) {
         const int n = piece.n_pages;
+        // A request's final rows leave through the stage of the piece's last block (see below),
+        // which the producer does not refill until `out_free` says they have.
+        const bool staged = FMLA_SPARSE_BULK_STORE && piece.single && n > 0;
         float o[128];
 #pragma unroll
         for (int i = 0; i < 128; ++i) o[i] = 0.f;
@@ -665,9 +695,22 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
         const float l[2] = {smem.rows[0][ra], smem.rows[0][rb]};
         const float m[2] = {smem.rows[1][ra], smem.rows[1][rb]};
         const Piece done = piece;
+        const i64 split_row0 = ((i64)(params.num_splits[req] + done.split) * params.h_kv) * (params.s_q * g);
         begin_next_piece(req, part.end_req, piece, piece_at, start_piece);
-        store_tile<T>(o, l, m, done.single, ((i64)(params.num_splits[req] + done.split) * params.h_kv) * (params.s_q * g), params,
-                      req, 0, g, tile.row_end, tile.tile_row0, wg, ra, lane);
+        if (staged) {
+            // The last block's stage: both warpgroups finished their wgmma on it before BAR_ROWS,
+            // and the producer (in a pair, both producers) waits on `out_free` before it refills
+            // it: every math thread arrives after its own stores and its warp's bulk copies'
+            // reads (a pair: one lane a warp on the peer's too, as on `empty`). FlashMLA HEAD's
+            // kernel stores through its K buffers too, but holds its producer at every piece's end.
+            store_final_tile_bulk<T>(o, l, m, params, req, 0, g, tile.row_end, tile.tile_row0, wg, warp, lane,
+                                     sK + ((it - 1) & 1) * FMLA_TILE);
+            __syncwarp();
+            mbar_arrive(out_free);
+            if (PAIR && lane == 1) mbar_arrive_cluster(peer_out_free);
+        } else {
+            store_tile<T>(o, l, m, done.single, split_row0, params, req, 0, g, tile.row_end, tile.tile_row0, wg, ra, lane);
+        }
         TRACE_T(e1);
         TRACE_ADD(tid % 128 == 0, WG, 7, e1 - e0);                // slot 7: the pieces' ends (row sums, store)
         TRACE_ADD(tid == 128, 1, 4, e_rows - e0);                 // warpgroup 1: waiting at BAR_ROWS
@@ -686,6 +729,7 @@ __device__ __forceinline__ void decode_sm90_sparse(const DecodeParams& params) {
             mbar_init(FMLA_AT(base, SparseStorage, empty) + 8 * s, PAIR ? 16 : 8);
             mbar_init(FMLA_AT(base, SparseStorage, handoff) + 8 * s, 128);
         }
+        mbar_init(FMLA_AT(base, SparseStorage, out_free), MATH_THREADS + (PAIR ? 8 : 0));
         mbar_fence_init();
     }
 #if FMLA_SPARSE_TRACE

@@ -86,6 +86,9 @@ __device__ __forceinline__ void st_shared_f32(u32 addr, float v) {
 __device__ __forceinline__ void st_shared_u32(u32 addr, u32 v) {
     asm volatile("st.shared.u32 [%0], %1;\n" :: "r"(addr), "r"(v) : "memory");
 }
+__device__ __forceinline__ void st_shared_f32x2(u32 addr, float x, float y) {
+    asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" :: "r"(addr), "f"(x), "f"(y) : "memory");
+}
 __device__ __forceinline__ void st_shared_zero16(u32 addr) {
     asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" :: "r"(addr), "r"(0) : "memory");
 }
@@ -209,6 +212,55 @@ __device__ __forceinline__ void store_tile(const float (&o)[128], const float (&
                 *reinterpret_cast<float2*>(dst + n * 8) = make_float2(o[4 * n + 2 * h] * inv, o[4 * n + 2 * h + 1] * inv);
             if (wg == 0 && lane % 4 == 0) params.lseaccum[split_row0 + R] = row_lse;
         }
+    }
+}
+
+// store_tile's single-split case (the request's final rows, q's type) through shared memory, for a
+// block whose shared memory from `stage` on is idle (66 KiB: no load in flight into it, no wgmma
+// reading it). Each thread writes its rows' 256 columns of warpgroup wg, divided by the row sums
+// and scaled by the sink, into rows of 264 elements (the 8 elements of pad put the eight rows one
+// warp store touches in distinct banks: a 528-byte pitch is 4 banks a row); warpgroup wg's 64 rows
+// start at stage + wg · 64 · 528. Then lane i < 16 of each warp copies its warp's row 16·warp + i
+// with one bulk copy of 512 contiguous bytes. The direct form writes a row as 32 four-byte
+// stores, each filling half of eight sectors, at the same moment on every SM: 10,464 cycles a
+// piece at h_q 64 in the trace (D78). (A split's float rows are stored directly: each of their
+// stores fills whole sectors.) Waits for its copies' reads before it returns, so the caller may
+// reuse or release the memory once its warpgroup has passed a barrier.
+template <typename T>
+__device__ __forceinline__ void store_final_tile_bulk(const float (&o)[128], const float (&l)[2], const float (&m)[2],
+                                                      const DecodeParams& params, int req, int kvh, int g, int rows,
+                                                      int tile_row0, int wg, int warp, int lane, u32 stage) {
+    constexpr u32 PITCH = 264 * 2;
+    const int s_q = params.s_q, h_q = params.h_q;
+    const int ra = warp * 16 + lane / 4;
+    const u32 region = stage + wg * 64 * PITCH;
+    float f[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const int R = tile_row0 + ra + 8 * h;
+        const float lse2 = m[h] + fast_log2(l[h]);
+        const int qi = R / g, head = kvh * g + R % g;
+        f[h] = l[h] > 0.f ? 1.f / l[h] * sink_factor(params.attn_sink, head, lse2) : 0.f;
+        if (R < rows && wg == 0 && lane % 4 == 0)
+            params.lse[((i64)req * h_q + head) * s_q + qi] = l[h] > 0.f ? lse2 * FMLA_LN2 : FMLA_INF;
+    }
+    const u32 a = region + ra * PITCH + 4 * (lane % 4);
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int n = 0; n < 32; ++n)
+            st_shared_u32(a + h * 8 * PITCH + n * 16, pack2<T>(o[4 * n + 2 * h] * f[h], o[4 * n + 2 * h + 1] * f[h]));
+    fence_proxy_async();
+    __syncwarp();
+    if (lane < 16) {
+        const int r = warp * 16 + lane, R = tile_row0 + r;
+        if (R < rows) {
+            const int qi = R / g, head = kvh * g + R % g;
+            bulk_store(static_cast<T*>(params.out) + (((i64)req * s_q + qi) * h_q + head) * FMLA_DV + wg * 256,
+                       region + r * PITCH, 256 * 2);
+        }
+        bulk_commit();
+        bulk_wait_read();
     }
 }
 
