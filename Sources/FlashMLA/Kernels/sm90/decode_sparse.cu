@@ -344,7 +344,11 @@ __device__ __forceinline__ void window_shift(int (&idx)[4], u32& live) {
     live = (live >> 1 & 0x77u) | (live << 4 & 0x100u) | (live << 1 & 0x200u) | (live & 0x400u);
 }
 // Before block it's stores into its stage: block it − 2, the stage's last, was stored through,
-// so wait until the math's bulk copies have read it (`out_free`'s next phase).
+// so wait until the math's bulk copies have read it (`out_free`'s next phase). One barrier for
+// both stages, waited for by parity: the producer reaches this wait as soon as the stage's
+// `empty` completes, before the math can have stored the next piece, so only a producer stalled
+// for a whole block could miss a phase (after a one-block piece); D82 has the form with one
+// barrier a stage, which rules that out by construction, not yet measured.
 __device__ __forceinline__ void wait_stage_stored(u32& live, u32 out_free) {
     if (live & 0x200u) {
         mbar_wait(out_free, live >> 10 & 1);
