@@ -223,9 +223,9 @@ __device__ __forceinline__ void store_tile(const float (&o)[128], const float (&
 // start at stage + wg · 64 · 528. Then lane i < 16 of each warp copies its warp's row 16·warp + i
 // with one bulk copy of 512 contiguous bytes. The direct form writes a row as 32 four-byte
 // stores, each filling half of eight sectors, at the same moment on every SM: 10,464 cycles a
-// piece at h_q 64 in the trace (D78). (A split's float rows are stored directly: each of their
-// stores fills whole sectors.) Waits for its copies' reads before it returns, so the caller may
-// reuse or release the memory once its warpgroup has passed a barrier.
+// piece at h_q 64 in the trace (D78), 4,546 this way (D80). (A split's float rows are stored
+// directly: each of their stores fills whole sectors.) Lanes 0–15 wait for their copies' reads
+// before they return, so after a __syncwarp the warp's rows may be overwritten.
 template <typename T>
 __device__ __forceinline__ void store_final_tile_bulk(const float (&o)[128], const float (&l)[2], const float (&m)[2],
                                                       const DecodeParams& params, int req, int kvh, int g, int rows,
