@@ -20,8 +20,8 @@ nvidia-smi --query-gpu=name,clocks.max.sm,driver_version --format=csv,noheader |
   timeout 30 $B check-sparse --cases 8 --seed 74 --format fp8-ds --dtype fp16 --mode sparse | tail -1
   timeout 30 $B check-sparse --cases 8 --seed 75 --heads 64 --format native --mode sparse --page-size 64 | tail -1
   [[ -n "${BASE:-}" ]] && FLASHMLA_KERNEL_OPTIONS="$BASE" timeout 40 $B check-sparse --cases 12 --seed 76 | tail -1; } 2>&1 | tee "$OUT/checks.txt"
-for opts in "" "${BASE:-}" ""; do                              # this build, the base, this build again
-  [[ -z "$opts" || -n "${BASE:-}" ]] || continue
+RUNS=(""); [[ -n "${BASE:-}" ]] && RUNS=("" "$BASE" "")    # this build, the base, this build again
+for opts in "${RUNS[@]}"; do
   FLASHMLA_KERNEL_OPTIONS="$opts" timeout 90 $B bench --grid sparse-v32 --only kv_format=fp8-ds --iterations 30 --json 2>> "$OUT/log.txt" \
     | sed "s/^{/{\"options\": \"$opts\", /" >> "$OUT/cli.jsonl"
 done

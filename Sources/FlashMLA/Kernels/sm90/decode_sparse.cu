@@ -31,11 +31,12 @@
 // warpgroup arrives on: P_READY (warpgroup 0's P and factors of this block are written) and P_FREE
 // (warpgroup 1 has read them, so warpgroup 0 may write the next block's); and two named barriers
 // of 256 threads, ROWS (end of a piece: row sums and maxima posted) and Q (a piece's query tile
-// landed). A request's final rows leave through the stage of its last block (bulk copies), and
-// out_free (every math thread, after its own stores and its warp's copies' reads; in a pair one
-// lane a peer warp too) lets the producer refill that stage. Each warpgroup reaches those two from its own instantiation of sparse_math, so they
+// landed). Each warpgroup reaches those two from its own instantiation of sparse_math, so they
 // are the unaligned barrier.sync: bar.sync, the aligned form, requires every thread to execute
-// the same instruction, and synccheck reports it here (bench/DECISIONS.md, D58).
+// the same instruction, and synccheck reports it here (bench/DECISIONS.md, D58). A request's
+// final rows leave through the stage of its last block (bulk copies), and out_free (every math
+// thread, after its own stores and its warp's copies' reads; in a pair one lane a peer warp too)
+// lets the producer refill that stage (D80).
 #include "sm90/tile.cuh"
 #include "common/fp8.cuh"
 
