@@ -259,8 +259,8 @@ enum DecodeSharedMemory {
     /// `flashmla_decode_sm90_seesaw_*`: Q, two pages, the P1 box, 256 bytes of mbarriers, row maxima and sums.
     static let hopperSeesaw = 231_680
     /// `flashmla_decode_sm90_sparse[_fp8ds]_*`: Q, two stages of 64 gathered tokens, the P box, the
-    /// rescale factors, row sums and maxima, validity bytes, seven mbarriers.
-    static let hopperSparse = 231_352
+    /// rescale factors, row sums and maxima, validity bytes, eight mbarriers.
+    static let hopperSparse = 231_360
 
     /// The portable entry points by cache reading, then rows, then stages, as each unit defines
     /// them: `flashmla_decode_sm80_<prefix><type>_m<rows>_s<stages>` (``DecodeTile/kernelName(_:)``).

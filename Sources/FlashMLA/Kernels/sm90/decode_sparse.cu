@@ -34,9 +34,10 @@
 // landed). Each warpgroup reaches those two from its own instantiation of sparse_math, so they
 // are the unaligned barrier.sync: bar.sync, the aligned form, requires every thread to execute
 // the same instruction, and synccheck reports it here (bench/DECISIONS.md, D58). A request's
-// final rows leave through the stage of its last block (bulk copies), and out_free (every math
+// final rows leave through the stage of its last block (bulk copies), and out_free[s] (every math
 // thread, after its own stores and its warp's copies' reads; in a pair one lane a peer warp too)
-// lets the producer refill that stage (D80).
+// lets the producer refill that stage (D80); in the worker's last piece warpgroup 0's rows go
+// through the query tile instead, after it arrives at ROWS without waiting there (D82).
 #include "sm90/tile.cuh"
 #include "common/fp8.cuh"
 
@@ -50,6 +51,11 @@
 // A request's final output rows through the last block's stage and bulk copies (sm90/tile.cuh,
 // store_final_tile_bulk); 0 stores them from registers, as a split's partial rows are.
 #define FMLA_SPARSE_BULK_STORE 1
+#endif
+#ifndef FMLA_SPARSE_EARLY_STORE
+// With the bulk store, warpgroup 0 stores the worker's last piece through the query tile without
+// waiting for warpgroup 1's last P·V; 0 makes it wait at BAR_ROWS as for the other pieces.
+#define FMLA_SPARSE_EARLY_STORE 1
 #endif
 #define FMLA_SPARSE_FP8DS_TOKEN 656   // DeepSeek-V3.2: 512 E4M3 codes, 4 fp32 scales, 64 bf16 RoPE values
 
@@ -120,12 +126,16 @@ struct SparseStorage {
     u8 valid[2][64];              // each stage's validity byte a token
     u64 full[2], empty[2];
     u64 handoff[2];               // P_READY, P_FREE
-    u64 out_free;                 // a request's final rows, stored through a stage, have left it
+    u64 out_free[2];              // a request's final rows, stored through stage s, have left it
 };
 
 // A barrier both math warpgroups block on, each from its own instantiation of sparse_math.
 __device__ __forceinline__ void math_sync(u32 id) {
     asm volatile("barrier.sync %0, %1;\n" :: "r"(id), "r"(MATH_THREADS) : "memory");
+}
+// Arrives at such a barrier without waiting for it (the other warpgroup waits with math_sync).
+__device__ __forceinline__ void math_arrive(u32 id) {
+    asm volatile("barrier.arrive %0, %1;\n" :: "r"(id), "r"(MATH_THREADS) : "memory");
 }
 // Registers a thread of each warpgroup holds after the split: warpgroup 0 keeps S, P and half of
 // O; warpgroup 1 half of O; the producer a block's FP8 loads in flight. The block is launched with
@@ -338,22 +348,20 @@ __device__ __forceinline__ void window_extend(BlockCursor& lead, int (&idx)[4], 
     live |= (u32)(lead.req <= part.end_req) << 3 | staged_bit(lead, part, 3);
 }
 // The window one block on: block it + 1 becomes block it. Bits 8 and 9 of `live` remember
-// whether blocks it − 1 and it − 2 were stored through (staged_bit), bit 10 is the parity of
-// `out_free`'s next phase (one register fewer: the FP8 → fp16 producer spilled with its own).
+// whether blocks it − 1 and it − 2 were stored through (staged_bit), bits 10 + s are the parity of
+// `out_free[s]`'s next phase (one register fewer: the FP8 → fp16 producer spilled with its own).
 __device__ __forceinline__ void window_shift(int (&idx)[4], u32& live) {
     idx[0] = idx[1]; idx[1] = idx[2]; idx[2] = idx[3];
-    live = (live >> 1 & 0x77u) | (live << 4 & 0x100u) | (live << 1 & 0x200u) | (live & 0x400u);
+    live = (live >> 1 & 0x77u) | (live << 4 & 0x100u) | (live << 1 & 0x200u) | (live & 0xC00u);
 }
-// Before block it's stores into its stage: block it − 2, the stage's last, was stored through,
-// so wait until the math's bulk copies have read it (`out_free`'s next phase). One barrier for
-// both stages, waited for by parity: the producer reaches this wait as soon as the stage's
-// `empty` completes, before the math can have stored the next piece, so only a producer stalled
-// for a whole block could miss a phase (after a one-block piece); D82 has the form with one
-// barrier a stage, which rules that out by construction, not yet measured.
-__device__ __forceinline__ void wait_stage_stored(u32& live, u32 out_free) {
+// Before block it's stores into stage s: block it − 2, the stage's last, was stored through, so
+// wait until the math's bulk copies have read it (`out_free[s]`'s next phase). One barrier a
+// stage, as `empty`: a stage is stored through again only after the producer refilled it, so
+// at most one phase of each is ever pending.
+__device__ __forceinline__ void wait_stage_stored(u32& live, u32 out_free, int s) {
     if (live & 0x200u) {
-        mbar_wait(out_free, live >> 10 & 1);
-        live ^= 0x400u;
+        mbar_wait(out_free + 8 * s, live >> (10 + s) & 1);
+        live ^= 0x400u << s;
     }
 }
 
@@ -441,7 +449,7 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
             const u32 row = lane_row + stage * FMLA_TILE;
             TRACE_T(ta);
             if (it >= 2) mbar_wait(empty + 8 * stage, ((it >> 1) - 1) & 1);
-            wait_stage_stored(live, out_free);
+            wait_stage_stored(live, out_free, stage);
             TRACE_T(t1);
 #if FMLA_SPARSE_TRACE
             u32 t2 = 0;
@@ -496,7 +504,7 @@ __device__ __forceinline__ void sparse_producer(const DecodeParams& params, cons
                 mbar_arrive(full + 8 * (stage ^ 1));
             }
             if (it >= 2) mbar_wait(empty + 8 * stage, ((it >> 1) - 1) & 1);
-            wait_stage_stored(live, out_free);
+            wait_stage_stored(live, out_free, stage);
             report_bad_index(idx[0], lane, params);
 #pragma unroll
             for (int i = 0; i < 8; ++i) {
@@ -552,7 +560,7 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
     for (int req = part.begin_req; req <= part.end_req; ++req) {
         const int n = piece.n_pages;
         // A request's final rows leave through the stage of the piece's last block (see below),
-        // which the producer does not refill until `out_free` says they have.
+        // which the producer does not refill until `out_free` of its stage says they have.
         const bool staged = FMLA_SPARSE_BULK_STORE && piece.single && n > 0;
         float o[128];
 #pragma unroll
@@ -686,7 +694,10 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
         }
 
         TRACE_T(e0);
-        // Row sums and maxima from warpgroup 0 to both.
+        // Row sums and maxima from warpgroup 0 (which keeps them) to warpgroup 1. In the worker's
+        // last piece warpgroup 0 does not wait there for warpgroup 1's last P·V: it stores its
+        // rows through the query tile, which no next piece loads, while warpgroup 1 finishes.
+        const bool last = req == part.end_req, early = FMLA_SPARSE_EARLY_STORE && staged && last;
         if constexpr (WG == 0) {
             l_a = quad_sum(l_a);
             l_b = quad_sum(l_b);
@@ -695,24 +706,30 @@ __device__ __forceinline__ void sparse_math(const DecodeParams& params, const Sp
                 smem.rows[1][ra] = m_a; smem.rows[1][rb] = m_b;
             }
         }
-        math_sync(BAR_ROWS);
+        if (WG == 0 && early) math_arrive(BAR_ROWS);
+        else math_sync(BAR_ROWS);
         TRACE_T(e_rows);
-        const float l[2] = {smem.rows[0][ra], smem.rows[0][rb]};
-        const float m[2] = {smem.rows[1][ra], smem.rows[1][rb]};
+        const float l[2] = {WG == 0 ? l_a : smem.rows[0][ra], WG == 0 ? l_b : smem.rows[0][rb]};
+        const float m[2] = {WG == 0 ? m_a : smem.rows[1][ra], WG == 0 ? m_b : smem.rows[1][rb]};
         const Piece done = piece;
         const i64 split_row0 = ((i64)(params.num_splits[req] + done.split) * params.h_kv) * (params.s_q * g);
         begin_next_piece(req, part.end_req, piece, piece_at, start_piece);
         if (staged) {
-            // The last block's stage: both warpgroups finished their wgmma on it before BAR_ROWS,
-            // and the producer (in a pair, both producers) waits on `out_free` before it refills
-            // it: every math thread arrives after its own stores and its warp's bulk copies'
-            // reads (a pair: one lane a warp on the peer's too, as on `empty`). FlashMLA HEAD's
-            // kernel stores through its K buffers too, but holds its producer at every piece's end.
-            store_final_tile_bulk<T>(o, l, m, params, req, 0, g, tile.row_end, tile.tile_row0, wg, warp, lane,
-                                     sK + ((it - 1) & 1) * FMLA_TILE);
-            __syncwarp();
-            mbar_arrive(out_free);
-            if (PAIR && lane == 1) mbar_arrive_cluster(peer_out_free);
+            // The last block's stage (warpgroup w's rows at 64 · 528 · w): both warpgroups
+            // finished their wgmma on it before BAR_ROWS, and the producer (in a pair, both
+            // producers) waits on its `out_free` before it refills it: every math thread arrives
+            // after its own stores and its warp's bulk copies' reads (a pair: one lane a warp on
+            // the peer's too, as on `empty`); after the worker's last piece nothing refills it.
+            // FlashMLA HEAD's kernel stores through its K buffers too, but holds its producer at
+            // every piece's end.
+            const int last_stage = (it - 1) & 1;
+            const u32 region = WG == 0 && early ? sQ : sK + last_stage * FMLA_TILE + wg * BULK_TILE_BYTES;
+            store_final_tile_bulk<T>(o, l, m, params, req, 0, g, tile.row_end, tile.tile_row0, wg, warp, lane, region);
+            if (!last) {
+                __syncwarp();
+                mbar_arrive(out_free + 8 * last_stage);
+                if (PAIR && lane == 1) mbar_arrive_cluster(peer_out_free + 8 * last_stage);
+            }
         } else {
             store_tile<T>(o, l, m, done.single, split_row0, params, req, 0, g, tile.row_end, tile.tile_row0, wg, ra, lane);
         }
@@ -733,8 +750,8 @@ __device__ __forceinline__ void decode_sm90_sparse(const DecodeParams& params) {
             mbar_init(FMLA_AT(base, SparseStorage, full) + 8 * s, 128);
             mbar_init(FMLA_AT(base, SparseStorage, empty) + 8 * s, PAIR ? 16 : 8);
             mbar_init(FMLA_AT(base, SparseStorage, handoff) + 8 * s, 128);
+            mbar_init(FMLA_AT(base, SparseStorage, out_free) + 8 * s, MATH_THREADS + (PAIR ? 8 : 0));
         }
-        mbar_init(FMLA_AT(base, SparseStorage, out_free), MATH_THREADS + (PAIR ? 8 : 0));
         mbar_fence_init();
     }
 #if FMLA_SPARSE_TRACE

@@ -212,25 +212,24 @@ __device__ __forceinline__ void store_tile(const float (&o)[128], const float (&
     }
 }
 
-// store_tile's single-split case (the request's final rows, q's type) through shared memory, for a
-// block whose shared memory from `stage` on is idle (66 KiB: no load in flight into it, no wgmma
-// reading it). Each thread writes its rows' 256 columns of warpgroup wg, divided by the row sums
-// and scaled by the sink, into rows of 264 elements (the 8 elements of pad put the eight rows one
-// warp store touches in distinct banks: a 528-byte pitch is 4 banks a row); warpgroup wg's 64 rows
-// start at stage + wg · 64 · 528. Then lane i < 16 of each warp copies its warp's row 16·warp + i
-// with one bulk copy of 512 contiguous bytes. The direct form writes a row as 32 four-byte
+// store_tile's single-split case (the request's final rows, q's type) through shared memory: each
+// thread writes its rows' 256 columns of warpgroup wg, divided by the row sums and scaled by the
+// sink, into rows of 264 elements at `region` (BULK_TILE_BYTES that nothing else reads or writes
+// meanwhile; the 8 elements of pad put the eight rows one warp store touches in distinct banks: a
+// 528-byte pitch is 4 banks a row). Then lane i < 16 of each warp copies its warp's row
+// 16·warp + i with one bulk copy of 512 contiguous bytes. The direct form writes a row as 32 four-byte
 // stores, each filling half of eight sectors, at the same moment on every SM: 10,464 cycles a
 // piece at h_q 64 in the trace (D78), 4,546 this way (D80). (A split's float rows are stored
 // directly: each of their stores fills whole sectors.) Lanes 0–15 wait for their copies' reads
 // before they return, so after a __syncwarp the warp's rows may be overwritten.
+constexpr u32 BULK_TILE_BYTES = 64 * 264 * 2;
 template <typename T>
 __device__ __forceinline__ void store_final_tile_bulk(const float (&o)[128], const float (&l)[2], const float (&m)[2],
                                                       const DecodeParams& params, int req, int kvh, int g, int rows,
-                                                      int tile_row0, int wg, int warp, int lane, u32 stage) {
+                                                      int tile_row0, int wg, int warp, int lane, u32 region) {
     constexpr u32 PITCH = 264 * 2;
     const int s_q = params.s_q, h_q = params.h_q;
     const int ra = warp * 16 + lane / 4;
-    const u32 region = stage + wg * 64 * PITCH;
     float f[2];
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
