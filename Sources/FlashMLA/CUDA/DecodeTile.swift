@@ -254,8 +254,8 @@ enum DecodeKernel: Equatable {
 /// numbers if this table says otherwise (a kernel changed without its entry here); CI compiles a
 /// probe through NVRTC that asserts every entry equals its export (`SharedMemoryTableTests`).
 enum DecodeSharedMemory {
-    /// `flashmla_decode_sm90_lockstep_*`: Q, two pages, two mbarriers, the row exchange, the two P halves.
-    static let hopperLockstep = 231_952
+    /// `flashmla_decode_sm90_lockstep_*`: Q, two pages, an mbarrier a box of each, the row exchange, the two P halves.
+    static let hopperLockstep = 232_080
     /// `flashmla_decode_sm90_seesaw_*`: Q, two pages, the P1 box, 256 bytes of mbarriers, row maxima and sums.
     static let hopperSeesaw = 231_680
     /// `flashmla_decode_sm90_sparse[_fp8ds]_*`: Q, two stages of 64 gathered tokens, the P box, the

@@ -19,19 +19,35 @@
 // Shared memory: LockstepStorage below.
 //
 // Pipeline: page p+1 is in flight while page p is computed; when both warpgroups are done
-// with page p (a block barrier), thread 0 issues page p+2 into the freed stage. Pages carry
-// the L2's normal policy: each is read by one block only, and evict-first made the uniform
-// rows 2.7–3.2% slower on H100, timed after bench's flush, which leaves the L2 full of dirty
-// lines that evict-first reads write back more of (bench/DECISIONS.md, D39). Slots past
+// with page p (a block barrier), thread 0 issues page p+2 into the freed stage. Each of a
+// stage's 9 boxes has its own mbarrier, so Q·Kᵀ of page p starts on box 0 while the rest of
+// the page is still arriving (Q·Kᵀ then overlaps the page's arrival instead of following it),
+// and the rope box (read by Q·Kᵀ only) of page p+2 is issued at the row-maxima barrier of page
+// p, once both warpgroups' Q·Kᵀ are done. On the H200 (4.3 TB/s) a page arrives at an SM's
+// share of the bandwidth in about 2.3 µs, not much more than the block's work on it, so
+// waiting for the whole page cost 5.5–6% on the memory-bound rows (bench/DECISIONS.md, D83).
+// Pages carry the L2's normal policy: each is read by one block only, and evict-first made the
+// uniform rows 2.7–3.2% slower on H100, timed after bench's flush, which leaves the L2 full of
+// dirty lines that evict-first reads write back more of (bench/DECISIONS.md, D39). Slots past
 // a sequence's end (which may hold NaN) are zeroed in shared memory before use: their keys
 // are masked in S, and a zero V row keeps 0·NaN out of P·V.
 #include "sm90/tile.cuh"
+
+#ifndef FMLA_LOCKSTEP_BOX_WAIT
+// 1: Q·Kᵀ waits for each box as it multiplies it; 0: for the whole page first.
+#define FMLA_LOCKSTEP_BOX_WAIT 1
+#endif
+#ifndef FMLA_LOCKSTEP_ROPE_EARLY
+// 1: the rope box of page p+2 is issued after the row-maxima barrier of page p; 0: with the
+// page's other boxes, after its P·V.
+#define FMLA_LOCKSTEP_ROPE_EARLY 1
+#endif
 
 // Shared memory, from a 1024-aligned base (tiles in the swizzled boxes of sm90/tile.cuh).
 struct LockstepStorage {
     u8 q[FMLA_TILE];              // the query tile, columns 64·b … 64·b+63 in box b (cp.async, once per piece)
     u8 k[2][FMLA_TILE];           // two stages, one page each (TMA); boxes 0–7 are also V
-    u64 bars[2];                  // one mbarrier a stage: armed with the page's byte count, completed by TMA
+    u64 bars[2][9];               // one mbarrier a box of each stage: armed with its 8 KiB, completed by TMA
     float red[2][64];             // each warpgroup's row maxima, then its row sums
     u8 p[2][64 * 72];             // each warpgroup's P half, bf16, rows padded to 72 bytes (fewer bank conflicts)
 };
@@ -53,8 +69,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
     const int tile_row0 = me.tile_row0, ra = me.ra, rb = me.rb, qa = me.qa, qb = me.qb;
 
     if (tid == 0) {
-        mbar_init(bars, 1);
-        mbar_init(bars + 8, 1);
+        for (int i = 0; i < 18; ++i) mbar_init(bars + 8 * i, 1);
         mbar_fence_init();
     }
     __syncthreads();
@@ -64,20 +79,24 @@ __device__ __forceinline__ void decode_sm90_lockstep(
 
     const SchedPart part = load_part(params.sched, blockIdx.z);
     auto block_id = [&](int req, int page) { return params.block_table[(i64)req * params.bt_stride + page]; };
-    // Thread 0 arms a stage's barrier and starts the 9 box copies of page `page` of request `req`.
-    auto issue_page = [&](int req, int page, int stage) {
+    // Thread 0 arms the barriers of boxes b0 … b1−1 of a stage and starts their copies from page
+    // `page` of request `req`.
+    auto issue_boxes = [&](int req, int page, int stage, int b0, int b1) {
         const int id = block_id(req, page);
-        const u32 bar = bars + 8 * stage;
-        if (id >= 0 && id < params.num_pages) {
-            mbar_arrive_expect_tx(bar, FMLA_TILE);
-#pragma unroll
-            for (int b = 0; b < 9; ++b)
+        const bool ok = id >= 0 && id < params.num_pages;
+        if (!ok) atomicOr(params.error_flag, FMLA_ERR_BLOCK_ID);
+#pragma unroll 1
+        for (int b = b0; b < b1; ++b) {
+            const u32 bar = bars + 8 * (stage * 9 + b);
+            if (ok) {
+                mbar_arrive_expect_tx(bar, FMLA_BOX);
                 tma_load_4d(sK + stage * FMLA_TILE + b * FMLA_BOX, kmap, bar, b * 64, kvh, 0, id, policy);
-        } else {
-            atomicOr(params.error_flag, FMLA_ERR_BLOCK_ID);
-            mbar_arrive_expect_tx(bar, 0);                    // completes the phase; the page is zeroed below
+            } else {
+                mbar_arrive_expect_tx(bar, 0);                // completes the phase; the page is zeroed below
+            }
         }
     };
+    auto issue_page = [&](int req, int page, int stage) { issue_boxes(req, page, stage, 0, 9); };
     // A piece's loads (when they start: tile.cuh, "A worker's pieces"): its first two pages by
     // thread 0, its query tile by every thread.
     auto start_piece = [&](int req, const Piece& pc) {
@@ -109,14 +128,18 @@ __device__ __forceinline__ void decode_sm90_lockstep(
 
         for (int p = 0; p < n_pages; ++p) {
             const int page = first_page + p, stage = p & 1;
-            const u32 kst = sK + stage * FMLA_TILE;
-            mbar_wait(bars + 8 * stage, (phases >> stage) & 1);
+            const u32 kst = sK + stage * FMLA_TILE, kbars = bars + 72 * stage;
+            const u32 parity = (phases >> stage) & 1;
             phases ^= 1u << stage;
 
             // Zero the rows no key of this page may contribute through V (past the sequence's
             // end), or the whole page when its block id was out of range.
             const int id = block_id(req, page);
             const int valid = (id >= 0 && id < params.num_pages) ? min(FMLA_PAGE, seqlen - page * FMLA_PAGE) : 0;
+            if (!FMLA_LOCKSTEP_BOX_WAIT || valid < FMLA_PAGE) {
+#pragma unroll 1
+                for (int b = 0; b < 9; ++b) mbar_wait(kbars + 8 * b, parity);
+            }
             if (valid < FMLA_PAGE) {
                 const int boxes = valid > 0 ? 8 : 9;
                 const int count = (FMLA_PAGE - valid) * boxes * 8;
@@ -128,14 +151,19 @@ __device__ __forceinline__ void decode_sm90_lockstep(
                 __syncthreads();
             }
 
-            // S = Q·Kᵀ for this warpgroup's 32 keys (rows 32·wg … of the page), k = 576 in 36 steps.
+            // S = Q·Kᵀ for this warpgroup's 32 keys (rows 32·wg … of the page), k = 576 in 36 steps,
+            // four a box, each box's after its copy has landed.
             float s[16];
             const u64 dq = smem_desc_sw128(sQ, 16, 1024), dk = smem_desc_sw128(kst + wg * 32 * 128, 16, 1024);
-            wgmma_fence();
 #pragma unroll
-            for (int kk = 0; kk < 36; ++kk) {
-                const u32 offset = (kk >> 2) * FMLA_BOX + (kk & 3) * 32;
-                wgmma_ss_n32<T>(s, desc_plus(dq, offset), desc_plus(dk, offset), kk > 0);
+            for (int b = 0; b < 9; ++b) {
+                if (FMLA_LOCKSTEP_BOX_WAIT) mbar_wait(kbars + 8 * b, parity);
+                wgmma_fence();
+#pragma unroll
+                for (int k = 0; k < 4; ++k) {
+                    const u32 offset = b * FMLA_BOX + k * 32;
+                    wgmma_ss_n32<T>(s, desc_plus(dq, offset), desc_plus(dk, offset), b > 0 || k > 0);
+                }
             }
             wgmma_commit();
             wgmma_wait<0>();
@@ -152,6 +180,8 @@ __device__ __forceinline__ void decode_sm90_lockstep(
                 sRed[wg * 64 + rb] = mx_b;
             }
             __syncthreads();                                  // [max] both halves' maxima posted
+            // Both warpgroups' Q·Kᵀ of this page are done: its rope box is free.
+            if (FMLA_LOCKSTEP_ROPE_EARLY && tid == 0 && p + 2 < n_pages) issue_boxes(req, page + 2, stage, 8, 9);
             mx_a = fmaxf(mx_a, sRed[(1 - wg) * 64 + ra]);
             mx_b = fmaxf(mx_b, sRed[(1 - wg) * 64 + rb]);
             const float new_a = fmaxf(m_a, mx_a), new_b = fmaxf(m_b, mx_b);
@@ -213,7 +243,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             fence_registers(o);
 
             __syncthreads();                                  // both warpgroups are done with this stage
-            if (tid == 0 && p + 2 < n_pages) issue_page(req, page + 2, stage);
+            if (tid == 0 && p + 2 < n_pages) issue_boxes(req, page + 2, stage, 0, FMLA_LOCKSTEP_ROPE_EARLY ? 8 : 9);
         }
 
         // Row sums: the two warpgroups' halves (both hold the same max).
