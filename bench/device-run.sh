@@ -63,6 +63,10 @@ bench_vs_flashmla() {   # $1: name of our run, rest: environment for it (RUN_BIN
   tail -1 "$OUT/compare-$name.txt"
 }
 
+# A call returns at most 8 files of $OUT (alphabetical order): after every step, all of them in
+# one archive whose name sorts first, so a call with more files, or one cut short, still returns
+# every finished step's output.
+bundle() { tar -czf "$TMP/all.tar.gz" -C "$OUT" --exclude 0-all.tar.gz . && mv "$TMP/all.tar.gz" "$OUT/0-all.tar.gz"; }
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.mem --format=csv,noheader | tee "$OUT/gpu.txt"
 for what in "$@"; do
   case $what in
@@ -222,5 +226,6 @@ for what in "$@"; do
       python3 -c "import json,sys; r=[json.loads(l) for l in open('$OUT/pybench.jsonl') if l.startswith('{')]; print(len(r),'configs; worst cos_diff_out',max(x['cos_diff_out'] for x in r),'any NaN',any(x['nan_out'] for x in r))" ;;
     *) echo "unknown step $what"; status=1 ;;
   esac
+  bundle
 done
 exit $status

@@ -37,4 +37,5 @@ for tool in memcheck racecheck synccheck; do
 done > "$OUT/sanitize.txt" 2>&1
 grep -E "^==|SUMMARY" "$OUT/sanitize.txt"
 python3 bench/probes/grid_ab.py "$OUT"/ours-*.jsonl --flashmla "$OUT/flashmla.jsonl" | tee "$OUT/table.txt"
+tar -czf /tmp/all.tar.gz -C "$OUT" . && mv /tmp/all.tar.gz "$OUT/0-all.tar.gz"   # a call returns at most 8 files
 echo "elapsed ${SECONDS}s"
