@@ -145,10 +145,10 @@ for what in "$@"; do
       done ;;
     interleave) # FlashMLA and the Python bridge timed on the same inputs, configuration by configuration,
         # INTERLEAVE_ROUNDS times with the order rotating (bench/interleave.py); INTERLEAVE_ONLY filters,
-        # INTERLEAVE_NAME names the run, INTERLEAVE_DTYPE bf16|fp16 (fp16: ours only), INTERLEAVE_GRAPH=1 times
+        # INTERLEAVE_NAME names the run, INTERLEAVE_DTYPE bf16|fp16|both (fp16, both: ours only), INTERLEAVE_GRAPH=1 times
         # CUDA-graph replays; FLASHMLA_KERNEL applies to ours.
       name=${INTERLEAVE_NAME:-auto}; dt=${INTERLEAVE_DTYPE:-bf16}
-      mods="--module flash_mla --module flashmla_swift"; [ "$dt" = fp16 ] && mods="--module flashmla_swift"
+      mods="--module flash_mla --module flashmla_swift"; [ "$dt" != bf16 ] && mods="--module flashmla_swift"
       step "interleave ($name, $dt${INTERLEAVE_ONLY:+, $INTERLEAVE_ONLY})"
       (cd "$ANCHOR" && PYTHONPATH=$OLDPWD/python python3 $OLDPWD/bench/interleave.py . $mods --rounds ${INTERLEAVE_ROUNDS:-3} \
         --dtype $dt ${INTERLEAVE_ONLY:+--only $INTERLEAVE_ONLY} ${INTERLEAVE_CHECK:+--check} ${INTERLEAVE_GRAPH:+--graph}) \

@@ -2,7 +2,7 @@
 """Times several flash_mla-API modules on the same inputs, interleaved, configuration by configuration.
 
 Usage (on the GPU machine): python3 bench/interleave.py ANCHOR [--module NAME ...] [--rounds 3]
-        [--only key=value,...] [--dtype bf16|fp16] [--check] [--graph]
+        [--only key=value,...] [--dtype bf16|fp16|both] [--check] [--graph]
 
 Why: on the H200 the same kernel timed a whole grid apart differs by up to 15% (bench/BENCHMARKS.md,
 "H200, this session"), more than most differences worth measuring. Here each configuration's
@@ -10,6 +10,11 @@ inputs are made once (bench_grid.py's: shuffled pages, NaN past each sequence's 
 module is timed on them in turn, `rounds` times, the order rotating each round; each module's
 time is the median of its rounds (each round triton's do_bench median, L2 flushed before each
 call). A module's ratio against the first is taken per configuration, from times seconds apart.
+
+With --dtype both each module is timed at bf16 and at fp16 (each on its own random inputs of the
+configuration), named MODULE@bf16 and MODULE@fp16, so the summary's ratio for
+MODULE@fp16 is its bf16 time over its fp16 time, from times seconds apart (FlashMLA's anchor build
+has no fp16: give --module flashmla_swift).
 
 With --graph each module's call is captured once in a torch CUDA graph and the replay is timed:
 the GPU's time alone, as an engine that captures its decode step sees it. Without it the call is
@@ -31,7 +36,7 @@ def main():
                     help="module with the flash_mla API (repeatable; default flash_mla flashmla_swift)")
     ap.add_argument("--grid", default=None)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--dtype", default="bf16", choices=["bf16", "fp16"])
+    ap.add_argument("--dtype", default="bf16", choices=["bf16", "fp16", "both"])
     ap.add_argument("--only", default=None, help="comma list of key=value filters")
     ap.add_argument("--check", action="store_true", help="cos-diff of every module against the float32 reference")
     ap.add_argument("--graph", action="store_true", help="time CUDA-graph replays of each call")
@@ -39,9 +44,13 @@ def main():
     sys.path.insert(0, os.path.abspath(args.anchor))
     import bench_grid  # the anchor's inputs and reference, so both harnesses build the same problem
 
-    names = args.module or ["flash_mla", "flashmla_swift"]
-    mods = [importlib.import_module(n) for n in names]
-    dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float16
+    modules = args.module or ["flash_mla", "flashmla_swift"]
+    mods = [importlib.import_module(n) for n in modules]
+    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16}
+    if args.dtype != "both":
+        dtypes = {args.dtype: dtypes[args.dtype]}
+    both = len(dtypes) > 1
+    names = [f"{n}@{dt}" if both else n for dt in dtypes for n in modules]
     grid = json.load(open(args.grid or os.path.join(args.anchor, "grid.json")))
     filters = [kv.split("=") for kv in args.only.split(",")] if args.only else []
     torch.manual_seed(0)
@@ -49,7 +58,12 @@ def main():
     for cfg in grid["configs"]:
         if any(str(cfg.get(k)) != v for k, v in filters):
             continue
-        calls, row0 = inputs(cfg, mods, dtype, args.check, bench_grid, args.graph)
+        calls, rows0 = {}, {}
+        for dt, dtype in dtypes.items():
+            made, row_dt = inputs(cfg, mods, dtype, args.check, bench_grid, args.graph)
+            for n in modules:
+                key = f"{n}@{dt}" if both else n
+                calls[key], rows0[key] = made[n], row_dt
         times = {n: [] for n in names}
         for r in range(args.rounds):
             order = names[r % len(names):] + names[:r % len(names)]
@@ -57,6 +71,7 @@ def main():
                 times[n].append(triton.testing.do_bench(calls[n][0], warmup=25, rep=200, return_mode="median"))
         for n in names:
             ms = sorted(times[n])[len(times[n]) // 2]
+            row0 = rows0[n]
             row = dict(row0, impl=n, ms=round(ms, 4), rounds_ms=[round(t, 4) for t in times[n]],
                        tflops=round(row0["flops"] / ms / 1e9, 1), gbps=round(row0["bytes"] / ms / 1e6, 1))
             row.update(calls[n][1])
