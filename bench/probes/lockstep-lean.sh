@@ -5,8 +5,10 @@
 # kernel options, e.g. "-DFMLA_LOCKSTEP_SPLIT_RELEASE=0;-DFMLA_LOCKSTEP_BOX_WAIT=0
 # -DFMLA_LOCKSTEP_ROPE_EARLY=0 -DFMLA_LOCKSTEP_SPLIT_RELEASE=0") and for this build again ($ONLY:
 # `bench --only` terms for every run), FlashMLA's bench_grid.py in the same call, then memcheck,
-# racecheck and synccheck on the kernel forced ($SANITIZE_KERNELS, default sm90-lockstep). Prints
-# a per-row table last (bench/probes/grid_ab.py: run0 is this build). Needs carried: .device/flashmla.xz, .device/anchor (a copy of
+# racecheck and synccheck on the kernel forced ($SANITIZE_KERNELS, default sm90-lockstep). With a
+# carried .device/before.xz (an earlier build) that build is timed too, after the variants and
+# before this build's second run. Prints a per-row table last (bench/probes/grid_ab.py: run0 is
+# this build). Needs carried: .device/flashmla.xz, .device/anchor (a copy of
 # ../shared/anchor).
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -22,10 +24,18 @@ $B compile --arch sm_90a 2>&1 | grep -E "lockstep|seesaw" >> "$OUT/log.txt"
   timeout 200 $B check --backend cuda --grid "$ANCHOR/grid.json" --dtype bf16 --sample-rows 24 | tail -1; } 2>&1 | tee "$OUT/checks.txt"
 IFS=';' read -ra VARS <<< "${VARIANTS:-}"
 RUNS=("" "${VARS[@]}"); (( ${#VARS[@]} )) && RUNS+=("")    # this build, each variant, this build again
+# A carried earlier build (.device/before.xz) runs after the variants, before this build again.
+BINS=(); for opts in "${RUNS[@]}"; do BINS+=("$B"); done
+if [[ -f .device/before.xz ]]; then
+  python3 -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], 'wb'))" .device/before.xz /tmp/flashmla-before && chmod +x /tmp/flashmla-before
+  last=$(( ${#RUNS[@]} - 1 )); (( last < 1 )) && last=1
+  RUNS=("${RUNS[@]:0:$last}" "" "${RUNS[@]:$last}"); BINS=("${BINS[@]:0:$last}" /tmp/flashmla-before "${BINS[@]:$last}")
+  [[ ${#RUNS[@]} -eq 2 ]] && { RUNS+=(""); BINS+=("$B"); }
+fi
 i=0
 for opts in "${RUNS[@]}"; do
-  FLASHMLA_KERNEL_OPTIONS="$opts" timeout 150 $B bench --grid "$ANCHOR/grid.json" ${ONLY:+--only "$ONLY"} --json > "$OUT/ours-$i.jsonl" 2>> "$OUT/log.txt"
-  echo "ours-$i: '${opts}' $(wc -l < "$OUT/ours-$i.jsonl") rows"; i=$((i + 1))
+  FLASHMLA_KERNEL_OPTIONS="$opts" timeout 150 ${BINS[$i]} bench --grid "$ANCHOR/grid.json" ${ONLY:+--only "$ONLY"} --json > "$OUT/ours-$i.jsonl" 2>> "$OUT/log.txt"
+  echo "ours-$i: $(basename ${BINS[$i]}) '${opts}' $(wc -l < "$OUT/ours-$i.jsonl") rows"; i=$((i + 1))
 done
 (cd "$ANCHOR" && timeout 150 python3 bench_grid.py) > "$OUT/flashmla.jsonl" 2>> "$OUT/log.txt"; echo "flashmla rc $?"
 for tool in memcheck racecheck synccheck; do
