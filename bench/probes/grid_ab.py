@@ -8,18 +8,10 @@ base / this, < 1 means this build is faster), and FlashMLA ms / each run. Last, 
 over all rows: the geometric means of run_i / run_0 and of FlashMLA / run_i, and how many rows
 each run is at least as fast as FlashMLA on.
 """
-import argparse, json, math, collections
+import argparse, math, collections, os, sys
 
-KEY = ("s_q", "mean_sk", "h_q", "h_kv", "varlen")
-
-
-def load(path):
-    rows = {}
-    for line in open(path):
-        if line.startswith("{"):
-            row = json.loads(line)
-            rows[tuple(row.get(k) for k in KEY)] = row
-    return rows
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from compare import load  # noqa: E402  (rows keyed as compare.py keys them)
 
 
 def geo(values):

@@ -2,8 +2,8 @@
 # One lean device call for a change to the dense Hopper kernels (about 5 minutes), most important
 # first: `check` (automatic kernels, the lockstep kernel forced, each variant), every grid
 # configuration checked, the grid timed for this build, for each of $VARIANTS (';'-separated
-# kernel options, e.g. "-DFMLA_LOCKSTEP_SPLIT_RELEASE=0;-DFMLA_LOCKSTEP_BOX_WAIT=0
-# -DFMLA_LOCKSTEP_ROPE_EARLY=0 -DFMLA_LOCKSTEP_SPLIT_RELEASE=0") and for this build again ($ONLY:
+# kernel options, e.g. "-DFMLA_LOCKSTEP_ROPE_EARLY=0;-DFMLA_LOCKSTEP_BOX_WAIT=0
+# -DFMLA_LOCKSTEP_ROPE_EARLY=0") and for this build again ($ONLY:
 # `bench --only` terms for every run), FlashMLA's bench_grid.py in the same call, then memcheck,
 # racecheck and synccheck on the kernel forced ($SANITIZE_KERNELS, default sm90-lockstep). With a
 # carried .device/before.xz (an earlier build) that build is timed too, after the variants and

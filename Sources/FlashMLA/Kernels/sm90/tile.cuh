@@ -222,12 +222,11 @@ __device__ __forceinline__ void store_tile(const float (&o)[128], const float (&
 // piece at h_q 64 in the trace (D78), 4,546 this way (D80). (A split's float rows are stored
 // directly: each of their stores fills whole sectors.) Lanes 0–15 wait for their copies' reads
 // before they return, so after a __syncwarp the warp's rows may be overwritten.
-constexpr u32 BULK_TILE_BYTES = 64 * 264 * 2;
+constexpr u32 BULK_ROW_PITCH = 264 * 2, BULK_TILE_BYTES = 64 * BULK_ROW_PITCH;
 template <typename T>
 __device__ __forceinline__ void store_final_tile_bulk(const float (&o)[128], const float (&l)[2], const float (&m)[2],
                                                       const DecodeParams& params, int req, int kvh, int g, int rows,
                                                       int tile_row0, int wg, int warp, int lane, u32 region) {
-    constexpr u32 PITCH = 264 * 2;
     const int s_q = params.s_q, h_q = params.h_q;
     const int ra = warp * 16 + lane / 4;
     float f[2];
@@ -240,12 +239,12 @@ __device__ __forceinline__ void store_final_tile_bulk(const float (&o)[128], con
         if (R < rows && wg == 0 && lane % 4 == 0)
             params.lse[((i64)req * h_q + head) * s_q + qi] = l[h] > 0.f ? lse2 * FMLA_LN2 : FMLA_INF;
     }
-    const u32 a = region + ra * PITCH + 4 * (lane % 4);
+    const u32 a = region + ra * BULK_ROW_PITCH + 4 * (lane % 4);
 #pragma unroll
     for (int h = 0; h < 2; ++h)
 #pragma unroll
         for (int n = 0; n < 32; ++n)
-            st_shared_u32(a + h * 8 * PITCH + n * 16, pack2<T>(o[4 * n + 2 * h] * f[h], o[4 * n + 2 * h + 1] * f[h]));
+            st_shared_u32(a + h * 8 * BULK_ROW_PITCH + n * 16, pack2<T>(o[4 * n + 2 * h] * f[h], o[4 * n + 2 * h + 1] * f[h]));
     fence_proxy_async();
     __syncwarp();
     if (lane < 16) {
@@ -253,7 +252,7 @@ __device__ __forceinline__ void store_final_tile_bulk(const float (&o)[128], con
         if (R < rows) {
             const int qi = R / g, head = kvh * g + R % g;
             bulk_store(static_cast<T*>(params.out) + (((i64)req * s_q + qi) * h_q + head) * FMLA_DV + wg * 256,
-                       region + r * PITCH, 256 * 2);
+                       region + r * BULK_ROW_PITCH, 256 * 2);
         }
         bulk_commit();
         bulk_wait_read();
