@@ -5,9 +5,9 @@
 # kernel options, e.g. "-DFMLA_LOCKSTEP_ROPE_EARLY=0;-DFMLA_LOCKSTEP_BOX_WAIT=0
 # -DFMLA_LOCKSTEP_ROPE_EARLY=0") and for this build again ($ONLY:
 # `bench --only` terms for every run), FlashMLA's bench_grid.py in the same call, then memcheck,
-# racecheck and synccheck on the kernel forced ($SANITIZE_KERNELS, default sm90-lockstep). With a
-# carried .device/before.xz (an earlier build) that build is timed too, after the variants and
-# before this build's second run. Prints a per-row table last (bench/probes/grid_ab.py: run0 is
+# racecheck and synccheck on the kernel forced ($SANITIZE_KERNELS, default sm90-lockstep; SANITIZE=0
+# skips them). Carried other builds (.device/before.xz, .device/other-*.xz) are timed too, after the
+# variants and before this build's second run. Prints a per-row table last (bench/probes/grid_ab.py: run0 is
 # this build). Needs carried: .device/flashmla.xz, .device/anchor (a copy of
 # ../shared/anchor).
 set -uo pipefail
@@ -23,22 +23,27 @@ $B compile --arch sm_90a 2>&1 | grep -E "lockstep|seesaw" >> "$OUT/log.txt"
   for v in "${VARS[@]}"; do FLASHMLA_KERNEL_OPTIONS="$v" FLASHMLA_KERNEL=sm90-lockstep timeout 60 $B check --backend cuda --cases 10 --seed 83 | tail -1; done
   timeout 200 $B check --backend cuda --grid "$ANCHOR/grid.json" --dtype bf16 --sample-rows 24 | tail -1; } 2>&1 | tee "$OUT/checks.txt"
 IFS=';' read -ra VARS <<< "${VARIANTS:-}"
-RUNS=("" "${VARS[@]}"); (( ${#VARS[@]} )) && RUNS+=("")    # this build, each variant, this build again
-# A carried earlier build (.device/before.xz) runs after the variants, before this build again.
-BINS=(); for opts in "${RUNS[@]}"; do BINS+=("$B"); done
-if [[ -f .device/before.xz ]]; then
-  python3 -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], 'wb'))" .device/before.xz /tmp/flashmla-before && chmod +x /tmp/flashmla-before
-  last=$(( ${#RUNS[@]} - 1 )); (( last < 1 )) && last=1
-  RUNS=("${RUNS[@]:0:$last}" "" "${RUNS[@]:$last}"); BINS=("${BINS[@]:0:$last}" /tmp/flashmla-before "${BINS[@]:$last}")
-  [[ ${#RUNS[@]} -eq 2 ]] && { RUNS+=(""); BINS+=("$B"); }
-fi
+# This build, each variant, each carried other build (.device/before.xz, .device/other-*.xz, in
+# that order), then this build again when anything else ran.
+RUNS=(""); BINS=("$B"); LABELS=("this")
+for v in "${VARS[@]}"; do RUNS+=("$v"); BINS+=("$B"); LABELS+=("this $v"); done
+for x in .device/before.xz .device/other-*.xz; do
+  [[ -f "$x" ]] || continue
+  bin=/tmp/$(basename "$x" .xz)
+  python3 -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], 'wb'))" "$x" "$bin" && chmod +x "$bin"
+  RUNS+=(""); BINS+=("$bin"); LABELS+=("$(basename "$x" .xz)")
+done
+(( ${#RUNS[@]} > 1 )) && { RUNS+=(""); BINS+=("$B"); LABELS+=("this"); }
+for x in "${BINS[@]}"; do   # each other build's lockstep kernel checked before it is timed
+  [[ "$x" == "$B" ]] || FLASHMLA_KERNEL=sm90-lockstep timeout 60 "$x" check --backend cuda --cases 10 --seed 84 2>&1 | tail -1 | sed "s|^|$(basename "$x"): |" | tee -a "$OUT/checks.txt"
+done
 i=0
 for opts in "${RUNS[@]}"; do
   FLASHMLA_KERNEL_OPTIONS="$opts" timeout 150 ${BINS[$i]} bench --grid "$ANCHOR/grid.json" ${ONLY:+--only "$ONLY"} --json > "$OUT/ours-$i.jsonl" 2>> "$OUT/log.txt"
-  echo "ours-$i: $(basename ${BINS[$i]}) '${opts}' $(wc -l < "$OUT/ours-$i.jsonl") rows"; i=$((i + 1))
+  echo "ours-$i: ${LABELS[$i]} $(wc -l < "$OUT/ours-$i.jsonl") rows"; i=$((i + 1))
 done
 (cd "$ANCHOR" && timeout 150 python3 bench_grid.py) > "$OUT/flashmla.jsonl" 2>> "$OUT/log.txt"; echo "flashmla rc $?"
-for tool in memcheck racecheck synccheck; do
+for tool in $( [[ ${SANITIZE:-1} == 0 ]] || echo memcheck racecheck synccheck); do
   for kernel in ${SANITIZE_KERNELS:-sm90-lockstep}; do
     FLASHMLA_KERNEL=$kernel timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 $B check --backend cuda --cases 3 \
       --token-budget 20000 --seed 7 > /tmp/san.txt 2>&1
