@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A closing call for the dense grid (about 8 minutes): racecheck and synccheck on the seesaw kernel
+# A closing call for the dense grid (about two minutes): racecheck and synccheck on the seesaw kernel
 # forced, on small cases (racecheck of a whole check run outlasts a call; SANITIZE_TOOLS, SEEDS), then
 # bf16 against fp16 for our Python module, interleaved configuration by configuration
 # (bench/interleave.py --dtype both, $ROUNDS rounds), so that the fp16 / bf16 ratio of each grid
