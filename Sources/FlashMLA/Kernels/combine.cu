@@ -107,14 +107,14 @@ __device__ __forceinline__ void combine_row(const CombineParams& params) {
             }
         }
     }
-    T* o = out + (((i64)req * s_q + qi) * h_q + head) * 512 + 4 * lane;
+    T* o = out + out_row(req, qi, head, s_q, h_q) + 4 * lane;
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
         u32* o32 = reinterpret_cast<u32*>(o + 128 * k);
         o32[0] = pack2<T>(acc[4 * k], acc[4 * k + 1]);
         o32[1] = pack2<T>(acc[4 * k + 2], acc[4 * k + 3]);
     }
-    if (lane == 0) lse[((i64)req * h_q + head) * s_q + qi] = final_lse;
+    if (lane == 0) lse[lse_index(req, qi, head, s_q, h_q)] = final_lse;
 }
 
 #define FMLA_COMBINE(NAME, T)                                                                       \

@@ -15,6 +15,9 @@
 #pragma once
 #include "common/types.cuh"
 
+#define FMLA_D 576                     // a query's and a cached token's values (the first 512 are also V)
+#define FMLA_DV 512                    // an output row's values
+
 // One decode launch. Fields marked "portable" are read by the sm80 kernels only; the Hopper
 // kernels read the cache through their tensor map instead. SPARSE (sm80/decode_sparse.cu)
 // renames some fields, as noted.
@@ -54,6 +57,17 @@ struct DecodeParams {
     int extra_num_slots;           // SPARSE MODEL1 only: the extra cache's slots, pages · extra_page_size (≤ 2³¹ − 1)
     int extra_page_size;           // SPARSE MODEL1 only: the extra cache's tokens a page
 };
+
+// Where a final output row goes: query (qi, head) of request req starts at element out_row(…) of
+// out, T [b][s_q][h_q][512], and its log-sum-exp is lse[lse_index(…)], float [b][h_q][s_q]
+// (FlashMLA's layouts). Every kernel that writes a final row (the decode kernels for a request in
+// one split, the combine for the others) addresses it through these two.
+__device__ __forceinline__ i64 out_row(int req, int qi, int head, int s_q, int h_q) {
+    return (((i64)req * s_q + qi) * h_q + head) * FMLA_DV;
+}
+__device__ __forceinline__ i64 lse_index(int req, int qi, int head, int s_q, int h_q) {
+    return ((i64)req * h_q + head) * s_q + qi;
+}
 
 // One combine launch (combine.cu).
 struct CombineParams {

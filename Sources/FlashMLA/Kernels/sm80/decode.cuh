@@ -84,8 +84,6 @@
 
 #define FMLA_SPARSE_VALID_BYTES 256   // sValid: 64 bytes a stage (at most 3) and the FP8 copy
 
-#define FMLA_D 576
-#define FMLA_DV 512
 #define FMLA_CHUNKS 72           // 16-byte chunks in a 576-element row
 #define FMLA_ROW_BYTES 1152
 
@@ -589,11 +587,11 @@ __device__ __forceinline__ void decode_sm80(const DecodeParams& params) {
                 // The final row: the attention sink (if any) scales it; lse stays as it is.
                 const float l = half ? l_b : l_a;
                 const float f = l > 0.f ? inv * sink_factor(attn_sink, head, (half ? m_b : m_a) + fast_log2(l)) : 0.f;
-                T* o = out + (((i64)req * s_q + qi) * h_q + head) * FMLA_DV + wn * ON + 2 * (lane % 4);
+                T* o = out + out_row(req, qi, head, s_q, h_q) + wn * ON + 2 * (lane % 4);
 #pragma unroll
                 for (int t = 0; t < OT; ++t)
                     *reinterpret_cast<u32*>(o + t * 8) = pack2<T>(acc[t][2 * half] * f, acc[t][2 * half + 1] * f);
-                if (wn == 0 && lane % 4 == 0) lse[((i64)req * h_q + head) * s_q + qi] = half ? lse_b : lse_a;
+                if (wn == 0 && lane % 4 == 0) lse[lse_index(req, qi, head, s_q, h_q)] = half ? lse_b : lse_a;
             } else {
                 float* o = oaccum + (split_row0 + R) * FMLA_DV + wn * ON + 2 * (lane % 4);
 #pragma unroll

@@ -13,8 +13,6 @@
 #include "common/softmax.cuh"
 #include "common/wgmma_sm90.cuh"
 
-#define FMLA_D 576
-#define FMLA_DV 512
 #define FMLA_BOX 8192                 // bytes of one 64 × 64 box
 #define FMLA_TILE (9 * FMLA_BOX)      // bytes of a 64 × 576 tile (Q or a page)
 
@@ -197,11 +195,11 @@ __device__ __forceinline__ void store_tile(const float (&o)[128], const float (&
         if (single) {
             // The final row: the attention sink (if any) scales it; lse stays as it is.
             const float f = l[h] > 0.f ? inv * sink_factor(params.attn_sink, head, m[h] + fast_log2(l[h])) : 0.f;
-            T* dst = static_cast<T*>(params.out) + (((i64)req * s_q + qi) * h_q + head) * FMLA_DV + col0;
+            T* dst = static_cast<T*>(params.out) + out_row(req, qi, head, s_q, h_q) + col0;
 #pragma unroll
             for (int n = 0; n < 32; ++n)
                 *reinterpret_cast<u32*>(dst + n * 8) = pack2<T>(o[4 * n + 2 * h] * f, o[4 * n + 2 * h + 1] * f);
-            if (wg == 0 && lane % 4 == 0) params.lse[((i64)req * h_q + head) * s_q + qi] = row_lse;
+            if (wg == 0 && lane % 4 == 0) params.lse[lse_index(req, qi, head, s_q, h_q)] = row_lse;
         } else {
             float* dst = params.oaccum + (split_row0 + R) * FMLA_DV + col0;
 #pragma unroll
@@ -237,7 +235,7 @@ __device__ __forceinline__ void store_final_tile_bulk(const float (&o)[128], con
         const int qi = R / g, head = kvh * g + R % g;
         f[h] = l[h] > 0.f ? 1.f / l[h] * sink_factor(params.attn_sink, head, lse2) : 0.f;
         if (R < rows && wg == 0 && lane % 4 == 0)
-            params.lse[((i64)req * h_q + head) * s_q + qi] = l[h] > 0.f ? lse2 * FMLA_LN2 : FMLA_INF;
+            params.lse[lse_index(req, qi, head, s_q, h_q)] = l[h] > 0.f ? lse2 * FMLA_LN2 : FMLA_INF;
     }
     const u32 a = region + ra * BULK_ROW_PITCH + 4 * (lane % 4);
 #pragma unroll
@@ -251,7 +249,7 @@ __device__ __forceinline__ void store_final_tile_bulk(const float (&o)[128], con
         const int r = warp * 16 + lane, R = tile_row0 + r;
         if (R < rows) {
             const int qi = R / g, head = kvh * g + R % g;
-            bulk_store(static_cast<T*>(params.out) + (((i64)req * s_q + qi) * h_q + head) * FMLA_DV + wg * 256,
+            bulk_store(static_cast<T*>(params.out) + out_row(req, qi, head, s_q, h_q) + wg * 256,
                        region + r * BULK_ROW_PITCH, 256 * 2);
         }
         bulk_commit();
