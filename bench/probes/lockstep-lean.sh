@@ -49,6 +49,13 @@ for tool in $( [[ ${SANITIZE:-1} == 0 ]] || echo memcheck racecheck synccheck); 
       --token-budget 20000 --seed 7 > /tmp/san.txt 2>&1
     echo "== $tool $kernel rc $?"; grep -E "SUMMARY|passed|FAIL" /tmp/san.txt | tail -2
   done
+  # $SANITIZE_GRID: a small grid file whose configurations the tools also run (e.g.
+  # bench/probes/lockstep-sanitize-grid.json: 16 and 32 rows a KV head, partial pages, causal s_q 2, workers with many pieces).
+  [[ -n "${SANITIZE_GRID:-}" ]] && for kernel in ${SANITIZE_KERNELS:-sm90-lockstep}; do
+    FLASHMLA_KERNEL=$kernel timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 $B check --backend cuda \
+      --grid "$SANITIZE_GRID" --dtype bf16 > /tmp/san.txt 2>&1
+    echo "== $tool $kernel grid rc $?"; grep -E "SUMMARY|passed|FAIL" /tmp/san.txt | tail -2
+  done
 done > "$OUT/sanitize.txt" 2>&1
 grep -E "^==|SUMMARY" "$OUT/sanitize.txt"
 python3 bench/probes/grid_ab.py "$OUT"/ours-*.jsonl --flashmla "$OUT/flashmla.jsonl" | tee "$OUT/table.txt"

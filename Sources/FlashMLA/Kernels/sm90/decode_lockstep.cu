@@ -19,7 +19,11 @@
 // Shared memory: LockstepStorage below.
 //
 // Pipeline: page p+1 is in flight while page p is computed; when both warpgroups are done
-// with page p (a block barrier), thread 0 issues page p+2 into the freed stage. Each of a
+// with page p (a block barrier), lane 0 of each of the eight warps issues one of page p+2's
+// boxes into the freed stage. The rate of these rows is set by the block's chain of work on a
+// page, not by the bytes in flight (bench/DECISIONS.md, D88): issued by one thread, the eight
+// copies held warp 0, and with it warpgroup 0's next Q·Kᵀ (a warpgroup-wide instruction), for
+// eight serial issues a page, 3.5% of the memory-bound rows' time on the H200 (D89). Each of a
 // stage's 9 boxes has its own mbarrier, so Q·Kᵀ of page p starts on box 0 while the rest of
 // the page is still arriving (Q·Kᵀ then overlaps the page's arrival instead of following it),
 // and the rope box (read by Q·Kᵀ only) of page p+2 is issued at the row-maxima barrier of page
@@ -41,6 +45,17 @@
 // 1: the rope box of page p+2 is issued after the row-maxima barrier of page p; 0: with the
 // page's other boxes, after its P·V.
 #define FMLA_LOCKSTEP_ROPE_EARLY 1
+#endif
+#ifndef FMLA_LOCKSTEP_SPREAD_ISSUE
+// 1: page p+2's eight V boxes are issued one a warp (lane 0 of warp w issues box w) after the
+// page's closing barrier, and its rope box by the block's last warp (D89); 0: all by thread 0.
+#define FMLA_LOCKSTEP_SPREAD_ISSUE 1
+#endif
+#ifndef FMLA_LOCKSTEP_RESCALE_SKIP
+// 1: a warp whose rows' running maxima did not move on this page (every factor exactly 1) skips
+// O's 128 multiplications, as the seesaw kernel does (D21); the result is the same bit for bit
+// (D90: 0.7% on the H200's lockstep rows, inside the noise).
+#define FMLA_LOCKSTEP_RESCALE_SKIP 1
 #endif
 
 // Shared memory, from a 1024-aligned base (tiles in the swizzled boxes of sm90/tile.cuh).
@@ -80,7 +95,8 @@ __device__ __forceinline__ void decode_sm90_lockstep(
     const SchedPart part = load_part(params.sched, blockIdx.z);
     auto block_id = [&](int req, int page) { return params.block_table[(i64)req * params.bt_stride + page]; };
     // Thread 0 arms the barriers of boxes b0 … b1−1 of a stage and starts their copies from page
-    // `page` of request `req`.
+    // `page` of request `req` (an id out of range is reported and completes the phases with no
+    // bytes: the page is zeroed below).
     auto issue_boxes = [&](int req, int page, int stage, int b0, int b1) {
         const int id = block_id(req, page);
         const bool ok = id >= 0 && id < params.num_pages;
@@ -92,11 +108,23 @@ __device__ __forceinline__ void decode_sm90_lockstep(
                 mbar_arrive_expect_tx(bar, FMLA_BOX);
                 tma_load_4d(sK + stage * FMLA_TILE + b * FMLA_BOX, kmap, bar, b * 64, kvh, 0, id, policy);
             } else {
-                mbar_arrive_expect_tx(bar, 0);                // completes the phase; the page is zeroed below
+                mbar_arrive_expect_tx(bar, 0);
             }
         }
     };
     auto issue_page = [&](int req, int page, int stage) { issue_boxes(req, page, stage, 0, 9); };
+    // The same for one box b, by the calling thread (D89: the page's boxes one a warp). Kept apart
+    // from issue_boxes, whose loop over one id compiles to the form measured for the piece start.
+    auto issue_box = [&](int id, int stage, int b) {
+        const u32 bar = bars + 8 * (stage * 9 + b);
+        if (id >= 0 && id < params.num_pages) {
+            mbar_arrive_expect_tx(bar, FMLA_BOX);
+            tma_load_4d(sK + stage * FMLA_TILE + b * FMLA_BOX, kmap, bar, b * 64, kvh, 0, id, policy);
+        } else {
+            atomicOr(params.error_flag, FMLA_ERR_BLOCK_ID);
+            mbar_arrive_expect_tx(bar, 0);
+        }
+    };
     // A piece's loads (when they start: tile.cuh, "A worker's pieces"): its first two pages by
     // thread 0, its query tile by every thread.
     auto start_piece = [&](int req, const Piece& pc) {
@@ -181,7 +209,11 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             }
             __syncthreads();                                  // [max] both halves' maxima posted
             // Both warpgroups' Q·Kᵀ of this page are done: its rope box is free.
-            if (FMLA_LOCKSTEP_ROPE_EARLY && tid == 0 && p + 2 < n_pages) issue_boxes(req, page + 2, stage, 8, 9);
+            if (FMLA_LOCKSTEP_ROPE_EARLY && p + 2 < n_pages) {
+                if (!FMLA_LOCKSTEP_SPREAD_ISSUE && tid == 0) issue_boxes(req, page + 2, stage, 8, 9);
+                if (FMLA_LOCKSTEP_SPREAD_ISSUE && tid == 224)
+                    issue_box(block_id(req, page + 2), stage, 8);
+            }
             mx_a = fmaxf(mx_a, sRed[(1 - wg) * 64 + ra]);
             mx_b = fmaxf(mx_b, sRed[(1 - wg) * 64 + rb]);
             const float new_a = fmaxf(m_a, mx_a), new_b = fmaxf(m_b, mx_b);
@@ -215,7 +247,8 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             }
             l_a = l_a * alpha_a + sum_a;
             l_b = l_b * alpha_b + sum_b;
-            scale_rows(o, alpha_a, alpha_b);
+            if (!FMLA_LOCKSTEP_RESCALE_SKIP || !__all_sync(0xffffffff, alpha_a == 1.f && alpha_b == 1.f))
+                scale_rows(o, alpha_a, alpha_b);
             __syncthreads();                                  // [P] both halves of P posted
             const u32* const theirs = reinterpret_cast<const u32*>(sP + (1 - wg) * 64 * 72);
 #pragma unroll
@@ -243,7 +276,13 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             fence_registers(o);
 
             __syncthreads();                                  // both warpgroups are done with this stage
-            if (tid == 0 && p + 2 < n_pages) issue_boxes(req, page + 2, stage, 0, FMLA_LOCKSTEP_ROPE_EARLY ? 8 : 9);
+            if (p + 2 < n_pages) {
+                if (FMLA_LOCKSTEP_SPREAD_ISSUE && FMLA_LOCKSTEP_ROPE_EARLY) {
+                    if (lane == 0) issue_box(block_id(req, page + 2), stage, tid / 32);
+                } else if (tid == 0) {
+                    issue_boxes(req, page + 2, stage, 0, FMLA_LOCKSTEP_ROPE_EARLY ? 8 : 9);
+                }
+            }
         }
 
         // Row sums: the two warpgroups' halves (both hold the same max).
