@@ -1,7 +1,8 @@
 // The Hopper split-KV MLA decode kernel for one tile of query rows per KV head (sm_90a):
 // pages by TMA, both products on wgmma, the two warpgroups on the same page in lockstep.
-// The backend runs it for 17 … 64 rows per KV head, where the decode is memory-bound and its
-// short per-page chain streams pages slightly faster than decode_seesaw.cu (2–4% on H100).
+// The backend runs it for up to 64 rows per KV head (17 … 64 with the H100's shipped table,
+// which gives 16 to sm80/decode.cu), where the decode is memory-bound and its short per-page
+// chain streams pages faster than decode_seesaw.cu (2–4% on H100, 2% on H200: D8, D44).
 //
 // Grid: (query tiles of 64 rows, KV heads, workers), 256 threads = two math warpgroups.
 // Like sm80/decode.cu, a block takes 64 query rows (R = qi·g + gi) of one KV head and walks
