@@ -49,7 +49,8 @@
 #endif
 #ifndef FMLA_LOCKSTEP_SPREAD_ISSUE
 // 1: page p+2's eight V boxes are issued one a warp (lane 0 of warp w issues box w) after the
-// page's closing barrier, and its rope box by the block's last warp (D89); 0: all by thread 0.
+// page's closing barrier, and its rope box by lane 0 of the block's last warp (D89); 0: all by
+// thread 0. Only with FMLA_LOCKSTEP_ROPE_EARLY (else nine boxes at the page's end: thread 0).
 #define FMLA_LOCKSTEP_SPREAD_ISSUE 1
 #endif
 #ifndef FMLA_LOCKSTEP_RESCALE_SKIP
@@ -212,7 +213,7 @@ __device__ __forceinline__ void decode_sm90_lockstep(
             // Both warpgroups' Q·Kᵀ of this page are done: its rope box is free.
             if (FMLA_LOCKSTEP_ROPE_EARLY && p + 2 < n_pages) {
                 if (!FMLA_LOCKSTEP_SPREAD_ISSUE && tid == 0) issue_boxes(req, page + 2, stage, 8, 9);
-                if (FMLA_LOCKSTEP_SPREAD_ISSUE && tid == 224)
+                if (FMLA_LOCKSTEP_SPREAD_ISSUE && tid == 7 * 32)      // lane 0 of the last warp
                     issue_box(block_id(req, page + 2), stage, 8);
             }
             mx_a = fmaxf(mx_a, sRed[(1 - wg) * 64 + ra]);
