@@ -78,8 +78,9 @@ struct CaseRunner {
 
         let run = try DeviceRun(problem, engine: engine)
         // The device schedule must be the host's, field for field.
+        let rows = run.metadata.shape.rowsPerKVHead
         let hostSchedule = TileSchedule(cacheSeqlens: config.cacheSeqlens, numSMParts: run.metadata.shape.numSMParts,
-                                        rowsPerKVHead: run.metadata.shape.rowsPerKVHead)
+                                        policy: cuda.schedulePolicy(rowsPerKVHead: rows, sparse: false))
         return try checkDeviceRuns(cuda: cuda, metadata: run.metadata, hostSchedule: hostSchedule, decode: run.decode(graphReplays:))
     }
 
@@ -110,7 +111,7 @@ struct CaseRunner {
                                                 extraTopkLength: config.extraTopk > 0 ? config.countedExtraEntries(request: $0) : nil))
         }
         let hostSchedule = TileSchedule(cacheSeqlens: counted, numSMParts: metadata.shape.numSMParts,
-                                        rowsPerKVHead: metadata.shape.rowsPerKVHead)
+                                        policy: cuda.schedulePolicy(rowsPerKVHead: metadata.shape.rowsPerKVHead, sparse: true))
         let results = try checkDeviceRuns(cuda: cuda, metadata: metadata, hostSchedule: hostSchedule) { replays in
             try DeviceRun.decode(cuda: cuda, elementType: config.elementType, batchSize: config.batchSize,
                                  queryLength: config.queryLength, queryHeads: config.queryHeads, graphReplays: replays) { out, lse in

@@ -62,6 +62,12 @@ struct InfoCommand: ParsableCommand {
             do {
                 let table = try DecodeKernelTable.table(for: device, cacheDirectory: CompileCache.defaultDirectory())
                 print("    kernel table:              \(table?.source ?? "none (the rule: sm90 lockstep up to 64 rows per KV head, seesaw above)")")
+                for entry in table?.entries ?? [] {
+                    let rows = entry.maxRowsPerKVHead == Int(Int32.max) ? "any" : "≤ \(entry.maxRowsPerKVHead)"
+                    let policy = entry.schedule ?? .standard(rowsPerKVHead: entry.maxRowsPerKVHead)
+                    print("      rows \(rows): \(entry.kernel), fixed cost \(policy.fixedCostBlocks) blocks, "
+                        + "slack \(policy.wholeRequestSlackBlocks) blocks\(entry.schedule == nil ? " (standard)" : " (measured)")")
+                }
             } catch {
                 print("    kernel table:              unusable: \(error)")
             }

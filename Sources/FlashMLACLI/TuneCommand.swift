@@ -10,15 +10,23 @@ import NVRTC
 /// the compile cache, where every later process on this machine finds it.
 ///
 /// Each candidate kernel is timed by `flashmla bench` in a child process with
-/// `FLASHMLA_KERNEL` forcing it, on one problem per row class (b = 128 requests of 8192 tokens,
-/// one KV head: FlashMLA's grid shape), so the measurement is exactly what `bench` reports.
+/// `FLASHMLA_KERNEL` forcing it, on three problems per row class (b = 128 requests of 4096, 8192
+/// and 16384 tokens, one KV head: FlashMLA's grid shapes), so the measurement is exactly what
+/// `bench` reports; a kernel's time for a class is the geometric mean over the three lengths
+/// (on the H200 the kernels' order at 16 rows changes between 4096 and 16384 tokens).
+///
+/// Then, with each class's chosen kernel, the schedule's numbers (``SchedulePolicy``) are
+/// measured on four uniform problems over the class's `P` workers (``ScheduleProbe``): the time
+/// of a block, of a piece's start (the fixed cost) and of a split (the slack), each in blocks.
 struct TuneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tune",
         abstract: "Time each decode kernel per row class on this GPU and store the fastest as its kernel table.",
         discussion: """
             Row classes: 16, 32, 64 and 128 query rows per KV head (s_q·h_q/h_kv); a row count \
-            takes the choice of the smallest class that holds it. A kernel replaces the rule's \
+            takes the choice of the smallest class that holds it. Each kernel is timed at half, \
+            once and twice --seqlen tokens a request; its geometric mean over the three is what is \
+            compared. A kernel replaces the rule's \
             choice only when it is faster by more than --margin. The table is written to \
             <compile cache>/tuning/<device>-<SMs>sm-<capability>.json (0600) unless --dry-run.
             """
@@ -30,7 +38,7 @@ struct TuneCommand: ParsableCommand {
     @Option(help: "Timed calls per kernel and class.")
     var iterations: Int = 50
 
-    @Option(help: "Tokens per request of the tuning problems.")
+    @Option(help: "Tokens per request of the middle tuning problem (the others take half and twice as many).")
     var seqlen: Int = 8192
 
     @Option(help: "Relative time a kernel must save over the rule's choice to replace it (0.01 = 1%).")
@@ -39,13 +47,16 @@ struct TuneCommand: ParsableCommand {
     @Flag(help: "Print the table without storing it.")
     var dryRun = false
 
+    @Flag(inversion: .prefixedNo, help: "Measure each row class's schedule numbers (fixed cost, slack) with its kernel.")
+    var schedule = true
+
     /// The row classes tuned and the batch of each tuning problem.
     static let rowClasses = [16, 32, 64, 128]
     static let batch = 128
 
     func validate() throws {
         guard iterations >= 1 else { throw ValidationError("--iterations must be >= 1 (given \(iterations))") }
-        guard (64...1 << 20).contains(seqlen) else { throw ValidationError("--seqlen must be in 64…1048576 (given \(seqlen))") }
+        guard (128...1 << 19).contains(seqlen) else { throw ValidationError("--seqlen must be in 128…524288 (given \(seqlen))") }
         guard (0..<1).contains(margin) else { throw ValidationError("--margin must be in [0, 1) (given \(margin))") }
     }
 
@@ -67,19 +78,41 @@ struct TuneCommand: ParsableCommand {
             StandardError.line("tune: timing \(kernel) on \(Self.rowClasses.map(String.init).joined(separator: ", ")) rows per KV head")
             for (rows, ms) in try bench(kernel: kernel, grid: grid) { measured[rows, default: [:]][kernel] = ms }
         }
+        var entries: [DecodeKernelTable.Entry] = try Self.rowClasses.map { rows in
+            guard let times = measured[rows], !times.isEmpty else {
+                throw ValidationError("no time was measured for \(rows) rows per KV head")
+            }
+            let kernel = Self.choice(times: times, rule: rows > 64 ? "sm90-seesaw" : "sm90-lockstep", margin: margin)
+            return .init(maxRowsPerKVHead: rows == Self.rowClasses.last ? Int(Int32.max) : rows, kernel: kernel, milliseconds: times)
+        }
+        var notes: [Int: String] = [:]
+        if schedule {
+            for (index, rows) in Self.rowClasses.enumerated() {
+                let parts = TileSchedule.numSMParts(multiprocessors: device.multiprocessorCount, rowsPerKVHead: rows, kvHeads: 1)
+                let blocks = Self.scheduleBlocks(seqlen: seqlen)
+                guard parts >= 2 else { continue }
+                StandardError.line("tune: the schedule's numbers for \(rows) rows per KV head with \(entries[index].kernel)")
+                let grid = FileManager.default.temporaryDirectory.appendingPathComponent("flashmla-tune-schedule-\(getpid()).json")
+                defer { try? FileManager.default.removeItem(at: grid) }
+                try Self.scheduleGridJSON(rows: rows, parts: parts, blocks: blocks).write(to: grid)
+                let times = try benchProbes(kernel: entries[index].kernel, grid: grid, parts: parts, blocks: blocks)
+                guard let measuredPolicy = Self.schedulePolicy(times: times, blocks: blocks) else {
+                    notes[rows] = "schedule: not measurable (\(times)); the standard numbers stay"
+                    continue
+                }
+                entries[index].schedule = measuredPolicy.policy
+                notes[rows] = String(format: "block %.2f µs, fixed cost %.1f → %d blocks, split %.1f → slack %d blocks",
+                                     measuredPolicy.blockMilliseconds * 1000, measuredPolicy.fixedCost, measuredPolicy.policy.fixedCostBlocks,
+                                     measuredPolicy.splitCost, measuredPolicy.policy.wholeRequestSlackBlocks)
+            }
+        }
         let table = DecodeKernelTable(
             deviceName: device.name, multiprocessors: device.multiprocessorCount, computeCapability: capability,
-            source: "flashmla tune \(FlashMLAVersion.string), \(Date().formatted(.iso8601))",
-            entries: try Self.rowClasses.map { rows in
-                guard let times = measured[rows], !times.isEmpty else {
-                    throw ValidationError("no time was measured for \(rows) rows per KV head")
-                }
-                let kernel = Self.choice(times: times, rule: rows > 64 ? "sm90-seesaw" : "sm90-lockstep", margin: margin)
-                return .init(maxRowsPerKVHead: rows == Self.rowClasses.last ? Int(Int32.max) : rows, kernel: kernel, milliseconds: times)
-            })
-        for entry in table.entries {
+            source: "flashmla tune \(FlashMLAVersion.string), \(Date().formatted(.iso8601))", entries: entries)
+        for (entry, rows) in zip(table.entries, Self.rowClasses) {
             let times = entry.milliseconds.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value)) ms" }
             print("rows ≤ \(entry.maxRowsPerKVHead == Int(Int32.max) ? "any" : String(entry.maxRowsPerKVHead)): \(entry.kernel)   (\(times.joined(separator: ", ")))")
+            if let note = notes[rows] { print("    \(note)") }
         }
         let url = DecodeKernelTable.fileURL(cacheDirectory: CompileCache.defaultDirectory(), deviceName: device.name,
                                             multiprocessors: device.multiprocessorCount, computeCapability: capability)
@@ -99,23 +132,61 @@ struct TuneCommand: ParsableCommand {
         return fastest.key
     }
 
-    /// The tuning grid: one configuration per row class, h_kv 1, s_q 1, uniform lengths.
+    /// The lengths a kernel is timed at for `seqlen`: half, once and twice.
+    static func lengths(seqlen: Int) -> [Int] {
+        [seqlen / 2, seqlen, 2 * seqlen]
+    }
+
+    /// The tuning grid: per row class one configuration per length of ``lengths(seqlen:)``, h_kv 1,
+    /// s_q 1, uniform lengths.
     static func gridJSON(seqlen: Int) throws -> Data {
-        let configs: [[String: Any]] = rowClasses.map { rows in
-            ["b": batch, "s_q": 1, "mean_sk": seqlen, "h_q": rows, "h_kv": 1, "d": 576, "dv": 512, "causal": true,
-             "varlen": false, "cache_seqlens": Array(repeating: seqlen, count: batch)]
+        let configs: [[String: Any]] = rowClasses.flatMap { rows in
+            lengths(seqlen: seqlen).map { length -> [String: Any] in
+                ["b": batch, "s_q": 1, "mean_sk": length, "h_q": rows, "h_kv": 1, "d": 576, "dv": 512, "causal": true,
+                 "varlen": false, "cache_seqlens": Array(repeating: length, count: batch)]
+            }
         }
         return try JSONSerialization.data(withJSONObject: ["name": "tune", "dtype": "bf16", "configs": configs])
     }
 
-    /// Each row class's median time under `FLASHMLA_KERNEL=kernel`, from a child `flashmla bench --json`.
+    /// Each row class's time under `FLASHMLA_KERNEL=kernel`, from a child `flashmla bench --json`:
+    /// the geometric mean of its median times over the grid's lengths (a class missing one has none).
     private func bench(kernel: String, grid: URL) throws -> [Int: Double] {
+        var times: [Int: [Double]] = [:]
+        for row in try benchRows(kernel: kernel, grid: grid) {
+            guard let rows = row["h_q"] as? Int, let ms = row["ms"] as? Double else { continue }
+            times[rows, default: []].append(ms)
+        }
+        return times.compactMapValues { $0.count == Self.lengths(seqlen: seqlen).count ? Self.geometricMean($0) : nil }
+    }
+
+    /// The geometric mean of positive `values`.
+    static func geometricMean(_ values: [Double]) -> Double {
+        exp(values.map { log($0) }.reduce(0, +) / Double(values.count))
+    }
+
+    /// The probes' median times under `FLASHMLA_KERNEL=kernel` and the standard schedule.
+    private func benchProbes(kernel: String, grid: URL, parts: Int, blocks: Int) throws -> [ScheduleProbe: Double] {
+        var times: [ScheduleProbe: Double] = [:]
+        for row in try benchRows(kernel: kernel, grid: grid, environment: ["FLASHMLA_SCHEDULE": "standard"]) {
+            guard let batch = row["b"] as? Int, let ms = row["ms"] as? Double else { continue }
+            let seqlen = (row["mean_sk"] as? Double).map { Int($0.rounded()) } ?? (row["mean_sk"] as? Int)
+            for probe in ScheduleProbe.allCases where probe.batch(parts: parts) == batch && probe.blocks(blocks) * TileSchedule.blockSize == seqlen {
+                times[probe] = ms
+            }
+        }
+        return times
+    }
+
+    /// The JSON rows of a child `flashmla bench --json` on `grid` under `FLASHMLA_KERNEL=kernel`.
+    private func benchRows(kernel: String, grid: URL, environment extra: [String: String] = [:]) throws -> [[String: Any]] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         process.arguments = ["bench", "--grid", grid.path, "--json", "--backend", "cuda", "--device", String(device),
                              "--iterations", String(iterations)]
         var environment = ProcessInfo.processInfo.environment
         environment["FLASHMLA_KERNEL"] = kernel
+        environment.merge(extra) { $1 }
         process.environment = environment
         let output = Pipe()
         process.standardOutput = output
@@ -125,12 +196,85 @@ struct TuneCommand: ParsableCommand {
         guard process.terminationStatus == 0 else {
             throw ValidationError("flashmla bench with FLASHMLA_KERNEL=\(kernel) failed (exit \(process.terminationStatus))")
         }
-        var times: [Int: Double] = [:]
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("{") {
-            guard let row = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let rows = row["h_q"] as? Int, let ms = row["ms"] as? Double else { continue }
-            times[rows] = ms
+        return try String(decoding: data, as: UTF8.self).split(separator: "\n").filter { $0.hasPrefix("{") }.compactMap {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }
-        return times
+    }
+}
+
+// MARK: The schedule's numbers
+
+/// The four uniform problems that measure a row class's ``SchedulePolicy`` over its `P`
+/// workers (``TileSchedule/numSMParts(multiprocessors:rowsPerKVHead:kvHeads:)``, one KV head,
+/// s_q 1) with `n` blocks a worker. Every one is scheduled whole or evenly cut, so a worker's
+/// time is its pieces' fixed costs plus its blocks:
+/// - `whole`: `P` requests of `n` blocks, one piece a worker: `t = c + F + n`;
+/// - `half`: `P` requests of `n/2` blocks: `t = c + F + n/2`, so a block is `(whole − half)/(n/2)`;
+/// - `quarters`: `4P` requests of `n/4` blocks, four pieces a worker, the same `n` blocks:
+///   `t = c + 4F + n`, so the fixed cost is `(quarters − whole)/3` blocks;
+/// - `split`: `⌊P/2⌋` requests of `2n` blocks, each cut in two (one piece a worker again): what
+///   it costs over `whole` is the split itself (the partial outputs written and merged), the
+///   imbalance worth accepting to split nothing: the slack.
+enum ScheduleProbe: CaseIterable, Hashable {
+    case whole, half, quarters, split
+
+    /// Requests of the probe over `parts` workers.
+    func batch(parts: Int) -> Int {
+        switch self {
+        case .whole, .half: parts
+        case .quarters: 4 * parts
+        case .split: parts / 2
+        }
+    }
+
+    /// Blocks a request of the probe, for `blocks` blocks a worker.
+    func blocks(_ blocks: Int) -> Int {
+        switch self {
+        case .whole: blocks
+        case .half: blocks / 2
+        case .quarters: blocks / 4
+        case .split: 2 * blocks
+        }
+    }
+}
+
+extension TuneCommand {
+    /// Blocks a worker in the schedule probes: `seqlen` in blocks, a multiple of 4, at least 8.
+    static func scheduleBlocks(seqlen: Int) -> Int {
+        max(8, seqlen / TileSchedule.blockSize / 4 * 4)
+    }
+
+    /// The grid of a row class's four probes (h_kv 1, s_q 1, uniform lengths).
+    static func scheduleGridJSON(rows: Int, parts: Int, blocks: Int) throws -> Data {
+        let configs: [[String: Any]] = ScheduleProbe.allCases.map { probe in
+            let batch = probe.batch(parts: parts), seqlen = probe.blocks(blocks) * TileSchedule.blockSize
+            return ["b": batch, "s_q": 1, "mean_sk": seqlen, "h_q": rows, "h_kv": 1, "d": 576, "dv": 512, "causal": true,
+                    "varlen": false, "cache_seqlens": Array(repeating: seqlen, count: batch)]
+        }
+        return try JSONSerialization.data(withJSONObject: ["name": "tune-schedule", "dtype": "bf16", "configs": configs])
+    }
+
+    /// A measured policy and the numbers behind it.
+    struct MeasuredPolicy: Equatable {
+        /// The policy: each cost rounded to whole blocks, at least 0.
+        var policy: SchedulePolicy
+        /// A block's time.
+        var blockMilliseconds: Double
+        /// A piece's start, in blocks (unrounded).
+        var fixedCost: Double
+        /// A split's cost over the whole requests, in blocks (unrounded).
+        var splitCost: Double
+    }
+
+    /// The schedule policy the probes' times give (``ScheduleProbe``), for `blocks` blocks a
+    /// worker; nil when a probe is missing or a block did not take measurable time.
+    static func schedulePolicy(times: [ScheduleProbe: Double], blocks: Int) -> MeasuredPolicy? {
+        guard let whole = times[.whole], let half = times[.half], let quarters = times[.quarters], let split = times[.split]
+        else { return nil }
+        let block = (whole - half) / Double(blocks / 2)
+        guard block > 0, block.isFinite else { return nil }
+        let fixed = (quarters - whole) / 3 / block, splitCost = (split - whole) / block
+        let policy = SchedulePolicy(fixedCostBlocks: Int(fixed.rounded()), wholeRequestSlackBlocks: Int(splitCost.rounded()))
+        return MeasuredPolicy(policy: policy, blockMilliseconds: block, fixedCost: fixed, splitCost: splitCost)
     }
 }

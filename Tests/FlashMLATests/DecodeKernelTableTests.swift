@@ -56,4 +56,29 @@ import Testing
         chmod(url.path, 0o600)
         #expect(throws: MLAError.self) { try DecodeKernelTable.load(from: url) }
     }
+
+    /// A row class's measured schedule numbers apply to its rows; other rows, and tables without
+    /// them (written before tune measured them), get the standard ones.
+    @Test func measuredSchedulesApplyToTheirRowClass() throws {
+        let measured = SchedulePolicy(fixedCostBlocks: 3, wholeRequestSlackBlocks: 8)
+        let tuned = DecodeKernelTable(deviceName: "NVIDIA Test", multiprocessors: 100, computeCapability: "9.0", source: "test",
+                                      entries: [.init(maxRowsPerKVHead: 32, kernel: "sm90-lockstep", schedule: measured),
+                                                .init(maxRowsPerKVHead: 64, kernel: "sm90-lockstep")])
+        #expect(tuned.schedulePolicy(rowsPerKVHead: 16) == measured)
+        #expect(tuned.schedulePolicy(rowsPerKVHead: 32) == measured)
+        #expect(tuned.schedulePolicy(rowsPerKVHead: 33) == .standard(rowsPerKVHead: 33))
+        #expect(tuned.schedulePolicy(rowsPerKVHead: 128) == .standard(rowsPerKVHead: 128))
+        let old = #"{"deviceName": "NVIDIA Test", "multiprocessors": 100, "computeCapability": "9.0", "source": "old", "entries": [{"maxRowsPerKVHead": 64, "kernel": "sm80", "milliseconds": {}}]}"#
+        let read = try JSONDecoder().decode(DecodeKernelTable.self, from: Data(old.utf8))
+        #expect(read.entries.first?.schedule == nil && read.schedulePolicy(rowsPerKVHead: 64) == .standard(rowsPerKVHead: 64))
+        #expect(try JSONDecoder().decode(DecodeKernelTable.self, from: JSONEncoder().encode(tuned)) == tuned)
+        // The shipped H200 table carries measured numbers for every class; the H100's, measured
+        // where the standard numbers come from, carries none.
+        let h200 = try #require(DecodeKernelTable.shipped.first { $0.deviceName == "NVIDIA H200" })
+        #expect(h200.entries.allSatisfy { $0.schedule != nil })
+        #expect(h200.kernelName(rowsPerKVHead: 32) == "sm90-seesaw" && h200.kernelName(rowsPerKVHead: 16) == "sm90-lockstep")
+        let h100 = try #require(DecodeKernelTable.shipped.first { $0.deviceName.hasPrefix("NVIDIA H100") })
+        #expect(h100.entries.allSatisfy { $0.schedule == nil })
+        #expect(h100.schedulePolicy(rowsPerKVHead: 64) == .standard(rowsPerKVHead: 64))
+    }
 }

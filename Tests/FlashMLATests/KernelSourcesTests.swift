@@ -281,6 +281,17 @@ import NVRTC
         #expect(!CUDABackend.programmaticLaunch(computeCapabilityMajor: 9, environment: "0"))
     }
 
+    /// `FLASHMLA_SCHEDULE`: the kernel table's schedule numbers unless `standard`; anything else
+    /// is an error naming the variable.
+    @Test func theScheduleVariableTakesTableOrStandard() throws {
+        #expect(try CUDABackend.tableSchedule(environment: nil))
+        #expect(try CUDABackend.tableSchedule(environment: "table"))
+        #expect(try !CUDABackend.tableSchedule(environment: "standard"))
+        #expect(throws: MLAError.invalidArgument(argument: "FLASHMLA_SCHEDULE", expected: "table or standard", given: "\"fast\"")) {
+            try CUDABackend.tableSchedule(environment: "fast")
+        }
+    }
+
     @Test func onlySM90aCompilesTheHopperUnits() {
         for unit in ["sm90/decode_lockstep.cu", "sm90/decode_seesaw.cu"] {
             #expect(KernelCatalog.requests(architecture: "sm_90a").map(\.mainFile).contains(unit))

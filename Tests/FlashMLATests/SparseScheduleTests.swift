@@ -9,8 +9,11 @@ import Testing
 /// address arithmetic against the CPU reference's.
 @Suite struct SparseScheduleTests {
     /// `flashmla_get_metadata` in `scheduler.cu`, transcribed: `lengths` nil is the null pointer
-    /// (every request `cap` long), each length clamped to `0 ... cap`.
-    static func deviceSchedule(lengths: [Int32]?, batch: Int, parts: Int, fixed: Int, cap: Int) -> (sched: [Int32], numSplits: [Int32]) {
+    /// (every request `cap` long), each length clamped to `0 ... cap`; the standard slack unless
+    /// `slack` and `slackDivisor` are given (the host passes a ``SchedulePolicy``'s).
+    static func deviceSchedule(lengths: [Int32]?, batch: Int, parts: Int, fixed: Int, cap: Int,
+                               slack: Int = TileSchedule.wholeRequestSlackBlocks,
+                               slackDivisor: Int = TileSchedule.wholeRequestSlackDivisor) -> (sched: [Int32], numSplits: [Int32]) {
         func requestLength(_ i: Int) -> Int { lengths.map { min(max(Int($0[i]), 0), cap) } ?? cap }
         func requestCost(_ i: Int) -> Int { (requestLength(i) + 63) / 64 + fixed }
         func fitsWhole(_ capacity: Int) -> Bool {
@@ -27,7 +30,7 @@ import Testing
         let even = (total + parts - 1) / parts
         var payload = even + fixed
         var splits = true
-        let limit = payload + min(TileSchedule.wholeRequestSlackBlocks, payload / TileSchedule.wholeRequestSlackDivisor)
+        let limit = payload + min(slack, payload / slackDivisor)
         if batch > 0 && maxCost <= limit && fitsWhole(limit) {
             var low = max(maxCost, even), high = limit
             while low < high {
@@ -86,6 +89,31 @@ import Testing
                 #expect(device.numSplits == host.numSplits, "\(spec)")
             }
         }
+    }
+
+    /// A measured policy (``SchedulePolicy``, from a device's kernel table) reaches the device
+    /// scheduler as three numbers; the transcription with them equals the host's schedule with
+    /// the policy, and some policies change the schedule (the test would not see a policy ignored).
+    @Test("the device scheduler with a measured policy equals TileSchedule's with it")
+    func deviceEqualsHostWithPolicies() {
+        var generator = SeededGenerator(seed: 19)
+        var changed = 0
+        for spec in Self.cases(count: 300, seed: 23) {
+            let rows = spec.sQ * spec.hQ
+            let policy = SchedulePolicy(fixedCostBlocks: Int.random(in: 0 ... 9, using: &generator),
+                                        wholeRequestSlackBlocks: Int.random(in: 0 ... 60, using: &generator),
+                                        wholeRequestSlackDivisor: Int.random(in: 1 ... 40, using: &generator))
+            let parts = TileSchedule.numSMParts(multiprocessors: 9, rowsPerKVHead: rows, kvHeads: 1)
+            let lengths = spec.lengths ?? Array(repeating: Int32(spec.topk), count: spec.b)
+            let device = Self.deviceSchedule(lengths: spec.lengths, batch: spec.b, parts: parts, fixed: policy.fixedCostBlocks,
+                                             cap: spec.topk, slack: policy.wholeRequestSlackBlocks,
+                                             slackDivisor: policy.wholeRequestSlackDivisor)
+            let host = TileSchedule(cacheSeqlens: lengths, numSMParts: parts, policy: policy)
+            #expect(device.sched == host.int32Encoding, "\(spec) \(policy)")
+            #expect(device.numSplits == host.numSplits, "\(spec) \(policy)")
+            if host != TileSchedule(cacheSeqlens: lengths, numSMParts: parts, rowsPerKVHead: rows) { changed += 1 }
+        }
+        #expect(changed > 30)
     }
 
     /// Writes of one sparse decode as the kernels make them, from the device schedule: the decode

@@ -31,6 +31,8 @@ public struct MetadataRequest: Sendable {
     public let extraCap: Int
     /// The lengths, when the host can read them.
     let hostLengths: [Int32]?
+    /// Whether the request schedules a sparse call (index counts, not cache lengths).
+    public let isSparse: Bool
 
     /// The shape of metadata made for this request with `numSMParts` workers.
     public func shape(numSMParts: Int) -> MetadataShape {
@@ -57,7 +59,7 @@ public struct MetadataRequest: Sendable {
             lengths = values
         }
         self.init(backend: backend, batchSize: cacheSeqlens.shape[0], rowsPerKVHead: rowsPerKVHead, kvHeads: kvHeads,
-                  lengths: cacheSeqlens, cap: Int(Int32.max), hostLengths: lengths)
+                  lengths: cacheSeqlens, cap: Int(Int32.max), hostLengths: lengths, isSparse: false)
     }
 
     /// Validates a sparse call: `sparse.indices` of rank 3 `[b, s_q, topk]` with `b, topk ≥ 1`
@@ -108,7 +110,7 @@ public struct MetadataRequest: Sendable {
         }
         let lengths = try Validation.sparseLengths(topkLength: topkLength, batchSize: batchSize, topk: topk)
         self.init(backend: backend, batchSize: batchSize, rowsPerKVHead: queryRows, kvHeads: 1, lengths: topkLength,
-                  cap: topk, hostLengths: lengths)
+                  cap: topk, hostLengths: lengths, isSparse: true)
     }
 
     /// Validates a sparse call with an extra cache given its sizes: as
@@ -141,7 +143,7 @@ public struct MetadataRequest: Sendable {
                                                  argument: "extraTopkLength", listArgument: "extraIndices")
         self.init(backend: backend, batchSize: batchSize, rowsPerKVHead: queryRows, kvHeads: 1, lengths: topkLength,
                   cap: topk, extraLengths: extraTopkLength, extraCap: extraTopk,
-                  hostLengths: Validation.scheduledLengths(main: main.hostLengths, extra: extra))
+                  hostLengths: Validation.scheduledLengths(main: main.hostLengths, extra: extra), isSparse: true)
     }
 
     /// The request of validated decode inputs: nothing is checked again.
@@ -150,11 +152,13 @@ public struct MetadataRequest: Sendable {
                   kvHeads: inputs.kvHeads,
                   lengths: inputs.sparse == nil ? inputs.cacheSeqlens : inputs.sparse?.topkLength,
                   cap: inputs.sparse?.topk ?? Int(Int32.max), extraLengths: inputs.sparse?.extraTopkLength,
-                  extraCap: inputs.hasExtraCache ? inputs.sparse?.extraTopk ?? 0 : 0, hostLengths: inputs.hostLengths)
+                  extraCap: inputs.hasExtraCache ? inputs.sparse?.extraTopk ?? 0 : 0, hostLengths: inputs.hostLengths,
+                  isSparse: inputs.sparse != nil)
     }
 
     private init(backend: Backend, batchSize: Int, rowsPerKVHead: Int, kvHeads: Int, lengths: TensorView?, cap: Int,
-                 extraLengths: TensorView? = nil, extraCap: Int = 0, hostLengths: [Int32]?) {
+                 extraLengths: TensorView? = nil, extraCap: Int = 0, hostLengths: [Int32]?, isSparse: Bool) {
+        self.isSparse = isSparse
         self.backend = backend
         self.batchSize = batchSize
         self.rowsPerKVHead = rowsPerKVHead

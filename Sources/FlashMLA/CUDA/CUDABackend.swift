@@ -31,6 +31,9 @@ public final class CUDABackend: @unchecked Sendable {
     /// ahead of it on the stream finishes, the combine's while the decode kernel finishes, and
     /// each waits in the kernel (`griddepcontrol.wait`) before it reads what the one before wrote.
     let programmaticLaunch: Bool
+    /// Whether dense schedules take the kernel table's measured numbers (``schedulePolicy(rowsPerKVHead:sparse:)``):
+    /// yes unless `FLASHMLA_SCHEDULE=standard` (for measurement; `flashmla tune` uses it).
+    let tableSchedule: Bool
 
     private static let registry = Mutex<[Int: CUDABackend]>([:])
 
@@ -59,6 +62,26 @@ public final class CUDABackend: @unchecked Sendable {
         kernelTable = try DecodeKernelTable.table(for: device, cacheDirectory: CompileCache.defaultDirectory())
         programmaticLaunch = Self.programmaticLaunch(computeCapabilityMajor: device.computeCapability.major,
                                                      environment: getenv("FLASHMLA_PDL").map { String(cString: $0) })
+        tableSchedule = try Self.tableSchedule(environment: getenv("FLASHMLA_SCHEDULE").map { String(cString: $0) })
+    }
+
+    /// `FLASHMLA_SCHEDULE`: unset, empty or `table` (the kernel table's numbers), or `standard`
+    /// (``SchedulePolicy/standard(rowsPerKVHead:)`` whatever the table says).
+    static func tableSchedule(environment: String?) throws(MLAError) -> Bool {
+        switch environment {
+        case nil, "", "table": return true
+        case "standard": return false
+        case let other?: throw .invalidArgument(argument: "FLASHMLA_SCHEDULE", expected: "table or standard", given: "\"\(other)\"")
+        }
+    }
+
+    /// The schedule's numbers for a call with `rowsPerKVHead` query rows per KV head on this
+    /// device: for a dense call the kernel table's measured policy for that row class (standard
+    /// without a table, without a measured policy, or with `FLASHMLA_SCHEDULE=standard`); for a
+    /// sparse call always the standard one (the table measures the dense kernels).
+    public func schedulePolicy(rowsPerKVHead: Int, sparse: Bool) -> SchedulePolicy {
+        guard !sparse, tableSchedule, let kernelTable else { return .standard(rowsPerKVHead: rowsPerKVHead) }
+        return kernelTable.schedulePolicy(rowsPerKVHead: rowsPerKVHead)
     }
 
     /// Programmatic dependent launch needs sm_90 or newer; `FLASHMLA_PDL=0` turns it off (for

@@ -89,7 +89,9 @@ extension CUDABackend {
                                  numSplits: UInt64, stream: ExecutionStream) throws(MLAError) {
         let function = try kernels.function("flashmla_get_metadata", in: .scheduler, elementType: nil).function
         var arguments = KernelArguments(SchedulerParams(lengths: request.lengths?.deviceAddress ?? 0, batch: request.batchSize,
-                                                        parts: parts, rowsPerKVHead: request.rowsPerKVHead,
+                                                        parts: parts,
+                                                        policy: schedulePolicy(rowsPerKVHead: request.rowsPerKVHead,
+                                                                               sparse: request.isSparse),
                                                         tileSchedulerMetadata: tileSchedulerMetadata, numSplits: numSplits,
                                                         cap: request.cap,
                                                         extraLengths: request.extraLengths?.deviceAddress ?? 0,

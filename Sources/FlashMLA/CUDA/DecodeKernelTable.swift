@@ -22,12 +22,17 @@ public struct DecodeKernelTable: Codable, Sendable, Equatable {
         public var kernel: String
         /// Median milliseconds of each kernel tried on the tuning problem, by name (what the choice rests on).
         public var milliseconds: [String: Double]
+        /// The schedule's numbers measured with `kernel` on this card, or nil for the standard
+        /// ones (``SchedulePolicy/standard(rowsPerKVHead:)``; tables stored before they were
+        /// measured have none).
+        public var schedule: SchedulePolicy?
 
         /// Creates an entry.
-        public init(maxRowsPerKVHead: Int, kernel: String, milliseconds: [String: Double] = [:]) {
+        public init(maxRowsPerKVHead: Int, kernel: String, milliseconds: [String: Double] = [:], schedule: SchedulePolicy? = nil) {
             self.maxRowsPerKVHead = maxRowsPerKVHead
             self.kernel = kernel
             self.milliseconds = milliseconds
+            self.schedule = schedule
         }
     }
 
@@ -56,6 +61,12 @@ public struct DecodeKernelTable: Codable, Sendable, Equatable {
         entries.first { rowsPerKVHead <= $0.maxRowsPerKVHead }?.kernel
     }
 
+    /// The dense schedule's numbers for `rowsPerKVHead` rows: the covering entry's measured
+    /// policy, else the standard one.
+    public func schedulePolicy(rowsPerKVHead: Int) -> SchedulePolicy {
+        entries.first { rowsPerKVHead <= $0.maxRowsPerKVHead }?.schedule ?? .standard(rowsPerKVHead: rowsPerKVHead)
+    }
+
     /// Whether the table was measured on a device like this one (same name, multiprocessors and
     /// compute capability): a table is never applied to another card.
     public func matches(deviceName: String, multiprocessors: Int, computeCapability: String) -> Bool {
@@ -67,9 +78,14 @@ public struct DecodeKernelTable: Codable, Sendable, Equatable {
     /// The tables measured by the project (bench/DECISIONS.md):
     /// - H100 SXM: 16 rows on the portable kernel, 1.1% faster than lockstep there (D3: a
     ///   `FLASHMLA_KERNEL=sm90` A/B in one call); then the rule.
-    /// - H200: the rule. Its 4.3 TB/s needs more bytes in flight than one 16-row block with two
-    ///   `cp.async` stages keeps: at 16 rows the portable kernel took 0.3939 ms against the
-    ///   lockstep kernel's 0.3196 (D44, `flashmla tune`).
+    ///   Its schedule numbers are the standard ones, which were measured there.
+    /// - H200 (`flashmla tune` with its schedule probes, 2026-12-04; bench/DECISIONS.md D92, D93):
+    ///   the lockstep kernel at 16 rows, the seesaw kernel from 17 rows on. Two warpgroups on two
+    ///   pages keep more of the H200's 4.3 TB/s in flight than one page's chain of work does: on
+    ///   FlashMLA's grid, in the same call, the seesaw kernel took 2.9–3.7% less time on the 32-row
+    ///   rows and 6.7–7.8% on the 64-row rows. Each class has the fixed cost and slack tune
+    ///   measured with its kernel. The portable kernel is no candidate there: at 16 rows it took
+    ///   0.3887 ms against the lockstep kernel's 0.3244.
     public static let shipped: [DecodeKernelTable] = [
         DecodeKernelTable(deviceName: "NVIDIA H100 80GB HBM3", multiprocessors: 132, computeCapability: "9.0",
                           source: "shipped (H100 SXM, 2026-11-25)",
@@ -77,9 +93,15 @@ public struct DecodeKernelTable: Codable, Sendable, Equatable {
                                     Entry(maxRowsPerKVHead: 64, kernel: "sm90-lockstep"),
                                     Entry(maxRowsPerKVHead: Int(Int32.max), kernel: "sm90-seesaw")]),
         DecodeKernelTable(deviceName: "NVIDIA H200", multiprocessors: 132, computeCapability: "9.0",
-                          source: "shipped (H200 SXM, 2026-12-02)",
-                          entries: [Entry(maxRowsPerKVHead: 64, kernel: "sm90-lockstep"),
-                                    Entry(maxRowsPerKVHead: Int(Int32.max), kernel: "sm90-seesaw")]),
+                          source: "shipped (H200 SXM, 2026-12-04)",
+                          entries: [Entry(maxRowsPerKVHead: 16, kernel: "sm90-lockstep",
+                                          schedule: SchedulePolicy(fixedCostBlocks: 3, wholeRequestSlackBlocks: 1)),
+                                    Entry(maxRowsPerKVHead: 32, kernel: "sm90-seesaw",
+                                          schedule: SchedulePolicy(fixedCostBlocks: 2, wholeRequestSlackBlocks: 2)),
+                                    Entry(maxRowsPerKVHead: 64, kernel: "sm90-seesaw",
+                                          schedule: SchedulePolicy(fixedCostBlocks: 4, wholeRequestSlackBlocks: 3)),
+                                    Entry(maxRowsPerKVHead: Int(Int32.max), kernel: "sm90-seesaw",
+                                          schedule: SchedulePolicy(fixedCostBlocks: 6, wholeRequestSlackBlocks: 6))]),
     ]
 
     // MARK: Stored tables

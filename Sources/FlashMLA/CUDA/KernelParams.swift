@@ -135,17 +135,17 @@ struct SchedulerParams: BitwiseCopyable, Equatable {
 
 extension SchedulerParams {
     /// The schedule of `batch` requests whose lengths are at device address `lengths` (0: every
-    /// request `cap` long), each clamped to `0 ... cap`, over `parts` workers, with the policy's
-    /// numbers for `rowsPerKVHead` query rows per KV head (``TileSchedule``), into the two outputs.
+    /// request `cap` long), each clamped to `0 ... cap`, over `parts` workers, with `policy`'s
+    /// numbers (``TileSchedule``), into the two outputs.
     /// With `extraCap > 0` (a sparse MODEL1 call with an extra cache) each request is scheduled
     /// ``SparseIndices/scheduledLength(topkLength:extraTopkLength:)`` long, its extra length at
     /// `extraLengths` (0: `extraCap`) clamped to `0 ... extraCap`.
-    init(lengths: UInt64, batch: Int, parts: Int, rowsPerKVHead: Int, tileSchedulerMetadata: UInt64, numSplits: UInt64,
+    init(lengths: UInt64, batch: Int, parts: Int, policy: SchedulePolicy, tileSchedulerMetadata: UInt64, numSplits: UInt64,
          cap: Int, extraLengths: UInt64 = 0, extraCap: Int = 0) {
         self.init(seqlens: lengths, sched: tileSchedulerMetadata, numSplits: numSplits, extraSeqlens: extraLengths,
                   batch: Int32(batch),
-                  numParts: Int32(parts), fixed: Int32(TileSchedule.fixedCostBlocks(rowsPerKVHead: rowsPerKVHead)),
-                  slack: Int32(TileSchedule.wholeRequestSlackBlocks), slackDivisor: Int32(TileSchedule.wholeRequestSlackDivisor),
+                  numParts: Int32(parts), fixed: Int32(policy.fixedCostBlocks),
+                  slack: Int32(policy.wholeRequestSlackBlocks), slackDivisor: Int32(policy.wholeRequestSlackDivisor),
                   cap: Int32(cap), extraCap: Int32(extraCap))
     }
 }

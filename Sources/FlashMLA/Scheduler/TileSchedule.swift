@@ -24,36 +24,39 @@
 ///   partial output is written, read back and merged by the combine kernel. So before cutting,
 ///   the scheduler finds the smallest capacity `C` at which the requests, in order and whole,
 ///   fit the workers (each taking requests while their costs sum to at most `C`). If `C` is at
-///   most ``wholeRequestSlack(payload:)`` above the payload (12 blocks, and at most 1/32 of
-///   it), no request is split. This is the common case of a batch of equal lengths: `b`
+///   most the policy's slack above the payload (``SchedulePolicy/wholeRequestSlack(payload:)``;
+///   standard: 12 blocks, and at most 1/32 of it), no request is split. This is the common case of a batch of equal lengths: `b`
 ///   requests of `n` blocks on `parts ≈ b` workers.
 /// - **A smaller fixed cost for memory-bound tiles.** At most 64 query rows per KV head, a
 ///   piece's start costs about a page or two (measured on H100: 2 balances varied lengths
 ///   better than 5); above 64 rows, FlashMLA's 5.
+/// - **Numbers per card.** The fixed cost and the slack are a ``SchedulePolicy``: the standard
+///   one above, or the one `flashmla tune` measured on the device (its ``DecodeKernelTable``).
 ///
 /// The GPU computes the same schedule in `Kernels/scheduler.cu`; the two must agree
 /// exactly (a test holds them equal).
 public struct TileSchedule: Equatable, Sendable {
     /// Tokens per KV-cache page, and per schedule block.
     public static let blockSize = 64
-    /// The fixed cost of a piece in blocks, for `rowsPerKVHead` query rows per KV head:
-    /// 2 up to 64 rows (the memory-bound kernels), FlashMLA's 5 above.
+    /// The standard fixed cost of a piece in blocks, for `rowsPerKVHead` query rows per KV head:
+    /// 2 up to 64 rows (the memory-bound kernels), FlashMLA's 5 above
+    /// (``SchedulePolicy/standard(rowsPerKVHead:)``).
     public static func fixedCostBlocks(rowsPerKVHead: Int) -> Int {
-        rowsPerKVHead <= queryTileRows ? 2 : 5
+        SchedulePolicy.standard(rowsPerKVHead: rowsPerKVHead).fixedCostBlocks
     }
-    /// How far above the payload (in blocks) the capacity that fits every request whole may be
-    /// for the schedule to split none: at most this many blocks, and at most a
+    /// The standard slack: how far above the payload (in blocks) the capacity that fits every
+    /// request whole may be for the schedule to split none: at most this many blocks, and at most a
     /// ``wholeRequestSlackDivisor``-th of the payload. Measured on H100 with equal lengths
     /// (bench/DECISIONS.md, D37): whole requests were 3.5–4.5% faster at 3 blocks above the
     /// payload, 2.5–4% at 10, and within noise at 11.
-    public static let wholeRequestSlackBlocks = 12
-    /// The payload divided by this bounds the slack too, so that a short batch, whose split
-    /// costs the combine little, is not left unbalanced by more than about 3%.
-    public static let wholeRequestSlackDivisor = 32
+    public static let wholeRequestSlackBlocks = SchedulePolicy.standard(rowsPerKVHead: 1).wholeRequestSlackBlocks
+    /// The payload divided by this bounds the standard slack too, so that a short batch, whose
+    /// split costs the combine little, is not left unbalanced by more than about 3%.
+    public static let wholeRequestSlackDivisor = SchedulePolicy.standardSlackDivisor
 
-    /// The slack for a splitting payload of `payload` blocks.
+    /// The standard slack for a splitting payload of `payload` blocks.
     public static func wholeRequestSlack(payload: Int) -> Int {
-        min(wholeRequestSlackBlocks, payload / wholeRequestSlackDivisor)
+        SchedulePolicy.standard(rowsPerKVHead: 1).wholeRequestSlack(payload: payload)
     }
     /// Rows of one query tile: the `s_q·h_q/h_kv` query rows of a KV head are cut into tiles of this many.
     public static let queryTileRows = 64
@@ -106,18 +109,19 @@ public struct TileSchedule: Equatable, Sendable {
     }
 
     /// Builds the schedule of `cacheSeqlens` over `numSMParts` workers for tiles of
-    /// `rowsPerKVHead` query rows per KV head (which sets the fixed cost).
+    /// `rowsPerKVHead` query rows per KV head, with the standard policy for that row count
+    /// (``SchedulePolicy/standard(rowsPerKVHead:)``).
     public init(cacheSeqlens: [Int32], numSMParts: Int, rowsPerKVHead: Int) {
-        self.init(cacheSeqlens: cacheSeqlens, numSMParts: numSMParts,
-                  fixedCost: TileSchedule.fixedCostBlocks(rowsPerKVHead: rowsPerKVHead))
+        self.init(cacheSeqlens: cacheSeqlens, numSMParts: numSMParts, policy: .standard(rowsPerKVHead: rowsPerKVHead))
     }
 
-    /// Builds the schedule of `cacheSeqlens` over `numSMParts` workers with a fixed cost of
-    /// `fixedCost` blocks a piece.
-    private init(cacheSeqlens: [Int32], numSMParts: Int, fixedCost fixed: Int) {
-        precondition(numSMParts >= 1 && fixed >= 0)
+    /// Builds the schedule of `cacheSeqlens` over `numSMParts` workers with `policy`'s fixed
+    /// cost a piece and whole-request slack.
+    public init(cacheSeqlens: [Int32], numSMParts: Int, policy: SchedulePolicy) {
+        precondition(numSMParts >= 1)
+        let fixed = policy.fixedCostBlocks
         let costs = cacheSeqlens.map { (max(Int($0), 0) + TileSchedule.blockSize - 1) / TileSchedule.blockSize + fixed }
-        let plan = TileSchedule.plan(costs: costs, parts: numSMParts, fixedCost: fixed)
+        let plan = TileSchedule.plan(costs: costs, parts: numSMParts, policy: policy)
 
         var parts: [Part] = []
         parts.reserveCapacity(numSMParts)
@@ -155,11 +159,11 @@ public struct TileSchedule: Equatable, Sendable {
 
     /// The walk's payload and whether it may cut requests, for requests of `costs` (blocks plus
     /// the fixed cost) over `parts` workers: whole requests at the smallest capacity that fits
-    /// them, when that is within ``wholeRequestSlack(payload:)`` of the splitting payload.
-    static func plan(costs: [Int], parts: Int, fixedCost: Int) -> (payload: Int, splits: Bool) {
+    /// them, when that is within the policy's slack of the splitting payload.
+    static func plan(costs: [Int], parts: Int, policy: SchedulePolicy) -> (payload: Int, splits: Bool) {
         let total = costs.reduce(0, +)
-        let payload = (total + parts - 1) / parts + fixedCost
-        let limit = payload + wholeRequestSlack(payload: payload)
+        let payload = (total + parts - 1) / parts + policy.fixedCostBlocks
+        let limit = payload + policy.wholeRequestSlack(payload: payload)
         guard let largest = costs.max(), largest <= limit, fitsWhole(costs, parts: parts, capacity: limit) else {
             return (payload, true)
         }
