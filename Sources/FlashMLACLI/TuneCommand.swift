@@ -35,8 +35,8 @@ struct TuneCommand: ParsableCommand {
     @Option(help: "The CUDA device ordinal.")
     var device: Int = 0
 
-    @Option(help: "Timed calls per kernel and class.")
-    var iterations: Int = 50
+    @Option(help: "Timed calls per problem (300: long enough to reach the card's power limit, as a serving GPU does).")
+    var iterations: Int = 300
 
     @Option(help: "Tokens per request of the middle tuning problem (the others take half and twice as many).")
     var seqlen: Int = 8192
@@ -165,17 +165,18 @@ struct TuneCommand: ParsableCommand {
         exp(values.map { log($0) }.reduce(0, +) / Double(values.count))
     }
 
-    /// The probes' median times under `FLASHMLA_KERNEL=kernel` and the standard schedule.
+    /// The probes' times under `FLASHMLA_KERNEL=kernel` and the standard schedule: each the mean
+    /// of its two median times in the grid's forward and backward passes.
     private func benchProbes(kernel: String, grid: URL, parts: Int, blocks: Int) throws -> [ScheduleProbe: Double] {
-        var times: [ScheduleProbe: Double] = [:]
+        var times: [ScheduleProbe: [Double]] = [:]
         for row in try benchRows(kernel: kernel, grid: grid, environment: ["FLASHMLA_SCHEDULE": "standard"]) {
             guard let batch = row["b"] as? Int, let ms = row["ms"] as? Double else { continue }
             let seqlen = (row["mean_sk"] as? Double).map { Int($0.rounded()) } ?? (row["mean_sk"] as? Int)
             for probe in ScheduleProbe.allCases where probe.batch(parts: parts) == batch && probe.blocks(blocks) * TileSchedule.blockSize == seqlen {
-                times[probe] = ms
+                times[probe, default: []].append(ms)
             }
         }
-        return times
+        return times.mapValues { $0.reduce(0, +) / Double($0.count) }
     }
 
     /// The JSON rows of a child `flashmla bench --json` on `grid` under `FLASHMLA_KERNEL=kernel`.
@@ -244,9 +245,13 @@ extension TuneCommand {
         max(8, seqlen / TileSchedule.blockSize / 4 * 4)
     }
 
-    /// The grid of a row class's four probes (h_kv 1, s_q 1, uniform lengths).
+    /// The probes in the order they are timed: forward, then backward, so that a drift of the
+    /// card's clock over the run (it reaches its power limit) adds the same to every probe's mean.
+    static let probeOrder: [ScheduleProbe] = ScheduleProbe.allCases + ScheduleProbe.allCases.reversed()
+
+    /// The grid of a row class's probes in ``probeOrder`` (h_kv 1, s_q 1, uniform lengths).
     static func scheduleGridJSON(rows: Int, parts: Int, blocks: Int) throws -> Data {
-        let configs: [[String: Any]] = ScheduleProbe.allCases.map { probe in
+        let configs: [[String: Any]] = probeOrder.map { probe in
             let batch = probe.batch(parts: parts), seqlen = probe.blocks(blocks) * TileSchedule.blockSize
             return ["b": batch, "s_q": 1, "mean_sk": seqlen, "h_q": rows, "h_kv": 1, "d": 576, "dv": 512, "causal": true,
                     "varlen": false, "cache_seqlens": Array(repeating: seqlen, count: batch)]

@@ -79,13 +79,15 @@ public struct DecodeKernelTable: Codable, Sendable, Equatable {
     /// - H100 SXM: 16 rows on the portable kernel, 1.1% faster than lockstep there (D3: a
     ///   `FLASHMLA_KERNEL=sm90` A/B in one call); then the rule.
     ///   Its schedule numbers are the standard ones, which were measured there.
-    /// - H200 (`flashmla tune` with its schedule probes, 2026-12-04; bench/DECISIONS.md D92, D93):
-    ///   the lockstep kernel at 16 rows, the seesaw kernel from 17 rows on. Two warpgroups on two
-    ///   pages keep more of the H200's 4.3 TB/s in flight than one page's chain of work does: on
-    ///   FlashMLA's grid, in the same call, the seesaw kernel took 2.9–3.7% less time on the 32-row
-    ///   rows and 6.7–7.8% on the 64-row rows. Each class has the fixed cost and slack tune
-    ///   measured with its kernel. The portable kernel is no candidate there: at 16 rows it took
-    ///   0.3887 ms against the lockstep kernel's 0.3244.
+    /// - H200: `flashmla tune`'s table (2026-12-04, 300 calls a problem; bench/DECISIONS.md
+    ///   D92–D94): the seesaw kernel for every row count, with the fixed cost and slack measured
+    ///   for each class. Two warpgroups on two pages out of phase keep more of the H200's 4.3 TB/s
+    ///   in flight than the lockstep kernel's one page's chain of work, and it slows less in
+    ///   sustained runs at the card's 700 W limit (at 32 rows tune found the two tied over 30 calls
+    ///   a problem, the seesaw kernel 3–5% ahead over 300). On FlashMLA's grid, in the same call, it
+    ///   took 2.9–3.7% less time on the 32-row rows, 6.7–7.8% on the 64-row rows and 1.3–1.7% on
+    ///   the 16-row rows. The portable kernel is no candidate there (0.3898 ms against 0.3339 at
+    ///   16 rows).
     public static let shipped: [DecodeKernelTable] = [
         DecodeKernelTable(deviceName: "NVIDIA H100 80GB HBM3", multiprocessors: 132, computeCapability: "9.0",
                           source: "shipped (H100 SXM, 2026-11-25)",
@@ -93,15 +95,15 @@ public struct DecodeKernelTable: Codable, Sendable, Equatable {
                                     Entry(maxRowsPerKVHead: 64, kernel: "sm90-lockstep"),
                                     Entry(maxRowsPerKVHead: Int(Int32.max), kernel: "sm90-seesaw")]),
         DecodeKernelTable(deviceName: "NVIDIA H200", multiprocessors: 132, computeCapability: "9.0",
-                          source: "shipped (H200 SXM, 2026-12-04)",
-                          entries: [Entry(maxRowsPerKVHead: 16, kernel: "sm90-lockstep",
-                                          schedule: SchedulePolicy(fixedCostBlocks: 3, wholeRequestSlackBlocks: 1)),
-                                    Entry(maxRowsPerKVHead: 32, kernel: "sm90-seesaw",
+                          source: "shipped (H200 SXM, flashmla tune 2026-12-04)",
+                          entries: [Entry(maxRowsPerKVHead: 16, kernel: "sm90-seesaw",
                                           schedule: SchedulePolicy(fixedCostBlocks: 2, wholeRequestSlackBlocks: 2)),
+                                    Entry(maxRowsPerKVHead: 32, kernel: "sm90-seesaw",
+                                          schedule: SchedulePolicy(fixedCostBlocks: 2, wholeRequestSlackBlocks: 3)),
                                     Entry(maxRowsPerKVHead: 64, kernel: "sm90-seesaw",
                                           schedule: SchedulePolicy(fixedCostBlocks: 4, wholeRequestSlackBlocks: 3)),
                                     Entry(maxRowsPerKVHead: Int(Int32.max), kernel: "sm90-seesaw",
-                                          schedule: SchedulePolicy(fixedCostBlocks: 6, wholeRequestSlackBlocks: 6))]),
+                                          schedule: SchedulePolicy(fixedCostBlocks: 5, wholeRequestSlackBlocks: 3))]),
     ]
 
     // MARK: Stored tables

@@ -1,8 +1,10 @@
 // The Hopper split-KV MLA decode kernel for one tile of query rows per KV head (sm_90a):
 // pages by TMA, both products on wgmma, the two warpgroups on the same page in lockstep.
-// The backend runs it for up to 64 rows per KV head (17 … 64 with the H100's shipped table,
-// which gives 16 to sm80/decode.cu), where the decode is memory-bound and its short per-page
-// chain streams pages faster than decode_seesaw.cu (2–4% on H100, 2% on H200: D8, D44).
+// The rule runs it for up to 64 rows per KV head, where the decode is memory-bound and its
+// short per-page chain streamed pages faster than decode_seesaw.cu on the H100 (2–4%: D8); the
+// H100's shipped table runs it for 17 … 64 (16 go to sm80/decode.cu). The H200's runs the seesaw
+// kernel for every row count (1–8% faster there, D92), so on the H200 this kernel runs only in
+// the seesaw kernel's place while that one compiles on a cold cache (DecodeTile.swift).
 //
 // Grid: (query tiles of 64 rows, KV heads, workers), 256 threads = two math warpgroups.
 // Like sm80/decode.cu, a block takes 64 query rows (R = qi·g + gi) of one KV head and walks
