@@ -25,8 +25,8 @@
 ///   the scheduler finds the smallest capacity `C` at which the requests, in order and whole,
 ///   fit the workers (each taking requests while their costs sum to at most `C`). If `C` is at
 ///   most the policy's slack above the payload (``SchedulePolicy/wholeRequestSlack(payload:)``;
-///   standard: 12 blocks, and at most 1/32 of it), no request is split. This is the common case of a batch of equal lengths: `b`
-///   requests of `n` blocks on `parts ≈ b` workers.
+///   standard: 12 blocks, and at most 1/32 of it), no request is split. This is the common case
+///   of a batch of equal lengths: `b` requests of `n` blocks on `parts ≈ b` workers.
 /// - **A smaller fixed cost for memory-bound tiles.** At most 64 query rows per KV head, a
 ///   piece's start costs about a page or two (measured on H100: 2 balances varied lengths
 ///   better than 5); above 64 rows, FlashMLA's 5.

@@ -3,8 +3,8 @@
 // phase ("seesaw", after FlashMLA's April-2025 kernel). The rule runs it above 64 rows per
 // KV head, where the decode is compute-bound; the H200's shipped table for every row count,
 // where two pages' chains of work out of phase stream its 4.3 TB/s better than the lockstep
-// kernel's one (D92). With fewer than 64 rows the tile's other rows are zeros (load_q_tile), computed and
-// never stored.
+// kernel's one (D92). With fewer than 64 rows the tile's other rows are zeros (load_q_tile),
+// computed and never stored.
 //
 // Grid: (query tiles of 64 rows, KV heads, workers), 256 threads = two math warpgroups.
 // Like sm80/decode.cu, a block takes 64 query rows (R = qi·g + gi) of one KV head and walks
