@@ -74,7 +74,8 @@ def main():
     print(f"\nGeometric mean FlashMLA / ours {geo(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f}); "
           f"best peer / ours {geo(best_ratios):.3f}; at least as fast as FlashMLA: {sum(x >= 1 for x in ratios)}/{len(ratios)}, "
           f"as the best peer: {sum(x >= 1 for x in best_ratios)}/{len(best_ratios)}; % of floor {100 * min(fractions):.0f}–"
-          f"{100 * max(fractions):.0f}%, at least 90%: {sum(x >= 0.9 for x in fractions)}/{len(fractions)}.")
+          f"{100 * max(fractions):.0f}%, at least 85%: {sum(x >= 0.85 for x in fractions)}/{len(fractions)}, "
+          f"at least 90%: {sum(x >= 0.9 for x in fractions)}/{len(fractions)}.")
     if fp16:
         print(f"fp16 / bf16 time: geometric mean {geo(fp16_ratios):.3f}, worst {max(fp16_ratios):.3f}; "
               f"within 3%: {sum(x <= 1.03 for x in fp16_ratios)}/{len(fp16_ratios)}.")
