@@ -87,9 +87,9 @@ struct TuneCommand: ParsableCommand {
         }
         var notes: [Int: String] = [:]
         if schedule {
+            let blocks = Self.scheduleBlocks(seqlen: seqlen)
             for (index, rows) in Self.rowClasses.enumerated() {
                 let parts = TileSchedule.numSMParts(multiprocessors: device.multiprocessorCount, rowsPerKVHead: rows, kvHeads: 1)
-                let blocks = Self.scheduleBlocks(seqlen: seqlen)
                 guard parts >= 2 else { continue }
                 StandardError.line("tune: the schedule's numbers for \(rows) rows per KV head with \(entries[index].kernel)")
                 let grid = FileManager.default.temporaryDirectory.appendingPathComponent("flashmla-tune-schedule-\(getpid()).json")
@@ -140,13 +140,15 @@ struct TuneCommand: ParsableCommand {
     /// The tuning grid: per row class one configuration per length of ``lengths(seqlen:)``, h_kv 1,
     /// s_q 1, uniform lengths.
     static func gridJSON(seqlen: Int) throws -> Data {
-        let configs: [[String: Any]] = rowClasses.flatMap { rows in
-            lengths(seqlen: seqlen).map { length -> [String: Any] in
-                ["b": batch, "s_q": 1, "mean_sk": length, "h_q": rows, "h_kv": 1, "d": 576, "dv": 512, "causal": true,
-                 "varlen": false, "cache_seqlens": Array(repeating: length, count: batch)]
-            }
-        }
+        let configs = rowClasses.flatMap { rows in lengths(seqlen: seqlen).map { uniformConfig(batch: batch, rows: rows, seqlen: $0) } }
         return try JSONSerialization.data(withJSONObject: ["name": "tune", "dtype": "bf16", "configs": configs])
+    }
+
+    /// One grid configuration of tune's problems: `batch` requests of `seqlen` tokens, `rows`
+    /// query heads on one KV head, s_q 1 (FlashMLA's grid format).
+    static func uniformConfig(batch: Int, rows: Int, seqlen: Int) -> [String: Any] {
+        ["b": batch, "s_q": 1, "mean_sk": seqlen, "h_q": rows, "h_kv": 1, "d": 576, "dv": 512, "causal": true,
+         "varlen": false, "cache_seqlens": Array(repeating: seqlen, count: batch)]
     }
 
     /// Each row class's time under `FLASHMLA_KERNEL=kernel`, from a child `flashmla bench --json`:

@@ -48,10 +48,8 @@ extension TuneCommand {
 
     /// The grid of a row class's probes in ``probeOrder`` (h_kv 1, s_q 1, uniform lengths).
     static func scheduleGridJSON(rows: Int, parts: Int, blocks: Int) throws -> Data {
-        let configs: [[String: Any]] = probeOrder.map { probe in
-            let batch = probe.batch(parts: parts), seqlen = probe.blocks(blocks) * TileSchedule.blockSize
-            return ["b": batch, "s_q": 1, "mean_sk": seqlen, "h_q": rows, "h_kv": 1, "d": 576, "dv": 512, "causal": true,
-                    "varlen": false, "cache_seqlens": Array(repeating: seqlen, count: batch)]
+        let configs = probeOrder.map { probe in
+            uniformConfig(batch: probe.batch(parts: parts), rows: rows, seqlen: probe.blocks(blocks) * TileSchedule.blockSize)
         }
         return try JSONSerialization.data(withJSONObject: ["name": "tune-schedule", "dtype": "bf16", "configs": configs])
     }

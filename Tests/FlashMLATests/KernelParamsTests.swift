@@ -193,9 +193,9 @@ import Testing
         let scheduler = SchedulerParams(lengths: 0x5000, batch: 3, parts: 4, policy: .standard(rowsPerKVHead: 128), tileSchedulerMetadata: 0x1000,
                                         numSplits: 0x2000, cap: 100)
         #expect(scheduler == SchedulerParams(seqlens: 0x5000, sched: 0x1000, numSplits: 0x2000, extraSeqlens: 0, batch: 3,
-                                             numParts: 4, fixed: Int32(TileSchedule.fixedCostBlocks(rowsPerKVHead: 128)),
-                                             slack: Int32(TileSchedule.wholeRequestSlackBlocks),
-                                             slackDivisor: Int32(TileSchedule.wholeRequestSlackDivisor), cap: 100, extraCap: 0))
+                                             numParts: 4, fixed: Int32(SchedulePolicy.standard(rowsPerKVHead: 128).fixedCostBlocks),
+                                             slack: Int32(SchedulePolicy.standard(rowsPerKVHead: 1).wholeRequestSlackBlocks),
+                                             slackDivisor: Int32(SchedulePolicy.standardSlackDivisor), cap: 100, extraCap: 0))
         let extra = SchedulerParams(lengths: 0x5000, batch: 3, parts: 4, policy: .standard(rowsPerKVHead: 128), tileSchedulerMetadata: 0x1000,
                                     numSplits: 0x2000, cap: 100, extraLengths: 0x6000, extraCap: 7)
         #expect(extra.extraSeqlens == 0x6000 && extra.extraCap == 7)

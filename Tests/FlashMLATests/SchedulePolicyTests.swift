@@ -11,7 +11,6 @@ import Testing
         #expect(SchedulePolicy.standard(rowsPerKVHead: 64).fixedCostBlocks == 2)
         #expect(SchedulePolicy.standard(rowsPerKVHead: 65).fixedCostBlocks == 5)
         #expect(SchedulePolicy.standard(rowsPerKVHead: 128).wholeRequestSlackBlocks == 12)
-        #expect(TileSchedule.fixedCostBlocks(rowsPerKVHead: 100) == SchedulePolicy.standard(rowsPerKVHead: 100).fixedCostBlocks)
     }
 
     @Test func numbersAreClampedToTheirRange() {

@@ -12,8 +12,8 @@ import Testing
     /// (every request `cap` long), each length clamped to `0 ... cap`; the standard slack unless
     /// `slack` and `slackDivisor` are given (the host passes a ``SchedulePolicy``'s).
     static func deviceSchedule(lengths: [Int32]?, batch: Int, parts: Int, fixed: Int, cap: Int,
-                               slack: Int = TileSchedule.wholeRequestSlackBlocks,
-                               slackDivisor: Int = TileSchedule.wholeRequestSlackDivisor) -> (sched: [Int32], numSplits: [Int32]) {
+                               slack: Int = SchedulePolicy.standard(rowsPerKVHead: 1).wholeRequestSlackBlocks,
+                               slackDivisor: Int = SchedulePolicy.standardSlackDivisor) -> (sched: [Int32], numSplits: [Int32]) {
         func requestLength(_ i: Int) -> Int { lengths.map { min(max(Int($0[i]), 0), cap) } ?? cap }
         func requestCost(_ i: Int) -> Int { (requestLength(i) + 63) / 64 + fixed }
         func fitsWhole(_ capacity: Int) -> Bool {
@@ -82,7 +82,7 @@ import Testing
             for multiprocessors in [132, 7] {
                 let parts = TileSchedule.numSMParts(multiprocessors: multiprocessors, rowsPerKVHead: rows, kvHeads: 1)
                 let device = Self.deviceSchedule(lengths: spec.lengths, batch: spec.b, parts: parts,
-                                                 fixed: TileSchedule.fixedCostBlocks(rowsPerKVHead: rows), cap: spec.topk)
+                                                 fixed: SchedulePolicy.standard(rowsPerKVHead: rows).fixedCostBlocks, cap: spec.topk)
                 let host = TileSchedule(cacheSeqlens: spec.lengths ?? Array(repeating: Int32(spec.topk), count: spec.b),
                                         numSMParts: parts, rowsPerKVHead: rows)
                 #expect(device.sched == host.int32Encoding, "\(spec)")
@@ -126,7 +126,7 @@ import Testing
             let g = spec.hQ, rows = spec.sQ * g
             let parts = TileSchedule.numSMParts(multiprocessors: 132, rowsPerKVHead: rows, kvHeads: 1)
             let (sched, numSplits) = Self.deviceSchedule(lengths: spec.lengths, batch: spec.b, parts: parts,
-                                                         fixed: TileSchedule.fixedCostBlocks(rowsPerKVHead: rows), cap: spec.topk)
+                                                         fixed: SchedulePolicy.standard(rowsPerKVHead: rows).fixedCostBlocks, cap: spec.topk)
             for cache in [PortableCache.sparse, .sparseFP8DeepSeek] {
                 let tile = try #require(DecodeTile.choose(rowsPerKVHead: g, sharedMemoryLimit: 232_448, cache: cache))
                 let tilesPerToken = (g + tile.rows - 1) / tile.rows

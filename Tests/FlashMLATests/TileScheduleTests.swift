@@ -73,17 +73,17 @@ import Testing
 
     /// The slack: 12 blocks at most, and at most a 32nd of the payload.
     @Test func slackByPayload() {
-        #expect(TileSchedule.wholeRequestSlack(payload: 31) == 0)
-        #expect(TileSchedule.wholeRequestSlack(payload: 100) == 3)
-        #expect(TileSchedule.wholeRequestSlack(payload: 384) == 12)
-        #expect(TileSchedule.wholeRequestSlack(payload: 5000) == 12)
+        #expect(SchedulePolicy.standard(rowsPerKVHead: 1).wholeRequestSlack(payload: 31) == 0)
+        #expect(SchedulePolicy.standard(rowsPerKVHead: 1).wholeRequestSlack(payload: 100) == 3)
+        #expect(SchedulePolicy.standard(rowsPerKVHead: 1).wholeRequestSlack(payload: 384) == 12)
+        #expect(SchedulePolicy.standard(rowsPerKVHead: 1).wholeRequestSlack(payload: 5000) == 12)
     }
 
     @Test func fixedCostByRows() {
-        #expect(TileSchedule.fixedCostBlocks(rowsPerKVHead: 16) == 2)
-        #expect(TileSchedule.fixedCostBlocks(rowsPerKVHead: 64) == 2)
-        #expect(TileSchedule.fixedCostBlocks(rowsPerKVHead: 65) == 5)
-        #expect(TileSchedule.fixedCostBlocks(rowsPerKVHead: 128) == 5)
+        #expect(SchedulePolicy.standard(rowsPerKVHead: 16).fixedCostBlocks == 2)
+        #expect(SchedulePolicy.standard(rowsPerKVHead: 64).fixedCostBlocks == 2)
+        #expect(SchedulePolicy.standard(rowsPerKVHead: 65).fixedCostBlocks == 5)
+        #expect(SchedulePolicy.standard(rowsPerKVHead: 128).fixedCostBlocks == 5)
     }
 
     @Test func numSMPartsFollowsFlashMLA() {
@@ -134,7 +134,7 @@ import Testing
 
     private func checkInvariants(lengths: [Int32], parts: Int, rows: Int, context: String) {
         let schedule = TileSchedule(cacheSeqlens: lengths, numSMParts: parts, rowsPerKVHead: rows)
-        let blockSize = TileSchedule.blockSize, fixed = TileSchedule.fixedCostBlocks(rowsPerKVHead: rows)
+        let blockSize = TileSchedule.blockSize, fixed = SchedulePolicy.standard(rowsPerKVHead: rows).fixedCostBlocks
         let blocks = lengths.map { (Int($0) + blockSize - 1) / blockSize }
         let splitPayload = (blocks.reduce(0) { $0 + $1 + fixed } + parts - 1) / parts + fixed
         // Whole requests exactly when they fit within the slack; then the walk's payload is that capacity.

@@ -41,10 +41,30 @@ extension CUDABackend {
 }
 
 extension TileSchedule {
-    /// A piece's fixed cost in blocks; use ``fixedCostBlocks(rowsPerKVHead:)``.
-    @available(*, deprecated, renamed: "fixedCostBlocks(rowsPerKVHead:)")
+    /// A piece's standard fixed cost in blocks; use ``SchedulePolicy/standard(rowsPerKVHead:)``.
+    @available(*, deprecated, message: "use SchedulePolicy.standard(rowsPerKVHead:).fixedCostBlocks")
     public static func fixedCostBlocks(queryHeadsPerKVHead: Int) -> Int {
-        fixedCostBlocks(rowsPerKVHead: queryHeadsPerKVHead)
+        SchedulePolicy.standard(rowsPerKVHead: queryHeadsPerKVHead).fixedCostBlocks
+    }
+
+    /// A piece's standard fixed cost in blocks; use ``SchedulePolicy/standard(rowsPerKVHead:)``.
+    @available(*, deprecated, message: "use SchedulePolicy.standard(rowsPerKVHead:).fixedCostBlocks")
+    public static func fixedCostBlocks(rowsPerKVHead: Int) -> Int {
+        SchedulePolicy.standard(rowsPerKVHead: rowsPerKVHead).fixedCostBlocks
+    }
+
+    /// The standard whole-request slack in blocks; use ``SchedulePolicy/standard(rowsPerKVHead:)``.
+    @available(*, deprecated, message: "use SchedulePolicy.standard(rowsPerKVHead:).wholeRequestSlackBlocks")
+    public static var wholeRequestSlackBlocks: Int { SchedulePolicy.standard(rowsPerKVHead: 1).wholeRequestSlackBlocks }
+
+    /// The standard slack's divisor; use ``SchedulePolicy/standardSlackDivisor``.
+    @available(*, deprecated, message: "use SchedulePolicy.standardSlackDivisor")
+    public static var wholeRequestSlackDivisor: Int { SchedulePolicy.standardSlackDivisor }
+
+    /// The standard slack for a splitting payload; use ``SchedulePolicy/wholeRequestSlack(payload:)``.
+    @available(*, deprecated, message: "use SchedulePolicy.standard(rowsPerKVHead:).wholeRequestSlack(payload:)")
+    public static func wholeRequestSlack(payload: Int) -> Int {
+        SchedulePolicy.standard(rowsPerKVHead: 1).wholeRequestSlack(payload: payload)
     }
 
     /// Workers per (query tile, KV head); use ``numSMParts(multiprocessors:rowsPerKVHead:kvHeads:)``.

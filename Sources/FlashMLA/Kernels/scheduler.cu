@@ -4,8 +4,8 @@
 // One thread walks the requests exactly as TileSchedule.init does on the host (the walk is
 // inherently sequential and costs a few microseconds for thousands of requests); the
 // other threads of the block first compute the total and the largest cost in parallel.
-// The host passes the policy's numbers (TileSchedule.fixedCostBlocks, wholeRequestSlackBlocks
-// and wholeRequestSlackDivisor), so the rule lives in one place.
+// The host passes the policy's numbers (SchedulePolicy: fixedCostBlocks, wholeRequestSlackBlocks
+// and wholeRequestSlackDivisor, standard or measured per card), so the rule lives in one place.
 //
 // Sparse decode schedules index positions instead of tokens: `seqlens` is then topk_length (or
 // nullptr: every request has `cap` = topk indices) and each length is clamped to 0 … cap. Dense

@@ -5,7 +5,7 @@
 /// A decode step has `b` requests; request `i` holds `cacheSeqlens[i]` tokens in pages of
 /// ``blockSize`` (64). Its work is counted as `⌈len/64⌉` blocks plus a fixed cost `F`, the
 /// cost of starting a piece of it (reading its queries, filling the page pipeline, writing its
-/// output): ``fixedCostBlocks(rowsPerKVHead:)``.
+/// output): ``SchedulePolicy/fixedCostBlocks``, standard or measured per card.
 ///
 /// The GPU runs ``numSMParts(multiprocessors:rowsPerKVHead:kvHeads:)`` workers per
 /// (query tile, KV head), so that all tiles and heads together fill the chip once. The
@@ -38,26 +38,6 @@
 public struct TileSchedule: Equatable, Sendable {
     /// Tokens per KV-cache page, and per schedule block.
     public static let blockSize = 64
-    /// The standard fixed cost of a piece in blocks, for `rowsPerKVHead` query rows per KV head:
-    /// 2 up to 64 rows (the memory-bound kernels), FlashMLA's 5 above
-    /// (``SchedulePolicy/standard(rowsPerKVHead:)``).
-    public static func fixedCostBlocks(rowsPerKVHead: Int) -> Int {
-        SchedulePolicy.standard(rowsPerKVHead: rowsPerKVHead).fixedCostBlocks
-    }
-    /// The standard slack: how far above the payload (in blocks) the capacity that fits every
-    /// request whole may be for the schedule to split none: at most this many blocks, and at most a
-    /// ``wholeRequestSlackDivisor``-th of the payload. Measured on H100 with equal lengths
-    /// (bench/DECISIONS.md, D37): whole requests were 3.5–4.5% faster at 3 blocks above the
-    /// payload, 2.5–4% at 10, and within noise at 11.
-    public static let wholeRequestSlackBlocks = SchedulePolicy.standard(rowsPerKVHead: 1).wholeRequestSlackBlocks
-    /// The payload divided by this bounds the standard slack too, so that a short batch, whose
-    /// split costs the combine little, is not left unbalanced by more than about 3%.
-    public static let wholeRequestSlackDivisor = SchedulePolicy.standardSlackDivisor
-
-    /// The standard slack for a splitting payload of `payload` blocks.
-    public static func wholeRequestSlack(payload: Int) -> Int {
-        SchedulePolicy.standard(rowsPerKVHead: 1).wholeRequestSlack(payload: payload)
-    }
     /// Rows of one query tile: the `s_q·h_q/h_kv` query rows of a KV head are cut into tiles of this many.
     public static let queryTileRows = 64
     /// `Int32` values per worker in ``int32Encoding``.
